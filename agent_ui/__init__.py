@@ -1,0 +1,1 @@
+"""The agent desktop and supervisor wallboard (FastAPI + Jinja2, server-rendered)."""

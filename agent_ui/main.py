@@ -1,0 +1,54 @@
+"""The web application: one FastAPI app including one router per resource."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import Engine, func, select, text
+
+from hotline import __version__
+from hotline.db import session_factory
+from hotline.models import Area, CatalogueClass, GridCell, Unit, User
+from hotline.settings import Settings
+
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+
+def create_app(settings: Settings, engine: Engine) -> FastAPI:
+    app = FastAPI(title="City-management hotline", version=__version__)
+    sessions = session_factory(engine)
+    app.state.settings = settings
+    app.state.engine = engine
+
+    @app.get("/healthz", tags=["status"])
+    def healthz() -> dict[str, Any]:
+        """Liveness and readiness: the database answers and reference data is loaded."""
+        with sessions() as session:
+            session.execute(text("SELECT 1"))
+            cells = session.scalar(select(func.count()).select_from(GridCell)) or 0
+        return {"status": "ok", "version": __version__, "grid_cells": cells}
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def index(request: Request) -> HTMLResponse:
+        with sessions() as session:
+            counts = {
+                name: session.scalar(select(func.count()).select_from(model)) or 0
+                for name, model in (
+                    ("areas", Area),
+                    ("grid_cells", GridCell),
+                    ("classes", CatalogueClass),
+                    ("units", Unit),
+                    ("users", User),
+                )
+            }
+        return TEMPLATES.TemplateResponse(
+            request,
+            "index.html",
+            {"counts": counts, "hotline_number": settings.hotline_number, "version": __version__},
+        )
+
+    return app

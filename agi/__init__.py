@@ -1,0 +1,1 @@
+"""Asterisk's wire: the FastAGI protocol and server, and the AMI client."""

@@ -1,0 +1,1 @@
+"""The Asterisk side: configuration rendered from the data (Jinja2 templates)."""

@@ -1,0 +1,201 @@
+"""The ``hotline`` command: serve, db, data, user, demo, grid."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlalchemy import select
+
+from hotline import migrate
+from hotline.db import make_engine, transaction
+from hotline.grid import GridIndex
+from hotline.models import GridCell
+from hotline.refdata import DataErrors, load_reference_data, read_reference_data
+from hotline.settings import ConfigFileError, Settings, load_settings
+from hotline.users import UserError, add_user
+
+app = typer.Typer(help="City-management hotline and contact center.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
+data_app = typer.Typer(help="Reference data files.", no_args_is_help=True)
+user_app = typer.Typer(help="User accounts.", no_args_is_help=True)
+demo_app = typer.Typer(help="Demo data.", no_args_is_help=True)
+grid_app = typer.Typer(help="Grid cells.", no_args_is_help=True)
+for sub, name in (
+    (db_app, "db"),
+    (data_app, "data"),
+    (user_app, "user"),
+    (demo_app, "demo"),
+    (grid_app, "grid"),
+):
+    app.add_typer(sub, name=name)
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="TOML config file (or HOTLINE_CONFIG).")
+]
+_state: dict[str, Settings] = {}
+
+
+@app.callback()
+def main(config: ConfigOption = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        _state["settings"] = load_settings(config)
+    except ConfigFileError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def settings() -> Settings:
+    return _state["settings"]
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply migrations up to REVISION (default: the newest)."""
+    migrate.upgrade(settings().database_url, revision)
+    typer.echo(f"database at {revision}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: str) -> None:
+    """Revert migrations down to REVISION ("base" empties the schema)."""
+    migrate.downgrade(settings().database_url, revision)
+    typer.echo(f"database at {revision}")
+
+
+def _print_errors(errors: DataErrors) -> None:
+    for error in errors.errors:
+        typer.echo(f"error: {error}", err=True)
+    typer.echo(f"{len(errors.errors)} error(s); nothing was changed", err=True)
+
+
+@data_app.command("check")
+def data_check(directory: Annotated[Path | None, typer.Argument()] = None) -> None:
+    """Validate the reference data files without touching the database."""
+    try:
+        data = read_reference_data(directory or settings().data_dir)
+    except DataErrors as exc:
+        _print_errors(exc)
+        raise typer.Exit(1) from exc
+    for name, rows in vars(data).items():
+        typer.echo(f"{name}: {len(rows)} rows ok")
+
+
+@data_app.command("load")
+def data_load(directory: Annotated[Path | None, typer.Argument()] = None) -> None:
+    """Validate, then load the reference data files in one transaction."""
+    engine = make_engine(settings().database_url)
+    try:
+        summary = load_reference_data(engine, directory or settings().data_dir)
+    except DataErrors as exc:
+        _print_errors(exc)
+        raise typer.Exit(1) from exc
+    finally:
+        engine.dispose()
+    for name, counts in summary.items():
+        typer.echo(
+            f"{name}: {counts.added} added, {counts.updated} updated, "
+            f"{counts.removed} removed, {counts.unchanged} unchanged"
+        )
+
+
+@user_app.command("add")
+def user_add(
+    username: str,
+    role: Annotated[str, typer.Option(help="agent, supervisor, unit or admin")],
+    scope: Annotated[str, typer.Option(help="area code: the city (110000) or a district")],
+    unit: Annotated[str | None, typer.Option(help="unit code, for unit accounts")] = None,
+    name: Annotated[str, typer.Option(help="display name")] = "",
+    sip_endpoint: Annotated[str | None, typer.Option(help="PJSIP endpoint of an agent")] = None,
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True, hide_input=True, confirmation_prompt=True, envvar="HOTLINE_NEW_PASSWORD"
+        ),
+    ] = "",
+) -> None:
+    """Create a user (the first admin, for instance)."""
+    engine = make_engine(settings().database_url)
+    try:
+        with transaction(engine) as session:
+            add_user(
+                session,
+                username,
+                password,
+                role,
+                scope,
+                display_name=name,
+                unit_code=unit,
+                sip_endpoint=sip_endpoint,
+            )
+    except UserError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        engine.dispose()
+    typer.echo(f"user {username} created")
+
+
+@demo_app.command("load")
+def demo_load() -> None:
+    """Load the reference data and the demo accounts."""
+    _prepare_demo(settings())
+
+
+def _prepare_demo(current: Settings) -> None:
+    from hotline.demo import load_demo_users
+
+    migrate.upgrade(current.database_url)
+    engine = make_engine(current.database_url)
+    try:
+        load_reference_data(engine, current.data_dir)
+        logins = load_demo_users(engine)
+    except DataErrors as exc:
+        _print_errors(exc)
+        raise typer.Exit(1) from exc
+    finally:
+        engine.dispose()
+    web = current.web
+    typer.echo(f"\nDemo ready. Open http://{web.host}:{web.port}/ and log in as one of:")
+    for login in logins:
+        typer.echo(
+            f"  {login['username']:<20} {login['password']:<16} "
+            f"{login['role']:<11} {login['scope']}  {login['display_name']}"
+        )
+
+
+@grid_app.command("locate")
+def grid_locate(lon: float, lat: float) -> None:
+    """Print the grid cell containing a WGS84 point."""
+    engine = make_engine(settings().database_url)
+    with transaction(engine) as session:
+        rows = session.execute(
+            select(GridCell.code, GridCell.geometry).where(GridCell.active.is_(True))
+        ).all()
+    engine.dispose()
+    code = GridIndex.from_geojson_rows((r.code, r.geometry) for r in rows).locate(lon, lat)
+    if code is None:
+        typer.echo("outside every grid cell", err=True)
+        raise typer.Exit(1)
+    typer.echo(code)
+
+
+@app.command()
+def serve(
+    demo: Annotated[
+        bool, typer.Option(help="Load reference data and demo accounts first.")
+    ] = False,
+) -> None:
+    """Run the web desktop and the FastAGI server (one process, one event loop)."""
+    from hotline.service import run
+
+    current = settings()
+    if demo:
+        _prepare_demo(current)
+    else:
+        migrate.upgrade(current.database_url)
+    asyncio.run(run(current))

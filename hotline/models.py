@@ -1,0 +1,352 @@
+"""SQLAlchemy models: one schema for SQLite and PostgreSQL, migrated by Alembic.
+
+Reference rows (areas, grid cells, catalogue, units, rules, calendar, gazetteer) are loaded
+from data files by :mod:`hotline.refdata`; they are deactivated, never deleted, so calls and
+cases that point at them keep their meaning. States are checked values.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    Time,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Stable constraint names so migrations behave the same on SQLite and PostgreSQL.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+AREA_LEVELS = ("city", "district", "street", "community")
+CATALOGUE_KINDS = ("component", "event")
+UNIT_LEVELS = ("city", "district")
+ROLES = ("agent", "supervisor", "unit", "admin")
+URGENCIES = ("normal", "urgent")
+DEADLINE_UNITS = ("working_hours", "working_days")
+CASE_SOURCES = ("phone", "callback_request", "field", "api", "open311")
+CASE_STATES = (
+    "received",
+    "registered",
+    "dispatched",
+    "in_progress",
+    "handled",
+    "verified",
+    "closed",
+    "returned",
+    "rework",
+    "escalated",
+    "ledger",
+    "invalid",
+    "duplicate",
+)
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    quoted = ", ".join(f"'{v}'" for v in values)
+    return f"{column} IN ({quoted})"
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: JSON}
+
+
+class Area(Base):
+    """City → district → street (sub-district) → community, keyed by GB/T 2260-style codes."""
+
+    __tablename__ = "areas"
+    __table_args__ = (CheckConstraint(_one_of("level", AREA_LEVELS), name="level"),)
+
+    code: Mapped[str] = mapped_column(String(12), primary_key=True)
+    level: Mapped[str] = mapped_column(String(16))
+    parent_code: Mapped[str | None] = mapped_column(ForeignKey("areas.code"), index=True)
+    name_zh: Mapped[str] = mapped_column(String(64))
+    name_en: Mapped[str] = mapped_column(String(128), default="")
+    aliases: Mapped[str] = mapped_column(Text, default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class GridCell(Base):
+    """A unit grid cell (单元网格); geometry is a GeoJSON polygon in WGS84."""
+
+    __tablename__ = "grid_cells"
+
+    code: Mapped[str] = mapped_column(String(15), primary_key=True)
+    community_code: Mapped[str] = mapped_column(ForeignKey("areas.code"), index=True)
+    geometry: Mapped[dict[str, Any]] = mapped_column(JSON)
+    centroid_lon: Mapped[float] = mapped_column(Float)
+    centroid_lat: Mapped[float] = mapped_column(Float)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class CatalogueClass(Base):
+    """A component (部件) or event (事件) class; a major class has no minor code."""
+
+    __tablename__ = "catalogue_classes"
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", CATALOGUE_KINDS), name="kind"),
+        UniqueConstraint("kind", "code"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    code: Mapped[str] = mapped_column(String(8))
+    major: Mapped[str] = mapped_column(String(4))
+    minor: Mapped[str | None] = mapped_column(String(4))
+    name_zh: Mapped[str] = mapped_column(String(64))
+    name_en: Mapped[str] = mapped_column(String(128), default="")
+    aliases: Mapped[str] = mapped_column(Text, default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Unit(Base):
+    """A responsible unit (责任单位): city-level or belonging to one district."""
+
+    __tablename__ = "units"
+    __table_args__ = (
+        CheckConstraint(_one_of("level", UNIT_LEVELS), name="level"),
+        CheckConstraint(
+            "(level = 'city' AND district_code IS NULL) OR "
+            "(level = 'district' AND district_code IS NOT NULL)",
+            name="district_scope",
+        ),
+    )
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    level: Mapped[str] = mapped_column(String(16))
+    district_code: Mapped[str | None] = mapped_column(ForeignKey("areas.code"), index=True)
+    name_zh: Mapped[str] = mapped_column(String(128))
+    name_en: Mapped[str] = mapped_column(String(128), default="")
+    phone: Mapped[str] = mapped_column(String(32), default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class AssignmentRule(Base):
+    """Class (by code prefix) + district → responsible unit; the longest prefix wins and a
+    district-specific rule beats a city-wide one (``district_code`` NULL)."""
+
+    __tablename__ = "assignment_rules"
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", CATALOGUE_KINDS), name="kind"),
+        UniqueConstraint("kind", "class_prefix", "district_code"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    class_prefix: Mapped[str] = mapped_column(String(8))
+    district_code: Mapped[str | None] = mapped_column(ForeignKey("areas.code"))
+    unit_code: Mapped[str] = mapped_column(ForeignKey("units.code"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class DeadlineRule(Base):
+    """Handling deadline per class (code prefix) and urgency, in working hours or days."""
+
+    __tablename__ = "deadline_rules"
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", CATALOGUE_KINDS), name="kind"),
+        CheckConstraint(_one_of("urgency", URGENCIES), name="urgency"),
+        CheckConstraint(_one_of("unit", DEADLINE_UNITS), name="unit"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+        UniqueConstraint("kind", "class_prefix", "urgency"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    class_prefix: Mapped[str] = mapped_column(String(8))
+    urgency: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[int] = mapped_column(Integer)
+    unit: Mapped[str] = mapped_column(String(16))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class CalendarDay(Base):
+    """An exception to the weekly pattern: a public holiday or a swapped working weekend day."""
+
+    __tablename__ = "calendar_days"
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    is_workday: Mapped[bool] = mapped_column(Boolean)
+    name: Mapped[str] = mapped_column(String(64), default="")
+
+
+class WorkingHours(Base):
+    """Working time windows of a normal working day (ISO weekday 1 = Monday)."""
+
+    __tablename__ = "working_hours"
+    __table_args__ = (
+        CheckConstraint("weekday BETWEEN 1 AND 7", name="weekday"),
+        UniqueConstraint("weekday", "start"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    weekday: Mapped[int] = mapped_column(Integer)
+    start: Mapped[dt.time] = mapped_column(Time)
+    end: Mapped[dt.time] = mapped_column(Time)
+
+
+class GazetteerEntry(Base):
+    """A place name callers and agents use: district, street, community, road or landmark."""
+
+    __tablename__ = "gazetteer"
+    __table_args__ = (UniqueConstraint("kind", "name_zh", "area_code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    name_zh: Mapped[str] = mapped_column(String(64))
+    area_code: Mapped[str] = mapped_column(ForeignKey("areas.code"), index=True)
+    aliases: Mapped[str] = mapped_column(Text, default="")
+    pinyin: Mapped[str] = mapped_column(String(256), default="")
+    initials: Mapped[str] = mapped_column(String(64), default="")
+    lon: Mapped[float | None] = mapped_column(Float)
+    lat: Mapped[float | None] = mapped_column(Float)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class User(Base):
+    """An agent, supervisor, unit account or admin, scoped to a district or the city."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(_one_of("role", ROLES), name="role"),
+        CheckConstraint("role <> 'unit' OR unit_code IS NOT NULL", name="unit_account"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    display_name: Mapped[str] = mapped_column(String(128), default="")
+    role: Mapped[str] = mapped_column(String(16))
+    scope_code: Mapped[str] = mapped_column(ForeignKey("areas.code"))
+    unit_code: Mapped[str | None] = mapped_column(ForeignKey("units.code"))
+    sip_endpoint: Mapped[str | None] = mapped_column(String(64))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Call(Base):
+    """One citizen call as Asterisk saw it, with the IVR's result and the routing reason."""
+
+    __tablename__ = "calls"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uniqueid: Mapped[str] = mapped_column(String(64), unique=True)
+    linkedid: Mapped[str] = mapped_column(String(64), index=True)
+    node: Mapped[str] = mapped_column(String(64), default="")
+    caller_number: Mapped[str] = mapped_column(String(64), default="", index=True)
+    did: Mapped[str] = mapped_column(String(64), default="")
+    answered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    ivr_ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    queue_joined_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    connected_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    district_code: Mapped[str | None] = mapped_column(ForeignKey("areas.code"), index=True)
+    grid_code: Mapped[str | None] = mapped_column(String(15))
+    intent: Mapped[str | None] = mapped_column(String(32))
+    ivr_result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    queue: Mapped[str | None] = mapped_column(String(64))
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    route_target: Mapped[str | None] = mapped_column(String(32))
+    route_reason: Mapped[str | None] = mapped_column(String(64))
+    agent: Mapped[str | None] = mapped_column(String(64))
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class CallEvent(Base):
+    """The call's timeline: one row per AMI event the tracker kept."""
+
+    __tablename__ = "call_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    kind: Mapped[str] = mapped_column(String(48))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Case(Base):
+    """A case (案卷): one reported problem, the unit of dispatch. ``version`` is the
+    optimistic lock: an update that read an older version fails instead of overwriting."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        CheckConstraint(_one_of("state", CASE_STATES), name="state"),
+        CheckConstraint(_one_of("source", CASE_SOURCES), name="source"),
+        CheckConstraint(_one_of("kind", CATALOGUE_KINDS), name="kind"),
+        CheckConstraint(_one_of("urgency", URGENCIES), name="urgency"),
+        Index("ix_cases_district_state", "district_code", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(16), unique=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
+    source: Mapped[str] = mapped_column(String(24))
+    state: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16))
+    class_code: Mapped[str] = mapped_column(String(8))
+    district_code: Mapped[str | None] = mapped_column(ForeignKey("areas.code"))
+    grid_code: Mapped[str | None] = mapped_column(String(15))
+    address: Mapped[str] = mapped_column(String(256), default="")
+    lon: Mapped[float | None] = mapped_column(Float)
+    lat: Mapped[float | None] = mapped_column(Float)
+    description: Mapped[str] = mapped_column(Text, default="")
+    urgency: Mapped[str] = mapped_column(String(16), default="normal")
+    platform_level: Mapped[str] = mapped_column(String(16), default="district")
+    unit_code: Mapped[str | None] = mapped_column(ForeignKey("units.code"), index=True)
+    due_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    citizen_name: Mapped[str] = mapped_column(String(64), default="")
+    citizen_phone: Mapped[str] = mapped_column(String(64), default="", index=True)
+    callback_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"))
+    duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    solved: Mapped[bool | None] = mapped_column(Boolean)
+    satisfaction: Mapped[int | None] = mapped_column(Integer)
+    created_by: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class CaseHistory(Base):
+    """Every change to a case, written in the same transaction as the change."""
+
+    __tablename__ = "case_history"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -1,0 +1,106 @@
+"""Settings: one TOML file plus ``HOTLINE_*`` environment overrides.
+
+The file comes from ``--config FILE`` or ``HOTLINE_CONFIG``; without either, the defaults
+below run the embedded demo (SQLite under ``var/``). Environment variables override the file,
+nested fields with ``__`` (``HOTLINE_WEB__PORT=8080``); lists such as ``ami`` take JSON.
+Secrets (AMI secrets, the session key) belong in the file an operator keeps outside the
+repository or in the environment, never in code.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+CONFIG_ENV = "HOTLINE_CONFIG"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Bind(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(ge=1, le=65535)
+
+
+class AmiNode(BaseModel):
+    """One Asterisk node reached over AMI."""
+
+    name: str = "asterisk-1"
+    host: str = "127.0.0.1"
+    port: int = Field(default=5038, ge=1, le=65535)
+    username: str = "hotline"
+    secret: SecretStr = SecretStr("")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="HOTLINE_",
+        env_nested_delimiter="__",
+        extra="forbid",
+    )
+
+    database_url: str = Field(
+        default=f"sqlite:///{PROJECT_ROOT / 'var' / 'hotline.db'}",
+        description="SQLAlchemy URL; SQLite is the embedded default, PostgreSQL for production.",
+    )
+    data_dir: Path = Field(
+        default=PROJECT_ROOT / "data" / "reference",
+        description="Reference data an operator edits (areas, grid, catalogue, units, ...).",
+    )
+    web: Bind = Bind(port=8000)
+    fastagi: Bind = Bind(port=4573)
+    ami: list[AmiNode] = Field(default_factory=lambda: [AmiNode()])
+    hotline_number: str = "12319"
+    emergency_dial: str = Field(
+        default="Local/110@emergency-center",
+        description="Dial string of the emergency command center (Asterisk Dial() syntax).",
+    )
+    speech_model_path: Path | None = None
+    session_secret: SecretStr = Field(
+        default=SecretStr(""),
+        description="Key that signs web sessions; generated per start when empty (demo only).",
+    )
+
+    @field_validator("hotline_number")
+    @classmethod
+    def _digits_only(cls, value: str) -> str:
+        if not value.isdigit():
+            raise ValueError("hotline_number must be digits only")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get(CONFIG_ENV)
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+        return tuple(sources)
+
+
+class ConfigFileError(Exception):
+    """The config file named by the operator is missing or unreadable."""
+
+
+def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Settings:
+    """Read settings from ``config_file`` (or ``HOTLINE_CONFIG``) and the environment."""
+    if config_file is not None:
+        os.environ[CONFIG_ENV] = str(config_file)
+    path = os.environ.get(CONFIG_ENV)
+    if path and not Path(path).is_file():
+        raise ConfigFileError(f"{path}: config file not found")
+    return Settings(**overrides)

@@ -1,0 +1,1 @@
+"""Routing: pure decisions (which queue, which priority, why) over rules data."""

@@ -1,0 +1,62 @@
+"""Point → cell lookup: inside, on a shared edge, on a shared corner, outside."""
+
+from __future__ import annotations
+
+import pytest
+from shapely.geometry import box
+
+from hotline.grid import GridIndex
+
+# Two cells side by side sharing the edge lon = 116.41, and a third below the first.
+CELLS = [
+    ("110101001001002", box(116.41, 39.91, 116.42, 39.92)),
+    ("110101001001001", box(116.40, 39.91, 116.41, 39.92)),
+    ("110101001001006", box(116.40, 39.90, 116.41, 39.91)),
+]
+
+
+@pytest.fixture
+def index() -> GridIndex:
+    return GridIndex(CELLS)
+
+
+@pytest.mark.parametrize(
+    ("lon", "lat", "expected"),
+    [
+        (116.405, 39.915, "110101001001001"),  # inside
+        (116.415, 39.915, "110101001001002"),  # inside the neighbour
+        (116.41, 39.915, "110101001001001"),  # on the shared edge: lowest code
+        (116.405, 39.91, "110101001001001"),  # on the edge shared with the cell below
+        (116.41, 39.91, "110101001001001"),  # corner shared by three cells
+        (116.40, 39.905, "110101001001006"),  # on an outer edge: still inside (closed)
+        (116.43, 39.915, None),  # east of everything
+        (116.415, 39.905, None),  # in the notch where no cell is
+    ],
+)
+def test_locate(index: GridIndex, lon: float, lat: float, expected: str | None) -> None:
+    assert index.locate(lon, lat) == expected
+
+
+def test_no_overlaps_between_neighbours(index: GridIndex) -> None:
+    assert index.overlapping_pairs() == []
+
+
+def test_overlap_is_found() -> None:
+    index = GridIndex([*CELLS, ("110101001001009", box(116.405, 39.915, 116.415, 39.925))])
+    pairs = index.overlapping_pairs()
+    assert ("110101001001001", "110101001001009") in pairs
+    assert ("110101001001002", "110101001001009") in pairs
+
+
+def test_shipped_grid_lookup() -> None:
+    from pathlib import Path
+
+    from hotline.refdata import read_reference_data
+
+    data = read_reference_data(Path(__file__).parents[2] / "data" / "reference")
+    index = GridIndex((c.code, c.shape) for c in data.grid)
+    assert len(index) == 200
+    # Every cell's centroid is found in that cell.
+    for cell in data.grid:
+        assert index.locate(cell.shape.centroid.x, cell.shape.centroid.y) == cell.code
+    assert index.locate(116.3, 39.8) is None

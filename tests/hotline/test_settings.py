@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hotline.settings import ConfigFileError, load_settings
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for key in list(os.environ):
+        if key.startswith("HOTLINE_"):
+            monkeypatch.delenv(key)
+
+
+def test_defaults_run_the_embedded_demo() -> None:
+    settings = load_settings()
+    assert settings.database_url.startswith("sqlite:///")
+    assert (settings.web.port, settings.fastagi.port) == (8000, 4573)
+    assert settings.hotline_number == "12319"
+
+
+def test_file_then_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "hotline.toml"
+    config.write_text(
+        'database_url = "postgresql+psycopg://h@db/hotline"\n'
+        'emergency_dial = "PJSIP/110@ecc"\n'
+        "[web]\nport = 9000\n"
+        '[[ami]]\nname = "a"\nhost = "10.0.0.1"\nsecret = "s1"\n'
+        '[[ami]]\nname = "b"\nhost = "10.0.0.2"\nsecret = "s2"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("HOTLINE_WEB__PORT", "9100")
+    settings = load_settings(config)
+    assert settings.database_url == "postgresql+psycopg://h@db/hotline"
+    assert settings.web.port == 9100  # the environment wins over the file
+    assert [n.host for n in settings.ami] == ["10.0.0.1", "10.0.0.2"]
+    assert settings.ami[1].secret.get_secret_value() == "s2"
+    assert "s2" not in repr(settings)  # secrets never printed
+
+
+def test_hotline_config_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text('hotline_number = "96310"\n', encoding="utf-8")
+    monkeypatch.setenv("HOTLINE_CONFIG", str(config))
+    assert load_settings().hotline_number == "96310"
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigFileError, match="not found"):
+        load_settings(tmp_path / "nope.toml")
+
+
+def test_bad_value(tmp_path: Path) -> None:
+    from pydantic import ValidationError
+
+    config = tmp_path / "c.toml"
+    config.write_text('hotline_number = "12-319"\n', encoding="utf-8")
+    with pytest.raises(ValidationError, match="hotline_number"):
+        load_settings(config)
+
+
+def test_sample_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
+    sample = Path(__file__).parents[2] / "config" / "hotline.sample.toml"
+    settings = load_settings(sample)
+    assert settings.ami[0].secret.get_secret_value() == ""

@@ -1,0 +1,80 @@
+"""The ``hotline`` command as an operator runs it (a real subprocess)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from hotline.testing.snapshot import snapshot
+
+HOTLINE = [sys.executable, "-m", "hotline"]
+
+
+def run(args: list[str], db_url: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
+    environment |= {"HOTLINE_DATABASE_URL": db_url, **env}
+    return subprocess.run(
+        [*HOTLINE, *args], capture_output=True, text=True, env=environment, timeout=120, check=False
+    )
+
+
+def test_data_load_broken_file(engine: Engine, db_url: str, reference_copy: Path) -> None:
+    assert run(["data", "load", str(reference_copy)], db_url).returncode == 0
+    before = snapshot(engine)
+    areas = reference_copy / "areas.csv"
+    areas.write_text(
+        areas.read_text("utf-8").replace(
+            "110119,district,110000,延庆区", "110119,district,110000,"
+        ),
+        "utf-8",
+    )
+    result = run(["data", "load", str(reference_copy)], db_url)
+    assert result.returncode == 1
+    line = next(
+        n
+        for n, text in enumerate(areas.read_text("utf-8").splitlines(), 1)
+        if text.startswith("110119,")
+    )
+    assert f"error: areas.csv:{line}: name_zh: String should have at least 1 character" in (
+        result.stderr
+    )
+    assert "nothing was changed" in result.stderr
+    assert snapshot(engine) == before
+
+
+def test_data_load_twice(engine: Engine, db_url: str) -> None:
+    first = run(["data", "load"], db_url)
+    assert first.returncode == 0, first.stderr
+    assert "grid_cells: 200 added" in first.stdout
+    second = run(["data", "load"], db_url)
+    assert " 0 added, 0 updated, 0 removed" in second.stdout
+    assert "added, 0" in second.stdout and " 1 added" not in second.stdout
+
+
+def test_user_add_and_grid_locate(loaded_db_url: str) -> None:
+    result = run(
+        ["user", "add", "boss", "--role", "admin", "--scope", "110000"],
+        loaded_db_url,
+        HOTLINE_NEW_PASSWORD="a-long-password",
+    )
+    assert result.returncode == 0, result.stderr
+    again = run(
+        ["user", "add", "boss", "--role", "admin", "--scope", "110000"],
+        loaded_db_url,
+        HOTLINE_NEW_PASSWORD="a-long-password",
+    )
+    assert again.returncode == 1 and "username: boss exists" in again.stderr
+    located = run(["grid", "locate", "116.406", "39.9175"], loaded_db_url)
+    assert located.stdout.strip() == "110101001001001"
+    outside = run(["grid", "locate", "100", "30"], loaded_db_url)
+    assert outside.returncode == 1
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    result = run(["--config", str(tmp_path / "none.toml"), "data", "check"], "sqlite://")
+    assert result.returncode == 2
+    assert "config file not found" in result.stderr

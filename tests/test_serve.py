@@ -1,0 +1,67 @@
+"""``hotline serve --demo`` starts the whole system: web and FastAGI answer on their ports."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[int, int, subprocess.Popen[str]]]:
+    web, agi = free_port(), free_port()
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
+    environment |= {
+        "HOTLINE_DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}",
+        "HOTLINE_WEB__PORT": str(web),
+        "HOTLINE_FASTAGI__PORT": str(agi),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hotline", "serve", "--demo"],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{web}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+            assert process.poll() is None, process.communicate()[0]
+        yield web, agi, process
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def test_serve_demo(served: tuple[int, int, subprocess.Popen[str]]) -> None:
+    web, agi, process = served
+    health = httpx.get(f"http://127.0.0.1:{web}/healthz", timeout=5).json()
+    assert health["status"] == "ok" and health["grid_cells"] == 200
+    page = httpx.get(f"http://127.0.0.1:{web}/", timeout=5)
+    assert "城市管理热线" in page.text
+    with socket.create_connection(("127.0.0.1", agi), timeout=5) as sock:
+        sock.sendall(b"agi_network: yes\nagi_network_script: ivr\nagi_uniqueid: t-1\n\n")
+        sock.settimeout(10)
+        assert sock.recv(4096) is not None  # the server answers or closes; it does not hang
+    process.terminate()
+    output = process.communicate(timeout=20)[0]
+    assert "Demo ready" in output and "dc_agent" in output
+    assert process.returncode == 0
