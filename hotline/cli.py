@@ -24,12 +24,16 @@ data_app = typer.Typer(help="Reference data files.", no_args_is_help=True)
 user_app = typer.Typer(help="User accounts.", no_args_is_help=True)
 demo_app = typer.Typer(help="Demo data.", no_args_is_help=True)
 grid_app = typer.Typer(help="Grid cells.", no_args_is_help=True)
+dialplan_app = typer.Typer(help="The Asterisk configuration.", no_args_is_help=True)
+prompts_app = typer.Typer(help="IVR prompt audio.", no_args_is_help=True)
 for sub, name in (
     (db_app, "db"),
     (data_app, "data"),
     (user_app, "user"),
     (demo_app, "demo"),
     (grid_app, "grid"),
+    (dialplan_app, "dialplan"),
+    (prompts_app, "prompts"),
 ):
     app.add_typer(sub, name=name)
 
@@ -199,3 +203,41 @@ def serve(
     else:
         migrate.upgrade(current.database_url)
     asyncio.run(run(current))
+
+
+@dialplan_app.command("render")
+def dialplan_render(
+    out: Annotated[Path, typer.Option(help="Folder to write the *.conf files into.")],
+    sip: Annotated[bool, typer.Option(help="Include PJSIP (agent phones, trunk).")] = True,
+) -> None:
+    """Render extensions.conf, queues.conf, pjsip.conf, manager.conf, ... from the data."""
+    from dialplan.render import RenderError, render
+
+    engine = make_engine(settings().database_url)
+    try:
+        written = render(settings(), engine, out, sip=sip)
+    except RenderError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        engine.dispose()
+    for path in written:
+        typer.echo(str(path))
+
+
+@prompts_app.command("build")
+def prompts_build(
+    out: Annotated[Path, typer.Option(help="Sounds folder (Asterisk's sounds/hotline).")],
+    force: Annotated[bool, typer.Option(help="Rebuild files that exist.")] = False,
+) -> None:
+    """Make 8 kHz WAV prompts from data/ivr/prompts.csv with espeak-ng and sox."""
+    from ivr.audio import AudioToolMissing, build_prompts
+    from ivr.entry import load_ivr
+
+    try:
+        flow = load_ivr(settings().ivr_dir)
+        written = build_prompts(flow.prompts, out, force=force)
+    except (DataErrors, AudioToolMissing) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"{len(written)} prompt files written to {out}")

@@ -227,6 +227,28 @@ class GazetteerEntry(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
+class CallPlatform(Base):
+    """A call platform (city or district) with its Asterisk queue and routing thresholds."""
+
+    __tablename__ = "platforms"
+    __table_args__ = (CheckConstraint(_one_of("level", UNIT_LEVELS), name="level"),)
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    level: Mapped[str] = mapped_column(String(16))
+    area_code: Mapped[str] = mapped_column(ForeignKey("areas.code"), unique=True)
+    name_zh: Mapped[str] = mapped_column(String(64))
+    queue: Mapped[str] = mapped_column(String(64), unique=True)
+    did: Mapped[str] = mapped_column(String(32), default="")
+    menu_key: Mapped[str] = mapped_column(String(4), default="")
+    overflow_wait_seconds: Mapped[int | None] = mapped_column(Integer)
+    overflow_no_agent: Mapped[bool] = mapped_column(Boolean, default=True)
+    night_start: Mapped[dt.time | None] = mapped_column(Time)
+    night_end: Mapped[dt.time | None] = mapped_column(Time)
+    repeat_priority: Mapped[int] = mapped_column(Integer, default=5)
+    emergency_priority: Mapped[int] = mapped_column(Integer, default=10)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
 class User(Base):
     """An agent, supervisor, unit account or admin, scoped to a district or the city."""
 

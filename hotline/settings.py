@@ -63,6 +63,19 @@ class Settings(BaseSettings):
         default="Local/110@emergency-center",
         description="Dial string of the emergency command center (Asterisk Dial() syntax).",
     )
+    ivr_dir: Path = Field(
+        default=PROJECT_ROOT / "data" / "ivr",
+        description="The IVR flow (flow.toml) and its prompts (prompts.csv).",
+    )
+    timezone: str = Field(default="Asia/Shanghai", description="The city's time zone.")
+    queue_max_wait_seconds: int = Field(default=600, ge=10, le=7200)
+    sip_bind: str = "127.0.0.1:5060"
+    sip_secret: SecretStr = Field(
+        default=SecretStr(""), description="Derives the agent phones' SIP passwords."
+    )
+    ami_bind: str = "127.0.0.1"
+    ami_permit: list[str] = Field(default_factory=lambda: ["127.0.0.1/255.255.255.255"])
+    asterisk_module_dir: str = "/usr/lib/x86_64-linux-gnu/asterisk/modules"
     speech_model_path: Path | None = None
     session_secret: SecretStr = Field(
         default=SecretStr(""),

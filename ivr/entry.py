@@ -1,21 +1,144 @@
-"""Entry point from the FastAGI server into the IVR."""
+"""One call through the IVR: record it, talk, decide the route, tell the dialplan.
+
+The dialplan has already set the city queue as the fallback target before ``AGI()`` ran, so
+whatever fails here (database, flow, routing) the caller still reaches a human. Variables set
+for the dialplan and the agent screen:
+
+``HOTLINE_CALL_ID``, ``HOTLINE_DISTRICT``, ``HOTLINE_GRID``, ``HOTLINE_INTENT``,
+``HOTLINE_TARGET`` (``queue`` or ``emergency``), ``HOTLINE_QUEUE``, ``HOTLINE_PRIORITY``,
+``HOTLINE_REASON``, and for emergencies ``HOTLINE_EMERGENCY_DIAL`` with the queue and
+priority to use if the transfer fails.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
 from sqlalchemy import Engine
 
-from agi.server import AgiSession, Handler
-from hotline.settings import Settings
+from agi.channel import AgiChannel
+from agi.server import AgiSession, CallEnded, Handler
+from hotline.calls.records import CallRecords
+from hotline.db import transaction
+from hotline.models import utcnow
+from hotline.platforms import load_rules
+from hotline.settings import PROJECT_ROOT, Settings
+from ivr.actions import OUTCOMES, make_actions
+from ivr.engine import CallState, run_flow
+from ivr.flow import Flow, load_flow
+from routing import IvrOutcome, QueueState, decide
+from routing.model import Decision, Intent, RoutingRules
+
+log = logging.getLogger("hotline.ivr")
+FLOW_DIR = PROJECT_ROOT / "data" / "ivr"
+QueueSnapshot = Callable[[], Mapping[str, QueueState] | None]
 
 
-def call_handler(settings: Settings, engine: Engine) -> Handler:
-    """The handler run for every FastAGI call.
+def load_ivr(directory: Path = FLOW_DIR) -> Flow:
+    return load_flow(directory / "flow.toml", directory / "prompts.csv", OUTCOMES)
 
-    Until the IVR flow is wired in, the call is handed straight back to the dialplan, whose
-    fallback (set before AGI() runs) queues it for the city platform.
-    """
+
+def call_handler(
+    settings: Settings,
+    engine: Engine,
+    *,
+    flow: Flow | None = None,
+    queues: QueueSnapshot = lambda: None,
+    clock: Callable[[], dt.datetime] = utcnow,
+) -> Handler:
+    """The FastAGI handler. ``queues`` gives the live queue snapshot (None when AMI is down);
+    ``clock`` is injectable for tests."""
+    flow = flow or load_ivr(settings.ivr_dir)
+    records = CallRecords(engine)
+    with transaction(engine) as session:
+        rules = load_rules(session)
+    actions = make_actions(records, rules, flow.history_days)
+    zone = ZoneInfo(settings.timezone)
 
     async def handle(session: AgiSession) -> None:
-        session.log.info("no IVR flow configured; returning the call to the dialplan fallback")
+        env = session.env
+        channel = AgiChannel(session)
+        caller = env.get("callerid")
+        did = env.get("arg_1") or env.get("dnid")
+        call_id = await records.start_call(
+            env.uniqueid, env.get("arg_2") or env.uniqueid, caller, did
+        )
+        await channel.set_variable("HOTLINE_CALL_ID", str(call_id))
+        state = CallState(caller=caller, did=did)
+        try:
+            await run_flow(flow, channel, state, actions)
+        except CallEnded:
+            await records.abandon_in_ivr(call_id, state.path)
+            raise
+        outcome = IvrOutcome(
+            _intent(state.intent),
+            state.district,
+            state.district_source,
+            state.grid,
+            state.case_number,
+        )
+        decision = decide(outcome, state.history, queues(), clock().astimezone(zone).time(), rules)
+        await _tell_dialplan(channel, state, decision, rules, settings)
+        await records.finish_ivr(
+            call_id,
+            {
+                "ivr_ended_at": utcnow(),
+                "district_code": decision.district,
+                "grid_code": state.grid,
+                "intent": state.intent,
+                "ivr_result": {
+                    "path": state.path,
+                    "district_source": state.district_source,
+                    "case_number": state.case_number,
+                    "vars": state.vars,
+                },
+                "queue": decision.queue or None,
+                "priority": decision.priority,
+                "route_target": decision.target,
+                "route_reason": decision.reason,
+            },
+        )
+        session.log.info(
+            "routed: %s %s priority %s (%s)",
+            decision.target,
+            decision.queue or settings.emergency_dial,
+            decision.priority,
+            decision.reason,
+        )
 
     return handle
+
+
+async def _tell_dialplan(
+    channel: AgiChannel,
+    state: CallState,
+    decision: Decision,
+    rules: RoutingRules,
+    settings: Settings,
+) -> None:
+    values = {
+        "HOTLINE_DISTRICT": decision.district or "",
+        "HOTLINE_GRID": state.grid or "",
+        "HOTLINE_INTENT": state.intent,
+        "HOTLINE_REASON": decision.reason,
+        "HOTLINE_PRIORITY": str(decision.priority),
+    }
+    if decision.target == "emergency":
+        values |= {
+            "HOTLINE_EMERGENCY_DIAL": settings.emergency_dial,
+            "HOTLINE_QUEUE": rules.city.queue,
+        }
+    else:
+        values["HOTLINE_QUEUE"] = decision.queue
+    for name, value in values.items():
+        await channel.set_variable(name, value)
+    # Last: the target switches the dialplan from its fallback to our decision.
+    await channel.set_variable("HOTLINE_TARGET", decision.target)
+
+
+def _intent(value: str) -> Intent:
+    return value if value in ("report", "emergency", "status", "unknown") else "unknown"  # type: ignore[return-value]

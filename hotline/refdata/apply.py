@@ -20,6 +20,7 @@ from hotline.models import (
     AssignmentRule,
     Base,
     CalendarDay,
+    CallPlatform,
     CatalogueClass,
     DeadlineRule,
     GazetteerEntry,
@@ -146,6 +147,29 @@ def apply_reference_data(session: Session, data: ReferenceData) -> dict[str, Cou
         {(h.weekday, h.start): {"end": h.end} for h in data.hours},
         {"weekday": 0, "start": 1},
         delete=True,
+    )
+    summary["platforms"] = _sync(
+        session,
+        CallPlatform,
+        lambda r: r.code,
+        {
+            p.code: {
+                "level": p.level,
+                "area_code": p.area,
+                "name_zh": p.name_zh,
+                "queue": p.queue,
+                "did": p.did,
+                "menu_key": p.menu_key,
+                "overflow_wait_seconds": p.overflow_wait_seconds,
+                "overflow_no_agent": p.overflow_no_agent,
+                "night_start": p.night_start,
+                "night_end": p.night_end,
+                "repeat_priority": p.repeat_priority,
+                "emergency_priority": p.emergency_priority,
+            }
+            for p in data.platforms
+        },
+        {"code": None},
     )
     summary["gazetteer"] = _sync(
         session,

@@ -90,6 +90,7 @@ class DeadlineRow(_Row):
 class CalendarRow(_Row):
     date: dt.date
     workday: Annotated[bool, BeforeValidator(lambda v: {"yes": True, "no": False}.get(v, v))]
+
     name: str = ""
 
 
@@ -121,3 +122,29 @@ class GazetteerRow(_Row):
 
 
 GRID_CODE = re.compile(r"^\d{14,15}$")
+
+
+def _optional_time(value: object) -> object:
+    return None if value == "" else value
+
+
+YesNo = Annotated[bool, BeforeValidator(lambda v: {"yes": True, "no": False}.get(v, v))]
+OptionalTime = Annotated[dt.time | None, BeforeValidator(_optional_time)]
+
+
+class PlatformRow(_Row):
+    code: Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,32}$")]
+    level: Literal["city", "district"]
+    area: Digits
+    name_zh: str = Field(min_length=1, max_length=64)
+    queue: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+    did: Annotated[str, Field(pattern=r"^\d*$")] = ""
+    menu_key: Annotated[str, Field(pattern=r"^(\d{2})?$")] = ""
+    overflow_wait_seconds: Annotated[
+        Annotated[int, Field(ge=0, le=3600)] | None, BeforeValidator(_blank_to_none)
+    ] = None
+    overflow_no_agent: YesNo = True
+    night_start: OptionalTime = None
+    night_end: OptionalTime = None
+    repeat_priority: int = Field(default=5, ge=0, le=100)
+    emergency_priority: int = Field(default=10, ge=0, le=100)

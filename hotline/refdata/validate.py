@@ -25,6 +25,7 @@ from hotline.refdata.rows import (
     CatalogueRow,
     DeadlineRow,
     GazetteerRow,
+    PlatformRow,
     UnitRow,
     WorkingHoursRow,
 )
@@ -39,6 +40,7 @@ FILES = {
     "calendar": "calendar.csv",
     "hours": "working_hours.csv",
     "gazetteer": "gazetteer.csv",
+    "platforms": "platforms.csv",
 }
 PARENT_LEVEL = {"district": "city", "street": "district", "community": "street"}
 
@@ -64,6 +66,7 @@ class ReferenceData:
     calendar: list[CalendarRow] = field(default_factory=list)
     hours: list[WorkingHoursRow] = field(default_factory=list)
     gazetteer: list[GazetteerRow] = field(default_factory=list)
+    platforms: list[PlatformRow] = field(default_factory=list)
 
 
 class _Checker:
@@ -108,6 +111,7 @@ def read_reference_data(directory: Path) -> ReferenceData:
     calendar = check.rows("calendar", CalendarRow)
     hours = check.rows("hours", WorkingHoursRow)
     gazetteer = check.rows("gazetteer", GazetteerRow)
+    platforms = check.rows("platforms", PlatformRow)
 
     check.unique("areas", areas, "code", lambda a: a.code)
     check.unique("catalogue", catalogue, "minor", lambda c: (c.kind, c.code))
@@ -142,6 +146,7 @@ def read_reference_data(directory: Path) -> ReferenceData:
     for row, place in gazetteer:
         if place.area not in area_level:
             check.error(row.file, row.line, "area", f"unknown area {place.area}")
+    _check_platforms(check, platforms, area_level)
     grid = _read_grid(check, directory, area_level)
 
     if check.errors:
@@ -156,6 +161,7 @@ def read_reference_data(directory: Path) -> ReferenceData:
         calendar=[c for _, c in calendar],
         hours=[h for _, h in hours],
         gazetteer=[g for _, g in gazetteer],
+        platforms=[p for _, p in platforms],
     )
 
 
@@ -182,6 +188,27 @@ def _check_areas(
             check.error(row.file, row.line, "parent", f"must be the code of a known {expected}")
         elif area.level != "district" and not area.code.startswith(area.parent):
             check.error(row.file, row.line, "code", f"must start with its parent {area.parent}")
+
+
+def _check_platforms(
+    check: _Checker, platforms: list[tuple[Row, PlatformRow]], area_level: Mapping[str, str]
+) -> None:
+    check.unique("platforms", platforms, "code", lambda p: p.code)
+    check.unique("platforms", platforms, "area", lambda p: p.area)
+    check.unique("platforms", platforms, "queue", lambda p: p.queue)
+    check.unique("platforms", [(r, p) for r, p in platforms if p.did], "did", lambda p: p.did)
+    check.unique(
+        "platforms", [(r, p) for r, p in platforms if p.menu_key], "menu_key", lambda p: p.menu_key
+    )
+    if platforms and sum(p.level == "city" for _, p in platforms) != 1:
+        check.error(FILES["platforms"], None, "level", "exactly one row must have level city")
+    for row, platform in platforms:
+        if area_level.get(platform.area) != platform.level:
+            check.error(row.file, row.line, "area", f"must be the code of a known {platform.level}")
+        if platform.level == "district" and not platform.menu_key:
+            check.error(row.file, row.line, "menu_key", "a district platform needs a menu key")
+        if (platform.night_start is None) != (platform.night_end is None):
+            check.error(row.file, row.line, "night_end", "give both night_start and night_end")
 
 
 def _check_catalogue(check: _Checker, catalogue: list[tuple[Row, CatalogueRow]]) -> None:

@@ -1,0 +1,206 @@
+"""An asyncio AMI client for one Asterisk node: actions as futures keyed by ActionID, list
+actions finished by ``EventList: Complete``, a deadline on every action, events dispatched by
+name, and a reconnect loop that logs in again and tells subscribers it did.
+
+On disconnect every pending action fails at once (:class:`AmiError`), never hangs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from agi.ami_protocol import AmiParser, AmiProtocolError, Message, encode_action
+
+log = logging.getLogger("hotline.ami")
+EventHandler = Callable[[Message], Awaitable[None] | None]
+
+
+class AmiError(Exception):
+    """An action failed: error response, timeout or lost connection."""
+
+
+@dataclass
+class _Pending:
+    future: asyncio.Future[list[Message]]
+    is_list: bool
+    items: list[Message] = field(default_factory=list)
+
+
+class AmiClient:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        username: str,
+        secret: str,
+        *,
+        name: str = "",
+        action_timeout: float = 10.0,
+        events: str = "call,agent,user,system",
+    ) -> None:
+        self.host, self.port, self.name = host, port, name or f"{host}:{port}"
+        self._username, self._secret, self._events = username, secret, events
+        self._timeout = action_timeout
+        self._ids = itertools.count(1)
+        self._pending: dict[str, _Pending] = {}
+        self._handlers: dict[str, list[EventHandler]] = defaultdict(list)
+        self._writer: asyncio.StreamWriter | None = None
+        self._reader_task: asyncio.Task[None] | None = None
+        self._supervisor: asyncio.Task[None] | None = None
+        self.connected = asyncio.Event()
+
+    # --- events -------------------------------------------------------------------------
+    def on(self, event: str, handler: EventHandler) -> None:
+        """Call ``handler`` for each event named ``event`` (``*`` = every event)."""
+        self._handlers[event].append(handler)
+
+    async def _dispatch(self, message: Message) -> None:
+        for handler in (*self._handlers.get(message.event, ()), *self._handlers.get("*", ())):
+            try:
+                result = handler(message)
+                if result is not None:
+                    await result
+            except Exception:
+                log.exception("[%s] handler for %s failed", self.name, message.event)
+
+    # --- connection ---------------------------------------------------------------------
+    async def connect(self) -> None:
+        """Connect and log in once; raise :class:`AmiError` on failure."""
+        try:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(self.host, self.port), self._timeout
+            )
+        except (OSError, TimeoutError) as exc:
+            raise AmiError(f"[{self.name}] cannot connect: {exc}") from exc
+        self._writer = writer
+        self._reader_task = asyncio.create_task(self._read(reader))
+        try:
+            await self.action(
+                "Login", Username=self._username, Secret=self._secret, Events=self._events
+            )
+        except AmiError:
+            await self.close()
+            raise
+        self.connected.set()
+        await self._dispatch(Message((("Event", "HotlineAmiConnected"),)))
+        log.info("[%s] AMI logged in", self.name)
+
+    def run_forever(self, retry: float = 1.0, max_retry: float = 30.0) -> asyncio.Task[None]:
+        """Keep a connection up in the background, reconnecting with backoff."""
+
+        async def supervise() -> None:
+            delay = retry
+            while True:
+                try:
+                    await self.connect()
+                    delay = retry
+                    assert self._reader_task is not None
+                    await asyncio.shield(self._reader_task)
+                except AmiError as exc:
+                    log.warning("%s; retrying in %.0f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, max_retry)
+
+        self._supervisor = asyncio.create_task(supervise())
+        return self._supervisor
+
+    async def close(self) -> None:
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._supervisor
+        if self._writer is not None:
+            self._writer.close()
+            with contextlib.suppress(Exception):
+                await self._writer.wait_closed()
+        if self._reader_task is not None:
+            self._reader_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader_task
+        self._fail_pending("connection closed")
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        parser = AmiParser()
+        try:
+            while data := await reader.read(65536):
+                for message in parser.feed(data):
+                    await self._route(message)
+        except (ConnectionError, AmiProtocolError) as exc:
+            log.warning("[%s] AMI connection lost: %s", self.name, exc)
+        finally:
+            self.connected.clear()
+            self._fail_pending("connection lost")
+            await self._dispatch(Message((("Event", "HotlineAmiDisconnected"),)))
+
+    async def _route(self, message: Message) -> None:
+        pending = self._pending.get(message.action_id) if message.action_id else None
+        if pending is not None and not pending.future.done():
+            if message.is_response:
+                if message.get("Response") == "Error":
+                    del self._pending[message.action_id]
+                    pending.future.set_exception(AmiError(message.get("Message") or "error"))
+                    return
+                pending.items.append(message)
+                if not pending.is_list or message.get("EventList").lower() != "start":
+                    del self._pending[message.action_id]
+                    pending.future.set_result(pending.items)
+                return
+            if pending.is_list:
+                pending.items.append(message)
+                if message.get("EventList").lower() == "complete":
+                    del self._pending[message.action_id]
+                    pending.future.set_result(pending.items)
+                return
+        if message.event:
+            await self._dispatch(message)
+
+    def _fail_pending(self, reason: str) -> None:
+        pending, self._pending = self._pending, {}
+        for item in pending.values():
+            if not item.future.done():
+                item.future.set_exception(AmiError(f"[{self.name}] {reason}"))
+
+    # --- actions ------------------------------------------------------------------------
+    async def action(
+        self, name: str, *, timeout: float | None = None, **fields: str | list[str]
+    ) -> Message:
+        """Send an action; its response (raises :class:`AmiError` on Error)."""
+        return (await self._send(name, False, timeout, fields))[0]
+
+    async def list_action(
+        self, name: str, *, timeout: float | None = None, **fields: str | list[str]
+    ) -> list[Message]:
+        """Send a list action (QueueStatus, ...): the response, then every list event up to
+        and including the ``...Complete`` one."""
+        return await self._send(name, True, timeout, fields)
+
+    async def command(self, command: str) -> list[str]:
+        """Run a CLI command; its output lines."""
+        return (await self.action("Command", Command=command)).get_all("Output")
+
+    async def _send(
+        self, name: str, is_list: bool, timeout: float | None, fields: dict[str, str | list[str]]
+    ) -> list[Message]:
+        writer = self._writer
+        if writer is None or writer.is_closing():
+            raise AmiError(f"[{self.name}] not connected")
+        action_id = f"hotline-{next(self._ids)}"
+        future: asyncio.Future[list[Message]] = asyncio.get_running_loop().create_future()
+        self._pending[action_id] = _Pending(future, is_list)
+        try:
+            writer.write(encode_action(name, action_id, fields))
+            async with asyncio.timeout(timeout or self._timeout):
+                await writer.drain()
+                return await future
+        except TimeoutError as exc:
+            raise AmiError(f"[{self.name}] {name} timed out") from exc
+        except ConnectionError as exc:
+            raise AmiError(f"[{self.name}] {name}: {exc}") from exc
+        finally:
+            self._pending.pop(action_id, None)

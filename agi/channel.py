@@ -1,0 +1,58 @@
+"""The IVR's :class:`~ivr.channel.Channel` on a FastAGI session.
+
+Prompts are sound files named by key under ``hotline/<lang>/`` in Asterisk's sounds folder
+(made by ``hotline prompts build``). A missing file (``result=-1`` on a live channel) is
+logged and skipped: a caller must never be stuck on a missing recording.
+"""
+
+from __future__ import annotations
+
+from agi.server import AgiSession, CallEnded
+
+MEDIA_MARGIN = 30.0  # seconds a prompt may take to play, on top of the key timeouts
+
+
+class AgiChannel:
+    def __init__(self, session: AgiSession, language: str = "zh") -> None:
+        self.session = session
+        self.language = language
+
+    def _file(self, prompt: str) -> str:
+        return f"hotline/{self.language}/{prompt}"
+
+    async def play(self, prompt: str) -> None:
+        reply = await self.session.command(
+            "STREAM FILE", self._file(prompt), "", timeout=MEDIA_MARGIN
+        )
+        self._check(reply.result_int, prompt)
+
+    async def collect(self, prompt: str, max_digits: int, timeout_ms: int) -> str:
+        seconds = MEDIA_MARGIN + timeout_ms / 1000 * (max_digits + 1)
+        reply = await self.session.command(
+            "GET DATA", self._file(prompt), str(timeout_ms), str(max_digits), timeout=seconds
+        )
+        if reply.result == "-1":
+            if self.session.hung_up:
+                raise CallEnded("caller hung up during GET DATA")
+            self.session.log.warning("prompt %s missing or failed", prompt)
+            return ""
+        return reply.result  # digits, or "" on timeout; "12 (timeout)" keeps the 12
+
+    async def say_digits(self, digits: str) -> None:
+        reply = await self.session.command("SAY DIGITS", digits, "", timeout=MEDIA_MARGIN)
+        self._check(reply.result_int, "digits")
+
+    async def say_datetime(self, epoch_seconds: int) -> None:
+        reply = await self.session.command(
+            "SAY DATETIME", str(epoch_seconds), "", "YmdH", timeout=MEDIA_MARGIN
+        )
+        self._check(reply.result_int, "datetime")
+
+    async def set_variable(self, name: str, value: str) -> None:
+        await self.session.command("SET VARIABLE", name, value)
+
+    def _check(self, result: int | None, what: str) -> None:
+        if result == -1:
+            if self.session.hung_up:
+                raise CallEnded(f"caller hung up during {what}")
+            self.session.log.warning("prompt %s missing or failed", what)

@@ -1,0 +1,113 @@
+"""Render the Asterisk configuration from the reference data and the settings.
+
+Structure lives in ``templates/*.conf.j2``; platforms, queues, numbers and agent phones come
+from the database (loaded from the data files). Secrets come from the settings: the AMI
+secret and ``sip_secret``, from which each agent phone's password is derived.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from sqlalchemy import Engine, select
+
+from hotline.db import transaction
+from hotline.models import CallPlatform, User
+from hotline.settings import Settings
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+class RenderError(ValueError):
+    """The configuration cannot be rendered as asked (a missing secret, no platforms)."""
+
+
+@dataclass(frozen=True)
+class AgentPhone:
+    endpoint: str
+    name: str
+    password: str
+
+
+def sip_password(secret: str, endpoint: str) -> str:
+    """A phone's SIP password: an HMAC of its endpoint name under ``sip_secret``."""
+    return hmac.new(secret.encode(), endpoint.encode(), hashlib.sha256).hexdigest()[:24]
+
+
+def render_context(settings: Settings, engine: Engine, *, sip: bool = True) -> dict[str, Any]:
+    if not settings.ami:
+        raise RenderError("ami: configure at least one Asterisk node")
+    ami = settings.ami[0]
+    if not ami.secret.get_secret_value():
+        raise RenderError("ami.secret: set it in your config file or HOTLINE_AMI")
+    sip_secret = settings.sip_secret.get_secret_value()
+    with transaction(engine) as session:
+        platforms = session.scalars(
+            select(CallPlatform).where(CallPlatform.active.is_(True)).order_by(CallPlatform.code)
+        ).all()
+        users = session.scalars(
+            select(User)
+            .where(User.active.is_(True), User.sip_endpoint.is_not(None))
+            .order_by(User.sip_endpoint)
+        ).all()
+        agents = [(u.sip_endpoint or "", u.display_name) for u in users]
+    city = next((p for p in platforms if p.level == "city"), None)
+    if city is None:
+        raise RenderError("platforms: no city platform; run `hotline data load` first")
+    if agents and not sip_secret:
+        raise RenderError("sip_secret: set it to derive the agent phones' passwords")
+    return {
+        "generated": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "agi_host": settings.fastagi.host,
+        "agi_port": settings.fastagi.port,
+        "hotline_number": settings.hotline_number,
+        "emergency_dial": settings.emergency_dial,
+        "emergency_ring_seconds": 30,
+        "queue_max_wait": settings.queue_max_wait_seconds,
+        "city": city,
+        "platforms": platforms,
+        "districts": [p for p in platforms if p.level == "district"],
+        "agents": [
+            AgentPhone(e, n.replace('"', ""), sip_password(sip_secret, e)) for e, n in agents
+        ],
+        "sip": sip,
+        "sip_bind": settings.sip_bind,
+        "ami": {
+            "port": ami.port,
+            "bind": settings.ami_bind,
+            "username": ami.username,
+            "secret": ami.secret.get_secret_value(),
+            "permit": settings.ami_permit,
+        },
+        "module_dir": settings.asterisk_module_dir,
+        "max_calls": 2000,
+        "moh_directory": "/usr/share/asterisk/sounds/en/silence",
+        "rtp_start": 10000,
+        "rtp_end": 20000,
+    }
+
+
+def render(settings: Settings, engine: Engine, out: Path, *, sip: bool = True) -> list[Path]:
+    """Write every ``*.conf`` into ``out``; return the files written."""
+    context = render_context(settings, engine, sip=sip)
+    environment = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for template in sorted(TEMPLATES.glob("*.conf.j2")):
+        target = out / template.name.removesuffix(".j2")
+        target.write_text(environment.get_template(template.name).render(context), "utf-8")
+        written.append(target)
+    return written

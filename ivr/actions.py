@@ -1,0 +1,98 @@
+"""The named steps a flow can take. Each returns an outcome the flow maps to a node.
+
+Outcomes per action are declared in :data:`OUTCOMES` so the flow loader can check that the
+flow handles every one of them. Checks (used by ``collect`` nodes) succeed with ``found``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Protocol
+
+from ivr.channel import Channel
+from ivr.engine import Action, CallState
+from routing.model import CallerHistory, RoutingRules
+
+OUTCOMES: dict[str, tuple[str, ...]] = {
+    "caller_history": ("found", "none"),
+    "did_district": ("found", "none"),
+    "keyed_district": ("found", "unknown"),
+    "case_status": ("found", "not_found"),
+}
+
+
+@dataclass(frozen=True)
+class CaseStatus:
+    number: str
+    state: str
+    district: str | None
+    due_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class CallerFacts:
+    """What the records say about a caller: the district of their latest case or call in
+    the look-back window, and their open case, if any."""
+
+    recent_district: str | None
+    history: CallerHistory
+
+
+class Records(Protocol):
+    """The hotline's records, as the IVR needs them (``hotline.calls`` implements it)."""
+
+    async def caller_facts(self, caller: str, days: int) -> CallerFacts: ...
+
+    async def case_status(self, number: str) -> CaseStatus | None: ...
+
+
+def make_actions(records: Records, rules: RoutingRules, history_days: int) -> dict[str, Action]:
+    async def caller_history(state: CallState, channel: Channel) -> str:
+        if not state.caller or not state.caller.isdigit():
+            return "none"
+        facts = await records.caller_facts(state.caller, history_days)
+        state.history = facts.history
+        district = facts.history.open_case_district or facts.recent_district
+        if district in rules.districts:
+            state.district, state.district_source = district, "history"
+            return "found"
+        return "none"
+
+    async def did_district(state: CallState, channel: Channel) -> str:
+        platform = rules.by_did(state.did)
+        if platform is None:
+            return "none"
+        state.district, state.district_source = platform.area_code, "did"
+        return "found"
+
+    async def keyed_district(state: CallState, channel: Channel) -> str:
+        platform = rules.by_menu_key(state.vars.get("district_key", ""))
+        if platform is None:
+            return "unknown"
+        state.district, state.district_source = platform.area_code, "keyed"
+        return "found"
+
+    async def case_status(state: CallState, channel: Channel) -> str:
+        number = state.vars.get("case_number", "")
+        status = await records.case_status(number) if number.isdigit() else None
+        if status is None:
+            return "not_found"
+        state.case_number = status.number
+        if status.district in rules.districts:
+            state.district, state.district_source = status.district, "case"
+        await channel.play("status_intro")
+        await channel.say_digits(status.number)
+        await channel.play(f"state_{status.state}")
+        if status.due_at is not None and status.state not in ("closed", "invalid", "duplicate"):
+            await channel.play("status_deadline")
+            await channel.say_datetime(int(status.due_at.timestamp()))
+        await channel.play("status_to_agent")
+        return "found"
+
+    return {
+        "caller_history": caller_history,
+        "did_district": did_district,
+        "keyed_district": keyed_district,
+        "case_status": case_status,
+    }

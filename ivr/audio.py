@@ -1,0 +1,50 @@
+"""Prompt audio made from the prompt texts: espeak-ng's Mandarin (and English) voice, then
+sox to 8 kHz mono 16-bit WAV, the format Asterisk plays without transcoding on narrowband
+calls. An operator can replace any file with a recording of the same name."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from ivr.flow import Prompt
+
+VOICES = {"zh": "cmn", "en": "en"}
+
+
+class AudioToolMissing(RuntimeError):
+    """espeak-ng or sox is not installed (Debian packages espeak-ng and sox)."""
+
+
+def build_prompts(prompts: dict[str, Prompt], out: Path, *, force: bool = False) -> list[Path]:
+    """Write ``out/<lang>/<key>.wav`` for every prompt; keep existing files unless ``force``."""
+    for tool in ("espeak-ng", "sox"):
+        if shutil.which(tool) is None:
+            raise AudioToolMissing(f"{tool} not found: apt-get install espeak-ng sox")
+    written = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for language, voice in VOICES.items():
+            folder = out / language
+            folder.mkdir(parents=True, exist_ok=True)
+            for prompt in prompts.values():
+                target = folder / f"{prompt.key}.wav"
+                if target.exists() and not force:
+                    continue
+                text = prompt.zh_cn if language == "zh" else (prompt.en or prompt.zh_cn)
+                raw = Path(scratch) / f"{language}-{prompt.key}.wav"
+                subprocess.run(
+                    ["espeak-ng", "-v", voice, "-s", "190", "-w", str(raw), text],
+                    check=True,
+                    capture_output=True,
+                    timeout=60,
+                )
+                subprocess.run(
+                    ["sox", str(raw), "-r", "8000", "-c", "1", "-b", "16", str(target)],
+                    check=True,
+                    capture_output=True,
+                    timeout=60,
+                )
+                written.append(target)
+    return written

@@ -1,0 +1,162 @@
+"""AMI: the parser on real Asterisk 22 transcripts, and the client against a scripted peer."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import pytest
+
+from agi.ami import AmiClient, AmiError
+from agi.ami_protocol import AmiParser, AmiProtocolError, encode_action
+from agi.queues import queue_states
+from hotline.testing.transcripts import load
+
+
+def from_asterisk(name: str) -> bytes:
+    return b"".join(s.data for s in load(name) if s.from_asterisk)
+
+
+@pytest.mark.parametrize("chunk", [None, 1, 13])
+def test_actions_transcript(chunk: int | None) -> None:
+    data = from_asterisk("ami-actions.txt")
+    parser = AmiParser()
+    pieces = [data] if chunk is None else [data[i : i + chunk] for i in range(0, len(data), chunk)]
+    messages = [m for piece in pieces for m in parser.feed(piece)]
+    assert parser.banner == "Asterisk Call Manager/11.0.0"
+    by_id = {m.action_id: m for m in messages if m.is_response}
+    assert by_id["lab-2"].get("Ping") == "Pong"
+    assert "Asterisk 22" in by_id["lab-4"].get("Output")
+    status = [m for m in messages if m.action_id == "lab-5"]
+    assert status[-1].event == "QueueStatusComplete"
+    states = queue_states(status)
+    assert states["test-queue"].members == 1 and states["test-queue"].available == 1
+    assert states["empty-queue"].members == 0
+
+
+def test_call_events_transcript() -> None:
+    # This capture starts after the login: give the parser the banner it would have read.
+    banner = b"Asterisk Call Manager/11.0.0\r\n"
+    messages = AmiParser().feed(banner + from_asterisk("ami-ivr-queue-agent.txt"))
+    names = [m.event for m in messages]
+    for event in ("QueueCallerJoin", "AgentCalled", "AgentConnect", "AgentComplete", "Hangup"):
+        assert event in names
+    assert (
+        names.index("QueueCallerJoin") < names.index("AgentConnect") < names.index("AgentComplete")
+    )
+
+
+def test_utf8_split_and_repeated_headers() -> None:
+    parser = AmiParser()
+    data = (
+        "Asterisk Call Manager/11.0.0\r\nEvent: Newchannel\r\nCallerIDName: 张三丰\r\n"
+        "ChanVariable: A=1\r\nChanVariable: B=2\r\n\r\n"
+    ).encode()
+    cut = data.index("三".encode()) + 1
+    assert parser.feed(data[:cut]) == []
+    (message,) = parser.feed(data[cut:])
+    assert message.get("CallerIDName") == "张三丰"
+    assert message.get_all("ChanVariable") == ["A=1", "B=2"]
+
+
+def test_not_ami() -> None:
+    with pytest.raises(AmiProtocolError):
+        AmiParser().feed(b"HTTP/1.1 200 OK\r\n")
+
+
+def test_encode_action() -> None:
+    assert encode_action("QueueAdd", "x-1", {"Queue": "q", "Variable": ["a=1", "b=2"]}) == (
+        b"Action: QueueAdd\r\nActionID: x-1\r\nQueue: q\r\nVariable: a=1\r\nVariable: b=2\r\n\r\n"
+    )
+    with pytest.raises(ValueError):
+        encode_action("Command", "x-2", {"Command": "core stop now\r\nAction: Logoff"})
+
+
+async def fake_asterisk(
+    port_holder: list[int], script: dict[str, bytes], drop_after: str | None = None
+) -> asyncio.Server:
+    """Answers each action by name with ``script[name]`` (``{id}`` → its ActionID)."""
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"Asterisk Call Manager/11.0.0\r\n")
+        with contextlib.suppress(ConnectionError):
+            while True:
+                raw = await reader.readuntil(b"\r\n\r\n")
+                headers = dict(line.split(": ", 1) for line in raw.decode().strip().split("\r\n"))
+                name, action_id = headers["Action"], headers["ActionID"]
+                if name == drop_after:
+                    writer.close()
+                    return
+                if name in script:
+                    writer.write(script[name].replace(b"{id}", action_id.encode()))
+                    await writer.drain()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port_holder.append(server.sockets[0].getsockname()[1])
+    return server
+
+
+LOGIN_OK = b"Response: Success\r\nActionID: {id}\r\nMessage: Authentication accepted\r\n\r\n"
+
+
+def test_client_actions_lists_and_failures() -> None:
+    async def main() -> None:
+        port: list[int] = []
+        server = await fake_asterisk(
+            port,
+            {
+                "Login": LOGIN_OK,
+                "Ping": b"Event: FullyBooted\r\nStatus: Fully Booted\r\n\r\n"
+                b"Response: Success\r\nActionID: {id}\r\nPing: Pong\r\n\r\n",
+                "QueueStatus": b"Response: Success\r\nActionID: {id}\r\nEventList: start\r\n\r\n"
+                b"Event: QueueParams\r\nActionID: {id}\r\nQueue: q\r\nCalls: 2\r\n\r\n"
+                b"Event: QueueStatusComplete\r\nActionID: {id}\r\n"
+                b"EventList: Complete\r\n\r\n",
+                "Originate": b"Response: Error\r\nActionID: {id}\r\n"
+                b"Message: Originate failed\r\n\r\n",
+            },
+            drop_after="Hangup",
+        )
+        client = AmiClient("127.0.0.1", port[0], "u", "s", action_timeout=0.5)
+        events = []
+        client.on("FullyBooted", events.append)
+        await client.connect()
+        assert (await client.action("Ping")).get("Ping") == "Pong"
+        assert [e.event for e in events] == ["FullyBooted"]
+        items = await client.list_action("QueueStatus")
+        assert [m.event for m in items] == ["", "QueueParams", "QueueStatusComplete"]
+        with pytest.raises(AmiError, match="Originate failed"):
+            await client.action("Originate", Channel="Local/x@y")
+        with pytest.raises(AmiError, match="timed out"):
+            await client.action("CoreStatus")  # never answered
+        pending = asyncio.create_task(client.action("CoreSettings", timeout=30))
+        await asyncio.sleep(0.05)
+        with pytest.raises(AmiError):  # the peer drops the connection: fail at once
+            await client.action("Hangup", Channel="x", timeout=30)
+        with pytest.raises(AmiError):
+            await pending
+        await client.close()
+        server.close()
+        await server.wait_closed()
+
+    asyncio.run(main())
+
+
+def test_client_bad_login_and_no_server() -> None:
+    async def main() -> None:
+        port: list[int] = []
+        server = await fake_asterisk(
+            port,
+            {
+                "Login": b"Response: Error\r\nActionID: {id}\r\n"
+                b"Message: Authentication failed\r\n\r\n"
+            },
+        )
+        with pytest.raises(AmiError, match="Authentication failed"):
+            await AmiClient("127.0.0.1", port[0], "u", "bad").connect()
+        server.close()
+        await server.wait_closed()
+        with pytest.raises(AmiError, match="cannot connect"):
+            await AmiClient("127.0.0.1", port[0], "u", "s", action_timeout=1).connect()
+
+    asyncio.run(main())

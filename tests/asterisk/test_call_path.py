@@ -1,0 +1,230 @@
+"""Citizens' calls through the real Asterisk: IVR, routing, queues, fallbacks."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+from sqlalchemy import select
+
+from agi.ami_protocol import Message
+from hotline.db import transaction
+from hotline.models import Call, Case
+from hotline.testing.pbx import Pbx, Scene, play
+
+NOON = dt.datetime(2026, 11, 30, 4, 0, tzinfo=dt.UTC)  # 12:00 in Beijing, a Monday
+
+
+def joined(caller: str, queue: str | None = None):  # type: ignore[no-untyped-def]
+    def match(event: Message) -> bool:
+        return (
+            event.event == "QueueCallerJoin"
+            and event.get("CallerIDNum") == caller
+            and (queue is None or event.get("Queue") == queue)
+        )
+
+    return match
+
+
+def call_row(pbx: Pbx, caller: str) -> Call:
+    with transaction(pbx.engine) as session:
+        call = session.scalars(
+            select(Call).where(Call.caller_number == caller).order_by(Call.id.desc())
+        ).first()
+        assert call is not None, f"no call record for {caller}"
+        return call
+
+
+def test_rendered_config_loads(pbx: Pbx) -> None:
+    dialplan = pbx.cli("dialplan show hotline")
+    assert "AGI(${HOTLINE_AGI}" in dialplan and "Queue(${HOTLINE_QUEUE}" in dialplan
+    queues = pbx.cli("queue show")
+    for queue in ("hotline-city", "hotline-110101", "hotline-110102", "hotline-110119"):
+        assert f"{queue} has 0 calls" in queues
+    assert "Aor:  agent1001" in pbx.cli("pjsip show aors")
+    errors = [line for line in pbx.log().splitlines() if "ERROR" in line]
+    assert errors == []
+
+
+def test_unknown_caller_keys_a_district(pbx: Pbx) -> None:
+    caller = "13800000101"
+
+    async def scenario(scene: Scene) -> None:
+        await scene.add_agent("hotline-110101", "agent-a")
+        await scene.call(caller, KEYS="0ww01", HOLD="12")
+        await scene.wait_for(joined(caller, "hotline-110101"))
+        await scene.wait_for(lambda e: e.event == "AgentConnect" and e.get("CallerIDNum") == caller)
+
+    play(pbx, scenario, clock=lambda: NOON)
+    call = call_row(pbx, caller)
+    assert (call.district_code, call.queue, call.route_reason) == (
+        "110101",
+        "hotline-110101",
+        "district-known",
+    )
+    assert call.ivr_result is not None and call.ivr_result["district_source"] == "keyed"
+
+
+def test_known_caller_goes_to_their_district(pbx: Pbx) -> None:
+    caller = "13800000102"
+    with transaction(pbx.engine) as session:
+        session.add(
+            Call(
+                uniqueid="earlier-102",
+                linkedid="earlier-102",
+                caller_number=caller,
+                district_code="110102",
+                created_at=NOON - dt.timedelta(days=10),
+            )
+        )
+
+    async def scenario(scene: Scene) -> None:
+        await scene.add_agent("hotline-110102", "agent-b")
+        await scene.call(caller, "silent", HOLD="15")
+        await scene.wait_for(joined(caller, "hotline-110102"))
+
+    play(pbx, scenario, clock=lambda: NOON)
+    call = call_row(pbx, caller)
+    assert call.ivr_result is not None and call.ivr_result["district_source"] == "history"
+    assert call.route_reason == "district-known"
+
+
+def test_district_number_goes_to_that_district(pbx: Pbx) -> None:
+    caller = "13800000103"
+
+    async def scenario(scene: Scene) -> None:
+        await scene.add_agent("hotline-110102", "agent-c")
+        await scene.call(caller, "silent", to="65120002", HOLD="15")
+        await scene.wait_for(joined(caller, "hotline-110102"))
+
+    play(pbx, scenario, clock=lambda: NOON)
+    call = call_row(pbx, caller)
+    assert (call.did, call.ivr_result and call.ivr_result["district_source"]) == ("65120002", "did")
+
+
+def test_silence_goes_to_the_city(pbx: Pbx) -> None:
+    caller = "13800000104"
+
+    async def scenario(scene: Scene) -> None:
+        await scene.call(caller, "silent", HOLD="45")
+        await scene.wait_for(joined(caller, "hotline-city"), timeout=60)
+
+    scene = play(pbx, scenario, clock=lambda: NOON)
+    call = call_row(pbx, caller)
+    assert (call.district_code, call.route_reason) == (None, "district-unknown")
+    asked = [
+        e
+        for e in scene.seen(lambda e: e.event == "AGIExecStart")
+        if e.get("Command").startswith("GET DATA hotline/zh/district_menu")
+    ]
+    assert len(asked) == 2  # asked once, retried once
+
+
+def test_emergency_is_transferred(pbx: Pbx) -> None:
+    caller = "13800000105"
+
+    async def scenario(scene: Scene) -> None:
+        await scene.call(caller, KEYS="9", HOLD="10")
+        await scene.wait_for(
+            lambda e: (
+                e.event == "UserEvent"
+                and e.get("UserEvent") == "TestEmergencyAnswered"
+                and e.get("Caller") == caller
+            )
+        )
+
+    scene = play(pbx, scenario, clock=lambda: NOON)
+    assert not scene.seen(joined(caller))
+    call = call_row(pbx, caller)
+    assert (call.route_target, call.route_reason, call.priority) == ("emergency", "emergency", 10)
+
+
+def test_emergency_center_down_goes_to_city_at_top_priority(pbx: Pbx) -> None:
+    caller = "13800000106"
+    settings = pbx.settings.model_copy(update={"emergency_dial": "Local/down@test-emergency"})
+
+    async def scenario(scene: Scene) -> None:
+        await scene.call(caller, KEYS="9", HOLD="15")
+        await scene.wait_for(joined(caller, "hotline-city"))
+        entries = await scene.ami.list_action("QueueStatus", Queue="hotline-city")
+        mine = [e for e in entries if e.event == "QueueEntry" and e.get("CallerIDNum") == caller]
+        assert mine and mine[0].get("Priority") == "10"
+
+    play(pbx, scenario, settings=settings, clock=lambda: NOON)
+
+
+def test_case_status_then_agent(pbx: Pbx) -> None:
+    caller = "13800000107"
+    with transaction(pbx.engine) as session:
+        session.add(
+            Case(
+                number="2611280007",
+                source="phone",
+                state="dispatched",
+                kind="event",
+                class_code="0102",
+                district_code="110101",
+                citizen_phone="13999999999",
+                due_at=NOON + dt.timedelta(hours=4),
+            )
+        )
+
+    async def scenario(scene: Scene) -> None:
+        await scene.add_agent("hotline-110101", "agent-d")
+        await scene.call(caller, KEYS="2ww2611280007#", HOLD="30")
+        await scene.wait_for(joined(caller, "hotline-110101"), timeout=60)
+
+    scene = play(pbx, scenario, clock=lambda: NOON)
+    commands = [e.get("Command") for e in scene.seen(lambda e: e.event == "AGIExecStart")]
+    assert 'SAY DIGITS 2611280007 ""' in commands
+    assert 'STREAM FILE hotline/zh/state_dispatched ""' in commands
+    call = call_row(pbx, caller)
+    assert (call.intent, call.district_code) == ("status", "110101")
+
+
+def test_app_down_still_reaches_the_city_queue(pbx: Pbx) -> None:
+    caller = "13800000108"
+
+    async def scenario(scene: Scene) -> None:
+        await scene.call(caller, "silent", HOLD="10")
+        await scene.wait_for(joined(caller, "hotline-city"))
+
+    scene = play(pbx, scenario, app=False)
+    assert not scene.seen(lambda e: e.event == "AGIExecStart")  # nobody answered the AGI
+    with transaction(pbx.engine) as session:
+        assert session.scalars(select(Call).where(Call.caller_number == caller)).all() == []
+
+
+def test_caller_hangs_up_in_the_ivr(pbx: Pbx) -> None:
+    caller = "13800000109"
+    servers = []
+
+    async def scenario(scene: Scene) -> None:
+        servers.append(scene.agi)
+        await scene.call(caller, "quit", PRE="2")
+        await scene.wait_for(lambda e: e.event == "Hangup" and e.get("CallerIDNum") == caller)
+        for _ in range(100):
+            if scene.agi is not None and scene.agi.active_calls == 0:
+                break
+            await asyncio.sleep(0.05)
+
+    play(pbx, scenario, clock=lambda: NOON)
+    assert servers[0] is not None and servers[0].active_calls == 0  # no task left running
+    call = call_row(pbx, caller)
+    assert call.outcome == "abandoned_ivr" and call.ended_at is not None
+
+
+def test_overflow_when_the_district_queue_is_empty(pbx: Pbx) -> None:
+    caller = "13800000110"
+
+    async def scenario(scene: Scene) -> None:
+        await scene.call(caller, KEYS="0ww05", HOLD="12")  # Chaoyang: no agent logged in
+        await scene.wait_for(joined(caller, "hotline-city"))
+
+    play(pbx, scenario, clock=lambda: NOON)
+    call = call_row(pbx, caller)
+    assert (call.district_code, call.queue, call.route_reason) == (
+        "110105",
+        "hotline-city",
+        "overflow-no-agent",
+    )
