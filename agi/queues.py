@@ -91,3 +91,27 @@ class QueueMonitor:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+
+
+def merged_snapshot(monitors: list[QueueMonitor]) -> Mapping[str, QueueState] | None:
+    """One view over several Asterisk nodes: a queue's members and callers add up; None when
+    no node has fresh state."""
+    snapshots = [s for s in (m.snapshot() for m in monitors) if s is not None]
+    if not snapshots:
+        return None
+    merged: dict[str, QueueState] = {}
+    for snapshot in snapshots:
+        for name, state in snapshot.items():
+            seen = merged.get(name)
+            if seen is None:
+                merged[name] = state
+                continue
+            merged[name] = QueueState(
+                queue=name,
+                members=seen.members + state.members,
+                available=seen.available + state.available,
+                waiting=seen.waiting + state.waiting,
+                longest_wait=max(seen.longest_wait, state.longest_wait),
+                average_hold=max(seen.average_hold, state.average_hold),
+            )
+    return merged

@@ -321,6 +321,11 @@ class Case(Base):
         CheckConstraint(_one_of("source", CASE_SOURCES), name="source"),
         CheckConstraint(_one_of("kind", CATALOGUE_KINDS), name="kind"),
         CheckConstraint(_one_of("urgency", URGENCIES), name="urgency"),
+        CheckConstraint(
+            "state IN ('received', 'invalid', 'duplicate') "
+            "OR (kind IS NOT NULL AND class_code IS NOT NULL)",
+            name="classified",
+        ),
         Index("ix_cases_district_state", "district_code", "state"),
     )
 
@@ -329,8 +334,9 @@ class Case(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
     source: Mapped[str] = mapped_column(String(24))
     state: Mapped[str] = mapped_column(String(16))
-    kind: Mapped[str] = mapped_column(String(16))
-    class_code: Mapped[str] = mapped_column(String(8))
+    # Unclassified until registered: a callback request arrives with neither.
+    kind: Mapped[str | None] = mapped_column(String(16))
+    class_code: Mapped[str | None] = mapped_column(String(8))
     district_code: Mapped[str | None] = mapped_column(ForeignKey("areas.code"))
     grid_code: Mapped[str | None] = mapped_column(String(15))
     address: Mapped[str] = mapped_column(String(256), default="")
@@ -356,6 +362,15 @@ class Case(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     __mapper_args__ = {"version_id_col": version}
+
+
+class CaseCounter(Base):
+    """The last case number handed out per day (numbers are YYMMDD + a daily sequence)."""
+
+    __tablename__ = "case_counters"
+
+    day: Mapped[str] = mapped_column(String(6), primary_key=True)
+    last: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class CaseHistory(Base):

@@ -6,17 +6,21 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 
 import uvicorn
+from sqlalchemy import Engine
 
 from agent_ui.main import create_app
 from agi.ami import AmiClient
-from agi.queues import QueueMonitor
+from agi.queues import QueueMonitor, merged_snapshot
 from agi.server import FastAgiServer
+from hotline.calls.tracker import CallTracker
 from hotline.db import make_engine
 from hotline.settings import Settings
 from ivr.entry import call_handler
+from routing.model import QueueState
 
 log = logging.getLogger("hotline")
 
@@ -29,20 +33,47 @@ class _WebServer(uvicorn.Server):
         yield
 
 
-def _ami_monitor(settings: Settings) -> tuple[AmiClient | None, QueueMonitor | None]:
-    """The first AMI node's client and queue monitor, or none when no secret is set (the
-    demo without Asterisk): routing then keeps districts' queues without overflow checks."""
-    if not settings.ami or not settings.ami[0].secret.get_secret_value():
+@dataclass
+class _Telephony:
+    """AMI clients (one per Asterisk node), their queue monitors and the call tracker."""
+
+    clients: list[AmiClient]
+    monitors: list[QueueMonitor]
+    tracker: CallTracker | None
+
+    def snapshot(self) -> Mapping[str, QueueState] | None:
+        return merged_snapshot(self.monitors)
+
+    async def stop(self) -> None:
+        for monitor in self.monitors:
+            await monitor.stop()
+        if self.tracker is not None:
+            await self.tracker.stop()
+        for client in self.clients:
+            await client.close()
+
+
+def _telephony(settings: Settings, engine: Engine) -> _Telephony:
+    """Connect to every configured node with a secret. Without any (the demo without
+    Asterisk) routing keeps districts' queues without overflow checks."""
+    nodes = [n for n in settings.ami if n.secret.get_secret_value()]
+    if not nodes:
         log.info("no AMI secret configured: running without live queue state")
-        return None, None
-    node = settings.ami[0]
-    ami = AmiClient(
-        node.host, node.port, node.username, node.secret.get_secret_value(), name=node.name
-    )
-    ami.run_forever()
-    monitor = QueueMonitor(ami)
-    monitor.start()
-    return ami, monitor
+        return _Telephony([], [], None)
+    tracker = CallTracker(engine)
+    clients, monitors = [], []
+    for node in nodes:
+        client = AmiClient(
+            node.host, node.port, node.username, node.secret.get_secret_value(), name=node.name
+        )
+        tracker.attach(client)
+        client.run_forever()
+        monitor = QueueMonitor(client)
+        monitor.start()
+        clients.append(client)
+        monitors.append(monitor)
+    tracker.start()
+    return _Telephony(clients, monitors, tracker)
 
 
 async def run(settings: Settings) -> None:
@@ -53,10 +84,8 @@ async def run(settings: Settings) -> None:
             app, host=settings.web.host, port=settings.web.port, log_config=None, lifespan="on"
         )
     )
-    ami, monitor = _ami_monitor(settings)
-    agi = FastAgiServer(
-        call_handler(settings, engine, queues=monitor.snapshot if monitor else lambda: None)
-    )
+    telephony = _telephony(settings, engine)
+    agi = FastAgiServer(call_handler(settings, engine, queues=telephony.snapshot))
     await agi.start(settings.fastagi.host, settings.fastagi.port)
 
     stop = asyncio.Event()
@@ -76,9 +105,7 @@ async def run(settings: Settings) -> None:
     await asyncio.wait({web_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
     web.should_exit = True
     await agi.stop()
-    if monitor is not None and ami is not None:
-        await monitor.stop()
-        await ami.close()
+    await telephony.stop()
     await web_task
     stop_task.cancel()
     engine.dispose()

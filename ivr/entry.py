@@ -12,6 +12,7 @@ priority to use if the transfer fails.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from collections.abc import Callable, Mapping
@@ -23,6 +24,7 @@ from sqlalchemy import Engine
 from agi.channel import AgiChannel
 from agi.server import AgiSession, CallEnded, Handler
 from hotline.calls.records import CallRecords
+from hotline.cases.callback import request_callback
 from hotline.db import transaction
 from hotline.models import utcnow
 from hotline.platforms import load_rules
@@ -60,6 +62,33 @@ def call_handler(
     zone = ZoneInfo(settings.timezone)
 
     async def handle(session: AgiSession) -> None:
+        if session.env.script == "callback":
+            await callback(session)
+            return
+        await ivr(session)
+
+    async def callback(session: AgiSession) -> None:
+        """``AGI(.../callback,CALL_ID,QUEUE)`` from the queue's exit context."""
+        args = session.env.args
+        raw_id = args[0] if args else ""
+        call_id = int(raw_id) if raw_id.isdigit() else None
+        queue = args[1] if len(args) > 1 else ""
+        case = await asyncio.to_thread(
+            _request_callback,
+            engine,
+            call_id,
+            session.env.get("callerid"),
+            queue,
+            session.env.uniqueid,
+            zone,
+        )
+        session.log.info("callback request: case %s", case)
+        channel = AgiChannel(session)
+        await channel.play("callback_registered")
+        await channel.say_digits(case)
+        await channel.play("callback_goodbye")
+
+    async def ivr(session: AgiSession) -> None:
         env = session.env
         channel = AgiChannel(session)
         caller = env.get("callerid")
@@ -138,6 +167,15 @@ async def _tell_dialplan(
         await channel.set_variable(name, value)
     # Last: the target switches the dialplan from its fallback to our decision.
     await channel.set_variable("HOTLINE_TARGET", decision.target)
+
+
+def _request_callback(
+    engine: Engine, call_id: int | None, caller: str, queue: str, uniqueid: str, zone: ZoneInfo
+) -> str:
+    with transaction(engine) as session:
+        return request_callback(
+            session, call_id=call_id, caller=caller, queue=queue, uniqueid=uniqueid, zone=zone
+        ).number
 
 
 def _intent(value: str) -> Intent:

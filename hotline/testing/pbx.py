@@ -18,6 +18,7 @@ from agi.ami import AmiClient, AmiError
 from agi.ami_protocol import Message
 from agi.queues import QueueMonitor
 from agi.server import FastAgiServer
+from hotline.calls.tracker import CallTracker
 from hotline.settings import PROJECT_ROOT, Settings
 from ivr.entry import call_handler
 
@@ -53,6 +54,7 @@ class Scene:
     ami: AmiClient
     monitor: QueueMonitor
     agi: FastAgiServer | None
+    tracker: CallTracker
     events: list[Message] = field(default_factory=list)
     members: list[tuple[str, str]] = field(default_factory=list)
 
@@ -125,7 +127,10 @@ def play(
             handler = call_handler(settings, pbx.engine, queues=monitor.snapshot, **handler_kwargs)
             agi = FastAgiServer(handler)
             await agi.start(settings.fastagi.host, settings.fastagi.port)
-        scene = Scene(pbx, ami, monitor, agi)
+        tracker = CallTracker(pbx.engine)
+        tracker.attach(ami)
+        tracker.start()
+        scene = Scene(pbx, ami, monitor, agi, tracker)
         holder.append(scene)
         ami.on("*", scene.events.append)
         try:
@@ -137,6 +142,9 @@ def play(
                 await ami.action("Hangup", Channel="/^Local/.*/")
             if agi is not None:
                 await agi.stop(grace=5)
+            async with asyncio.timeout(10):
+                await tracker.drained()
+            await tracker.stop()
             await ami.close()
 
     asyncio.run(main())

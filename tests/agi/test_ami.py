@@ -160,3 +160,27 @@ def test_client_bad_login_and_no_server() -> None:
             await AmiClient("127.0.0.1", port[0], "u", "s", action_timeout=1).connect()
 
     asyncio.run(main())
+
+
+def test_merged_snapshot_over_nodes() -> None:
+    from agi.queues import QueueMonitor, merged_snapshot
+    from routing.model import QueueState
+
+    class Fixed(QueueMonitor):
+        def __init__(self, states: dict[str, QueueState] | None) -> None:
+            self.states = states
+
+        def snapshot(self) -> dict[str, QueueState] | None:  # type: ignore[override]
+            return self.states
+
+    one = Fixed({"q": QueueState("q", members=1, available=1, waiting=2, longest_wait=5)})
+    two = Fixed(
+        {
+            "q": QueueState("q", members=2, available=0, waiting=1, longest_wait=9),
+            "r": QueueState("r"),
+        }
+    )
+    merged = merged_snapshot([one, two, Fixed(None)])
+    assert merged is not None
+    assert merged["q"] == QueueState("q", members=3, available=1, waiting=3, longest_wait=9)
+    assert merged_snapshot([Fixed(None)]) is None

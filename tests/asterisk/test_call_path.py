@@ -228,3 +228,33 @@ def test_overflow_when_the_district_queue_is_empty(pbx: Pbx) -> None:
         "hotline-city",
         "overflow-no-agent",
     )
+
+
+def test_waiting_caller_asks_for_a_callback(pbx: Pbx) -> None:
+    caller = "13800000111"
+
+    async def scenario(scene: Scene) -> None:
+        # Chaoyang has no agent: the call overflows to the city queue, which has none
+        # either; six seconds into the wait the caller presses 1.
+        await scene.call(caller, KEYS="0ww05wwwwwwwwwwww1", HOLD="15")
+        await scene.wait_for(joined(caller, "hotline-city"))
+        await scene.wait_for(
+            lambda e: (
+                e.event == "UserEvent"
+                and e.get("UserEvent") == "HotlineCallbackRequest"
+                and e.get("Caller") == caller
+            )
+        )
+        await scene.wait_for(
+            lambda e: e.event == "AGIExecStart" and e.get("Command").startswith("SAY DIGITS")
+        )
+
+    play(pbx, scenario, clock=lambda: NOON)
+    call = call_row(pbx, caller)
+    with transaction(pbx.engine) as session:
+        cases = session.scalars(select(Case).where(Case.citizen_phone == caller)).all()
+        assert len(cases) == 1
+        case = cases[0]
+        assert (case.source, case.state, case.call_id) == ("callback_request", "received", call.id)
+        assert case.number.isdigit() and len(case.number) == 10
+    assert call.outcome == "callback_requested"

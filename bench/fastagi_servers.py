@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""The FastAGI servers compared by bench/fastagi_load.py, each run as its own process:
+
+    ours        agi.server.FastAgiServer running SCRIPT (the IVR's command sequence)
+    ours-ivr    agi.server.FastAgiServer running the real IVR (flow, routing, SQLite writes)
+    panoramisk  panoramisk 1.4 fast_agi.Application running SCRIPT
+    pyst2       a forking server: one process per call running SCRIPT with pyst2 0.5.1's
+                stdin/stdout AGI (what Asterisk's own AGI() does)
+
+Usage: fastagi_servers.py NAME PORT [DB_URL]. Prints READY when listening. Baselines need
+`pip install panoramisk==1.4 pyst2==0.5.1` in the Python that runs them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socketserver
+import sys
+from pathlib import Path
+
+# The command sequence our IVR sends for a caller who keys a district (see data/ivr/).
+SCRIPT: list[tuple[str, ...]] = [
+    ("SET VARIABLE", "HOTLINE_CALL_ID", "1"),
+    ("GET DATA", "hotline/zh/greeting", "1500", "1"),
+    ("GET DATA", "hotline/zh/district_menu", "4000", "2"),
+    ("SET VARIABLE", "HOTLINE_DISTRICT", "110101"),
+    ("SET VARIABLE", "HOTLINE_GRID", ""),
+    ("SET VARIABLE", "HOTLINE_INTENT", "report"),
+    ("SET VARIABLE", "HOTLINE_REASON", "district-known"),
+    ("SET VARIABLE", "HOTLINE_PRIORITY", "0"),
+    ("SET VARIABLE", "HOTLINE_QUEUE", "hotline-110101"),
+    ("SET VARIABLE", "HOTLINE_TARGET", "queue"),
+]
+
+
+def as_line(words: tuple[str, ...]) -> str:
+    args = [f'"{w}"' if (w == "" or " " in w) else w for w in words[1:]]
+    return " ".join([words[0], *args])
+
+
+def ours(port: int) -> None:
+    from agi.server import AgiSession, FastAgiServer
+
+    async def handler(session: AgiSession) -> None:
+        for words in SCRIPT:
+            await session.command(*words)
+
+    serve_ours(FastAgiServer(handler, max_calls=10_000), port)
+
+
+def ours_ivr(port: int, db_url: str) -> None:
+    from agi.server import FastAgiServer
+    from hotline.db import make_engine
+    from hotline.settings import Settings
+    from ivr.entry import call_handler
+
+    settings = Settings(database_url=db_url)
+    engine = make_engine(db_url, pool_size=20, max_overflow=20)
+    serve_ours(FastAgiServer(call_handler(settings, engine), max_calls=10_000), port)
+
+
+def serve_ours(server: object, port: int) -> None:
+    async def main() -> None:
+        await server.start("127.0.0.1", port)  # type: ignore[attr-defined]
+        print("READY", flush=True)
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+def panoramisk(port: int) -> None:
+    from panoramisk.fast_agi import Application
+
+    async def handler(request: object) -> None:
+        for words in SCRIPT:
+            await request.send_command(as_line(words))  # type: ignore[attr-defined]
+
+    async def main() -> None:
+        app = Application()
+        app.add_route("ivr", handler)
+        await asyncio.start_server(app.handler, "127.0.0.1", port)
+        print("READY", flush=True)
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+PYST2_CHILD = """
+from asterisk.agi import AGI
+agi = AGI()
+script = {script!r}
+for words in script:
+    agi.execute(words[0], *words[1:])
+"""
+
+
+def pyst2(port: int) -> None:
+    child = PYST2_CHILD.format(script=SCRIPT)
+
+    class Handler(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            fd = self.request.fileno()
+            pid = os.fork()
+            if pid == 0:
+                os.dup2(fd, 0)
+                os.dup2(fd, 1)
+                os.execv(sys.executable, [sys.executable, "-c", child])
+            os.waitpid(pid, 0)
+
+    class Server(socketserver.ThreadingTCPServer):
+        allow_reuse_address = True
+        daemon_threads = True
+        request_queue_size = 1024
+
+    with Server(("127.0.0.1", port), Handler) as server:
+        print("READY", flush=True)
+        server.serve_forever()
+
+
+if __name__ == "__main__":
+    name, port = sys.argv[1], int(sys.argv[2])
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    if name == "ours":
+        ours(port)
+    elif name == "ours-ivr":
+        ours_ivr(port, sys.argv[3])
+    elif name == "panoramisk":
+        panoramisk(port)
+    elif name == "pyst2":
+        pyst2(port)
+    else:
+        raise SystemExit(f"unknown server {name}")

@@ -1,0 +1,97 @@
+"""What one AMI event means for a call record: a pure function, no I/O.
+
+``apply_event`` takes the call as it stands (plain values) and an event, and returns the
+column updates and the timeline entry to store. Events of the caller's own channel end the
+call; events of other legs with the same linkedid (agents, transfers) only add to the
+timeline.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from agi.ami_protocol import Message
+
+TRACKED = (
+    "QueueCallerJoin",
+    "AgentCalled",
+    "AgentConnect",
+    "AgentComplete",
+    "AgentRingNoAnswer",
+    "QueueCallerAbandon",
+    "BlindTransfer",
+    "AttendedTransfer",
+    "Hangup",
+)
+# Per event: which headers the timeline keeps.
+_DETAIL = {
+    "QueueCallerJoin": ("Queue", "Position", "Count"),
+    "AgentCalled": ("Queue", "MemberName", "Interface"),
+    "AgentConnect": ("Queue", "MemberName", "Interface", "HoldTime", "RingTime"),
+    "AgentComplete": ("Queue", "MemberName", "HoldTime", "TalkTime", "Reason"),
+    "AgentRingNoAnswer": ("Queue", "MemberName", "RingTime"),
+    "QueueCallerAbandon": ("Queue", "Position", "OriginalPosition", "HoldTime"),
+    "BlindTransfer": ("Result", "Extension", "Context", "IsExternal"),
+    "AttendedTransfer": ("Result", "DestType", "DestApp", "DestBridgeUniqueid"),
+    "Hangup": ("Channel", "Cause", "Cause-txt"),
+}
+
+
+@dataclass(frozen=True)
+class CallView:
+    """The columns of the call record that the fold reads."""
+
+    uniqueid: str
+    linkedid: str
+    connected: bool = False
+    queued: bool = False
+    outcome: str | None = None
+
+
+@dataclass(frozen=True)
+class Change:
+    updates: dict[str, Any] = field(default_factory=dict)
+    kind: str = ""
+    detail: dict[str, str] = field(default_factory=dict)
+    at: dt.datetime | None = None
+
+
+def event_time(event: Message) -> dt.datetime:
+    stamp = event.get("Timestamp")
+    try:
+        return dt.datetime.fromtimestamp(float(stamp), dt.UTC)
+    except ValueError:
+        return dt.datetime.now(dt.UTC)
+
+
+def concerns(call: CallView, event: Message) -> bool:
+    return event.get("Uniqueid") == call.uniqueid or event.get("Linkedid") == call.linkedid
+
+
+def apply_event(call: CallView, event: Message) -> Change | None:
+    name = event.event
+    if name not in TRACKED or not concerns(call, event):
+        return None
+    own = event.get("Uniqueid") == call.uniqueid
+    at = event_time(event)
+    detail = {key: event.get(key) for key in _DETAIL[name] if event.get(key)}
+    updates: dict[str, Any] = {}
+    if name == "QueueCallerJoin" and own:
+        updates = {"queue_joined_at": at, "queue": event.get("Queue")}
+    elif name == "AgentConnect" and own:
+        updates = {"connected_at": at, "agent": event.get("MemberName") or event.get("Interface")}
+    elif name == "QueueCallerAbandon" and own:
+        updates = {"outcome": "abandoned_queue"}
+    elif name in ("BlindTransfer", "AttendedTransfer"):
+        updates = {"outcome": "transferred"}
+    elif name == "Hangup":
+        if not own:
+            return Change({}, name, detail, at)
+        updates = {"ended_at": at}
+        if call.outcome is None:
+            updates["outcome"] = (
+                "answered" if call.connected else "abandoned_queue" if call.queued else "ended"
+            )
+    return Change(updates, name, detail, at)

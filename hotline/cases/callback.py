@@ -1,0 +1,54 @@
+"""A caller who leaves the queue asking to be called back becomes a case (source
+``callback_request``, state ``received``): unclassified until an agent calls back and
+registers it. One request per call: pressing the key again returns the same case."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hotline.cases.numbers import next_case_number
+from hotline.models import Call, Case, CaseHistory, utcnow
+
+
+def request_callback(
+    session: Session, *, call_id: int | None, caller: str, queue: str, uniqueid: str, zone: ZoneInfo
+) -> Case:
+    key = f"callback:{call_id if call_id is not None else uniqueid}"
+    existing = session.scalar(select(Case).where(Case.idempotency_key == key))
+    if existing is not None:
+        return existing
+    call = session.get(Call, call_id) if call_id is not None else None
+    now = utcnow()
+    case = Case(
+        number=next_case_number(session, now.astimezone(zone).date()),
+        idempotency_key=key,
+        source="callback_request",
+        state="received",
+        district_code=call.district_code if call else None,
+        citizen_phone=caller,
+        callback_consent=True,
+        call_id=call.id if call else None,
+        description=f"回电请求（排队 {queue}）",
+        created_by="ivr",
+        created_at=now,
+    )
+    session.add(case)
+    session.flush()
+    session.add(
+        CaseHistory(
+            case_id=case.id,
+            at=now,
+            actor="ivr",
+            action="callback_request",
+            from_state=None,
+            to_state="received",
+            note=f"caller left queue {queue}",
+            data={"queue": queue},
+        )
+    )
+    if call is not None:
+        call.outcome = "callback_requested"
+    return case

@@ -1,0 +1,58 @@
+"""The call timeline folded from a real Asterisk 22 event stream (byte-exact transcript)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from agi.ami_protocol import AmiParser, Message
+from hotline.calls.timeline import CallView, apply_event
+from hotline.testing.transcripts import load
+
+UNIQUEID = "lab-ivr-queue-agent-1795847304-2"
+LINKEDID = "lab-ivr-queue-agent-1795847304"
+
+
+def events() -> list[Message]:
+    data = b"".join(s.data for s in load("ami-ivr-queue-agent.txt") if s.from_asterisk)
+    return AmiParser().feed(b"Asterisk Call Manager/11.0.0\r\n" + data)
+
+
+def fold(view: CallView) -> tuple[CallView, list[str], dict[str, object]]:
+    kinds: list[str] = []
+    columns: dict[str, object] = {}
+    for event in events():
+        change = apply_event(view, event)
+        if change is None:
+            continue
+        kinds.append(change.kind)
+        columns |= change.updates
+        view = dataclasses.replace(
+            view,
+            connected=view.connected or "connected_at" in change.updates,
+            queued=view.queued or "queue_joined_at" in change.updates,
+            outcome=change.updates.get("outcome", view.outcome),  # type: ignore[arg-type]
+        )
+    return view, kinds, columns
+
+
+def test_answered_call() -> None:
+    _, kinds, columns = fold(CallView(UNIQUEID, LINKEDID))
+    order = [
+        kinds.index(k) for k in ("QueueCallerJoin", "AgentCalled", "AgentConnect", "AgentComplete")
+    ]
+    assert order == sorted(order)
+    assert kinds.count("Hangup") >= 2  # every leg is on the timeline
+    assert columns["queue"] == "test-queue"
+    assert columns["agent"] == "Agent One"
+    assert columns["outcome"] == "answered"
+    assert columns["queue_joined_at"] <= columns["connected_at"] <= columns["ended_at"]
+
+
+def test_other_calls_are_ignored() -> None:
+    _, kinds, columns = fold(CallView("someone-else", "another-call"))
+    assert kinds == [] and columns == {}
+
+
+def test_outcome_already_set_is_kept() -> None:
+    view, _, columns = fold(CallView(UNIQUEID, LINKEDID, outcome="transferred"))
+    assert "outcome" not in columns and view.outcome == "transferred"

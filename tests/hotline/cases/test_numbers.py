@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine, select
+
+from hotline.cases.callback import request_callback
+from hotline.cases.numbers import next_case_number
+from hotline.db import transaction
+from hotline.models import CaseHistory
+
+DAY = dt.date(2026, 11, 28)
+
+
+def test_numbers_run_per_day(engine: Engine) -> None:
+    with transaction(engine) as session:
+        first = [next_case_number(session, DAY) for _ in range(3)]
+        other = next_case_number(session, DAY + dt.timedelta(days=1))
+    assert first == ["2611280001", "2611280002", "2611280003"]
+    assert other == "2611290001"
+
+
+def test_concurrent_numbers_are_unique(engine: Engine) -> None:
+    numbers: list[str] = []
+    lock = threading.Lock()
+
+    def take() -> None:
+        for _ in range(10):
+            with transaction(engine) as session:
+                number = next_case_number(session, DAY)
+            with lock:
+                numbers.append(number)
+
+    threads = [threading.Thread(target=take) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(numbers) == 40 and len(set(numbers)) == 40
+
+
+def test_callback_request_once_per_call(engine: Engine) -> None:
+    zone = ZoneInfo("Asia/Shanghai")
+    with transaction(engine) as session:
+        case = request_callback(session, call_id=None, caller="13800000000", queue="hotline-city",
+                                uniqueid="u-1", zone=zone)
+        again = request_callback(session, call_id=None, caller="13800000000",
+                                 queue="hotline-city", uniqueid="u-1", zone=zone)
+        assert again.id == case.id
+        assert (case.source, case.state, case.kind) == ("callback_request", "received", None)
+        history = session.scalars(select(CaseHistory).where(CaseHistory.case_id == case.id)).all()
+        assert [(h.action, h.to_state) for h in history] == [("callback_request", "received")]
