@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import itertools
 import logging
 from collections import defaultdict
@@ -64,7 +65,7 @@ class AmiClient:
         for handler in (*self._handlers.get(message.event, ()), *self._handlers.get("*", ())):
             try:
                 result = handler(message)
-                if result is not None:
+                if inspect.isawaitable(result):
                     await result
             except Exception:
                 log.exception("[%s] handler for %s failed", self.name, message.event)

@@ -30,6 +30,7 @@ log = logging.getLogger("hotline.agi")
 HEADER_TIMEOUT: Final = 5.0
 COMMAND_TIMEOUT: Final = 10.0
 READ_SIZE: Final = 65536
+DRAIN_ABOVE: Final = 65536
 
 
 class CallLog(logging.LoggerAdapter[logging.Logger]):
@@ -82,7 +83,8 @@ class AgiSession:
         self._writer.write(data)
         try:
             async with asyncio.timeout(timeout or self._command_timeout):
-                await self._writer.drain()
+                if self._writer.transport.get_write_buffer_size() > DRAIN_ABOVE:
+                    await self._writer.drain()  # only a slow peer makes us wait here
                 reply = await self._read_reply()
         except TimeoutError as exc:
             raise CallEnded(f"no reply to {data!r} in time") from exc

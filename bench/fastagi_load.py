@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
 import platform
 import subprocess
@@ -33,11 +34,16 @@ from hotline.testing.transcripts import load  # noqa: E402
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def env_header(uniqueid: str) -> bytes:
+@functools.cache
+def _captured_header() -> bytes:
     lines = [s.data for s in load("agi-ivr-1.txt") if s.from_asterisk]
-    header = b"".join(lines[: lines.index(b"\n") + 1])
-    header = header.replace(b"agi_uniqueid: lab-ivr-queue-agent-1795847304-2",
-                            f"agi_uniqueid: {uniqueid}".encode())
+    return b"".join(lines[: lines.index(b"\n") + 1])
+
+
+def env_header(uniqueid: str) -> bytes:
+    header = _captured_header().replace(
+        b"agi_uniqueid: lab-ivr-queue-agent-1795847304-2", f"agi_uniqueid: {uniqueid}".encode()
+    )
     return header.replace(b"agi_callerid: 5551234", f"agi_callerid: 139{uniqueid[-8:]}".encode())
 
 
@@ -119,9 +125,13 @@ def prepare_db(directory: Path) -> str:
 def run_server(name: str, python: str, sessions: int, concurrency: int, db_url: str) -> dict:
     port = free_port()
     environment = dict(os.environ, PYTHONPATH=str(ROOT))
-    process = subprocess.Popen([python, str(HERE / "fastagi_servers.py"), name, str(port), db_url],
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                               env=environment)
+    process = subprocess.Popen(
+        [python, str(HERE / "fastagi_servers.py"), name, str(port), db_url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=environment,
+    )
     try:
         assert process.stdout is not None and process.stdout.readline().strip() == "READY"
         asyncio.run(drive(port, min(50, sessions), concurrency, f"warm-{name}"))  # warm up
@@ -132,9 +142,15 @@ def run_server(name: str, python: str, sessions: int, concurrency: int, db_url: 
     finally:
         process.terminate()
         process.wait(timeout=10)
-    return {"server": name, "sessions": sessions, "failures": failures, "wall": wall,
-            "per_second": sessions / wall, "cpu_ms": cpu / sessions * 1000,
-            "commands": commands / sessions}
+    return {
+        "server": name,
+        "sessions": sessions,
+        "failures": failures,
+        "wall": wall,
+        "per_second": sessions / wall,
+        "cpu_ms": cpu / sessions * 1000,
+        "commands": commands / sessions,
+    }
 
 
 def main() -> None:
@@ -142,10 +158,15 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--servers", default="ours,ours-ivr,panoramisk,pyst2")
-    parser.add_argument("--baseline-python", default=sys.executable,
-                        help="Python with panoramisk and pyst2 installed")
+    parser.add_argument(
+        "--baseline-python",
+        default=sys.executable,
+        help="Python with panoramisk and pyst2 installed",
+    )
     args = parser.parse_args()
-    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+    )
     print(f"{args.sessions} sessions per server, {args.concurrency} at once")
     print(f"{'server':<12}{'sessions/s':>12}{'CPU ms/session':>16}{'failures':>10}{'cmds':>6}")
     with tempfile.TemporaryDirectory() as scratch:
@@ -153,8 +174,10 @@ def main() -> None:
         for name in args.servers.split(","):
             python = sys.executable if name.startswith("ours") else args.baseline_python
             result = run_server(name, python, args.sessions, args.concurrency, db_url)
-            print(f"{result['server']:<12}{result['per_second']:>12.0f}{result['cpu_ms']:>16.2f}"
-                  f"{result['failures']:>10}{result['commands']:>6.0f}")
+            print(
+                f"{result['server']:<12}{result['per_second']:>12.0f}{result['cpu_ms']:>16.2f}"
+                f"{result['failures']:>10}{result['commands']:>6.0f}"
+            )
 
 
 if __name__ == "__main__":

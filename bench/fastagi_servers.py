@@ -49,13 +49,13 @@ def ours(port: int) -> None:
     serve_ours(FastAgiServer(handler, max_calls=10_000), port)
 
 
-def ours_ivr(port: int, db_url: str) -> None:
+def ours_ivr(port: int, db_url: str, flow_dir: str = "") -> None:
     from agi.server import FastAgiServer
     from hotline.db import make_engine
     from hotline.settings import Settings
     from ivr.entry import call_handler
 
-    settings = Settings(database_url=db_url)
+    settings = Settings(database_url=db_url, **({"ivr_dir": Path(flow_dir)} if flow_dir else {}))
     engine = make_engine(db_url, pool_size=20, max_overflow=20)
     serve_ours(FastAgiServer(call_handler(settings, engine), max_calls=10_000), port)
 
@@ -124,7 +124,7 @@ if __name__ == "__main__":
     if name == "ours":
         ours(port)
     elif name == "ours-ivr":
-        ours_ivr(port, sys.argv[3])
+        ours_ivr(port, sys.argv[3], sys.argv[4] if len(sys.argv) > 4 else "")
     elif name == "panoramisk":
         panoramisk(port)
     elif name == "pyst2":

@@ -6,13 +6,12 @@ flow handles every one of them. Checks (used by ``collect`` nodes) succeed with 
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass
-from typing import Protocol
-
 from ivr.channel import Channel
 from ivr.engine import Action, CallState
-from routing.model import CallerHistory, RoutingRules
+from ivr.records import CallerFacts, CaseStatus, Records
+from routing.model import RoutingRules
+
+__all__ = ["OUTCOMES", "CallerFacts", "CaseStatus", "Records", "make_actions"]
 
 OUTCOMES: dict[str, tuple[str, ...]] = {
     "caller_history": ("found", "none"),
@@ -22,36 +21,11 @@ OUTCOMES: dict[str, tuple[str, ...]] = {
 }
 
 
-@dataclass(frozen=True)
-class CaseStatus:
-    number: str
-    state: str
-    district: str | None
-    due_at: dt.datetime | None
-
-
-@dataclass(frozen=True)
-class CallerFacts:
-    """What the records say about a caller: the district of their latest case or call in
-    the look-back window, and their open case, if any."""
-
-    recent_district: str | None
-    history: CallerHistory
-
-
-class Records(Protocol):
-    """The hotline's records, as the IVR needs them (``hotline.calls`` implements it)."""
-
-    async def caller_facts(self, caller: str, days: int) -> CallerFacts: ...
-
-    async def case_status(self, number: str) -> CaseStatus | None: ...
-
-
 def make_actions(records: Records, rules: RoutingRules, history_days: int) -> dict[str, Action]:
     async def caller_history(state: CallState, channel: Channel) -> str:
         if not state.caller or not state.caller.isdigit():
             return "none"
-        facts = await records.caller_facts(state.caller, history_days)
+        facts = state.facts or await records.caller_facts(state.caller, history_days)
         state.history = facts.history
         district = facts.history.open_case_district or facts.recent_district
         if district in rules.districts:

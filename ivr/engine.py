@@ -12,6 +12,7 @@ from typing import Protocol
 
 from ivr.channel import Channel
 from ivr.flow import Flow, Node
+from ivr.records import CallerFacts
 from routing.model import CallerHistory
 
 log = logging.getLogger("hotline.ivr")
@@ -31,6 +32,7 @@ class CallState:
     case_number: str | None = None
     intent: str = "unknown"
     history: CallerHistory = field(default_factory=CallerHistory)
+    facts: CallerFacts | None = None  # prefetched with the call record, when available
     path: list[str] = field(default_factory=list)
 
 

@@ -93,11 +93,11 @@ def call_handler(
         channel = AgiChannel(session)
         caller = env.get("callerid")
         did = env.get("arg_1") or env.get("dnid")
-        call_id = await records.start_call(
-            env.uniqueid, env.get("arg_2") or env.uniqueid, caller, did
+        call_id, facts = await records.start_call(
+            env.uniqueid, env.get("arg_2") or env.uniqueid, caller, did, flow.history_days
         )
         await channel.set_variable("HOTLINE_CALL_ID", str(call_id))
-        state = CallState(caller=caller, did=did)
+        state = CallState(caller=caller, did=did, facts=facts)
         try:
             await run_flow(flow, channel, state, actions)
         except CallEnded:

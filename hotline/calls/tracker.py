@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -69,7 +70,7 @@ class CallTracker:
                 if connected is not None:
                     for listener in self._listeners:
                         result = listener(connected)
-                        if result is not None:
+                        if inspect.isawaitable(result):
                             await result
             except Exception:
                 log.exception("could not store %s", event.event)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import shutil
 import socket
 import subprocess
 from collections.abc import Awaitable, Callable
@@ -12,17 +14,70 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
 from sqlalchemy import Engine
 
 from agi.ami import AmiClient, AmiError
 from agi.ami_protocol import Message
 from agi.queues import QueueMonitor
 from agi.server import FastAgiServer
+from dialplan.render import render
+from hotline import migrate
 from hotline.calls.tracker import CallTracker
-from hotline.settings import PROJECT_ROOT, Settings
-from ivr.entry import call_handler
+from hotline.db import make_engine
+from hotline.demo import load_demo_users
+from hotline.refdata import load_reference_data
+from hotline.settings import PROJECT_ROOT, AmiNode, Bind, Settings
+from ivr.audio import build_prompts
+from ivr.entry import call_handler, load_ivr
 
 SCRIPT = PROJECT_ROOT / "scripts" / "asterisk.sh"
+TEST_CONTEXTS = Path(__file__).parent / "extensions_local.conf"
+
+
+class PbxUnavailable(RuntimeError):
+    """Asterisk cannot run here (not root, tools missing, or it failed to start)."""
+
+
+def start_pbx(work: Path, **overrides: Any) -> Pbx:
+    """A database with the reference data and demo users, the config rendered from it plus
+    the test contexts, the prompts built, and Asterisk started on it."""
+    if os.geteuid() != 0:
+        raise PbxUnavailable("the Asterisk chroot needs root")
+    if shutil.which("espeak-ng") is None or shutil.which("sox") is None:
+        raise PbxUnavailable("espeak-ng and sox are needed for the prompts")
+    url = f"sqlite:///{work / 'hotline.db'}"
+    migrate.upgrade(url)
+    engine = make_engine(url, pool_size=20, max_overflow=20)
+    load_reference_data(engine, PROJECT_ROOT / "data" / "reference")
+    load_demo_users(engine)  # agents with PJSIP endpoints, so pjsip.conf has phones
+    values: dict[str, Any] = {
+        "database_url": url,
+        "fastagi": Bind(port=free_port()),
+        "ami": [AmiNode(port=free_port(), username="hotline", secret=SecretStr("test-secret"))],
+        "sip_secret": SecretStr("test-sip-secret"),
+        "emergency_dial": "Local/answer@test-emergency",
+    }
+    settings = Settings(**(values | overrides))
+    conf = work / "asterisk"
+    render(settings, engine, conf)
+    shutil.copy(TEST_CONTEXTS, conf / "extensions_local.conf")
+    build_prompts(load_ivr().prompts, conf / "sounds")
+    started = subprocess.run(
+        [str(SCRIPT), "start", str(conf)], capture_output=True, text=True, timeout=600, check=False
+    )
+    if started.returncode != 0:
+        engine.dispose()
+        raise PbxUnavailable(f"asterisk did not start: {started.stderr[-2000:]}")
+    root = subprocess.run(
+        [str(SCRIPT), "root"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    return Pbx(settings, engine, Path(root))
+
+
+def stop_pbx(pbx: Pbx) -> None:
+    subprocess.run([str(SCRIPT), "stop"], capture_output=True, timeout=60, check=False)
+    pbx.engine.dispose()
 
 
 def free_port() -> int:

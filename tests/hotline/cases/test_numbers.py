@@ -44,10 +44,22 @@ def test_concurrent_numbers_are_unique(engine: Engine) -> None:
 def test_callback_request_once_per_call(engine: Engine) -> None:
     zone = ZoneInfo("Asia/Shanghai")
     with transaction(engine) as session:
-        case = request_callback(session, call_id=None, caller="13800000000", queue="hotline-city",
-                                uniqueid="u-1", zone=zone)
-        again = request_callback(session, call_id=None, caller="13800000000",
-                                 queue="hotline-city", uniqueid="u-1", zone=zone)
+        case = request_callback(
+            session,
+            call_id=None,
+            caller="13800000000",
+            queue="hotline-city",
+            uniqueid="u-1",
+            zone=zone,
+        )
+        again = request_callback(
+            session,
+            call_id=None,
+            caller="13800000000",
+            queue="hotline-city",
+            uniqueid="u-1",
+            zone=zone,
+        )
         assert again.id == case.id
         assert (case.source, case.state, case.kind) == ("callback_request", "received", None)
         history = session.scalars(select(CaseHistory).where(CaseHistory.case_id == case.id)).all()

@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+"""A burst of calls through the real Asterisk 22 into the queues, with our real IVR, routing
+and database, and the CPU each side spent.
+
+Each call: AMI Originate of Local/<Dongcheng's number>@hotline/n; the hotline side answers,
+runs AGI (our FastAGI server, in its own process: IVR flow, routing, SQLite writes, channel
+variables) and joins the district's queue; the caller side hangs up after a second. A call
+counts when its QueueCallerJoin arrives. CPU is read from /proc for Asterisk and for our
+server over the same interval, so the two are compared in the same run. Needs root.
+
+    sudo .venv/bin/python bench/asterisk_burst.py [--calls 1000] [--concurrency 200]
+        [--flow bench/flows/quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
+
+from fastagi_load import cpu_seconds  # noqa: E402
+
+from agi.ami import AmiClient  # noqa: E402
+from agi.ami_protocol import Message  # noqa: E402
+from hotline.testing.pbx import start_pbx, stop_pbx  # noqa: E402
+
+
+async def burst(
+    ami: AmiClient, calls: int, concurrency: int, did: str, tag: str
+) -> tuple[float, int]:
+    gate = asyncio.Semaphore(concurrency)
+    joined: dict[str, asyncio.Event] = {}
+
+    last_join = 0.0
+
+    def on_event(event: Message) -> None:
+        nonlocal last_join
+        number = event.get("CallerIDNum")
+        if event.event == "QueueCallerJoin" and number in joined:
+            joined[number].set()
+            last_join = time.perf_counter()
+
+    ami.on("QueueCallerJoin", on_event)
+    ami.on(
+        "OriginateResponse",
+        lambda e: (
+            e.get("Response") == "Failure"
+            and print("originate failed:", e.get("Channel"), e.get("Reason"), file=sys.stderr)
+        ),
+    )
+    failures = 0
+
+    async def one(n: int) -> None:
+        nonlocal failures
+        number = f"{tag}{n:07d}"
+        joined[number] = asyncio.Event()
+        async with gate:
+            await ami.action(
+                "Originate",
+                Channel=f"Local/{did}@hotline/n",
+                Context="test-caller",
+                Exten="quit",
+                Priority="1",
+                Async="true",
+                CallerID=f'"Bench" <{number}>',
+                Variable="PRE=1",
+                Timeout="30000",
+            )
+            try:  # the slot is free once the call is in its queue
+                async with asyncio.timeout(30):
+                    await joined[number].wait()
+            except TimeoutError:
+                failures += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one(n) for n in range(calls)))
+    return last_join - started, failures  # to the last call that reached its queue
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--calls", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=200)
+    parser.add_argument("--flow", default=str(HERE / "flows" / "quick"))
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        pbx = start_pbx(Path(scratch), ivr_dir=Path(args.flow))
+        settings = pbx.settings
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                str(HERE / "fastagi_servers.py"),
+                "ours-ivr",
+                str(settings.fastagi.port),
+                settings.database_url,
+                args.flow,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=open(Path(scratch) / "server.log", "w"),  # noqa: SIM115
+            text=True,
+            env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        )
+        try:
+            assert server.stdout is not None and server.stdout.readline().strip() == "READY"
+            asterisk_pid = int((pbx.root.parent / "run" / "asterisk.pid").read_text())
+            node = settings.ami[0]
+
+            async def run() -> tuple[float, int, float, float]:
+                ami = AmiClient(
+                    node.host,
+                    node.port,
+                    node.username,
+                    node.secret.get_secret_value(),
+                    events="call,agent",
+                )
+                await ami.connect()
+                await burst(ami, 20, 20, "65120001", "139")
+                await asyncio.sleep(1)
+                a0, o0 = cpu_seconds(asterisk_pid), cpu_seconds(server.pid)
+                wall, failures = await burst(ami, args.calls, args.concurrency, "65120001", "138")
+                await asyncio.sleep(2)  # the callers hang up; their CPU counts too
+                a1, o1 = cpu_seconds(asterisk_pid), cpu_seconds(server.pid)
+                await ami.close()
+                return wall, failures, a1 - a0, o1 - o0
+
+            wall, failures, asterisk_cpu, our_cpu = asyncio.run(run())
+            log_lines = (Path(scratch) / "server.log").read_text().splitlines()
+            problems = [line for line in log_lines if "WARNING" in line or "ERROR" in line]
+            print(
+                f"server log: {len(log_lines)} lines, {len(problems)} warnings/errors",
+                *problems[:5],
+                sep="\n",
+            )
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+            stop_pbx(pbx)
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+    )
+    print(f"flow: {args.flow}; {args.calls} calls, {args.concurrency} at once")
+    done = args.calls - failures
+    print(
+        f"{done} calls in their queue in {wall:.2f} s: {done / wall:.0f} calls/s; "
+        f"failures {failures}"
+    )
+    print(
+        f"Asterisk CPU {asterisk_cpu:.2f} s = {asterisk_cpu / args.calls * 1000:.2f} ms/call; "
+        f"ours {our_cpu:.2f} s = {our_cpu / args.calls * 1000:.2f} ms/call; "
+        f"ratio ours/Asterisk {our_cpu / asterisk_cpu:.2f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
