@@ -80,13 +80,13 @@ class AmiClient:
         except (OSError, TimeoutError) as exc:
             raise AmiError(f"[{self.name}] cannot connect: {exc}") from exc
         self._writer = writer
-        self._reader_task = asyncio.create_task(self._read(reader))
+        self._reader_task = asyncio.create_task(self._read(reader, writer))
         try:
             await self.action(
                 "Login", Username=self._username, Secret=self._secret, Events=self._events
             )
         except AmiError:
-            await self.close()
+            await self._disconnect()
             raise
         self.connected.set()
         await self._dispatch(Message((("Event", "HotlineAmiConnected"),)))
@@ -112,10 +112,14 @@ class AmiClient:
         return self._supervisor
 
     async def close(self) -> None:
+        """Stop reconnecting and drop the connection; pending actions fail."""
         if self._supervisor is not None:
             self._supervisor.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._supervisor
+        await self._disconnect()
+
+    async def _disconnect(self) -> None:
         if self._writer is not None:
             self._writer.close()
             with contextlib.suppress(Exception):
@@ -126,7 +130,7 @@ class AmiClient:
                 await self._reader_task
         self._fail_pending("connection closed")
 
-    async def _read(self, reader: asyncio.StreamReader) -> None:
+    async def _read(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         parser = AmiParser()
         try:
             while data := await reader.read(65536):
@@ -136,6 +140,7 @@ class AmiClient:
             log.warning("[%s] AMI connection lost: %s", self.name, exc)
         finally:
             self.connected.clear()
+            writer.close()
             self._fail_pending("connection lost")
             await self._dispatch(Message((("Event", "HotlineAmiDisconnected"),)))
 

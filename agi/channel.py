@@ -10,6 +10,7 @@ from __future__ import annotations
 from agi.server import AgiSession, CallEnded
 
 MEDIA_MARGIN = 30.0  # seconds a prompt may take to play, on top of the key timeouts
+_MSET_UNSAFE = (",", '"', "\\", "|")  # MSet splits on commas; keep quoting out of it
 
 
 class AgiChannel:
@@ -50,6 +51,20 @@ class AgiChannel:
 
     async def set_variable(self, name: str, value: str) -> None:
         await self.session.command("SET VARIABLE", name, value)
+
+    async def set_variables(self, values: dict[str, str]) -> None:
+        """Set several variables in one round trip (``EXEC MSet``), in order; values MSet
+        cannot carry (commas, quotes, backslashes) go one by one with SET VARIABLE first."""
+        plain = {k: v for k, v in values.items() if not any(c in v for c in _MSET_UNSAFE)}
+        for name, value in values.items():
+            if name not in plain:
+                await self.set_variable(name, value)
+        if plain:
+            pairs = ",".join(f"{name}={value}" for name, value in plain.items())
+            reply = await self.session.command("EXEC", "MSet", pairs)
+            if reply.result == "-2":  # no MSet in this Asterisk: fall back
+                for name, value in plain.items():
+                    await self.set_variable(name, value)
 
     def _check(self, result: int | None, what: str) -> None:
         if result == -1:

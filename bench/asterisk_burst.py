@@ -33,6 +33,7 @@ from fastagi_load import cpu_seconds  # noqa: E402
 
 from agi.ami import AmiClient  # noqa: E402
 from agi.ami_protocol import Message  # noqa: E402
+from hotline.testing import pg  # noqa: E402
 from hotline.testing.pbx import start_pbx, stop_pbx  # noqa: E402
 
 
@@ -93,9 +94,20 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=200)
     parser.add_argument("--flow", default=str(HERE / "flows" / "quick"))
+    parser.add_argument(
+        "--postgresql",
+        metavar="ADMIN_URL",
+        nargs="?",
+        const=pg.DEFAULT_URL,
+        help="use a fresh PostgreSQL database instead of SQLite",
+    )
     args = parser.parse_args()
+    database = (
+        pg.create_database(args.postgresql, prefix="hotline_bench") if args.postgresql else None
+    )
     with tempfile.TemporaryDirectory() as scratch:
-        pbx = start_pbx(Path(scratch), ivr_dir=Path(args.flow))
+        url = database.render_as_string(hide_password=False) if database else None
+        pbx = start_pbx(Path(scratch), ivr_dir=Path(args.flow), database_url=url)
         settings = pbx.settings
         server = subprocess.Popen(
             [
@@ -146,10 +158,15 @@ def main() -> None:
             server.terminate()
             server.wait(timeout=10)
             stop_pbx(pbx)
+            if database is not None:
+                pg.drop_database(args.postgresql, str(database.database))
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
     )
-    print(f"flow: {args.flow}; {args.calls} calls, {args.concurrency} at once")
+    print(
+        f"flow: {args.flow}; {args.calls} calls, {args.concurrency} at once; "
+        f"database: {'PostgreSQL' if database else 'SQLite'}"
+    )
     done = args.calls - failures
     print(
         f"{done} calls in their queue in {wall:.2f} s: {done / wall:.0f} calls/s; "

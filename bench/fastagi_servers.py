@@ -24,13 +24,13 @@ SCRIPT: list[tuple[str, ...]] = [
     ("SET VARIABLE", "HOTLINE_CALL_ID", "1"),
     ("GET DATA", "hotline/zh/greeting", "1500", "1"),
     ("GET DATA", "hotline/zh/district_menu", "4000", "2"),
-    ("SET VARIABLE", "HOTLINE_DISTRICT", "110101"),
-    ("SET VARIABLE", "HOTLINE_GRID", ""),
-    ("SET VARIABLE", "HOTLINE_INTENT", "report"),
-    ("SET VARIABLE", "HOTLINE_REASON", "district-known"),
-    ("SET VARIABLE", "HOTLINE_PRIORITY", "0"),
-    ("SET VARIABLE", "HOTLINE_QUEUE", "hotline-110101"),
-    ("SET VARIABLE", "HOTLINE_TARGET", "queue"),
+    (
+        "EXEC",
+        "MSet",
+        "HOTLINE_DISTRICT=110101,HOTLINE_GRID=,HOTLINE_INTENT=report,"
+        "HOTLINE_REASON=district-known,HOTLINE_PRIORITY=0,HOTLINE_QUEUE=hotline-110101,"
+        "HOTLINE_TARGET=queue",
+    ),
 ]
 
 

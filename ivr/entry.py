@@ -163,10 +163,10 @@ async def _tell_dialplan(
         }
     else:
         values["HOTLINE_QUEUE"] = decision.queue
-    for name, value in values.items():
-        await channel.set_variable(name, value)
-    # Last: the target switches the dialplan from its fallback to our decision.
-    await channel.set_variable("HOTLINE_TARGET", decision.target)
+    # Last: the target switches the dialplan from its fallback to our decision. One MSet
+    # sets them all in order, so the target never arrives without its queue.
+    values["HOTLINE_TARGET"] = decision.target
+    await channel.set_variables(values)
 
 
 def _request_callback(

@@ -106,6 +106,7 @@ start() {
         mkdir -p "$ROOT/usr/share/asterisk/sounds/hotline"
         cp -r "$conf/sounds/." "$ROOT/usr/share/asterisk/sounds/hotline/"
     fi
+    rm -f "$ROOT/var/spool/asterisk/monitor/"*.wav  # recordings of an earlier run
     : > "$ROOT/var/log/asterisk/messages.log"
     : > "$ROOT/var/log/asterisk/queue_log"
     setsid chroot "$ROOT" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/bin HOME=/root LANG=C.UTF-8 \

@@ -46,7 +46,7 @@ def start_pbx(work: Path, **overrides: Any) -> Pbx:
         raise PbxUnavailable("the Asterisk chroot needs root")
     if shutil.which("espeak-ng") is None or shutil.which("sox") is None:
         raise PbxUnavailable("espeak-ng and sox are needed for the prompts")
-    url = f"sqlite:///{work / 'hotline.db'}"
+    url = overrides.pop("database_url", None) or f"sqlite:///{work / 'hotline.db'}"
     migrate.upgrade(url)
     engine = make_engine(url, pool_size=20, max_overflow=20)
     load_reference_data(engine, PROJECT_ROOT / "data" / "reference")

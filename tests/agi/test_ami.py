@@ -79,7 +79,10 @@ async def fake_asterisk(
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(b"Asterisk Call Manager/11.0.0\r\n")
-        with contextlib.suppress(ConnectionError):
+        with (
+            contextlib.closing(writer),
+            contextlib.suppress(ConnectionError, asyncio.IncompleteReadError),
+        ):
             while True:
                 raw = await reader.readuntil(b"\r\n\r\n")
                 headers = dict(line.split(": ", 1) for line in raw.decode().strip().split("\r\n"))
@@ -184,3 +187,58 @@ def test_merged_snapshot_over_nodes() -> None:
     assert merged is not None
     assert merged["q"] == QueueState("q", members=3, available=1, waiting=3, longest_wait=9)
     assert merged_snapshot([Fixed(None)]) is None
+
+
+def test_reconnects_and_logs_in_again() -> None:
+    async def main() -> None:
+        logins = 0
+        port: list[int] = []
+
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            nonlocal logins
+            writer.write(b"Asterisk Call Manager/11.0.0\r\n")
+            with (
+                contextlib.closing(writer),
+                contextlib.suppress(ConnectionError, asyncio.IncompleteReadError),
+            ):
+                while True:
+                    raw = await reader.readuntil(b"\r\n\r\n")
+                    headers = dict(
+                        line.split(": ", 1) for line in raw.decode().split("\r\n") if ": " in line
+                    )
+                    action_id = headers["ActionID"].encode()
+                    if headers["Action"] == "Login":
+                        logins += 1
+                        writer.write(LOGIN_OK.replace(b"{id}", action_id))
+                    elif headers["Action"] == "Ping":
+                        writer.write(
+                            b"Response: Success\r\nActionID: "
+                            + action_id
+                            + b"\r\nPing: Pong\r\n\r\n"
+                        )
+                    elif headers["Action"] == "Logoff":  # the test's way to drop the line
+                        writer.close()
+                        return
+                    await writer.drain()
+
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        port.append(server.sockets[0].getsockname()[1])
+        client = AmiClient("127.0.0.1", port[0], "u", "s", action_timeout=2)
+        states: list[str] = []
+        client.on("HotlineAmiConnected", lambda e: states.append("up"))
+        client.on("HotlineAmiDisconnected", lambda e: states.append("down"))
+        client.run_forever(retry=0.05)
+        await asyncio.wait_for(client.connected.wait(), 5)
+        with pytest.raises(AmiError):
+            await client.action("Logoff")  # the connection drops under it: fails at once
+        for _ in range(100):
+            if logins == 2 and client.connected.is_set():
+                break
+            await asyncio.sleep(0.05)
+        assert (await client.action("Ping")).get("Ping") == "Pong"
+        assert logins == 2 and states[:3] == ["up", "down", "up"]
+        await client.close()
+        server.close()
+        await server.wait_closed()
+
+    asyncio.run(main())

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from agi.ami_protocol import Message
 from hotline.db import transaction
-from hotline.models import Call, Case
+from hotline.models import Call, CallEvent, Case
 from hotline.testing.pbx import Pbx, Scene, play
 
 NOON = dt.datetime(2026, 11, 30, 4, 0, tzinfo=dt.UTC)  # 12:00 in Beijing, a Monday
@@ -53,7 +53,16 @@ def test_unknown_caller_keys_a_district(pbx: Pbx) -> None:
         await scene.add_agent("hotline-110101", "agent-a")
         await scene.call(caller, KEYS="0ww01", HOLD="12")
         await scene.wait_for(joined(caller, "hotline-110101"))
-        await scene.wait_for(lambda e: e.event == "AgentConnect" and e.get("CallerIDNum") == caller)
+        await scene.wait_for(
+            lambda e: e.event == "AgentComplete" and e.get("CallerIDNum") == caller
+        )
+        await scene.wait_for(
+            lambda e: (
+                e.event == "Hangup"
+                and e.get("CallerIDNum") == caller
+                and "@hotline" in e.get("Channel")
+            )
+        )
 
     play(pbx, scenario, clock=lambda: NOON)
     call = call_row(pbx, caller)
@@ -63,6 +72,27 @@ def test_unknown_caller_keys_a_district(pbx: Pbx) -> None:
         "district-known",
     )
     assert call.ivr_result is not None and call.ivr_result["district_source"] == "keyed"
+    # The tracker stored the timeline from AMI events.
+    assert (call.agent, call.outcome) == ("agent-a", "answered")
+    assert call.answered_at and call.ivr_ended_at and call.queue_joined_at and call.connected_at
+    assert call.ended_at is not None
+    with transaction(pbx.engine) as session:
+        kinds = session.scalars(
+            select(CallEvent.kind).where(CallEvent.call_id == call.id).order_by(CallEvent.id)
+        ).all()
+    for kind in (
+        "IvrStart",
+        "IvrEnd",
+        "QueueCallerJoin",
+        "AgentCalled",
+        "AgentConnect",
+        "AgentComplete",
+        "Hangup",
+    ):
+        assert kind in kinds, kinds
+    # The call was recorded under its call id.
+    recording = pbx.root / "var" / "spool" / "asterisk" / "monitor" / f"call-{call.id}.wav"
+    assert recording.is_file() and recording.stat().st_size > 44  # more than a WAV header
 
 
 def test_known_caller_goes_to_their_district(pbx: Pbx) -> None:

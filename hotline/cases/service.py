@@ -1,0 +1,315 @@
+"""Creating cases and moving them through their life, with history in the same transaction.
+
+* A creation carries an idempotency key: the same key returns the same case, never a second.
+* A change names the version it was made on; if someone else changed the case meanwhile the
+  change fails with ``case-conflict`` instead of overwriting (the ``version`` column is
+  SQLAlchemy's version counter, so the UPDATE itself checks it).
+* Every change writes a ``case_history`` row: who, when, what, from which state, a note.
+* Each actor sees and changes only cases in their scope: a district's staff their district's
+  cases (and the city platform all); a unit only the cases dispatched to it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from hotline.cases.lifecycle import TransitionError, check_transition
+from hotline.cases.numbers import next_case_number
+from hotline.cases.rules import AssignmentRule, DeadlineRule, assign_unit, deadline_for, due_at
+from hotline.codes import CodeError, parse_grid_code
+from hotline.models import (
+    Area,
+    Case,
+    CaseHistory,
+    CatalogueClass,
+    GridCell,
+    Unit,
+    utcnow,
+)
+from hotline.models import AssignmentRule as AssignmentRow
+from hotline.models import DeadlineRule as DeadlineRow
+from hotline.workcalendar import WorkCalendar
+
+BEIJING = ZoneInfo("Asia/Shanghai")  # the default city; services pass settings.timezone
+
+
+class CaseError(Exception):
+    """A request the case service refuses; ``error_id`` is stable, ``status`` an HTTP code."""
+
+    def __init__(self, error_id: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.error_id = error_id
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Actor:
+    username: str
+    role: str
+    scope_code: str  # the city's code or a district's
+    unit_code: str | None = None
+
+    @property
+    def is_city(self) -> bool:
+        return len(self.scope_code) == 6 and self.scope_code.endswith("0000")
+
+
+def may_see(actor: Actor, case: Case) -> bool:
+    if actor.role == "unit":
+        return case.unit_code is not None and case.unit_code == actor.unit_code
+    if actor.role not in ("agent", "supervisor"):
+        return False
+    return actor.is_city or case.district_code == actor.scope_code
+
+
+@dataclass
+class NewCase:
+    source: str
+    kind: str | None = None
+    class_code: str | None = None
+    district_code: str | None = None
+    grid_code: str | None = None
+    address: str = ""
+    lon: float | None = None
+    lat: float | None = None
+    description: str = ""
+    urgency: str = "normal"
+    citizen_name: str = ""
+    citizen_phone: str = ""
+    callback_consent: bool = False
+    call_id: int | None = None
+
+
+def create_case(
+    session: Session,
+    actor: Actor,
+    new: NewCase,
+    idempotency_key: str | None,
+    *,
+    now: dt.datetime | None = None,
+    zone: ZoneInfo = BEIJING,
+) -> tuple[Case, bool]:
+    """Register a case (or receive it, when unclassified). Returns (case, created)."""
+    if idempotency_key:
+        existing = session.scalar(select(Case).where(Case.idempotency_key == idempotency_key))
+        if existing is not None:
+            return existing, False
+    if actor.role not in ("agent", "supervisor"):
+        raise CaseError("case-forbidden", f"a {actor.role} cannot create cases", 403)
+    _check_new(session, actor, new)
+    now = now or utcnow()
+    classified = bool(new.kind and new.class_code)
+    case = Case(
+        number=next_case_number(session, now.astimezone(zone).date()),
+        idempotency_key=idempotency_key or None,
+        source=new.source,
+        state="registered" if classified else "received",
+        kind=new.kind,
+        class_code=new.class_code,
+        district_code=new.district_code,
+        grid_code=new.grid_code,
+        address=new.address,
+        lon=new.lon,
+        lat=new.lat,
+        description=new.description,
+        urgency=new.urgency,
+        citizen_name=new.citizen_name,
+        citizen_phone=new.citizen_phone,
+        callback_consent=new.callback_consent,
+        call_id=new.call_id,
+        created_by=actor.username,
+        created_at=now,
+        updated_at=now,
+        platform_level="city" if new.district_code is None else "district",
+    )
+    try:
+        with session.begin_nested():
+            session.add(case)
+            session.flush()
+    except IntegrityError:
+        # The same key raced us in another transaction: return the case it created.
+        if idempotency_key:
+            existing = session.scalar(select(Case).where(Case.idempotency_key == idempotency_key))
+            if existing is not None:
+                return existing, False
+        raise
+    session.add(
+        CaseHistory(
+            case_id=case.id,
+            at=now,
+            actor=actor.username,
+            action="create",
+            from_state=None,
+            to_state=case.state,
+            note="",
+            data={"source": new.source},
+        )
+    )
+    return case, True
+
+
+def _check_new(session: Session, actor: Actor, new: NewCase) -> None:
+    if new.district_code is not None:
+        area = session.get(Area, new.district_code)
+        if area is None or area.level != "district":
+            raise CaseError("case-bad-district", f"unknown district {new.district_code}", 422)
+        if not actor.is_city and new.district_code != actor.scope_code:
+            raise CaseError("case-forbidden", "outside your district", 403)
+    if new.grid_code:
+        try:
+            parsed = parse_grid_code(new.grid_code)
+        except CodeError as exc:
+            raise CaseError("case-bad-grid", str(exc), 422) from exc
+        if session.get(GridCell, new.grid_code) is None:
+            raise CaseError("case-bad-grid", f"unknown grid cell {new.grid_code}", 422)
+        if new.district_code and parsed.district != new.district_code:
+            raise CaseError("case-bad-grid", "grid cell lies in another district", 422)
+    if bool(new.kind) != bool(new.class_code):
+        raise CaseError("case-bad-class", "give both kind and class_code, or neither", 422)
+    if new.kind and new.class_code:
+        _check_class(session, new.kind, new.class_code)
+    if new.urgency not in ("normal", "urgent"):
+        raise CaseError("case-bad-urgency", "urgency is normal or urgent", 422)
+
+
+def _check_class(session: Session, kind: str, class_code: str) -> None:
+    found = session.scalar(
+        select(CatalogueClass.id).where(
+            CatalogueClass.kind == kind,
+            CatalogueClass.code == class_code,
+            CatalogueClass.active.is_(True),
+            CatalogueClass.minor.is_not(None),
+        )
+    )
+    if found is None:
+        raise CaseError("case-bad-class", f"no active {kind} class {class_code}", 422)
+
+
+def get_case(session: Session, actor: Actor, number: str) -> Case:
+    case = session.scalar(select(Case).where(Case.number == number))
+    if case is None or not may_see(actor, case):
+        raise CaseError("case-not-found", f"no case {number}", 404)  # no hint it exists
+    return case
+
+
+def transition(
+    session: Session,
+    actor: Actor,
+    number: str,
+    action: str,
+    version: int,
+    data: dict[str, Any] | None = None,
+    *,
+    now: dt.datetime | None = None,
+    calendar: WorkCalendar | None = None,
+    zone: ZoneInfo = BEIJING,
+) -> Case:
+    """Apply ``action`` to the case, made on ``version``; write its history."""
+    data = dict(data or {})
+    now = now or utcnow()
+    case = get_case(session, actor, number)
+    if case.version != version:
+        raise CaseError(
+            "case-conflict",
+            f"case {number} changed (version {case.version}, "
+            f"yours {version}): reload and try again",
+            409,
+        )
+    if action == "dispatch" and data.get("unit_code") in (None, "", "auto"):
+        data["unit_code"] = _auto_unit(session, case)
+    try:
+        target = check_transition(case.state, action, actor.role, data)
+    except TransitionError as exc:
+        raise CaseError(
+            exc.error_id, str(exc), 403 if exc.error_id == "case-forbidden" else 409
+        ) from exc
+    before = case.state
+    with session.no_autoflush:  # one UPDATE per change, so one version step per change
+        _apply(session, case, action, data, now, calendar, zone)
+        case.state = target
+        case.updated_at = now
+    try:
+        session.flush()
+    except StaleDataError as exc:
+        raise CaseError("case-conflict", f"case {number} changed meanwhile: reload", 409) from exc
+    session.add(
+        CaseHistory(
+            case_id=case.id,
+            at=now,
+            actor=actor.username,
+            action=action,
+            from_state=before,
+            to_state=target,
+            note=str(data.get("note", "")),
+            data={k: v for k, v in data.items() if k != "note"},
+        )
+    )
+    return case
+
+
+def _apply(
+    session: Session,
+    case: Case,
+    action: str,
+    data: dict[str, Any],
+    now: dt.datetime,
+    calendar: WorkCalendar | None,
+    zone: ZoneInfo,
+) -> None:
+    if action == "register":
+        _check_class(session, str(data["kind"]), str(data["class_code"]))
+        case.kind, case.class_code = str(data["kind"]), str(data["class_code"])
+    elif action == "mark_duplicate":
+        original = session.get(Case, int(data["duplicate_of"]))
+        if original is None or original.id == case.id:
+            raise CaseError("case-bad-duplicate", "duplicate_of must be another case", 422)
+        case.duplicate_of = original.id
+    elif action == "dispatch":
+        unit = session.get(Unit, str(data["unit_code"]))
+        if unit is None or not unit.active:
+            raise CaseError("case-bad-unit", f"unknown unit {data['unit_code']}", 422)
+        case.unit_code = unit.code
+        if unit.level == "city":
+            case.platform_level = "city"
+        case.due_at = _deadline(session, case, now, calendar, zone)
+    elif action == "verify":
+        case.solved = bool(data["solved"])
+        satisfaction = int(data["satisfaction"])
+        if not 1 <= satisfaction <= 5:
+            raise CaseError("case-bad-satisfaction", "satisfaction is 1 to 5", 422)
+        case.satisfaction = satisfaction
+    elif action == "escalate":
+        case.platform_level = "city"
+
+
+def _auto_unit(session: Session, case: Case) -> str:
+    if not case.kind or not case.class_code:
+        raise CaseError("case-missing-data", "register the case before dispatching it", 409)
+    rows = session.scalars(select(AssignmentRow).where(AssignmentRow.active.is_(True))).all()
+    rules = [AssignmentRule(r.kind, r.class_prefix, r.district_code, r.unit_code) for r in rows]
+    unit = assign_unit(rules, case.kind, case.class_code, case.district_code)
+    if unit is None:
+        raise CaseError("case-no-unit", "no assignment rule matches; choose a unit", 409)
+    return unit
+
+
+def _deadline(
+    session: Session, case: Case, now: dt.datetime, calendar: WorkCalendar | None, zone: ZoneInfo
+) -> dt.datetime | None:
+    if calendar is None or not case.kind or not case.class_code:
+        return None
+    rows = session.scalars(select(DeadlineRow).where(DeadlineRow.active.is_(True))).all()
+    rules = [DeadlineRule(r.kind, r.class_prefix, r.urgency, r.amount, r.unit) for r in rows]
+    rule = deadline_for(rules, case.kind, case.class_code, case.urgency)
+    if rule is None:
+        return None
+    local = now.astimezone(zone).replace(tzinfo=None)
+    return due_at(calendar, rule, local).replace(tzinfo=zone).astimezone(dt.UTC)

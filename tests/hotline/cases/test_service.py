@@ -1,0 +1,197 @@
+"""The case service on a real database (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from hotline.cases.calendar import load_calendar
+from hotline.cases.service import Actor, CaseError, NewCase, create_case, get_case, transition
+from hotline.db import session_factory, transaction
+from hotline.models import Case, CaseHistory
+
+AGENT = Actor("dc_agent", "agent", "110101")
+SUPERVISOR = Actor("dc_super", "supervisor", "110101")
+XICHENG = Actor("xc_agent", "agent", "110102")
+CITY = Actor("city_agent", "agent", "110000")
+SANITATION = Actor("unit_dc_sanitation", "unit", "110101", "dongcheng.sanitation")
+WATER = Actor("unit_water", "unit", "110000", "bj.water_supply")
+# Monday 2026-11-30 10:00 in Beijing.
+NOW = dt.datetime(2026, 11, 30, 2, 0, tzinfo=dt.UTC)
+RUBBISH = NewCase(
+    source="phone",
+    kind="event",
+    class_code="0102",
+    district_code="110101",
+    grid_code="110101001001001",
+    address="王府井大街",
+    description="垃圾堆在路边",
+    citizen_phone="13800000000",
+)
+
+
+def register(engine: Engine, key: str | None = "k-1") -> str:
+    with transaction(engine) as session:
+        case, created = create_case(session, AGENT, RUBBISH, key, now=NOW)
+        assert created
+        return case.number
+
+
+def step(engine: Engine, actor: Actor, number: str, action: str, **data: object) -> Case:
+    with transaction(engine) as session:
+        version = get_case(session, actor, number).version
+        return transition(
+            session, actor, number, action, version, data, now=NOW, calendar=load_calendar(session)
+        )
+
+
+def test_whole_life_with_history(loaded_engine: Engine) -> None:
+    number = register(loaded_engine)
+    dispatched = step(loaded_engine, AGENT, number, "dispatch", unit_code="auto")
+    assert dispatched.unit_code == "dongcheng.sanitation"  # event 0102 in Dongcheng
+    assert dispatched.due_at is not None
+    due = (
+        dispatched.due_at.replace(tzinfo=dt.UTC)
+        if dispatched.due_at.tzinfo is None
+        else dispatched.due_at
+    )
+    # 4 working hours from 10:00: 10-12 and 13:30-15:30 local, i.e. 07:30 UTC
+    assert due == dt.datetime(2026, 11, 30, 7, 30, tzinfo=dt.UTC)
+    step(loaded_engine, SANITATION, number, "accept")
+    step(loaded_engine, SANITATION, number, "report_handled", note="已清理")
+    step(loaded_engine, AGENT, number, "verify", solved=True, satisfaction=5)
+    closed = step(loaded_engine, SUPERVISOR, number, "close")
+    assert (closed.state, closed.solved, closed.satisfaction, closed.version) == (
+        "closed",
+        True,
+        5,
+        6,
+    )
+    with transaction(loaded_engine) as session:
+        history = session.execute(
+            select(
+                CaseHistory.action, CaseHistory.from_state, CaseHistory.to_state, CaseHistory.actor
+            )
+            .join(Case, Case.id == CaseHistory.case_id)
+            .where(Case.number == number)
+            .order_by(CaseHistory.id)
+        ).all()
+    assert [tuple(h) for h in history] == [
+        ("create", None, "registered", "dc_agent"),
+        ("dispatch", "registered", "dispatched", "dc_agent"),
+        ("accept", "dispatched", "in_progress", "unit_dc_sanitation"),
+        ("report_handled", "in_progress", "handled", "unit_dc_sanitation"),
+        ("verify", "handled", "verified", "dc_agent"),
+        ("close", "verified", "closed", "dc_super"),
+    ]
+
+
+def test_same_key_makes_one_case(loaded_engine: Engine) -> None:
+    first = register(loaded_engine, "same-key")
+    with transaction(loaded_engine) as session:
+        case, created = create_case(session, AGENT, RUBBISH, "same-key", now=NOW)
+        assert (case.number, created) == (first, False)
+        assert session.scalar(select(func.count()).select_from(Case)) == 1
+
+
+def test_same_key_at_the_same_time_makes_one_case(loaded_engine: Engine) -> None:
+    numbers: list[str] = []
+    errors: list[Exception] = []
+    barrier = threading.Barrier(4)
+
+    def submit() -> None:
+        try:
+            barrier.wait()
+            with transaction(loaded_engine) as session:
+                case, _ = create_case(session, AGENT, RUBBISH, "double-click", now=NOW)
+                numbers.append(case.number)
+        except Exception as exc:  # collected for the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=submit) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with transaction(loaded_engine) as session:
+        assert session.scalar(select(func.count()).select_from(Case)) == 1
+    assert len(set(numbers)) == 1, (numbers, errors)
+
+
+def test_two_people_edit_at_once(loaded_engine: Engine) -> None:
+    number = register(loaded_engine)
+    # Both load version 1; the first change wins, the second gets a clear conflict.
+    step(loaded_engine, AGENT, number, "dispatch", unit_code="dongcheng.enforcement")
+    with transaction(loaded_engine) as session, pytest.raises(CaseError) as caught:
+        transition(session, SUPERVISOR, number, "mark_invalid", 1, {"note": "x"}, now=NOW)
+    assert (caught.value.error_id, caught.value.status) == ("case-conflict", 409)
+
+
+def test_stale_session_loses(loaded_engine: Engine) -> None:
+    number = register(loaded_engine)
+    sessions = session_factory(loaded_engine)
+    with sessions() as slow:
+        get_case(slow, AGENT, number)  # loaded at version 1, not yet written
+        slow.commit()  # end the read so the other writer can go (SQLite)
+        step(loaded_engine, SUPERVISOR, number, "dispatch", unit_code="dongcheng.enforcement")
+        with pytest.raises(CaseError) as caught:
+            transition(slow, AGENT, number, "mark_invalid", 1, {"note": "late"}, now=NOW)
+        assert caught.value.error_id == "case-conflict"
+
+
+@pytest.mark.parametrize(
+    ("actor", "action", "data", "error_id"),
+    [
+        (SANITATION, "dispatch", {"unit_code": "auto"}, "case-not-found"),  # not its case yet
+        (XICHENG, "dispatch", {"unit_code": "auto"}, "case-not-found"),  # other district
+        (AGENT, "accept", {}, "case-forbidden"),  # agents do not handle jobs
+        (AGENT, "close", {}, "case-bad-state"),  # not verified yet
+        (AGENT, "escalate", {"note": "x"}, "case-forbidden"),  # supervisors escalate
+        (AGENT, "dispatch", {"unit_code": "nobody"}, "case-bad-unit"),
+        (AGENT, "mark_duplicate", {"duplicate_of": 999999}, "case-bad-duplicate"),
+    ],
+)
+def test_refused(
+    loaded_engine: Engine, actor: Actor, action: str, data: dict[str, object], error_id: str
+) -> None:
+    number = register(loaded_engine)
+    with pytest.raises(CaseError) as caught:
+        step(loaded_engine, actor, number, action, **data)
+    assert caught.value.error_id == error_id
+    with transaction(loaded_engine) as session:  # nothing changed
+        case = session.scalar(select(Case).where(Case.number == number))
+        assert case is not None and (case.state, case.version) == ("registered", 1)
+
+
+def test_scope(loaded_engine: Engine) -> None:
+    number = register(loaded_engine)
+    with transaction(loaded_engine) as session:
+        assert get_case(session, CITY, number).number == number  # the city sees all
+        with pytest.raises(CaseError):
+            get_case(session, WATER, number)
+        with pytest.raises(CaseError) as caught:
+            create_case(session, XICHENG, RUBBISH, None, now=NOW)  # a Dongcheng case
+        assert caught.value.status == 403
+
+
+@pytest.mark.parametrize(
+    ("change", "error_id"),
+    [
+        ({"class_code": "0198"}, "case-bad-class"),
+        ({"class_code": "01"}, "case-bad-class"),  # a major class is not a class to file
+        ({"district_code": "110199"}, "case-bad-district"),
+        ({"grid_code": "110102001001001"}, "case-bad-grid"),
+        ({"grid_code": "123"}, "case-bad-grid"),
+        ({"urgency": "asap"}, "case-bad-urgency"),
+        ({"kind": None}, "case-bad-class"),
+    ],
+)
+def test_bad_input(loaded_engine: Engine, change: dict[str, object], error_id: str) -> None:
+    import dataclasses
+
+    with transaction(loaded_engine) as session, pytest.raises(CaseError) as caught:
+        create_case(session, CITY, dataclasses.replace(RUBBISH, **change), None, now=NOW)
+    assert caught.value.error_id == error_id and caught.value.status == 422
