@@ -354,6 +354,7 @@ class Case(Base):
     duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
     solved: Mapped[bool | None] = mapped_column(Boolean)
     satisfaction: Mapped[int | None] = mapped_column(Integer)
+    overdue_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     created_by: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(
@@ -387,3 +388,53 @@ class CaseHistory(Base):
     to_state: Mapped[str] = mapped_column(String(16))
     note: Mapped[str] = mapped_column(Text, default="")
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+OUTBOX_STATES = ("unprocessed", "sent")
+
+
+class OutboxEvent(Base):
+    """A case event for the external dispatch system, written in the same transaction as the
+    change; delivered in id order per case, retried with backoff until it is taken."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        CheckConstraint(_one_of("send_state", OUTBOX_STATES), name="send_state"),
+        Index("ix_outbox_pending", "send_state", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    send_state: Mapped[str] = mapped_column(String(16), default="unprocessed")
+    send_fail_count: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Notification(Base):
+    """A message for a unit or a platform's supervisors (overdue jobs, escalations)."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    unit_code: Mapped[str | None] = mapped_column(ForeignKey("units.code"), index=True)
+    scope_code: Mapped[str | None] = mapped_column(ForeignKey("areas.code"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    read_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Lease(Base):
+    """A named job that must run on one app instance at a time (the scheduler)."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
+import os
 import signal
+import socket
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
@@ -17,6 +20,8 @@ from agi.ami import AmiClient
 from agi.queues import QueueMonitor, merged_snapshot
 from agi.server import FastAgiServer
 from hotline.calls.tracker import CallTracker
+from hotline.cases.outbox import OutboxDeliverer
+from hotline.cases.overdue import run_scheduler
 from hotline.db import make_engine
 from hotline.settings import Settings
 from ivr.entry import call_handler
@@ -76,6 +81,23 @@ def _telephony(settings: Settings, engine: Engine) -> _Telephony:
     return _Telephony(clients, monitors, tracker)
 
 
+def _background_jobs(settings: Settings, engine: Engine) -> list[asyncio.Task[None]]:
+    """The overdue scheduler (on one instance at a time, by lease) and webhook delivery."""
+    holder = f"{socket.gethostname()}-{os.getpid()}"
+    grace = dt.timedelta(hours=settings.escalation_grace_hours)
+    jobs = [
+        asyncio.create_task(
+            run_scheduler(engine, holder, grace, settings.scheduler_interval_seconds)
+        )
+    ]
+    if settings.webhook_url:
+        deliverer = OutboxDeliverer(
+            engine, settings.webhook_url, settings.webhook_secret.get_secret_value()
+        )
+        jobs.append(asyncio.create_task(deliverer.run()))
+    return jobs
+
+
 async def run(settings: Settings) -> None:
     engine = make_engine(settings.database_url)
     app = create_app(settings, engine)
@@ -85,6 +107,7 @@ async def run(settings: Settings) -> None:
         )
     )
     telephony = _telephony(settings, engine)
+    background = _background_jobs(settings, engine)
     agi = FastAgiServer(call_handler(settings, engine, queues=telephony.snapshot))
     await agi.start(settings.fastagi.host, settings.fastagi.port)
 
@@ -106,6 +129,9 @@ async def run(settings: Settings) -> None:
     web.should_exit = True
     await agi.stop()
     await telephony.stop()
+    for job in background:
+        job.cancel()
+    await asyncio.gather(*background, return_exceptions=True)
     await web_task
     stop_task.cancel()
     engine.dispose()

@@ -76,6 +76,14 @@ class Settings(BaseSettings):
     ami_bind: str = "127.0.0.1"
     ami_permit: list[str] = Field(default_factory=lambda: ["127.0.0.1/255.255.255.255"])
     asterisk_module_dir: str = "/usr/lib/x86_64-linux-gnu/asterisk/modules"
+    webhook_url: str = Field(
+        default="", description="External dispatch system's webhook; empty = no delivery."
+    )
+    webhook_secret: SecretStr = Field(default=SecretStr(""), description="HMAC key of webhooks.")
+    escalation_grace_hours: float = Field(
+        default=4.0, ge=0, description="Hours a job may stay overdue before escalation."
+    )
+    scheduler_interval_seconds: float = Field(default=60.0, gt=0)
     speech_model_path: Path | None = None
     session_secret: SecretStr = Field(
         default=SecretStr(""),

@@ -10,7 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hotline.cases.numbers import next_case_number
-from hotline.models import Call, Case, CaseHistory, utcnow
+from hotline.cases.service import record_change
+from hotline.models import Call, Case, utcnow
 
 
 def request_callback(
@@ -37,17 +38,15 @@ def request_callback(
     )
     session.add(case)
     session.flush()
-    session.add(
-        CaseHistory(
-            case_id=case.id,
-            at=now,
-            actor="ivr",
-            action="callback_request",
-            from_state=None,
-            to_state="received",
-            note=f"caller left queue {queue}",
-            data={"queue": queue},
-        )
+    record_change(
+        session,
+        case,
+        "ivr",
+        "callback_request",
+        None,
+        f"caller left queue {queue}",
+        {"queue": queue},
+        now,
     )
     if call is not None:
         call.outcome = "callback_requested"

@@ -59,7 +59,7 @@ TRANSITIONS = {
         Transition("close", frozenset({"verified"}), "closed", PLATFORM),
         Transition(
             "escalate",
-            frozenset({"registered", "returned", "dispatched", "in_progress"}),
+            frozenset({"registered", "returned", "dispatched", "in_progress", "rework"}),
             "escalated",
             SUPERVISOR,
             ("note",),

@@ -31,6 +31,7 @@ from hotline.models import (
     CaseHistory,
     CatalogueClass,
     GridCell,
+    OutboxEvent,
     Unit,
     utcnow,
 )
@@ -141,18 +142,7 @@ def create_case(
             if existing is not None:
                 return existing, False
         raise
-    session.add(
-        CaseHistory(
-            case_id=case.id,
-            at=now,
-            actor=actor.username,
-            action="create",
-            from_state=None,
-            to_state=case.state,
-            note="",
-            data={"source": new.source},
-        )
-    )
+    record_change(session, case, actor.username, "create", None, "", {"source": new.source}, now)
     return case, True
 
 
@@ -240,19 +230,62 @@ def transition(
         session.flush()
     except StaleDataError as exc:
         raise CaseError("case-conflict", f"case {number} changed meanwhile: reload", 409) from exc
+    record_change(
+        session,
+        case,
+        actor.username,
+        action,
+        before,
+        str(data.get("note", "")),
+        {k: v for k, v in data.items() if k != "note"},
+        now,
+    )
+    return case
+
+
+def record_change(
+    session: Session,
+    case: Case,
+    actor: str,
+    action: str,
+    before: str | None,
+    note: str,
+    data: dict[str, Any],
+    now: dt.datetime,
+) -> None:
+    """The history row and the outbox event of one change, in the caller's transaction."""
     session.add(
         CaseHistory(
             case_id=case.id,
             at=now,
-            actor=actor.username,
+            actor=actor,
             action=action,
             from_state=before,
-            to_state=target,
-            note=str(data.get("note", "")),
-            data={k: v for k, v in data.items() if k != "note"},
+            to_state=case.state,
+            note=note,
+            data=data,
         )
     )
-    return case
+    session.add(
+        OutboxEvent(
+            case_id=case.id,
+            kind=action,
+            created_at=now,
+            payload={
+                "case": case.number,
+                "action": action,
+                "from_state": before,
+                "state": case.state,
+                "at": now.isoformat(),
+                "actor": actor,
+                "unit": case.unit_code,
+                "district": case.district_code,
+                "class_code": case.class_code,
+                "due_at": case.due_at.isoformat() if case.due_at else None,
+                "note": note,
+            },
+        )
+    )
 
 
 def _apply(
