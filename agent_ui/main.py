@@ -6,11 +6,13 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine, func, select, text
 
+from agent_ui import api_cases, open311
 from hotline import __version__
+from hotline.cases.service import CaseError
 from hotline.db import session_factory
 from hotline.models import Area, CatalogueClass, GridCell, Unit, User
 from hotline.settings import Settings
@@ -20,6 +22,13 @@ TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
 def create_app(settings: Settings, engine: Engine) -> FastAPI:
     app = FastAPI(title="City-management hotline", version=__version__)
+    app.include_router(api_cases.router)
+    app.include_router(open311.router)
+
+    @app.exception_handler(CaseError)
+    def case_error(request: Request, exc: CaseError) -> JSONResponse:
+        return JSONResponse({"error_id": exc.error_id, "detail": str(exc)}, status_code=exc.status)
+
     sessions = session_factory(engine)
     app.state.settings = settings
     app.state.engine = engine

@@ -26,6 +26,7 @@ demo_app = typer.Typer(help="Demo data.", no_args_is_help=True)
 grid_app = typer.Typer(help="Grid cells.", no_args_is_help=True)
 dialplan_app = typer.Typer(help="The Asterisk configuration.", no_args_is_help=True)
 prompts_app = typer.Typer(help="IVR prompt audio.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens for units and other systems.", no_args_is_help=True)
 for sub, name in (
     (db_app, "db"),
     (data_app, "data"),
@@ -34,6 +35,7 @@ for sub, name in (
     (grid_app, "grid"),
     (dialplan_app, "dialplan"),
     (prompts_app, "prompts"),
+    (token_app, "token"),
 ):
     app.add_typer(sub, name=name)
 
@@ -241,3 +243,30 @@ def prompts_build(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
     typer.echo(f"{len(written)} prompt files written to {out}")
+
+
+@token_app.command("add")
+def token_add(
+    name: str,
+    unit: Annotated[
+        str | None, typer.Option(help="A unit's code: the token acts as that unit.")
+    ] = None,
+    scope: Annotated[
+        str | None, typer.Option(help="For a system token: city or district code.")
+    ] = None,
+) -> None:
+    """Make an API token (REST API, Open311 api_key). It is printed once, stored hashed."""
+    from hotline.tokens import TokenError, make_token
+
+    engine = make_engine(settings().database_url)
+    try:
+        with transaction(engine) as session:
+            token = make_token(
+                session, name, "unit" if unit else "system", unit_code=unit, scope_code=scope
+            )
+    except TokenError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        engine.dispose()
+    typer.echo(token)

@@ -438,3 +438,26 @@ class Lease(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     holder: Mapped[str] = mapped_column(String(128))
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+TOKEN_ROLES = ("unit", "system")
+
+
+class ApiToken(Base):
+    """A bearer token for a responsible unit's system or an external system (Open311,
+    city systems). Only the SHA-256 of the token is stored; it is shown once when made."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (
+        CheckConstraint(_one_of("role", TOKEN_ROLES), name="role"),
+        CheckConstraint("role <> 'unit' OR unit_code IS NOT NULL", name="unit_token"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    scope_code: Mapped[str] = mapped_column(ForeignKey("areas.code"))
+    unit_code: Mapped[str | None] = mapped_column(ForeignKey("units.code"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -78,3 +78,10 @@ def test_missing_config_file(tmp_path: Path) -> None:
     result = run(["--config", str(tmp_path / "none.toml"), "data", "check"], "sqlite://")
     assert result.returncode == 2
     assert "config file not found" in result.stderr
+
+
+def test_token_add(loaded_db_url: str) -> None:
+    made = run(["token", "add", "dc-sanitation", "--unit", "dongcheng.sanitation"], loaded_db_url)
+    assert made.returncode == 0 and made.stdout.startswith("htl_")
+    bad = run(["token", "add", "x", "--scope", "110101001"], loaded_db_url)
+    assert bad.returncode == 1 and "scope:" in bad.stderr

@@ -1,0 +1,104 @@
+"""The cases REST API: tokens, idempotency, lifecycle actions, conflicts, scope, bad input."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+RUBBISH = {
+    "kind": "event",
+    "class_code": "0102",
+    "district_code": "110101",
+    "grid_code": "110101001001001",
+    "address": "王府井大街",
+    "description": "暴露垃圾",
+}
+
+
+def post_case(api: Any, body: dict[str, Any] = RUBBISH, key: str = "k-1") -> Any:
+    return api.client.post(
+        "/api/v1/cases", json=body, headers={**api.system, "Idempotency-Key": key}
+    )
+
+
+def act(
+    api: Any, headers: dict[str, str], number: str, action: str, version: int, **data: Any
+) -> Any:
+    note = data.pop("note", "")
+    return api.client.post(
+        f"/api/v1/cases/{number}/actions/{action}",
+        headers=headers,
+        json={"version": version, "note": note, "data": data},
+    )
+
+
+def test_create_is_idempotent(api: Any) -> None:
+    first = post_case(api)
+    assert first.status_code == 201
+    again = post_case(api)
+    assert again.status_code == 200 and again.json()["number"] == first.json()["number"]
+    body = first.json()
+    assert (body["state"], body["version"], body["source"]) == ("registered", 1, "api")
+    assert "dispatch" in body["actions"]
+
+
+def test_unit_works_its_job(api: Any) -> None:
+    number = post_case(api).json()["number"]
+    dispatched = act(api, api.system, number, "dispatch", 1, unit_code="auto")
+    assert dispatched.status_code == 200, dispatched.text
+    assert dispatched.json()["unit_code"] == "dongcheng.sanitation"
+    jobs = api.client.get("/api/v1/cases", headers=api.unit).json()
+    assert [j["number"] for j in jobs] == [number]
+    assert jobs[0]["actions"] == ["accept", "return"]
+    assert api.client.get("/api/v1/cases", headers=api.water).json() == []
+    accepted = act(api, api.unit, number, "accept", 2)
+    assert accepted.json()["state"] == "in_progress"
+    done = act(api, api.unit, number, "report_handled", 3, note="已清运")
+    assert done.json()["state"] == "handled"
+
+
+def test_conflict_and_refusals(api: Any) -> None:
+    number = post_case(api).json()["number"]
+    assert act(api, api.system, number, "dispatch", 1, unit_code="auto").status_code == 200
+    stale = act(api, api.system, number, "mark_invalid", 1, note="x")
+    assert stale.status_code == 409 and stale.json()["error_id"] == "case-conflict"
+    forbidden = act(api, api.system, number, "accept", 2)
+    assert forbidden.status_code == 403 and forbidden.json()["error_id"] == "case-forbidden"
+    other = api.client.get(f"/api/v1/cases/{number}", headers=api.water)
+    assert other.status_code == 404  # not even a hint that it exists
+    assert api.client.get(f"/api/v1/cases/{number}", headers=api.xicheng).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "error_id"),
+    [
+        ({}, 401, "auth-required"),
+        ({"Authorization": "Bearer nope"}, 401, "auth-required"),
+        ({"Authorization": "Basic abc"}, 401, "auth-required"),
+    ],
+)
+def test_needs_a_token(api: Any, headers: dict[str, str], status: int, error_id: str) -> None:
+    response = api.client.get("/api/v1/cases", headers=headers)
+    assert response.status_code == status and response.json()["error_id"] == error_id
+
+
+@pytest.mark.parametrize(
+    ("change", "status"),
+    [
+        ({"class_code": "01x2"}, 422),
+        ({"class_code": "0198"}, 422),
+        ({"grid_code": "110102001001001"}, 422),
+        ({"lat": 95}, 422),
+        ({"urgency": "now"}, 422),
+    ],
+)
+def test_bad_input(api: Any, change: dict[str, Any], status: int) -> None:
+    response = post_case(api, RUBBISH | change, key=f"bad-{change}")
+    assert response.status_code == status, response.text
+
+
+def test_openapi_describes_the_api(api: Any) -> None:
+    spec = api.client.get("/openapi.json").json()
+    assert "/api/v1/cases/{number}/actions/{action}" in spec["paths"]
+    assert "/open311/v2/requests.{fmt}" in spec["paths"]
