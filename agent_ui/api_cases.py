@@ -62,7 +62,7 @@ class ActionIn(BaseModel):
     data: dict[str, Any] = Field(default_factory=dict)
 
 
-def _out(case: Case, role: str) -> CaseOut:
+def case_out(case: Case, role: str) -> CaseOut:
     return CaseOut(
         number=case.number,
         state=case.state,
@@ -100,7 +100,7 @@ def create(
     )
     if not created:
         response.status_code = 200
-    return _out(case, actor.role)
+    return case_out(case, actor.role)
 
 
 @router.get("", response_model=list[CaseOut])
@@ -119,12 +119,12 @@ def list_cases(
     if state:
         query = query.where(Case.state == state)
     cases = session.scalars(query.limit(limit)).all()
-    return [_out(c, actor.role) for c in cases if may_see(actor, c)]
+    return [case_out(c, actor.role) for c in cases if may_see(actor, c)]
 
 
 @router.get("/{number}", response_model=CaseOut)
 def read(number: str, session: DbSession, actor: TokenActor) -> CaseOut:
-    return _out(get_case(session, actor, number), actor.role)
+    return case_out(get_case(session, actor, number), actor.role)
 
 
 @router.post("/{number}/actions/{action}", response_model=CaseOut)
@@ -137,4 +137,4 @@ def act(number: str, action: str, body: ActionIn, session: DbSession, actor: Tok
     case = transition(
         session, actor, number, action, body.version, data, calendar=load_calendar(session)
     )
-    return _out(case, actor.role)
+    return case_out(case, actor.role)

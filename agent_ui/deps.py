@@ -6,10 +6,13 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hotline.cases.service import Actor, CaseError
 from hotline.db import session_factory
+from hotline.grid import GridIndex
+from hotline.models import GridCell
 from hotline.tokens import actor_for_token
 
 
@@ -32,3 +35,15 @@ def token_actor(session: DbSession, authorization: Annotated[str, Header()] = ""
 
 
 TokenActor = Annotated[Actor, Depends(token_actor)]
+
+
+def grid_index(request: Request, session: Session) -> GridIndex:
+    """The point → cell index, built once per app from the active cells."""
+    index: GridIndex | None = getattr(request.app.state, "grid_index", None)
+    if index is None:
+        rows = session.execute(
+            select(GridCell.code, GridCell.geometry).where(GridCell.active.is_(True))
+        ).all()
+        index = GridIndex.from_geojson_rows((code, geometry) for code, geometry in rows)
+        request.app.state.grid_index = index
+    return index

@@ -2,28 +2,27 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
-from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine, func, select, text
 
-from agent_ui import api_cases, open311
+from agent_ui import api_cases, api_field, open311, public
+from agent_ui.templating import TEMPLATES
 from hotline import __version__
 from hotline.cases.service import CaseError
 from hotline.db import session_factory
 from hotline.models import Area, CatalogueClass, GridCell, Unit, User
 from hotline.settings import Settings
 
-TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-
 
 def create_app(settings: Settings, engine: Engine) -> FastAPI:
     app = FastAPI(title="City-management hotline", version=__version__)
     app.include_router(api_cases.router)
     app.include_router(open311.router)
+    app.include_router(public.router)
+    app.include_router(api_field.router)
 
     @app.exception_handler(CaseError)
     def case_error(request: Request, exc: CaseError) -> JSONResponse:

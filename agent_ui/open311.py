@@ -15,10 +15,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Form, Query, Request, Response
 from sqlalchemy import select
 
-from agent_ui.deps import DbSession
+from agent_ui.deps import DbSession, grid_index
 from hotline.cases.service import CaseError, NewCase, create_case
-from hotline.grid import GridIndex
-from hotline.models import Case, CatalogueClass, GridCell, Unit
+from hotline.models import Case, CatalogueClass, Unit
 from hotline.tokens import actor_for_token
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
@@ -198,7 +197,11 @@ def post_request(
         return _error(fmt, 400, f"unknown service_code {service_code!r}")
     if (lat is None or long is None) and not address_string:
         return _error(fmt, 400, "lat and long, or address_string, are required")
-    grid = _locate(request, session, long, lat) if lat is not None and long is not None else None
+    grid = (
+        grid_index(request, session).locate(long, lat)
+        if lat is not None and long is not None
+        else None
+    )
     new = NewCase(
         source="open311",
         kind=kind,
@@ -224,14 +227,3 @@ def post_request(
         "request",
         201,
     )
-
-
-def _locate(request: Request, session: DbSession, lon: float, lat: float) -> str | None:
-    index: GridIndex | None = getattr(request.app.state, "grid_index", None)
-    if index is None:
-        rows = session.execute(
-            select(GridCell.code, GridCell.geometry).where(GridCell.active.is_(True))
-        ).all()
-        index = GridIndex.from_geojson_rows(rows)
-        request.app.state.grid_index = index
-    return index.locate(lon, lat)

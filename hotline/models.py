@@ -461,3 +461,19 @@ class ApiToken(Base):
     unit_code: Mapped[str | None] = mapped_column(ForeignKey("units.code"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Attachment(Base):
+    """A photo (or other file) on a case: an inspector's report, a unit's feedback. The file
+    lives under the media folder by its SHA-256; the row says whose and what it is."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(32))  # report | feedback | verification
+    content_type: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

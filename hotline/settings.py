@@ -84,6 +84,10 @@ class Settings(BaseSettings):
         default=4.0, ge=0, description="Hours a job may stay overdue before escalation."
     )
     scheduler_interval_seconds: float = Field(default=60.0, gt=0)
+    media_dir: Path = Field(
+        default=PROJECT_ROOT / "var" / "media", description="Photos attached to cases."
+    )
+    max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     speech_model_path: Path | None = None
     session_secret: SecretStr = Field(
         default=SecretStr(""),

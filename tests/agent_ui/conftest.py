@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -24,13 +25,15 @@ class Api:
 
 
 @pytest.fixture
-def api(loaded_engine: Engine, loaded_db_url: str) -> Iterator[Api]:
+def api(loaded_engine: Engine, loaded_db_url: str, tmp_path: Path) -> Iterator[Api]:
     with transaction(loaded_engine) as session:
         unit = make_token(session, "dc-sanitation", "unit", unit_code="dongcheng.sanitation")
         water = make_token(session, "water", "unit", unit_code="bj.water_supply")
         system = make_token(session, "city-system", "system", scope_code="110000")
         xicheng = make_token(session, "xc-system", "system", scope_code="110102")
-    app = create_app(Settings(database_url=loaded_db_url), loaded_engine)
+    app = create_app(
+        Settings(database_url=loaded_db_url, media_dir=tmp_path / "media"), loaded_engine
+    )
     with TestClient(app) as client:
         yield Api(
             client,

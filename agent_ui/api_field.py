@@ -1,0 +1,105 @@
+"""Field reports (城管通): an inspector's photo, GPS point, class and description become a
+registered case in the grid cell of the point; units and platforms add photos to cases."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, File, Form, Header, Request, Response, UploadFile
+
+from agent_ui.api_cases import CaseOut, case_out
+from agent_ui.deps import DbSession, TokenActor, grid_index
+from hotline.cases.media import attach_photo
+from hotline.cases.service import CaseError, NewCase, create_case, get_case
+from hotline.models import utcnow
+
+router = APIRouter(prefix="/api/v1", tags=["field"])
+
+
+async def _read(request: Request, photo: UploadFile) -> bytes:
+    limit: int = request.app.state.settings.max_upload_bytes
+    data = await photo.read(limit + 1)
+    if len(data) > limit:
+        raise CaseError("photo-too-large", f"photos are at most {limit} bytes", 413)
+    return data
+
+
+@router.post("/field-reports", status_code=201, response_model=CaseOut)
+async def field_report(
+    request: Request,
+    session: DbSession,
+    actor: TokenActor,
+    response: Response,
+    photo: Annotated[UploadFile, File()],
+    lat: Annotated[float, Form(ge=3, le=54)],
+    lon: Annotated[float, Form(ge=73, le=136)],
+    kind: Annotated[Literal["component", "event"], Form()],
+    class_code: Annotated[str, Form(pattern=r"^\d{4,5}$")],
+    description: Annotated[str, Form(max_length=4000)] = "",
+    urgency: Annotated[Literal["normal", "urgent"], Form()] = "normal",
+    idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
+) -> CaseOut:
+    data = await _read(request, photo)
+    cell = grid_index(request, session).locate(lon, lat)
+    if cell is None:
+        raise CaseError("case-outside-grid", "the point lies outside every grid cell", 422)
+    case, created = create_case(
+        session,
+        actor,
+        NewCase(
+            source="field",
+            kind=kind,
+            class_code=class_code,
+            district_code=cell[:6],
+            grid_code=cell,
+            lon=lon,
+            lat=lat,
+            description=description,
+            urgency=urgency,
+        ),
+        idempotency_key,
+    )
+    if created:
+        attach_photo(
+            session,
+            request.app.state.settings.media_dir,
+            case,
+            data,
+            "report",
+            actor.username,
+            request.app.state.settings.max_upload_bytes,
+            utcnow(),
+        )
+    else:
+        response.status_code = 200
+    return case_out(case, actor.role)
+
+
+@router.post("/cases/{number}/photos", status_code=201)
+async def add_photo(
+    number: str,
+    request: Request,
+    session: DbSession,
+    actor: TokenActor,
+    photo: Annotated[UploadFile, File()],
+    purpose: Annotated[Literal["report", "feedback", "verification"], Form()] = "feedback",
+) -> dict[str, object]:
+    """A photo on a case in your scope: a unit's feedback, a platform's verification."""
+    data = await _read(request, photo)
+    case = get_case(session, actor, number)
+    attachment = attach_photo(
+        session,
+        request.app.state.settings.media_dir,
+        case,
+        data,
+        purpose,
+        actor.username,
+        request.app.state.settings.max_upload_bytes,
+        utcnow(),
+    )
+    return {
+        "id": attachment.id,
+        "sha256": attachment.sha256,
+        "size": attachment.size,
+        "content_type": attachment.content_type,
+    }

@@ -1,0 +1,128 @@
+"""Published results (the seed: evaluation results are made public): indicators per district
+and per unit for a month. No personal data: counts and rates only."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime as dt
+import io
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import select
+
+from agent_ui.deps import DbSession, TokenActor
+from agent_ui.templating import TEMPLATES
+from hotline.cases.indicators import compute, load
+from hotline.cases.service import CaseError
+from hotline.models import Area, Case, CaseHistory, CatalogueClass, Unit
+
+router = APIRouter(tags=["evaluation"])
+Month = Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+
+
+def month_bounds(month: str | None, zone: ZoneInfo) -> tuple[str, dt.datetime, dt.datetime]:
+    today = dt.datetime.now(zone)
+    year, number = (int(p) for p in month.split("-")) if month else (today.year, today.month)
+    start = dt.datetime(year, number, 1, tzinfo=zone)
+    end = dt.datetime(year + (number == 12), number % 12 + 1, 1, tzinfo=zone)
+    return f"{year:04d}-{number:02d}", start.astimezone(dt.UTC), end.astimezone(dt.UTC)
+
+
+def _evaluation(session: DbSession, request: Request, month: str | None) -> dict[str, Any]:
+    zone = ZoneInfo(request.app.state.settings.timezone)
+    label, start, end = month_bounds(month, zone)
+    units, districts = compute(load(session, end), start, end)
+    unit_names = dict(session.execute(select(Unit.code, Unit.name_zh)).all())
+    area_names = dict(session.execute(select(Area.code, Area.name_zh)).all())
+    return {
+        "month": label,
+        "districts": [
+            {"code": k, "name": area_names.get(k, "市级平台"), **dataclasses.asdict(v)}
+            for k, v in sorted(districts.items())
+        ],
+        "units": [
+            {"code": k, "name": unit_names.get(k, k), **dataclasses.asdict(v)}
+            for k, v in sorted(units.items())
+        ],
+    }
+
+
+@router.get("/public/evaluation.json")
+def evaluation_json(request: Request, session: DbSession, month: Month = None) -> dict[str, Any]:
+    return _evaluation(session, request, month)
+
+
+@router.get("/public/evaluation", response_class=HTMLResponse, include_in_schema=False)
+def evaluation_page(request: Request, session: DbSession, month: Month = None) -> HTMLResponse:
+    return TEMPLATES.TemplateResponse(
+        request, "evaluation.html", _evaluation(session, request, month)
+    )
+
+
+@router.get("/api/v1/ledger.csv")
+def ledger_csv(
+    request: Request, session: DbSession, actor: TokenActor, month: Month = None
+) -> Response:
+    """Cases put on the ledger (挂账) in the month, with the stated reason, in the caller's
+    scope: one row per case plus a summary per district, unit and class."""
+    if actor.role == "unit":
+        raise CaseError("case-forbidden", "the ledger is for the platforms", 403)
+    zone = ZoneInfo(request.app.state.settings.timezone)
+    label, start, end = month_bounds(month, zone)
+    query = (
+        select(
+            Case.number,
+            Case.district_code,
+            Case.unit_code,
+            Case.kind,
+            Case.class_code,
+            CaseHistory.at,
+            CaseHistory.note,
+        )
+        .join(CaseHistory, CaseHistory.case_id == Case.id)
+        .where(CaseHistory.action == "to_ledger", CaseHistory.at >= start, CaseHistory.at < end)
+        .order_by(CaseHistory.at)
+    )
+    if not actor.is_city:
+        query = query.where(Case.district_code == actor.scope_code)
+    rows = session.execute(query).all()
+    names = {
+        (k, c): n
+        for k, c, n in session.execute(
+            select(CatalogueClass.kind, CatalogueClass.code, CatalogueClass.name_zh)
+        )
+    }
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        ["month", "case", "district", "unit", "class", "class_name", "put_on", "reason"]
+    )
+    summary: dict[tuple[str, str, str], int] = {}
+    for number, district, unit, kind, code, when, note in rows:
+        writer.writerow(
+            [
+                label,
+                number,
+                district or "",
+                unit or "",
+                code or "",
+                names.get((kind or "", code or ""), ""),
+                when.isoformat(),
+                note,
+            ]
+        )
+        key = (district or "", unit or "", code or "")
+        summary[key] = summary.get(key, 0) + 1
+    writer.writerow([])
+    writer.writerow(["summary", "district", "unit", "class", "cases"])
+    for (district, unit, code), count in sorted(summary.items()):
+        writer.writerow(["", district, unit, code, count])
+    return Response(
+        "\ufeff" + out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="ledger-{label}.csv"'},
+    )

@@ -1,0 +1,81 @@
+"""Field reports: photo + GPS point → a registered case in the point's grid cell."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from hotline.db import transaction
+from hotline.models import Attachment, Case
+
+JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 200
+FORM = {
+    "lat": "39.9175",
+    "lon": "116.406",
+    "kind": "event",
+    "class_code": "0501",
+    "description": "无照游商占道",
+}
+
+
+def report(api: Any, photo: bytes = JPEG, key: str = "f-1", **change: str) -> Any:
+    return api.client.post(
+        "/api/v1/field-reports",
+        data=FORM | change,
+        files={"photo": ("p.jpg", photo, "image/jpeg")},
+        headers={**api.system, "Idempotency-Key": key},
+    )
+
+
+def test_field_report(api: Any, loaded_engine: Engine) -> None:
+    made = report(api)
+    assert made.status_code == 201, made.text
+    body = made.json()
+    assert (body["grid_code"], body["district_code"], body["state"], body["source"]) == (
+        "110101001001001",
+        "110101",
+        "registered",
+        "field",
+    )
+    assert report(api).json()["number"] == body["number"]  # the same report again: one case
+    with transaction(loaded_engine) as session:
+        case = session.scalar(select(Case).where(Case.number == body["number"]))
+        assert case is not None
+        photos = session.scalars(select(Attachment).where(Attachment.case_id == case.id)).all()
+        assert [(p.purpose, p.content_type, p.size) for p in photos] == [
+            ("report", "image/jpeg", len(JPEG))
+        ]
+
+
+def test_bad_field_reports(api: Any) -> None:
+    outside = report(api, key="f-2", lat="30.0", lon="100.0")
+    assert outside.status_code == 422 and outside.json()["error_id"] == "case-outside-grid"
+    not_photo = report(api, photo=b"%PDF-1.4 ...", key="f-3")
+    assert not_photo.status_code == 415
+    big = report(api, photo=JPEG + b"\x00" * (11 * 1024 * 1024), key="f-4")
+    assert big.status_code == 413
+    no_class = report(api, key="f-5", class_code="0598")
+    assert no_class.status_code == 422
+
+
+def test_unit_adds_feedback_photo(api: Any) -> None:
+    number = report(api, key="f-6", class_code="0102").json()["number"]
+    api.client.post(
+        f"/api/v1/cases/{number}/actions/dispatch",
+        headers=api.system,
+        json={"version": 1, "data": {"unit_code": "auto"}},
+    )
+    added = api.client.post(
+        f"/api/v1/cases/{number}/photos",
+        headers=api.unit,
+        data={"purpose": "feedback"},
+        files={"photo": ("done.jpg", JPEG, "image/jpeg")},
+    )
+    assert added.status_code == 201, added.text
+    stranger = api.client.post(
+        f"/api/v1/cases/{number}/photos",
+        headers=api.water,
+        files={"photo": ("x.jpg", JPEG, "image/jpeg")},
+    )
+    assert stranger.status_code == 404
