@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -326,12 +327,60 @@ def _apply(
 def _auto_unit(session: Session, case: Case) -> str:
     if not case.kind or not case.class_code:
         raise CaseError("case-missing-data", "register the case before dispatching it", 409)
-    rows = session.scalars(select(AssignmentRow).where(AssignmentRow.active.is_(True))).all()
-    rules = [AssignmentRule(r.kind, r.class_prefix, r.district_code, r.unit_code) for r in rows]
-    unit = assign_unit(rules, case.kind, case.class_code, case.district_code)
+    unit = assign_unit(_rules(session).assignment, case.kind, case.class_code, case.district_code)
     if unit is None:
         raise CaseError("case-no-unit", "no assignment rule matches; choose a unit", 409)
     return unit
+
+
+@dataclass(frozen=True)
+class _Rules:
+    assignment: tuple[AssignmentRule, ...]
+    deadlines: tuple[DeadlineRule, ...]
+    loaded: float
+
+
+_RULES_TTL = 60.0  # seconds: a `hotline data load` reaches running instances within a minute
+_rules_cache: dict[str, _Rules] = {}
+
+
+def _rules(session: Session) -> _Rules:
+    """Assignment and deadline rules, read once a minute per database, not per case."""
+    key = str(session.get_bind().engine.url)
+    cached = _rules_cache.get(key)
+    if cached is not None and time.monotonic() - cached.loaded < _RULES_TTL:
+        return cached
+    assignment = tuple(
+        AssignmentRule(k, p, d, u)
+        for k, p, d, u in session.execute(
+            select(
+                AssignmentRow.kind,
+                AssignmentRow.class_prefix,
+                AssignmentRow.district_code,
+                AssignmentRow.unit_code,
+            ).where(AssignmentRow.active.is_(True))
+        )
+    )
+    deadlines = tuple(
+        DeadlineRule(k, p, g, a, u)
+        for k, p, g, a, u in session.execute(
+            select(
+                DeadlineRow.kind,
+                DeadlineRow.class_prefix,
+                DeadlineRow.urgency,
+                DeadlineRow.amount,
+                DeadlineRow.unit,
+            ).where(DeadlineRow.active.is_(True))
+        )
+    )
+    fresh = _Rules(assignment, deadlines, time.monotonic())
+    _rules_cache[key] = fresh
+    return fresh
+
+
+def forget_rules() -> None:
+    """Drop cached rules (after loading new reference data in this process)."""
+    _rules_cache.clear()
 
 
 def _deadline(
@@ -339,9 +388,7 @@ def _deadline(
 ) -> dt.datetime | None:
     if calendar is None or not case.kind or not case.class_code:
         return None
-    rows = session.scalars(select(DeadlineRow).where(DeadlineRow.active.is_(True))).all()
-    rules = [DeadlineRule(r.kind, r.class_prefix, r.urgency, r.amount, r.unit) for r in rows]
-    rule = deadline_for(rules, case.kind, case.class_code, case.urgency)
+    rule = deadline_for(_rules(session).deadlines, case.kind, case.class_code, case.urgency)
     if rule is None:
         return None
     local = now.astimezone(zone).replace(tzinfo=None)
