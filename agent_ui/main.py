@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import Engine, func, select, text
 
-from agent_ui import api_cases, api_field, open311, public
+from agent_ui import api_cases, api_field, auth, open311, public, unit_portal
 from agent_ui.templating import TEMPLATES
 from hotline import __version__
 from hotline.cases.service import CaseError
@@ -23,6 +23,17 @@ def create_app(settings: Settings, engine: Engine) -> FastAPI:
     app.include_router(open311.router)
     app.include_router(public.router)
     app.include_router(api_field.router)
+    app.include_router(auth.router)
+    app.include_router(unit_portal.router)
+    app.state.login_limiter = auth.LoginLimiter()
+
+    @app.middleware("http")
+    async def remember_language(request: Request, call_next: Any) -> Any:
+        response = await call_next(request)
+        chosen = request.query_params.get("lang")
+        if chosen in ("zh", "en"):
+            response.set_cookie("lang", chosen, samesite="lax", max_age=365 * 86400)
+        return response
 
     @app.exception_handler(CaseError)
     def case_error(request: Request, exc: CaseError) -> JSONResponse:

@@ -393,3 +393,102 @@ def _deadline(
         return None
     local = now.astimezone(zone).replace(tzinfo=None)
     return due_at(calendar, rule, local).replace(tzinfo=zone).astimezone(dt.UTC)
+
+
+def request_extension(
+    session: Session,
+    actor: Actor,
+    number: str,
+    version: int,
+    hours: int,
+    reason: str,
+    *,
+    now: dt.datetime | None = None,
+) -> Case:
+    """A unit asks for more time; the platform decides (``decide_extension``)."""
+    now = now or utcnow()
+    case = get_case(session, actor, number)
+    if actor.role != "unit" or case.state not in ("dispatched", "in_progress", "rework"):
+        raise CaseError("case-forbidden", "only the unit handling the job can ask", 403)
+    if not 1 <= hours <= 400 or not reason.strip():
+        raise CaseError("case-bad-extension", "1 to 400 working hours, with a reason", 422)
+    _touch(session, case, version, now)
+    record_change(
+        session,
+        case,
+        actor.username,
+        "request_extension",
+        case.state,
+        reason,
+        {"hours": hours},
+        now,
+    )
+    return case
+
+
+def decide_extension(
+    session: Session,
+    actor: Actor,
+    number: str,
+    version: int,
+    approve: bool,
+    calendar: WorkCalendar,
+    *,
+    now: dt.datetime | None = None,
+    zone: ZoneInfo = BEIJING,
+) -> Case:
+    """The platform approves (the deadline moves by the working hours asked) or refuses."""
+    now = now or utcnow()
+    case = get_case(session, actor, number)
+    if actor.role not in ("agent", "supervisor"):
+        raise CaseError("case-forbidden", "the platform decides extensions", 403)
+    pending = pending_extension(session, case)
+    if pending is None:
+        raise CaseError("case-no-extension", "no extension request is waiting", 409)
+    _touch(session, case, version, now)
+    if approve and case.due_at is not None:
+        local = _aware(case.due_at).astimezone(zone).replace(tzinfo=None)
+        moved = calendar.add_working_hours(local, pending)
+        case.due_at = moved.replace(tzinfo=zone).astimezone(dt.UTC)
+        case.overdue_at = None
+    record_change(
+        session,
+        case,
+        actor.username,
+        "approve_extension" if approve else "refuse_extension",
+        case.state,
+        "",
+        {"hours": pending},
+        now,
+    )
+    return case
+
+
+def pending_extension(session: Session, case: Case) -> int | None:
+    """Hours of the last extension request not yet decided, if any."""
+    last = session.scalars(
+        select(CaseHistory)
+        .where(
+            CaseHistory.case_id == case.id,
+            CaseHistory.action.in_(("request_extension", "approve_extension", "refuse_extension")),
+        )
+        .order_by(CaseHistory.id.desc())
+        .limit(1)
+    ).first()
+    if last is None or last.action != "request_extension":
+        return None
+    return int(last.data.get("hours", 0)) or None
+
+
+def _touch(session: Session, case: Case, version: int, now: dt.datetime) -> None:
+    if case.version != version:
+        raise CaseError("case-conflict", f"case {case.number} changed: reload", 409)
+    case.updated_at = now
+    try:
+        session.flush()
+    except StaleDataError as exc:
+        raise CaseError("case-conflict", f"case {case.number} changed meanwhile", 409) from exc
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)

@@ -195,3 +195,27 @@ def test_bad_input(loaded_engine: Engine, change: dict[str, object], error_id: s
     with transaction(loaded_engine) as session, pytest.raises(CaseError) as caught:
         create_case(session, CITY, dataclasses.replace(RUBBISH, **change), None, now=NOW)
     assert caught.value.error_id == error_id and caught.value.status == 422
+
+
+def test_extension_requested_then_approved(loaded_engine: Engine) -> None:
+    from hotline.cases.service import decide_extension, request_extension
+
+    number = register(loaded_engine)
+    dispatched = step(loaded_engine, AGENT, number, "dispatch", unit_code="auto")
+    first_due = dispatched.due_at
+    with transaction(loaded_engine) as session:
+        with pytest.raises(CaseError) as none_waiting:
+            decide_extension(session, SUPERVISOR, number, 2, True, load_calendar(session), now=NOW)
+        assert none_waiting.value.error_id == "case-no-extension"
+        with pytest.raises(CaseError):  # only the unit asks
+            request_extension(session, AGENT, number, 2, 4, "x", now=NOW)
+        request_extension(session, SANITATION, number, 2, 4, "需协调", now=NOW)
+        case = decide_extension(
+            session, SUPERVISOR, number, 3, True, load_calendar(session), now=NOW
+        )
+        assert first_due is not None and case.due_at is not None
+        moved = case.due_at if case.due_at.tzinfo else case.due_at.replace(tzinfo=dt.UTC)
+        before = first_due if first_due.tzinfo else first_due.replace(tzinfo=dt.UTC)
+        assert moved - before == dt.timedelta(hours=4) or moved > before
+        with pytest.raises(CaseError):  # decided: nothing waits any more
+            decide_extension(session, SUPERVISOR, number, 4, True, load_calendar(session), now=NOW)

@@ -1,0 +1,129 @@
+"""The responsible units' portal: pages for a phone. A unit's staff see their unit's open
+jobs, accept them, return what is not theirs, report the result with a photo and ask for
+more time. Every form carries the session's CSRF token and the version it was read at."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+
+from agent_ui.auth import Current, check_csrf
+from agent_ui.deps import DbSession
+from agent_ui.i18n import translator
+from agent_ui.templating import TEMPLATES
+from hotline.cases.calendar import load_calendar
+from hotline.cases.lifecycle import actions_for
+from hotline.cases.media import attach_photo
+from hotline.cases.service import get_case, request_extension, transition
+from hotline.models import Case, CatalogueClass, utcnow
+
+router = APIRouter(prefix="/unit", tags=["unit portal"], include_in_schema=False)
+OPEN = ("dispatched", "in_progress", "rework")
+
+
+def _unit_only(current: Current) -> None:
+    if current.user.role != "unit":
+        raise HTTPException(403, "the unit portal is for responsible units")
+
+
+@router.get("", response_class=HTMLResponse)
+def jobs(request: Request, current: Current, session: DbSession) -> HTMLResponse:
+    _unit_only(current)
+    cases = session.scalars(
+        select(Case)
+        .where(Case.unit_code == current.user.unit_code, Case.state.in_(OPEN))
+        .order_by(Case.due_at.is_(None), Case.due_at)
+    ).all()
+    return TEMPLATES.TemplateResponse(
+        request,
+        "unit_jobs.html",
+        {
+            "t": translator(request),
+            "cases": cases,
+            "user": current.user,
+            "csrf": current.session.csrf_token,
+            "now": utcnow(),
+            "names": _names(session),
+        },
+    )
+
+
+@router.get("/cases/{number}", response_class=HTMLResponse)
+def job(
+    number: str, request: Request, current: Current, session: DbSession, done: str = ""
+) -> HTMLResponse:
+    _unit_only(current)
+    case = get_case(session, current.actor, number)
+    return TEMPLATES.TemplateResponse(
+        request,
+        "unit_case.html",
+        {
+            "t": translator(request),
+            "case": case,
+            "user": current.user,
+            "done": done,
+            "csrf": current.session.csrf_token,
+            "names": _names(session),
+            "now": utcnow(),
+            "actions": actions_for(case.state, "unit")
+            + (["request_extension"] if case.state in OPEN else []),
+        },
+    )
+
+
+@router.post("/cases/{number}/{action}")
+async def act(
+    number: str,
+    action: str,
+    request: Request,
+    current: Current,
+    session: DbSession,
+    csrf_token: Annotated[str, Form(max_length=64)],
+    version: Annotated[int, Form(ge=1)],
+    note: Annotated[str, Form(max_length=4000)] = "",
+    hours: Annotated[int, Form(ge=0, le=400)] = 0,
+    photo: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    _unit_only(current)
+    check_csrf(current, csrf_token)
+    settings = request.app.state.settings
+    now = utcnow()
+    if action == "request_extension":
+        request_extension(session, current.actor, number, version, hours, note, now=now)
+    else:
+        data = {"note": note} if note else {}
+        case = transition(
+            session,
+            current.actor,
+            number,
+            action,
+            version,
+            data,
+            now=now,
+            calendar=load_calendar(session),
+        )
+        content = await photo.read(settings.max_upload_bytes + 1) if photo else b""
+        if content:
+            attach_photo(
+                session,
+                settings.media_dir,
+                case,
+                content,
+                "feedback",
+                current.user.username,
+                settings.max_upload_bytes,
+                now,
+            )
+    return RedirectResponse(f"/unit/cases/{number}?done=1", status_code=303)
+
+
+def _names(session: DbSession) -> dict[tuple[str, str], str]:
+    return {
+        (k, c): n
+        for k, c, n in session.execute(
+            select(CatalogueClass.kind, CatalogueClass.code, CatalogueClass.name_zh)
+        )
+    }
