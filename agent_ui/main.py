@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine, func, select, text
 
-from agent_ui import api_cases, api_field, auth, open311, public, unit_portal
+from agent_ui import api_cases, api_field, auth, desktop, open311, public, unit_portal
+from agent_ui.events import EventHub
 from agent_ui.templating import TEMPLATES
+from agi.ami import AmiClient
 from hotline import __version__
 from hotline.cases.service import CaseError
 from hotline.db import session_factory
@@ -17,8 +21,19 @@ from hotline.models import Area, CatalogueClass, GridCell, Unit, User
 from hotline.settings import Settings
 
 
-def create_app(settings: Settings, engine: Engine) -> FastAPI:
+def create_app(
+    settings: Settings, engine: Engine, *, hub: EventHub | None = None, ami: AmiClient | None = None
+) -> FastAPI:
+    """The web app. ``hub`` carries live events to pages; ``ami`` places agents in queues
+    (None without Asterisk: the state buttons then answer 503)."""
     app = FastAPI(title="City-management hotline", version=__version__)
+    app.state.hub = hub or EventHub()
+    app.state.ami = ami
+    app.state.agent_states = {}
+    app.mount(
+        "/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static"
+    )
+    app.include_router(desktop.router)
     app.include_router(api_cases.router)
     app.include_router(open311.router)
     app.include_router(public.router)
@@ -51,8 +66,8 @@ def create_app(settings: Settings, engine: Engine) -> FastAPI:
             cells = session.scalar(select(func.count()).select_from(GridCell)) or 0
         return {"status": "ok", "version": __version__, "grid_cells": cells}
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def index(request: Request) -> HTMLResponse:
+    @app.get("/status", response_class=HTMLResponse, include_in_schema=False)
+    def status_page(request: Request) -> HTMLResponse:
         with sessions() as session:
             counts = {
                 name: session.scalar(select(func.count()).select_from(model)) or 0

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import uvicorn
 from sqlalchemy import Engine
 
+from agent_ui.events import EventHub
 from agent_ui.main import create_app
 from agi.ami import AmiClient
 from agi.queues import QueueMonitor, merged_snapshot
@@ -100,16 +101,21 @@ def _background_jobs(settings: Settings, engine: Engine) -> list[asyncio.Task[No
 
 async def run(settings: Settings) -> None:
     engine = make_engine(settings.database_url)
-    app = create_app(settings, engine)
+    hub = EventHub()
+    telephony = _telephony(settings, engine)
+    if telephony.tracker is not None:
+        telephony.tracker.subscribe(hub.on_connected)  # a connected call pops on the page
+    app = create_app(
+        settings, engine, hub=hub, ami=telephony.clients[0] if telephony.clients else None
+    )
     web = _WebServer(
         uvicorn.Config(
             app, host=settings.web.host, port=settings.web.port, log_config=None, lifespan="on"
         )
     )
-    telephony = _telephony(settings, engine)
-    background = _background_jobs(settings, engine)
     agi = FastAgiServer(call_handler(settings, engine, queues=telephony.snapshot))
     await agi.start(settings.fastagi.host, settings.fastagi.port)
+    background = _background_jobs(settings, engine)
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -88,6 +88,10 @@ class Settings(BaseSettings):
         default=PROJECT_ROOT / "var" / "media", description="Photos attached to cases."
     )
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    agent_interface: str = Field(
+        default="PJSIP/{endpoint}",
+        description="Queue member interface of an agent: {endpoint} and {username} are filled.",
+    )
     speech_model_path: Path | None = None
     session_secret: SecretStr = Field(
         default=SecretStr(""),

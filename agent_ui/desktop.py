@@ -1,0 +1,275 @@
+"""The agent desktop: the page, its live events, the screen pop, the case form's searches and
+saving, and the agent's state in the queues (over AMI).
+
+JSON calls from the page send the session's CSRF token in ``X-CSRF-Token``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from pydantic import BaseModel, Field
+from pypinyin import Style, lazy_pinyin
+from sqlalchemy import or_, select
+
+from agent_ui.api_cases import CaseIn
+from agent_ui.auth import Current, check_csrf
+from agent_ui.deps import DbSession
+from agent_ui.i18n import translator
+from agent_ui.templating import TEMPLATES
+from agi.ami import AmiError
+from hotline.cases.service import NewCase, create_case
+from hotline.gazetteer import search
+from hotline.models import Call, CallPlatform, Case, CatalogueClass, utcnow
+
+router = APIRouter(include_in_schema=False)
+PAUSE_REASONS = ("meal", "training", "after_call_work", "meeting", "other")
+CLOSED = ("closed", "invalid", "duplicate")
+
+
+def _platform_only(current: Current) -> None:
+    if current.user.role not in ("agent", "supervisor"):
+        raise HTTPException(403, "the desktop is for agents and supervisors")
+
+
+@router.get("/", response_class=HTMLResponse)
+def desktop(request: Request, current: Current) -> Response:
+    if current.user.role == "unit":
+        return RedirectResponse("/unit", status_code=303)
+    _platform_only(current)
+    states = request.app.state.agent_states
+    return TEMPLATES.TemplateResponse(
+        request,
+        "desktop.html",
+        {
+            "t": translator(request),
+            "user": current.user,
+            "csrf": current.session.csrf_token,
+            "state": states.get(current.user.username, ("logged_out", time.time())),
+            "reasons": PAUSE_REASONS,
+        },
+    )
+
+
+@router.get("/events")
+async def events(request: Request, current: Current) -> StreamingResponse:
+    hub = request.app.state.hub
+    return StreamingResponse(
+        hub.stream(current.user.username, request.is_disconnected),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+def _aware(moment: dt.datetime | None) -> dt.datetime | None:
+    if moment is None:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+@router.get("/calls/{call_id}/pop")
+def screen_pop(call_id: int, current: Current, session: DbSession) -> dict[str, Any]:
+    """What the agent needs the moment a call connects."""
+    _platform_only(current)
+    call = session.get(Call, call_id)
+    actor = current.actor
+    if call is None or not (actor.is_city or call.district_code in (None, actor.scope_code)):
+        raise HTTPException(404, "no such call")
+    joined, connected = _aware(call.queue_joined_at), _aware(call.connected_at)
+    earlier = (
+        session.scalars(
+            select(Case)
+            .where(Case.citizen_phone == call.caller_number, Case.citizen_phone != "")
+            .order_by(Case.id.desc())
+            .limit(10)
+        ).all()
+        if call.caller_number
+        else []
+    )
+    nearby: list[Case] = []
+    if call.grid_code:
+        nearby = list(
+            session.scalars(
+                select(Case)
+                .where(Case.grid_code.startswith(call.grid_code[:12]), Case.state.not_in(CLOSED))
+                .order_by(Case.id.desc())
+                .limit(10)
+            )
+        )
+    result = call.ivr_result or {}
+    return {
+        "call_id": call.id,
+        "caller": call.caller_number,
+        "did": call.did,
+        "waited_seconds": round((connected - joined).total_seconds())
+        if joined and connected
+        else None,
+        "district": call.district_code,
+        "grid": call.grid_code,
+        "intent": call.intent,
+        "district_source": result.get("district_source"),
+        "queue": call.queue,
+        "reason": call.route_reason,
+        "case_number": result.get("case_number"),
+        "earlier_cases": [
+            {
+                "number": c.number,
+                "state": c.state,
+                "class_code": c.class_code,
+                "created_at": _aware(c.created_at).isoformat(),  # type: ignore[union-attr]
+            }
+            for c in earlier
+        ],
+        "nearby_open_cases": [
+            {"number": c.number, "state": c.state, "address": c.address, "class_code": c.class_code}
+            for c in nearby
+        ],
+    }
+
+
+class DeskCase(CaseIn):
+    idempotency_key: str = Field(min_length=8, max_length=128)
+    call_id: int | None = None
+
+
+@router.post("/desk/cases", status_code=201)
+def save_case(
+    body: DeskCase,
+    current: Current,
+    session: DbSession,
+    x_csrf_token: Annotated[str, Header()] = "",
+) -> dict[str, Any]:
+    """Register the case the agent typed; the same form saved twice makes one case."""
+    _platform_only(current)
+    check_csrf(current, x_csrf_token)
+    fields = body.model_dump(exclude={"idempotency_key", "call_id"})
+    case, created = create_case(
+        session,
+        current.actor,
+        NewCase(source="phone", call_id=body.call_id, **fields),
+        f"desk:{current.user.username}:{body.idempotency_key}",
+    )
+    return {"number": case.number, "state": case.state, "created": created}
+
+
+@router.get("/desk/catalogue")
+def catalogue(
+    request: Request,
+    current: Current,
+    session: DbSession,
+    q: Annotated[str, Query(max_length=32)] = "",
+) -> list[dict[str, str]]:
+    """Classes whose name, alias, code or pinyin initials match (渣土 / zt / 0103)."""
+    _platform_only(current)
+    entries = getattr(request.app.state, "catalogue_entries", None)
+    if entries is None:
+        entries = []
+        for c in session.scalars(
+            select(CatalogueClass).where(
+                CatalogueClass.active.is_(True), CatalogueClass.minor.is_not(None)
+            )
+        ):
+            initials = "".join(s[0] for s in lazy_pinyin(c.name_zh, style=Style.NORMAL) if s)
+            entries.append(
+                {
+                    "kind": c.kind,
+                    "code": c.code,
+                    "name": c.name_zh,
+                    "name_en": c.name_en,
+                    "aliases": c.aliases,
+                    "initials": initials,
+                }
+            )
+        request.app.state.catalogue_entries = entries
+    needle = q.strip().lower()
+    if not needle:
+        return entries[:50]
+    return [
+        e
+        for e in entries
+        if needle in e["name"]
+        or needle in e["aliases"]
+        or e["code"].startswith(needle)
+        or e["initials"].startswith(needle)
+        or needle in e["name_en"].lower()
+    ][:50]
+
+
+@router.get("/desk/places")
+def places(
+    current: Current, session: DbSession, q: Annotated[str, Query(max_length=32)] = ""
+) -> list[dict[str, Any]]:
+    _platform_only(current)
+    return [
+        {"kind": p.kind, "name": p.name_zh, "area": p.area_code, "lon": p.lon, "lat": p.lat}
+        for p in search(session, q)
+    ]
+
+
+class StateIn(BaseModel):
+    state: str = Field(pattern=r"^(ready|paused|logged_out)$")
+    reason: str = Field(default="", max_length=32)
+
+
+@router.post("/agent/state")
+async def set_state(
+    body: StateIn,
+    request: Request,
+    current: Current,
+    session: DbSession,
+    x_csrf_token: Annotated[str, Header()] = "",
+) -> dict[str, Any]:
+    """Ready (join the platform's queue), paused with a reason, or logged out (leave it)."""
+    _platform_only(current)
+    check_csrf(current, x_csrf_token)
+    if body.state == "paused" and body.reason not in PAUSE_REASONS:
+        raise HTTPException(422, f"pause reason: one of {', '.join(PAUSE_REASONS)}")
+    ami = request.app.state.ami
+    if ami is None:
+        raise HTTPException(503, "telephony is not connected")
+    user = current.user
+    queue = session.scalar(
+        select(CallPlatform.queue).where(or_(CallPlatform.area_code == user.scope_code))
+    )
+    if queue is None:
+        raise HTTPException(409, "no platform queue for your scope")
+    interface = request.app.state.settings.agent_interface.format(
+        endpoint=user.sip_endpoint or user.username, username=user.username
+    )
+    try:
+        if body.state == "logged_out":
+            await ami.action("QueueRemove", Queue=queue, Interface=interface)
+        else:
+            if body.state == "ready":
+                with contextlib.suppress(AmiError):  # already a member: unpause below
+                    await ami.action(
+                        "QueueAdd",
+                        Queue=queue,
+                        Interface=interface,
+                        MemberName=user.username,
+                        Penalty="0",
+                    )
+            await ami.action(
+                "QueuePause",
+                Queue=queue,
+                Interface=interface,
+                Paused="true" if body.state == "paused" else "false",
+                Reason=body.reason or "ready",
+            )
+    except AmiError as exc:
+        raise HTTPException(502, f"Asterisk refused: {exc}") from exc
+    request.app.state.agent_states[user.username] = (body.state, time.time(), body.reason)
+    request.app.state.hub.publish(
+        user.username, "state", {"state": body.state, "reason": body.reason}
+    )
+    return {
+        "state": body.state,
+        "reason": body.reason,
+        "queue": queue,
+        "since": utcnow().isoformat(),
+    }

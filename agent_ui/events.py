@@ -1,0 +1,70 @@
+"""Live events to the browser over SSE: one bounded queue per open page.
+
+The call tracker says a call connected to an agent; the hub puts a ``pop`` event on that
+agent's pages. A page that does not keep up (queue full) is dropped rather than buffered
+without bound; the browser's EventSource reconnects by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from typing import Any
+
+from hotline.calls.tracker import CallConnected
+
+log = logging.getLogger("hotline.events")
+QUEUE_SIZE = 32
+HEARTBEAT_SECONDS = 15.0
+_CLOSE = object()
+
+
+class EventHub:
+    def __init__(self) -> None:
+        self._pages: dict[str, set[asyncio.Queue[object]]] = defaultdict(set)
+        self.dropped = 0
+
+    def subscribers(self, user: str) -> int:
+        return len(self._pages.get(user, ()))
+
+    def publish(self, user: str, kind: str, data: dict[str, Any]) -> int:
+        """Queue an event for every page of ``user``; the number of pages reached."""
+        message = f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+        reached = 0
+        for queue in list(self._pages.get(user, ())):
+            try:
+                queue.put_nowait(message)
+                reached += 1
+            except asyncio.QueueFull:
+                self.dropped += 1
+                self._pages[user].discard(queue)
+                queue.get_nowait()  # make room for the close marker
+                queue.put_nowait(_CLOSE)
+                log.warning("dropped a slow page of %s", user)
+        return reached
+
+    async def on_connected(self, event: CallConnected) -> None:
+        self.publish(event.agent, "pop", {"call_id": event.call_id})
+
+    async def stream(self, user: str, disconnected: Any) -> AsyncIterator[str]:
+        """SSE text for one page until the client goes away or is dropped."""
+        queue: asyncio.Queue[object] = asyncio.Queue(QUEUE_SIZE)
+        self._pages[user].add(queue)
+        try:
+            yield "retry: 2000\n\n"
+            while True:
+                try:
+                    item = await asyncio.wait_for(queue.get(), HEARTBEAT_SECONDS)
+                except TimeoutError:
+                    if await disconnected():
+                        return
+                    yield ": keep-alive\n\n"
+                    continue
+                if item is _CLOSE:
+                    return
+                yield str(item)
+        finally:
+            self._pages[user].discard(queue)

@@ -1,0 +1,146 @@
+"""The agent desktop's server side: page, searches, saving, screen pop, events, state."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+
+from sqlalchemy import Engine
+
+from agent_ui.events import EventHub
+from hotline.calls.tracker import CallConnected
+from hotline.cases.service import Actor, NewCase, create_case
+from hotline.db import transaction
+from hotline.demo import load_demo_users
+from hotline.models import Call
+
+PASSWORDS = {
+    "dc_agent": "agent-demo-123",
+    "xc_agent": "agent-demo-123",
+    "unit_dc_sanitation": "unit-demo-123",
+}
+
+
+def sign_in(client: Any, username: str) -> str:
+    page = client.get("/login")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert csrf is not None
+    client.post(
+        "/login",
+        data={"username": username, "password": PASSWORDS[username], "csrf_token": csrf.group(1)},
+    )
+    desk = client.get("/")
+    found = re.search(r'csrf: "([^"]+)"', desk.text)
+    return found.group(1) if found else ""
+
+
+def test_desktop_and_searches(api: Any, loaded_engine: Engine) -> None:
+    load_demo_users(loaded_engine)
+    csrf = sign_in(api.client, "dc_agent")
+    assert csrf
+    page = api.client.get("/")
+    assert "登记案件" in page.text and "desktop.js" in page.text
+    assert api.client.get("/static/desktop.js").status_code == 200
+    hits = api.client.get("/desk/catalogue", params={"q": "bllj"}).json()
+    assert [h["code"] for h in hits if h["kind"] == "event"] == ["0102"]  # 暴露垃圾
+    assert any(
+        h["code"] == "0103" for h in api.client.get("/desk/catalogue", params={"q": "渣土"}).json()
+    )
+    places = api.client.get("/desk/places", params={"q": "dhm"}).json()
+    assert places[0]["name"] == "东华门街道"
+
+
+def test_saving_twice_makes_one_case(api: Any, loaded_engine: Engine) -> None:
+    load_demo_users(loaded_engine)
+    csrf = sign_in(api.client, "dc_agent")
+    body = {
+        "idempotency_key": "form-123456",
+        "kind": "event",
+        "class_code": "0102",
+        "district_code": "110101",
+        "grid_code": "110101001001001",
+        "address": "王府井大街",
+        "description": "垃圾",
+        "citizen_phone": "13800000000",
+    }
+    forged = api.client.post("/desk/cases", json=body, headers={"X-CSRF-Token": "nope"})
+    assert forged.status_code == 403
+    first = api.client.post("/desk/cases", json=body, headers={"X-CSRF-Token": csrf})
+    second = api.client.post("/desk/cases", json=body, headers={"X-CSRF-Token": csrf})
+    assert first.status_code == 201 and first.json()["created"] is True
+    assert second.json() == first.json() | {"created": False}
+    assert first.json()["number"].isdigit() and len(first.json()["number"]) == 10
+    wrong = api.client.post(
+        "/desk/cases",
+        json=body | {"idempotency_key": "form-999999", "district_code": "110102"},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert wrong.status_code == 403  # a Dongcheng agent cannot file for Xicheng
+
+
+def test_screen_pop_in_scope(api: Any, loaded_engine: Engine) -> None:
+    load_demo_users(loaded_engine)
+    with transaction(loaded_engine) as session:
+        create_case(
+            session,
+            Actor("x", "agent", "110000"),
+            NewCase(
+                source="phone",
+                kind="event",
+                class_code="0102",
+                district_code="110101",
+                grid_code="110101001001002",
+                citizen_phone="13811112222",
+            ),
+            "earlier",
+        )
+        call = Call(
+            uniqueid="u-pop",
+            linkedid="u-pop",
+            caller_number="13811112222",
+            district_code="110101",
+            grid_code="110101001001001",
+            intent="report",
+            ivr_result={"district_source": "history"},
+        )
+        session.add(call)
+        session.flush()
+        call_id = call.id
+    sign_in(api.client, "dc_agent")
+    pop = api.client.get(f"/calls/{call_id}/pop").json()
+    assert pop["caller"] == "13811112222" and pop["district_source"] == "history"
+    assert len(pop["earlier_cases"]) == 1 and len(pop["nearby_open_cases"]) == 1
+
+
+def test_unit_and_state_without_telephony(api: Any, loaded_engine: Engine) -> None:
+    load_demo_users(loaded_engine)
+    sign_in(api.client, "unit_dc_sanitation")
+    assert api.client.get("/", follow_redirects=False).headers["location"] == "/unit"
+    assert api.client.get("/desk/catalogue").status_code == 403
+    api.client.cookies.clear()
+    csrf = sign_in(api.client, "dc_agent")
+    state = api.client.post("/agent/state", json={"state": "ready"}, headers={"X-CSRF-Token": csrf})
+    assert state.status_code == 503  # no Asterisk in this test: a clear answer, not a hang
+    bad = api.client.post(
+        "/agent/state", json={"state": "paused", "reason": "nap"}, headers={"X-CSRF-Token": csrf}
+    )
+    assert bad.status_code == 422
+
+
+def test_hub_delivers_and_drops_slow_pages() -> None:
+    async def main() -> None:
+        hub = EventHub()
+        stream = hub.stream("dc_agent", lambda: asyncio.sleep(0, result=False))
+        assert await anext(stream) == "retry: 2000\n\n"
+        waiting = asyncio.ensure_future(anext(stream))
+        await asyncio.sleep(0)
+        await hub.on_connected(CallConnected(7, "dc_agent"))
+        assert (await waiting).startswith('event: pop\ndata: {"call_id": 7}')
+        assert hub.publish("nobody", "pop", {}) == 0
+        for n in range(40):  # never read: the page is dropped, not buffered without bound
+            hub.publish("dc_agent", "pop", {"call_id": n})
+        assert hub.dropped == 1 and hub.subscribers("dc_agent") == 0
+        await stream.aclose()
+
+    asyncio.run(main())
