@@ -17,6 +17,7 @@ from hotline.db import make_engine
 from hotline.refdata import load_reference_data
 from hotline.settings import PROJECT_ROOT
 from hotline.testing import pg
+from hotline.testing.pbx import Pbx, PbxUnavailable, start_pbx, stop_pbx
 
 REFERENCE_DATA = PROJECT_ROOT / "data" / "reference"
 PG_ADMIN_URL = os.environ.get("HOTLINE_TEST_PG_URL", pg.DEFAULT_URL)
@@ -27,6 +28,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "backend" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.db)
+        if "pbx" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.asterisk)
 
 
 @pytest.fixture(scope="session")
@@ -140,3 +143,17 @@ def reference_copy(tmp_path: Path) -> Path:
     target = tmp_path / "reference"
     shutil.copytree(REFERENCE_DATA, target)
     return target
+
+
+@pytest.fixture(scope="session")
+def pbx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pbx]:
+    try:
+        running = start_pbx(tmp_path_factory.mktemp("pbx"))
+    except PbxUnavailable as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"real Asterisk is required in CI: {exc}")
+        pytest.skip(str(exc))
+    try:
+        yield running
+    finally:
+        stop_pbx(running)

@@ -57,6 +57,7 @@ def start_pbx(work: Path, **overrides: Any) -> Pbx:
         "ami": [AmiNode(port=free_port(), username="hotline", secret=SecretStr("test-secret"))],
         "sip_secret": SecretStr("test-sip-secret"),
         "emergency_dial": "Local/answer@test-emergency",
+        "agent_interface": "Local/{username}@test-agents/n",  # an agent phone that answers
     }
     settings = Settings(**(values | overrides))
     conf = work / "asterisk"

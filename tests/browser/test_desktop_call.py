@@ -1,0 +1,156 @@
+"""A real call, a real PBX, a real browser: the agent signs in, goes ready, a citizen's call
+through Asterisk pops on the page, and the case saved from the pop is in the dispatch core.
+Screenshots of the pages go to test-artifacts/ (linked from the README)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+import uvicorn
+from sqlalchemy import select
+
+from agent_ui.events import EventHub
+from agent_ui.main import create_app
+from agi.ami import AmiClient
+from agi.queues import QueueMonitor
+from agi.server import FastAgiServer
+from hotline.calls.tracker import CallTracker
+from hotline.db import transaction
+from hotline.models import Case
+from hotline.settings import PROJECT_ROOT, Bind
+from hotline.testing.pbx import Pbx, free_port
+from ivr.entry import call_handler
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+CALLER = "13800000201"
+
+pytestmark = pytest.mark.browser
+
+
+class Quiet(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self):  # type: ignore[no-untyped-def, override]
+        yield
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail("chromium is required in CI (apt-get install chromium)")
+        pytest.skip("chromium is not installed")
+    return CHROMIUM
+
+
+def test_real_call_pops_and_becomes_a_case(pbx: Pbx, chromium: str) -> None:
+    from playwright.async_api import async_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    web_port = free_port()
+    settings = pbx.settings.model_copy(update={"web": Bind(port=web_port)})
+    node = settings.ami[0]
+
+    async def main() -> None:
+        ami = AmiClient(node.host, node.port, node.username, node.secret.get_secret_value())
+        await ami.connect()
+        monitor = QueueMonitor(ami)
+        await monitor.refresh()
+        hub = EventHub()
+        tracker = CallTracker(pbx.engine)
+        tracker.attach(ami)
+        tracker.subscribe(hub.on_connected)
+        tracker.start()
+        agi = FastAgiServer(call_handler(settings, pbx.engine, queues=monitor.snapshot))
+        await agi.start(settings.fastagi.host, settings.fastagi.port)
+        web = Quiet(
+            uvicorn.Config(
+                create_app(settings, pbx.engine, hub=hub, ami=ami),
+                host="127.0.0.1",
+                port=web_port,
+                log_config=None,
+            )
+        )
+        web_task = asyncio.create_task(web.serve())
+        while not web.started:
+            await asyncio.sleep(0.05)
+        base = f"http://127.0.0.1:{web_port}"
+        try:
+            async with async_playwright() as playwright:
+                browser = await playwright.chromium.launch(
+                    executable_path=chromium, args=FLAGS, headless=True
+                )
+                page = await browser.new_page(viewport={"width": 1366, "height": 768})
+                await page.goto(f"{base}/login")
+                await page.screenshot(path=str(ARTIFACTS / "login.png"))
+                await page.fill("#username", "dc_agent")
+                await page.fill("#password", "agent-demo-123")
+                await page.click("button[type=submit]")
+                await page.wait_for_url(f"{base}/")
+                await page.click("#ready")
+                await page.wait_for_function(
+                    "document.getElementById('state').dataset.state === 'ready'"
+                )
+                await monitor.refresh()
+
+                # A citizen calls the hotline and keys Dongcheng (01).
+                await ami.action(
+                    "Originate",
+                    Channel="Local/12319@hotline/n",
+                    Context="test-caller",
+                    Exten="keys",
+                    Priority="1",
+                    CallerID=f'"Citizen" <{CALLER}>',
+                    Async="true",
+                    Variable=["KEYS=0ww01", "HOLD=20"],
+                )
+                await page.wait_for_selector("#pop-caller", timeout=45_000)
+                assert await page.inner_text("#pop-caller") == CALLER
+                await page.screenshot(path=str(ARTIFACTS / "desktop-pop.png"))
+
+                await page.fill("#class-search", "bllj")
+                await page.click("#class-hits li")
+                await page.fill("textarea[name=description]", "王府井大街路边暴露垃圾")
+                await page.fill("input[name=address]", "王府井大街")
+                await page.reload()  # the draft survives a reload
+                assert await page.input_value("input[name=class_code]") == "0102"
+                await page.click("#case-form button[type=submit]")
+                await page.wait_for_selector("#case-number:not(:empty)")
+                number = await page.inner_text("#case-number")
+                await page.screenshot(path=str(ARTIFACTS / "desktop-case-saved.png"))
+                await browser.close()
+        finally:
+            web.should_exit = True
+            await web_task
+            await agi.stop(grace=5)
+            await tracker.stop()
+            with contextlib.suppress(Exception):
+                await ami.action(
+                    "QueueRemove", Queue="hotline-110101", Interface="Local/dc_agent@test-agents/n"
+                )
+            await ami.close()
+        with transaction(pbx.engine) as session:
+            case = session.scalar(select(Case).where(Case.number == number))
+            assert case is not None
+            assert (case.state, case.class_code, case.district_code) == (
+                "registered",
+                "0102",
+                "110101",
+            )
+            assert case.citizen_phone == CALLER and case.call_id is not None
+
+    asyncio.run(main())
