@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,16 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine, func, select, text
 
-from agent_ui import api_cases, api_field, auth, desktop, open311, public, unit_portal
+from agent_ui import (
+    api_cases,
+    api_field,
+    auth,
+    desktop,
+    open311,
+    public,
+    supervisor,
+    unit_portal,
+)
 from agent_ui.events import EventHub
 from agent_ui.templating import TEMPLATES
 from agi.ami import AmiClient
@@ -19,21 +29,29 @@ from hotline.cases.service import CaseError
 from hotline.db import session_factory
 from hotline.models import Area, CatalogueClass, GridCell, Unit, User
 from hotline.settings import Settings
+from routing.model import QueueState
 
 
 def create_app(
-    settings: Settings, engine: Engine, *, hub: EventHub | None = None, ami: AmiClient | None = None
+    settings: Settings,
+    engine: Engine,
+    *,
+    hub: EventHub | None = None,
+    ami: AmiClient | None = None,
+    queues: Callable[[], Mapping[str, QueueState] | None] = lambda: None,
 ) -> FastAPI:
     """The web app. ``hub`` carries live events to pages; ``ami`` places agents in queues
     (None without Asterisk: the state buttons then answer 503)."""
     app = FastAPI(title="City-management hotline", version=__version__)
     app.state.hub = hub or EventHub()
     app.state.ami = ami
+    app.state.queues = queues
     app.state.agent_states = {}
     app.mount(
         "/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static"
     )
     app.include_router(desktop.router)
+    app.include_router(supervisor.router)
     app.include_router(api_cases.router)
     app.include_router(open311.router)
     app.include_router(public.router)

@@ -106,7 +106,11 @@ async def run(settings: Settings) -> None:
     if telephony.tracker is not None:
         telephony.tracker.subscribe(hub.on_connected)  # a connected call pops on the page
     app = create_app(
-        settings, engine, hub=hub, ami=telephony.clients[0] if telephony.clients else None
+        settings,
+        engine,
+        hub=hub,
+        ami=telephony.clients[0] if telephony.clients else None,
+        queues=telephony.snapshot,
     )
     web = _WebServer(
         uvicorn.Config(

@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 
 from hotline import migrate
 from hotline.db import make_engine
+from hotline.demo import load_demo_users
 from hotline.refdata import load_reference_data
 from hotline.settings import PROJECT_ROOT
 from hotline.testing import pg
@@ -60,6 +61,7 @@ class _Templates:
             if loaded:
                 engine = make_engine(url)
                 load_reference_data(engine, REFERENCE_DATA)
+                load_demo_users(engine)  # argon2 hashing once, not in every test
                 engine.dispose()
             self.made[key] = url
         return self.made[key]
@@ -119,7 +121,7 @@ def db_url(backend: str, templates: _Templates, tmp_path: Path) -> Iterator[str]
 
 @pytest.fixture
 def loaded_db_url(backend: str, templates: _Templates, tmp_path: Path) -> Iterator[str]:
-    """A migrated database with the shipped reference data loaded."""
+    """A migrated database with the shipped reference data and the demo users loaded."""
     yield from _clone(backend, templates.get(backend, loaded=True), tmp_path)
 
 

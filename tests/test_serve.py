@@ -55,8 +55,10 @@ def test_serve_demo(served: tuple[int, int, subprocess.Popen[str]]) -> None:
     web, agi, process = served
     health = httpx.get(f"http://127.0.0.1:{web}/healthz", timeout=5).json()
     assert health["status"] == "ok" and health["grid_cells"] == 200
-    page = httpx.get(f"http://127.0.0.1:{web}/", timeout=5)
-    assert "城市管理热线" in page.text
+    page = httpx.get(f"http://127.0.0.1:{web}/", timeout=5, follow_redirects=True)
+    assert page.url.path == "/login" and "城市管理热线" in page.text  # sign in first
+    status = httpx.get(f"http://127.0.0.1:{web}/status", timeout=5)
+    assert "单元网格" in status.text
     with socket.create_connection(("127.0.0.1", agi), timeout=5) as sock:
         sock.sendall(b"agi_network: yes\nagi_network_script: ivr\nagi_uniqueid: t-1\n\n")
         sock.settimeout(10)

@@ -1,0 +1,280 @@
+"""Supervisors: the live wallboard of their platform's queues and agents, reports for a
+period (page, chart, CSV, with the definitions), and control over agents (force a pause or a
+log-out; listen, whisper or barge through ChanSpy to the supervisor's phone)."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import dataclasses
+import datetime as dt
+import io
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Header, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from agent_ui.auth import Current, SignedIn, check_csrf
+from agent_ui.deps import DbSession
+from agent_ui.i18n import translator
+from agent_ui.templating import TEMPLATES
+from agi.ami import AmiError
+from hotline.calls import reports
+from hotline.models import CallPlatform, User
+
+router = APIRouter(include_in_schema=False)
+WALLBOARD_SECONDS = 2.0
+
+
+def _supervisor_only(current: SignedIn) -> None:
+    if current.user.role != "supervisor":
+        raise HTTPException(403, "for supervisors")
+
+
+def _queues(session: DbSession, current: SignedIn) -> list[str]:
+    query = select(CallPlatform.queue).where(CallPlatform.active.is_(True))
+    if current.actor.is_city:
+        return list(session.scalars(query.order_by(CallPlatform.queue)))
+    return list(session.scalars(query.where(CallPlatform.area_code == current.user.scope_code)))
+
+
+def _today(zone: ZoneInfo) -> tuple[dt.datetime, dt.datetime]:
+    start = dt.datetime.now(zone).replace(hour=0, minute=0, second=0, microsecond=0)
+    return start.astimezone(dt.UTC), (start + dt.timedelta(days=1)).astimezone(dt.UTC)
+
+
+def wallboard_data(request: Request, queues: list[str], agents: list[User]) -> dict[str, Any]:
+    settings = request.app.state.settings
+    live = request.app.state.queues() or {}
+    start, end = _today(ZoneInfo(settings.timezone))
+    today = reports.compute(
+        reports.load(request.app.state.engine, start, end, queues), ZoneInfo(settings.timezone)
+    )["queue"]
+    states = request.app.state.agent_states
+    now = time.time()
+    return {
+        "queues": [
+            {
+                "queue": q,
+                "waiting": getattr(live.get(q), "waiting", None),
+                "longest_wait": getattr(live.get(q), "longest_wait", None),
+                "members": getattr(live.get(q), "members", None),
+                "available": getattr(live.get(q), "available", None),
+                **(
+                    {k: v for k, v in dataclasses.asdict(today[q]).items()}
+                    if q in today
+                    else {
+                        "answered": 0,
+                        "abandoned": 0,
+                        "service_level_15": None,
+                        "service_level_20": None,
+                    }
+                ),
+            }
+            for q in queues
+        ],
+        "agents": [
+            {
+                "username": a.username,
+                "name": a.display_name,
+                "state": states.get(a.username, ("logged_out", now, ""))[0],
+                "seconds": round(now - states.get(a.username, ("", now, ""))[1]),
+                "reason": states.get(a.username, ("", now, ""))[2]
+                if len(states.get(a.username, ())) > 2
+                else "",
+            }
+            for a in agents
+        ],
+        "live": bool(live),
+    }
+
+
+def _agents(session: DbSession, current: SignedIn) -> list[User]:
+    query = select(User).where(User.role == "agent", User.active.is_(True))
+    if not current.actor.is_city:
+        query = query.where(User.scope_code == current.user.scope_code)
+    return list(session.scalars(query.order_by(User.username)))
+
+
+@router.get("/supervisor", response_class=HTMLResponse)
+def wallboard(request: Request, current: Current, session: DbSession) -> HTMLResponse:
+    _supervisor_only(current)
+    return TEMPLATES.TemplateResponse(
+        request,
+        "wallboard.html",
+        {
+            "t": translator(request),
+            "user": current.user,
+            "csrf": current.session.csrf_token,
+            "data": wallboard_data(request, _queues(session, current), _agents(session, current)),
+        },
+    )
+
+
+@router.get("/supervisor/stream")
+async def wallboard_stream(
+    request: Request, current: Current, session: DbSession
+) -> StreamingResponse:
+    _supervisor_only(current)
+    queues, agents = _queues(session, current), _agents(session, current)
+
+    async def frames() -> AsyncIterator[str]:
+        while not await request.is_disconnected():
+            data = await asyncio.to_thread(wallboard_data, request, queues, agents)
+            yield f"event: wallboard\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+            await asyncio.sleep(WALLBOARD_SECONDS)
+
+    return StreamingResponse(
+        frames(), media_type="text/event-stream", headers={"Cache-Control": "no-store"}
+    )
+
+
+@router.get("/reports", response_model=None)
+def report_page(
+    request: Request,
+    current: Current,
+    session: DbSession,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    format: Annotated[str, Query(pattern="^(html|csv)$")] = "html",
+) -> Response:
+    _supervisor_only(current)
+    zone = ZoneInfo(request.app.state.settings.timezone)
+    first = start or dt.datetime.now(zone).date()
+    last = end or first
+    if last < first or (last - first).days > 366:
+        raise HTTPException(422, "end must follow start, within a year")
+    begin = dt.datetime.combine(first, dt.time(), zone).astimezone(dt.UTC)
+    finish = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), zone).astimezone(dt.UTC)
+    figures = reports.compute(
+        reports.load(request.app.state.engine, begin, finish, _queues(session, current)), zone
+    )
+    if format == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out)
+        fields = [f.name for f in dataclasses.fields(reports.Figures)]
+        writer.writerow(["group", "key", *fields])
+        for group, rows in figures.items():
+            for key, row in rows.items():
+                writer.writerow([group, key, *(getattr(row, f) for f in fields)])
+        return Response(
+            "\ufeff" + out.getvalue(),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="calls-{first}-{last}.csv"'},
+        )
+    peak = max((r.offered for r in figures["hour"].values()), default=0) or 1
+    return TEMPLATES.TemplateResponse(
+        request,
+        "reports.html",
+        {
+            "t": translator(request),
+            "user": current.user,
+            "csrf": current.session.csrf_token,
+            "figures": figures,
+            "start": first,
+            "end": last,
+            "peak": peak,
+            "definitions": reports.__doc__,
+        },
+    )
+
+
+class ForceIn(BaseModel):
+    state: str = Field(pattern=r"^(paused|logged_out)$")
+    reason: str = Field(default="supervisor", max_length=32)
+
+
+async def _agent_in_scope(session: DbSession, current: SignedIn, username: str) -> User:
+    agent = session.scalar(select(User).where(User.username == username, User.role == "agent"))
+    if agent is None or not (current.actor.is_city or agent.scope_code == current.user.scope_code):
+        raise HTTPException(404, "no such agent on your platform")
+    return agent
+
+
+@router.post("/supervisor/agents/{username}/state")
+async def force_state(
+    username: str,
+    body: ForceIn,
+    request: Request,
+    current: Current,
+    session: DbSession,
+    x_csrf_token: Annotated[str, Header()] = "",
+) -> dict[str, str]:
+    _supervisor_only(current)
+    check_csrf(current, x_csrf_token)
+    agent = await _agent_in_scope(session, current, username)
+    ami = request.app.state.ami
+    if ami is None:
+        raise HTTPException(503, "telephony is not connected")
+    queue = session.scalar(
+        select(CallPlatform.queue).where(CallPlatform.area_code == agent.scope_code)
+    )
+    interface = request.app.state.settings.agent_interface.format(
+        endpoint=agent.sip_endpoint or agent.username, username=agent.username
+    )
+    try:
+        if body.state == "logged_out":
+            await ami.action("QueueRemove", Queue=queue or "", Interface=interface)
+        else:
+            await ami.action(
+                "QueuePause",
+                Queue=queue or "",
+                Interface=interface,
+                Paused="true",
+                Reason=body.reason,
+            )
+    except AmiError as exc:
+        raise HTTPException(502, f"Asterisk refused: {exc}") from exc
+    request.app.state.agent_states[agent.username] = (body.state, time.time(), body.reason)
+    request.app.state.hub.publish(
+        agent.username, "state", {"state": body.state, "reason": body.reason}
+    )
+    return {"agent": agent.username, "state": body.state}
+
+
+class SpyIn(BaseModel):
+    mode: str = Field(pattern=r"^(listen|whisper|barge)$")
+
+
+SPY_OPTIONS = {"listen": "qE", "whisper": "qwE", "barge": "qBE"}
+
+
+@router.post("/supervisor/agents/{username}/spy")
+async def spy(
+    username: str,
+    body: SpyIn,
+    request: Request,
+    current: Current,
+    session: DbSession,
+    x_csrf_token: Annotated[str, Header()] = "",
+) -> dict[str, str]:
+    """Ring the supervisor's phone; on answer it listens to (whispers to, barges into) the
+    agent's call through ChanSpy."""
+    _supervisor_only(current)
+    check_csrf(current, x_csrf_token)
+    agent = await _agent_in_scope(session, current, username)
+    ami = request.app.state.ami
+    if ami is None or not current.user.sip_endpoint:
+        raise HTTPException(503, "telephony or the supervisor's phone is not set up")
+    interface = request.app.state.settings.agent_interface.format(
+        endpoint=agent.sip_endpoint or agent.username, username=agent.username
+    )
+    target = interface.split("@")[0] if interface.startswith("Local/") else interface
+    try:
+        await ami.action(
+            "Originate",
+            Channel=f"PJSIP/{current.user.sip_endpoint}",
+            Application="ChanSpy",
+            Data=f"{target},{SPY_OPTIONS[body.mode]}",
+            CallerID=f'"{body.mode}" <{agent.username}>',
+            Async="true",
+        )
+    except AmiError as exc:
+        raise HTTPException(502, f"Asterisk refused: {exc}") from exc
+    return {"agent": agent.username, "mode": body.mode}

@@ -1,0 +1,126 @@
+"""Every signed-in route x every kind of user: a table that fails on any leak.
+
+Users: nobody signed in, agents and supervisors of Dongcheng, an agent of Xicheng, the
+city platform's agent and supervisor, two units and the admin. A Dongcheng call and case
+and a Xicheng call exist; who may see what follows from role and district alone.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from hotline.cases.service import Actor, NewCase, create_case, transition
+from hotline.db import transaction
+from hotline.demo import load_demo_users
+from hotline.models import Call
+
+PASSWORDS = {
+    "dc_agent": "agent-demo-123",
+    "xc_agent": "agent-demo-123",
+    "city_agent": "agent-demo-123",
+    "dc_super": "super-demo-123",
+    "city_super": "super-demo-123",
+    "unit_dc_sanitation": "unit-demo-123",
+    "unit_water": "unit-demo-123",
+    "admin": "admin-demo-123",
+}
+USERS = ["anon", *PASSWORDS]
+R = 303  # redirected to the sign-in page
+# route: statuses in the order of USERS
+TABLE: dict[str, list[int]] = {
+    #                          anon dc_a xc_a ci_a dc_s ci_s u_dc u_wa admin
+    "/": [R, 200, 200, 200, 200, 200, 303, 303, 403],
+    "/supervisor": [R, 403, 403, 403, 200, 200, 403, 403, 403],
+    "/reports": [R, 403, 403, 403, 200, 200, 403, 403, 403],
+    "/unit": [R, 403, 403, 403, 403, 403, 200, 200, 403],
+    "/unit/cases/{dc_case}": [R, 403, 403, 403, 403, 403, 200, 404, 403],
+    "/desk/catalogue?q=bllj": [R, 200, 200, 200, 200, 200, 403, 403, 403],
+    "/desk/places?q=dhm": [R, 200, 200, 200, 200, 200, 403, 403, 403],
+    "/calls/{dc_call}/pop": [R, 200, 404, 200, 200, 200, 403, 403, 403],
+    "/calls/{xc_call}/pop": [R, 404, 200, 200, 404, 200, 403, 403, 403],
+    "/events": [R, None, None, None, None, None, None, None, None],
+    "/supervisor/stream": [R, None, None, None, None, None, None, None, None],
+}
+CASES = [
+    (route, user, status)
+    for route, statuses in TABLE.items()
+    for user, status in zip(USERS, statuses, strict=True)
+    if status is not None
+]
+
+
+def world(engine: Engine) -> dict[str, str]:
+    load_demo_users(engine)
+    with transaction(engine) as session:
+        agent = Actor("dc_agent", "agent", "110101")
+        case, _ = create_case(
+            session,
+            agent,
+            NewCase(source="phone", kind="event", class_code="0102", district_code="110101"),
+            "m",
+        )
+        transition(session, agent, case.number, "dispatch", 1, {"unit_code": "auto"})
+        ids = {}
+        for name, district in (("dc_call", "110101"), ("xc_call", "110102")):
+            call = Call(
+                uniqueid=name, linkedid=name, caller_number="13800000000", district_code=district
+            )
+            session.add(call)
+            session.flush()
+            ids[name] = str(call.id)
+        return {"dc_case": case.number, **ids}
+
+
+def sign_in(client: Any, user: str) -> None:
+    page = client.get("/login")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert csrf is not None
+    done = client.post(
+        "/login",
+        data={"username": user, "password": PASSWORDS[user], "csrf_token": csrf.group(1)},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+
+
+@pytest.mark.parametrize(("route", "user", "status"), CASES)
+def test_matrix(api: Any, loaded_engine: Engine, route: str, user: str, status: int) -> None:
+    ids = world(loaded_engine)
+    if user != "anon":
+        sign_in(api.client, user)
+    response = api.client.get(route.format(**ids), follow_redirects=False)
+    assert response.status_code == status, (route, user, response.text[:200])
+
+
+def test_supervisor_pages(api: Any, loaded_engine: Engine) -> None:
+    world(loaded_engine)
+    sign_in(api.client, "dc_super")
+    board = api.client.get("/supervisor")
+    assert "hotline-110101" in board.text and "hotline-110102" not in board.text
+    report = api.client.get("/reports", params={"start": "2026-11-01", "end": "2026-11-30"})
+    assert "指标定义" in report.text and "service level" in report.text
+    csv_text = api.client.get("/reports", params={"format": "csv"}).text
+    assert csv_text.lstrip("\ufeff").startswith("group,key,offered")
+    page = api.client.get("/")
+    csrf = re.search(r'csrf: "([^"]+)"', page.text)
+    assert csrf is not None
+    forced = api.client.post(
+        "/supervisor/agents/dc_agent/state",
+        json={"state": "paused"},
+        headers={"X-CSRF-Token": csrf.group(1)},
+    )
+    assert forced.status_code == 503  # no Asterisk here
+    other = api.client.post(
+        "/supervisor/agents/xc_agent/state",
+        json={"state": "paused"},
+        headers={"X-CSRF-Token": csrf.group(1)},
+    )
+    assert other.status_code == 404  # not on this supervisor's platform
+    assert (
+        api.client.get("/reports", params={"start": "2026-11-30", "end": "2026-11-01"}).status_code
+        == 422
+    )
