@@ -26,6 +26,7 @@ from agent_ui.deps import DbSession
 from agent_ui.i18n import translator
 from agent_ui.templating import TEMPLATES
 from hotline.cases.service import Actor
+from hotline.db import session_factory
 from hotline.models import User, WebSession, utcnow
 from hotline.users import verify_password
 
@@ -98,6 +99,16 @@ def signed_in(request: Request, session: DbSession) -> SignedIn:
 
 
 Current = Annotated[SignedIn, Depends(signed_in)]
+
+
+def signed_in_brief(request: Request) -> SignedIn:
+    """Like ``signed_in`` but with its own short session, closed before the response: for
+    long-lived streams, which must not hold a database connection while they are open."""
+    with session_factory(request.app.state.engine)() as session:
+        return signed_in(request, session)
+
+
+StreamUser = Annotated[SignedIn, Depends(signed_in_brief)]
 
 
 def check_csrf(current: SignedIn, submitted: str) -> None:

@@ -18,14 +18,14 @@ from pypinyin import Style, lazy_pinyin
 from sqlalchemy import or_, select
 
 from agent_ui.api_cases import CaseIn
-from agent_ui.auth import Current, check_csrf
+from agent_ui.auth import Current, SignedIn, StreamUser, check_csrf
 from agent_ui.deps import DbSession
 from agent_ui.i18n import translator
 from agent_ui.templating import TEMPLATES
 from agi.ami import AmiError
 from hotline.cases.service import NewCase, create_case
 from hotline.gazetteer import search
-from hotline.models import Call, CallPlatform, Case, CatalogueClass, utcnow
+from hotline.models import Call, CallEvent, CallPlatform, Case, CatalogueClass, utcnow
 
 router = APIRouter(include_in_schema=False)
 PAUSE_REASONS = ("meal", "training", "after_call_work", "meeting", "other")
@@ -57,7 +57,7 @@ def desktop(request: Request, current: Current) -> Response:
 
 
 @router.get("/events")
-async def events(request: Request, current: Current) -> StreamingResponse:
+async def events(request: Request, current: StreamUser) -> StreamingResponse:
     hub = request.app.state.hub
     return StreamingResponse(
         hub.stream(current.user.username, request.is_disconnected),
@@ -273,3 +273,94 @@ async def set_state(
         "queue": queue,
         "since": utcnow().isoformat(),
     }
+
+
+class TransferIn(BaseModel):
+    target: str = Field(pattern=r"^(emergency|city|district:\d{6})$")
+
+
+def _controlled_call(session: DbSession, current: SignedIn, call_id: int) -> Call:
+    _platform_only(current)
+    call = session.get(Call, call_id)
+    actor = current.actor
+    if call is None or not (actor.is_city or call.district_code in (None, actor.scope_code)):
+        raise HTTPException(404, "no such call")
+    if not call.channel or call.ended_at is not None:
+        raise HTTPException(409, "the call is not live")
+    return call
+
+
+@router.post("/calls/{call_id}/hangup")
+async def hang_up(
+    call_id: int,
+    request: Request,
+    current: Current,
+    session: DbSession,
+    x_csrf_token: Annotated[str, Header()] = "",
+) -> dict[str, Any]:
+    check_csrf(current, x_csrf_token)
+    call = _controlled_call(session, current, call_id)
+    await _ami(request, "Hangup", Channel=call.channel)
+    session.add(
+        CallEvent(
+            call_id=call.id,
+            at=utcnow(),
+            kind="HangupByAgent",
+            detail={"agent": current.user.username},
+        )
+    )
+    return {"call_id": call.id, "done": "hangup"}
+
+
+@router.post("/calls/{call_id}/transfer")
+async def transfer(
+    call_id: int,
+    body: TransferIn,
+    request: Request,
+    current: Current,
+    session: DbSession,
+    x_csrf_token: Annotated[str, Header()] = "",
+) -> dict[str, Any]:
+    """Blind transfer of the caller: to the emergency command center, the city platform's
+    queue or another district's queue. The call (and any case saved from it) keeps its id."""
+    check_csrf(current, x_csrf_token)
+    call = _controlled_call(session, current, call_id)
+    exten = body.target if ":" not in body.target else f"dq-{body.target.split(':')[1]}"
+    if (
+        exten.startswith("dq-")
+        and session.scalar(
+            select(CallPlatform.queue).where(
+                CallPlatform.area_code == exten[3:], CallPlatform.active.is_(True)
+            )
+        )
+        is None
+    ):
+        raise HTTPException(422, f"no platform for district {exten[3:]}")
+    await _ami(
+        request,
+        "Redirect",
+        Channel=call.channel,
+        Context="hotline-transfer",
+        Exten=exten,
+        Priority="1",
+    )
+    session.add(
+        CallEvent(
+            call_id=call.id,
+            at=utcnow(),
+            kind="TransferByAgent",
+            detail={"agent": current.user.username, "target": body.target},
+        )
+    )
+    call.outcome = "transferred"
+    return {"call_id": call.id, "target": body.target}
+
+
+async def _ami(request: Request, action: str, **fields: str) -> None:
+    ami = request.app.state.ami
+    if ami is None:
+        raise HTTPException(503, "telephony is not connected")
+    try:
+        await ami.action(action, **fields)
+    except AmiError as exc:
+        raise HTTPException(502, f"Asterisk refused: {exc}") from exc

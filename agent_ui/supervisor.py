@@ -19,13 +19,15 @@ from fastapi import APIRouter, Header, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from agent_ui.auth import Current, SignedIn, check_csrf
+from agent_ui.auth import Current, SignedIn, StreamUser, check_csrf
 from agent_ui.deps import DbSession
 from agent_ui.i18n import translator
 from agent_ui.templating import TEMPLATES
 from agi.ami import AmiError
 from hotline.calls import reports
+from hotline.db import session_factory
 from hotline.models import CallPlatform, User
 
 router = APIRouter(include_in_schema=False)
@@ -37,7 +39,7 @@ def _supervisor_only(current: SignedIn) -> None:
         raise HTTPException(403, "for supervisors")
 
 
-def _queues(session: DbSession, current: SignedIn) -> list[str]:
+def _queues(session: Session, current: SignedIn) -> list[str]:
     query = select(CallPlatform.queue).where(CallPlatform.active.is_(True))
     if current.actor.is_city:
         return list(session.scalars(query.order_by(CallPlatform.queue)))
@@ -95,7 +97,7 @@ def wallboard_data(request: Request, queues: list[str], agents: list[User]) -> d
     }
 
 
-def _agents(session: DbSession, current: SignedIn) -> list[User]:
+def _agents(session: Session, current: SignedIn) -> list[User]:
     query = select(User).where(User.role == "agent", User.active.is_(True))
     if not current.actor.is_city:
         query = query.where(User.scope_code == current.user.scope_code)
@@ -118,11 +120,10 @@ def wallboard(request: Request, current: Current, session: DbSession) -> HTMLRes
 
 
 @router.get("/supervisor/stream")
-async def wallboard_stream(
-    request: Request, current: Current, session: DbSession
-) -> StreamingResponse:
+async def wallboard_stream(request: Request, current: StreamUser) -> StreamingResponse:
     _supervisor_only(current)
-    queues, agents = _queues(session, current), _agents(session, current)
+    with session_factory(request.app.state.engine)() as session:  # released before streaming
+        queues, agents = _queues(session, current), _agents(session, current)
 
     async def frames() -> AsyncIterator[str]:
         while not await request.is_disconnected():

@@ -279,6 +279,7 @@ class Call(Base):
     uniqueid: Mapped[str] = mapped_column(String(64), unique=True)
     linkedid: Mapped[str] = mapped_column(String(64), index=True)
     node: Mapped[str] = mapped_column(String(64), default="")
+    channel: Mapped[str] = mapped_column(String(128), default="")  # the caller's, for control
     caller_number: Mapped[str] = mapped_column(String(64), default="", index=True)
     did: Mapped[str] = mapped_column(String(64), default="")
     answered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

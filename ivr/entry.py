@@ -94,7 +94,12 @@ def call_handler(
         caller = env.get("callerid")
         did = env.get("arg_1") or env.get("dnid")
         call_id, facts = await records.start_call(
-            env.uniqueid, env.get("arg_2") or env.uniqueid, caller, did, flow.history_days
+            env.uniqueid,
+            env.get("arg_2") or env.uniqueid,
+            caller,
+            did,
+            flow.history_days,
+            channel=env.get("channel"),
         )
         await channel.set_variable("HOTLINE_CALL_ID", str(call_id))
         state = CallState(caller=caller, did=did, facts=facts)

@@ -58,6 +58,18 @@
   events.addEventListener("state", (e) => { const d = JSON.parse(e.data); showState(d.state, d.reason); });
   window.hotlineEvents = events;
 
+  // --- call controls ----------------------------------------------------------------
+  document.querySelectorAll("button[data-control]").forEach((b) => {
+    b.onclick = async () => {
+      const id = $("pop").dataset.callId, what = b.dataset.control;
+      if (!id) return;
+      const r = what === "hangup" ? await post("/calls/" + id + "/hangup", {})
+        : await post("/calls/" + id + "/transfer", {target: what === "district"
+            ? "district:" + $("to-district").value.trim() : what});
+      $("control-error").textContent = r.ok ? "" : ((await r.json()).detail || r.statusText);
+    };
+  });
+
   // --- searches ---------------------------------------------------------------------
   function searcher(input, list, url, label, pick) {
     let timer = null;

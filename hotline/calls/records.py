@@ -43,15 +43,29 @@ class CallRecords:
     # --- what the IVR writes ------------------------------------------------------------
     # Core statements on one connection per step: this runs for every call.
     async def start_call(
-        self, uniqueid: str, linkedid: str, caller: str, did: str, history_days: int, node: str = ""
+        self,
+        uniqueid: str,
+        linkedid: str,
+        caller: str,
+        did: str,
+        history_days: int,
+        node: str = "",
+        channel: str = "",
     ) -> tuple[int, CallerFacts]:
         """Create the call record and read the caller's history in one transaction."""
         return await asyncio.to_thread(
-            self._start_call, uniqueid, linkedid, caller, did, history_days, node
+            self._start_call, uniqueid, linkedid, caller, did, history_days, node, channel
         )
 
     def _start_call(
-        self, uniqueid: str, linkedid: str, caller: str, did: str, history_days: int, node: str
+        self,
+        uniqueid: str,
+        linkedid: str,
+        caller: str,
+        did: str,
+        history_days: int,
+        node: str,
+        channel: str = "",
     ) -> tuple[int, CallerFacts]:
         facts = (
             self._caller_facts(caller, history_days)
@@ -71,6 +85,7 @@ class CallRecords:
                     "caller_number": caller,
                     "did": did,
                     "node": node,
+                    "channel": channel,
                     "answered_at": now,
                     "created_at": now,
                     "priority": 0,
