@@ -41,6 +41,8 @@ def _platform_only(current: Current) -> None:
 def desktop(request: Request, current: Current) -> Response:
     if current.user.role == "unit":
         return RedirectResponse("/unit", status_code=303)
+    if current.user.role == "admin":
+        return RedirectResponse("/admin", status_code=303)
     _platform_only(current)
     states = request.app.state.agent_states
     return TEMPLATES.TemplateResponse(

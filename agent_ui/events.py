@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator
 from typing import Any
 
-from hotline.calls.tracker import CallConnected
+from hotline.calls.tracker import CallConnected, CallNotice
 
 log = logging.getLogger("hotline.events")
 QUEUE_SIZE = 32
@@ -46,8 +46,11 @@ class EventHub:
                 log.warning("dropped a slow page of %s", user)
         return reached
 
-    async def on_connected(self, event: CallConnected) -> None:
-        self.publish(event.agent, "pop", {"call_id": event.call_id})
+    async def on_connected(self, event: CallNotice) -> None:
+        if isinstance(event, CallConnected):
+            self.publish(event.agent, "pop", {"call_id": event.call_id})
+        else:
+            self.publish(event.agent, "ended", {"call_id": event.call_id})
 
     async def stream(self, user: str, disconnected: Any) -> AsyncIterator[str]:
         """SSE text for one page until the client goes away or is dropped."""

@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine, func, select, text
 
 from agent_ui import (
+    admin,
     api_cases,
     api_field,
     auth,
@@ -52,6 +53,7 @@ def create_app(
     )
     app.include_router(desktop.router)
     app.include_router(supervisor.router)
+    app.include_router(admin.router)
     app.include_router(api_cases.router)
     app.include_router(open311.router)
     app.include_router(public.router)

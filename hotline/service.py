@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 
 from agent_ui.events import EventHub
 from agent_ui.main import create_app
+from agent_ui.wrapup import WrapUp
 from agi.ami import AmiClient
 from agi.queues import QueueMonitor, merged_snapshot
 from agi.server import FastAgiServer
@@ -112,6 +113,10 @@ async def run(settings: Settings) -> None:
         ami=telephony.clients[0] if telephony.clients else None,
         queues=telephony.snapshot,
     )
+    wrapup = None
+    if telephony.tracker is not None and telephony.clients:
+        wrapup = WrapUp(telephony.clients[0], hub, app.state.agent_states, settings.wrapup_seconds)
+        telephony.tracker.subscribe(wrapup)
     web = _WebServer(
         uvicorn.Config(
             app, host=settings.web.host, port=settings.web.port, log_config=None, lifespan="on"
@@ -138,6 +143,8 @@ async def run(settings: Settings) -> None:
     await asyncio.wait({web_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
     web.should_exit = True
     await agi.stop()
+    if wrapup is not None:
+        await wrapup.stop()
     await telephony.stop()
     for job in background:
         job.cancel()

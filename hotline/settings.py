@@ -88,6 +88,9 @@ class Settings(BaseSettings):
         default=PROJECT_ROOT / "var" / "media", description="Photos attached to cases."
     )
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    wrapup_seconds: float = Field(
+        default=30.0, ge=0, le=600, description="After-call work pause; 0 = none."
+    )
     agent_interface: str = Field(
         default="PJSIP/{endpoint}",
         description="Queue member interface of an agent: {endpoint} and {username} are filled.",

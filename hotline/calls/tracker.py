@@ -31,7 +31,18 @@ class CallConnected:
     agent: str
 
 
-Listener = Callable[[CallConnected], Awaitable[None] | None]
+@dataclass(frozen=True)
+class CallCompleted:
+    """The agent's part of the call ended (AgentComplete): wrap-up starts."""
+
+    call_id: int
+    agent: str
+    queue: str
+    interface: str
+
+
+CallNotice = CallConnected | CallCompleted
+Listener = Callable[[CallNotice], Awaitable[None] | None]
 
 
 class CallTracker:
@@ -78,7 +89,7 @@ class CallTracker:
                 self.handled += 1
                 self._events.task_done()
 
-    def _store(self, event: Message) -> CallConnected | None:
+    def _store(self, event: Message) -> CallNotice | None:
         uniqueid, linkedid = event.get("Uniqueid"), event.get("Linkedid")
         if not uniqueid and not linkedid:
             return None
@@ -108,4 +119,8 @@ class CallTracker:
             )
             if change.kind == "AgentConnect" and "agent" in change.updates:
                 return CallConnected(call.id, str(change.updates["agent"]))
+            if change.kind == "AgentComplete" and event.get("MemberName"):
+                return CallCompleted(
+                    call.id, event.get("MemberName"), event.get("Queue"), event.get("Interface")
+                )
         return None

@@ -33,7 +33,8 @@ R = 303  # redirected to the sign-in page
 # route: statuses in the order of USERS
 TABLE: dict[str, list[int]] = {
     #                          anon dc_a xc_a ci_a dc_s ci_s u_dc u_wa admin
-    "/": [R, 200, 200, 200, 200, 200, 303, 303, 403],
+    "/": [R, 200, 200, 200, 200, 200, 303, 303, 303],
+    "/admin": [R, 403, 403, 403, 403, 403, 403, 403, 200],
     "/supervisor": [R, 403, 403, 403, 200, 200, 403, 403, 403],
     "/reports": [R, 403, 403, 403, 200, 200, 403, 403, 403],
     "/unit": [R, 403, 403, 403, 403, 403, 200, 200, 403],
@@ -94,6 +95,46 @@ def test_matrix(api: Any, loaded_engine: Engine, route: str, user: str, status: 
         sign_in(api.client, user)
     response = api.client.get(route.format(**ids), follow_redirects=False)
     assert response.status_code == status, (route, user, response.text[:200])
+
+
+def test_admin_adds_and_deactivates(api: Any, loaded_engine: Engine) -> None:
+    world(loaded_engine)
+    sign_in(api.client, "admin")
+    page = api.client.get("/admin")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert csrf is not None and "hotline-110101" in page.text
+    made = api.client.post(
+        "/admin/users",
+        data={
+            "csrf_token": csrf.group(1),
+            "username": "dc_agent2",
+            "password": "long-enough-1",
+            "role": "agent",
+            "scope": "110101",
+            "name": "新坐席",
+        },
+        follow_redirects=False,
+    )
+    assert made.status_code == 303
+    bad = api.client.post(
+        "/admin/users",
+        data={
+            "csrf_token": csrf.group(1),
+            "username": "x",
+            "password": "short",
+            "role": "agent",
+            "scope": "110101",
+        },
+    )
+    assert "password" in bad.text
+    gone = api.client.post(
+        "/admin/users/dc_agent2/deactivate",
+        data={"csrf_token": csrf.group(1)},
+        follow_redirects=False,
+    )
+    assert gone.status_code == 303
+    forged = api.client.post("/admin/users/dc_agent/deactivate", data={"csrf_token": "x"})
+    assert forged.status_code == 403
 
 
 def test_supervisor_pages(api: Any, loaded_engine: Engine) -> None:

@@ -1,0 +1,67 @@
+"""Wrap-up (after-call work): when an agent's call completes they are paused in the queue
+with the reason ``after_call_work``; the pause ends by itself after the configured time, or
+sooner when the agent goes ready by hand."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+from agent_ui.events import EventHub
+from agi.ami import AmiClient, AmiError
+from hotline.calls.tracker import CallCompleted, CallNotice
+
+log = logging.getLogger("hotline.wrapup")
+
+
+class WrapUp:
+    def __init__(
+        self, ami: AmiClient, hub: EventHub, states: dict[str, Any], seconds: float
+    ) -> None:
+        self._ami, self._hub, self._states, self._seconds = ami, hub, states, seconds
+        self._timers: set[asyncio.Task[None]] = set()
+
+    async def __call__(self, notice: CallNotice) -> None:
+        if not isinstance(notice, CallCompleted) or self._seconds <= 0:
+            return
+        started = time.time()
+        self._states[notice.agent] = ("wrapup", started, "after_call_work")
+        self._hub.publish(notice.agent, "state", {"state": "wrapup", "reason": "after_call_work"})
+        try:
+            await self._ami.action(
+                "QueuePause",
+                Queue=notice.queue,
+                Interface=notice.interface,
+                Paused="true",
+                Reason="after_call_work",
+            )
+        except AmiError as exc:
+            log.warning("could not start wrap-up for %s: %s", notice.agent, exc)
+            return
+        timer = asyncio.create_task(self._end_later(notice, started))
+        self._timers.add(timer)
+        timer.add_done_callback(self._timers.discard)
+
+    async def _end_later(self, notice: CallCompleted, started: float) -> None:
+        await asyncio.sleep(self._seconds)
+        state = self._states.get(notice.agent)
+        if not state or state[0] != "wrapup" or state[1] != started:
+            return  # the agent moved on by hand
+        with contextlib.suppress(AmiError):
+            await self._ami.action(
+                "QueuePause",
+                Queue=notice.queue,
+                Interface=notice.interface,
+                Paused="false",
+                Reason="wrapup done",
+            )
+        self._states[notice.agent] = ("ready", time.time(), "")
+        self._hub.publish(notice.agent, "state", {"state": "ready", "reason": ""})
+
+    async def stop(self) -> None:
+        for timer in list(self._timers):
+            timer.cancel()
+        await asyncio.gather(*self._timers, return_exceptions=True)
