@@ -42,7 +42,7 @@ def _supervisor_only(current: SignedIn) -> None:
 def _queues(session: Session, current: SignedIn) -> list[str]:
     query = select(CallPlatform.queue).where(CallPlatform.active.is_(True))
     if current.actor.is_city:
-        return list(session.scalars(query.order_by(CallPlatform.queue)))
+        return list(session.scalars(query.order_by(CallPlatform.level, CallPlatform.queue)))
     return list(session.scalars(query.where(CallPlatform.area_code == current.user.scope_code)))
 
 

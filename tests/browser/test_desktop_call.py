@@ -154,3 +154,73 @@ def test_real_call_pops_and_becomes_a_case(pbx: Pbx, chromium: str) -> None:
             assert case.citizen_phone == CALLER and case.call_id is not None
 
     asyncio.run(main())
+
+
+def test_wallboard_shows_a_waiting_call(pbx: Pbx, chromium: str) -> None:
+    """The city supervisor's wallboard counts a caller waiting in the city queue (a caller
+    who keyed Xicheng, where no agent is in, overflows there)."""
+    from playwright.async_api import async_playwright
+
+    web_port = free_port()
+    settings = pbx.settings.model_copy(update={"web": Bind(port=web_port)})
+    node = settings.ami[0]
+    caller = "13800000202"
+
+    async def main() -> None:
+        ami = AmiClient(node.host, node.port, node.username, node.secret.get_secret_value())
+        await ami.connect()
+        monitor = QueueMonitor(ami, interval=0.5)
+        await monitor.refresh()
+        monitor.start()
+        agi = FastAgiServer(call_handler(settings, pbx.engine, queues=monitor.snapshot))
+        await agi.start(settings.fastagi.host, settings.fastagi.port)
+        web = Quiet(
+            uvicorn.Config(
+                create_app(settings, pbx.engine, ami=ami, queues=monitor.snapshot),
+                host="127.0.0.1",
+                port=web_port,
+                log_config=None,
+            )
+        )
+        web_task = asyncio.create_task(web.serve())
+        while not web.started:
+            await asyncio.sleep(0.05)
+        base = f"http://127.0.0.1:{web_port}"
+        try:
+            async with async_playwright() as playwright:
+                browser = await playwright.chromium.launch(
+                    executable_path=chromium, args=FLAGS, headless=True
+                )
+                page = await browser.new_page(viewport={"width": 1366, "height": 768})
+                await page.goto(f"{base}/login")
+                await page.fill("#username", "city_super")
+                await page.fill("#password", "super-demo-123")
+                await page.click("button[type=submit]")
+                await page.wait_for_url(f"{base}/")
+                await page.goto(f"{base}/supervisor")
+                await ami.action(
+                    "Originate",
+                    Channel="Local/12319@hotline/n",
+                    Context="test-caller",
+                    Exten="keys",
+                    Priority="1",
+                    CallerID=f'"Citizen" <{caller}>',
+                    Async="true",
+                    Variable=["KEYS=0ww02", "HOLD=25"],
+                )
+                cell = "tr[data-queue='hotline-city'] td:nth-child(2)"
+                await page.wait_for_function(
+                    f"document.querySelector(\"{cell}\")?.textContent === '1'", timeout=30_000
+                )
+                await page.screenshot(path=str(ARTIFACTS / "wallboard.png"))
+                await browser.close()
+        finally:
+            web.should_exit = True
+            await web_task
+            await agi.stop(grace=5)
+            await monitor.stop()
+            with contextlib.suppress(Exception):
+                await ami.action("Hangup", Channel="/^Local/.*/")
+            await ami.close()
+
+    asyncio.run(main())
