@@ -13,7 +13,15 @@ from sqlalchemy import select
 from agent_ui.deps import DbSession, TokenActor
 from hotline.cases.calendar import load_calendar
 from hotline.cases.lifecycle import actions_for
-from hotline.cases.service import NewCase, create_case, get_case, may_see, transition
+from hotline.cases.service import (
+    NewCase,
+    create_case,
+    decide_extension,
+    get_case,
+    may_see,
+    request_extension,
+    transition,
+)
 from hotline.models import Case
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
@@ -137,4 +145,24 @@ def act(number: str, action: str, body: ActionIn, session: DbSession, actor: Tok
     case = transition(
         session, actor, number, action, body.version, data, calendar=load_calendar(session)
     )
+    return case_out(case, actor.role)
+
+
+class ExtensionIn(BaseModel):
+    version: int = Field(ge=1)
+    approve: bool
+    hours: int | None = Field(default=None, ge=1, le=400, description="Units: hours asked.")
+    reason: str = Field(default="", max_length=4000)
+
+
+@router.post("/{number}/extension", response_model=CaseOut)
+def extension(number: str, body: ExtensionIn, session: DbSession, actor: TokenActor) -> CaseOut:
+    """A unit asks for more working hours (``hours``, ``reason``); the platform decides
+    (``approve``), which moves the deadline."""
+    if actor.role == "unit":
+        case = request_extension(session, actor, number, body.version, body.hours or 0, body.reason)
+    else:
+        case = decide_extension(
+            session, actor, number, body.version, body.approve, load_calendar(session)
+        )
     return case_out(case, actor.role)

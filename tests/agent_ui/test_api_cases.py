@@ -102,3 +102,26 @@ def test_openapi_describes_the_api(api: Any) -> None:
     spec = api.client.get("/openapi.json").json()
     assert "/api/v1/cases/{number}/actions/{action}" in spec["paths"]
     assert "/open311/v2/requests.{fmt}" in spec["paths"]
+
+
+def test_extension_over_the_api(api: Any) -> None:
+    number = post_case(api).json()["number"]
+    due = act(api, api.system, number, "dispatch", 1, unit_code="auto").json()["due_at"]
+    asked = api.client.post(
+        f"/api/v1/cases/{number}/extension",
+        headers=api.unit,
+        json={"version": 2, "approve": False, "hours": 8, "reason": "需要夜间施工"},
+    )
+    assert asked.status_code == 200, asked.text
+    decided = api.client.post(
+        f"/api/v1/cases/{number}/extension",
+        headers=api.system,
+        json={"version": 3, "approve": True},
+    )
+    assert decided.status_code == 200 and decided.json()["due_at"] > due
+    again = api.client.post(
+        f"/api/v1/cases/{number}/extension",
+        headers=api.system,
+        json={"version": 4, "approve": True},
+    )
+    assert again.status_code == 409 and again.json()["error_id"] == "case-no-extension"
