@@ -6,12 +6,13 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Header, Request, Response, UploadFile
+from starlette.concurrency import run_in_threadpool
 
 from agent_ui.api_cases import CaseOut, case_out
 from agent_ui.deps import DbSession, TokenActor, grid_index
 from hotline.cases.media import attach_photo
 from hotline.cases.service import CaseError, NewCase, create_case, get_case
-from hotline.models import utcnow
+from hotline.models import Attachment, utcnow
 
 router = APIRouter(prefix="/api/v1", tags=["field"])
 
@@ -40,39 +41,43 @@ async def field_report(
     idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
 ) -> CaseOut:
     data = await _read(request, photo)
-    cell = grid_index(request, session).locate(lon, lat)
-    if cell is None:
-        raise CaseError("case-outside-grid", "the point lies outside every grid cell", 422)
-    case, created = create_case(
-        session,
-        actor,
-        NewCase(
-            source="field",
-            kind=kind,
-            class_code=class_code,
-            district_code=cell[:6],
-            grid_code=cell,
-            lon=lon,
-            lat=lat,
-            description=description,
-            urgency=urgency,
-        ),
-        idempotency_key,
-    )
-    if created:
-        attach_photo(
+
+    def register() -> CaseOut:  # database and disk work, off the event loop
+        cell = grid_index(request, session).locate(lon, lat)
+        if cell is None:
+            raise CaseError("case-outside-grid", "the point lies outside every grid cell", 422)
+        case, created = create_case(
             session,
-            request.app.state.settings.media_dir,
-            case,
-            data,
-            "report",
-            actor.username,
-            request.app.state.settings.max_upload_bytes,
-            utcnow(),
+            actor,
+            NewCase(
+                source="field",
+                kind=kind,
+                class_code=class_code,
+                district_code=cell[:6],
+                grid_code=cell,
+                lon=lon,
+                lat=lat,
+                description=description,
+                urgency=urgency,
+            ),
+            idempotency_key,
         )
-    else:
-        response.status_code = 200
-    return case_out(case, actor.role)
+        if created:
+            attach_photo(
+                session,
+                request.app.state.settings.media_dir,
+                case,
+                data,
+                "report",
+                actor.username,
+                request.app.state.settings.max_upload_bytes,
+                utcnow(),
+            )
+        else:
+            response.status_code = 200
+        return case_out(case, actor.role)
+
+    return await run_in_threadpool(register)
 
 
 @router.post("/cases/{number}/photos", status_code=201)
@@ -86,17 +91,21 @@ async def add_photo(
 ) -> dict[str, object]:
     """A photo on a case in your scope: a unit's feedback, a platform's verification."""
     data = await _read(request, photo)
-    case = get_case(session, actor, number)
-    attachment = attach_photo(
-        session,
-        request.app.state.settings.media_dir,
-        case,
-        data,
-        purpose,
-        actor.username,
-        request.app.state.settings.max_upload_bytes,
-        utcnow(),
-    )
+
+    def attach() -> Attachment:
+        case = get_case(session, actor, number)
+        return attach_photo(
+            session,
+            request.app.state.settings.media_dir,
+            case,
+            data,
+            purpose,
+            actor.username,
+            request.app.state.settings.max_upload_bytes,
+            utcnow(),
+        )
+
+    attachment = await run_in_threadpool(attach)
     return {
         "id": attachment.id,
         "sha256": attachment.sha256,

@@ -23,7 +23,10 @@ def db_session(request: Request) -> Iterator[Session]:
         yield session
 
 
-DbSession = Annotated[Session, Depends(db_session)]
+# scope="function" commits before the response leaves: with the default ("request") the
+# commit ran after the client had its answer, so a redirect's next request could miss the
+# row just written, and a failed commit reached nobody.
+DbSession = Annotated[Session, Depends(db_session, scope="function")]
 
 
 def token_actor(session: DbSession, authorization: Annotated[str, Header()] = "") -> Actor:

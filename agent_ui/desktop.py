@@ -15,7 +15,9 @@ from fastapi import APIRouter, Header, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 from pypinyin import Style, lazy_pinyin
-from sqlalchemy import or_, select
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from agent_ui.api_cases import CaseIn
 from agent_ui.auth import Current, SignedIn, StreamUser, check_csrf
@@ -235,9 +237,7 @@ async def set_state(
     if ami is None:
         raise HTTPException(503, "telephony is not connected")
     user = current.user
-    queue = session.scalar(
-        select(CallPlatform.queue).where(or_(CallPlatform.area_code == user.scope_code))
-    )
+    queue = await run_in_threadpool(_platform_queue, session, user.scope_code)
     if queue is None:
         raise HTTPException(409, "no platform queue for your scope")
     interface = request.app.state.settings.agent_interface.format(
@@ -301,7 +301,7 @@ async def hang_up(
     x_csrf_token: Annotated[str, Header()] = "",
 ) -> dict[str, Any]:
     check_csrf(current, x_csrf_token)
-    call = _controlled_call(session, current, call_id)
+    call = await run_in_threadpool(_controlled_call, session, current, call_id)
     await _ami(request, "Hangup", Channel=call.channel)
     session.add(
         CallEvent(
@@ -326,16 +326,10 @@ async def transfer(
     """Blind transfer of the caller: to the emergency command center, the city platform's
     queue or another district's queue. The call (and any case saved from it) keeps its id."""
     check_csrf(current, x_csrf_token)
-    call = _controlled_call(session, current, call_id)
+    call = await run_in_threadpool(_controlled_call, session, current, call_id)
     exten = body.target if ":" not in body.target else f"dq-{body.target.split(':')[1]}"
-    if (
-        exten.startswith("dq-")
-        and session.scalar(
-            select(CallPlatform.queue).where(
-                CallPlatform.area_code == exten[3:], CallPlatform.active.is_(True)
-            )
-        )
-        is None
+    if exten.startswith("dq-") and (
+        await run_in_threadpool(_platform_queue, session, exten[3:]) is None
     ):
         raise HTTPException(422, f"no platform for district {exten[3:]}")
     await _ami(
@@ -356,6 +350,14 @@ async def transfer(
     )
     call.outcome = "transferred"
     return {"call_id": call.id, "target": body.target}
+
+
+def _platform_queue(session: Session, area_code: str) -> str | None:
+    return session.scalar(
+        select(CallPlatform.queue).where(
+            CallPlatform.area_code == area_code, CallPlatform.active.is_(True)
+        )
+    )
 
 
 async def _ami(request: Request, action: str, **fields: str) -> None:

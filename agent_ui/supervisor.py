@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from agent_ui.auth import Current, SignedIn, StreamUser, check_csrf
 from agent_ui.deps import DbSession
@@ -191,11 +192,19 @@ class ForceIn(BaseModel):
     reason: str = Field(default="supervisor", max_length=32)
 
 
-async def _agent_in_scope(session: DbSession, current: SignedIn, username: str) -> User:
+def _agent_in_scope(session: Session, current: SignedIn, username: str) -> User:
     agent = session.scalar(select(User).where(User.username == username, User.role == "agent"))
     if agent is None or not (current.actor.is_city or agent.scope_code == current.user.scope_code):
         raise HTTPException(404, "no such agent on your platform")
     return agent
+
+
+def _agent_queue(session: Session, current: SignedIn, username: str) -> tuple[User, str]:
+    agent = _agent_in_scope(session, current, username)
+    queue = session.scalar(
+        select(CallPlatform.queue).where(CallPlatform.area_code == agent.scope_code)
+    )
+    return agent, queue or ""
 
 
 @router.post("/supervisor/agents/{username}/state")
@@ -209,23 +218,20 @@ async def force_state(
 ) -> dict[str, str]:
     _supervisor_only(current)
     check_csrf(current, x_csrf_token)
-    agent = await _agent_in_scope(session, current, username)
+    agent, queue = await run_in_threadpool(_agent_queue, session, current, username)
     ami = request.app.state.ami
     if ami is None:
         raise HTTPException(503, "telephony is not connected")
-    queue = session.scalar(
-        select(CallPlatform.queue).where(CallPlatform.area_code == agent.scope_code)
-    )
     interface = request.app.state.settings.agent_interface.format(
         endpoint=agent.sip_endpoint or agent.username, username=agent.username
     )
     try:
         if body.state == "logged_out":
-            await ami.action("QueueRemove", Queue=queue or "", Interface=interface)
+            await ami.action("QueueRemove", Queue=queue, Interface=interface)
         else:
             await ami.action(
                 "QueuePause",
-                Queue=queue or "",
+                Queue=queue,
                 Interface=interface,
                 Paused="true",
                 Reason=body.reason,
@@ -259,7 +265,7 @@ async def spy(
     agent's call through ChanSpy."""
     _supervisor_only(current)
     check_csrf(current, x_csrf_token)
-    agent = await _agent_in_scope(session, current, username)
+    agent = await run_in_threadpool(_agent_in_scope, session, current, username)
     ami = request.app.state.ami
     if ami is None or not current.user.sip_endpoint:
         raise HTTPException(503, "telephony or the supervisor's phone is not set up")

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 
 from agent_ui.auth import Current, check_csrf
 from agent_ui.deps import DbSession
@@ -91,9 +92,12 @@ async def act(
     check_csrf(current, csrf_token)
     settings = request.app.state.settings
     now = utcnow()
-    if action == "request_extension":
-        request_extension(session, current.actor, number, version, hours, note, now=now)
-    else:
+    content = await photo.read(settings.max_upload_bytes + 1) if photo else b""
+
+    def apply() -> None:  # database and disk work, off the event loop
+        if action == "request_extension":
+            request_extension(session, current.actor, number, version, hours, note, now=now)
+            return
         data = {"note": note} if note else {}
         case = transition(
             session,
@@ -105,7 +109,6 @@ async def act(
             now=now,
             calendar=load_calendar(session),
         )
-        content = await photo.read(settings.max_upload_bytes + 1) if photo else b""
         if content:
             attach_photo(
                 session,
@@ -117,6 +120,8 @@ async def act(
                 settings.max_upload_bytes,
                 now,
             )
+
+    await run_in_threadpool(apply)
     return RedirectResponse(f"/unit/cases/{number}?done=1", status_code=303)
 
 

@@ -82,7 +82,7 @@ def templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Templates]:
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest, pg_available: bool) -> str:
     if request.param == "postgresql" and not pg_available:
-        pytest.skip("PostgreSQL not reachable")
+        pytest.skip("PostgreSQL not reachable (with CI=true this fails instead)")
     return str(request.param)
 
 
@@ -154,7 +154,7 @@ def pbx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pbx]:
     except PbxUnavailable as exc:
         if os.environ.get("CI") == "true":
             pytest.fail(f"real Asterisk is required in CI: {exc}")
-        pytest.skip(str(exc))
+        pytest.skip(f"{exc} (with CI=true this fails instead)")
     try:
         yield running
     finally:

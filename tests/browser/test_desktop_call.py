@@ -53,7 +53,7 @@ def chromium() -> str:
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI") == "true":
             pytest.fail("chromium is required in CI (apt-get install chromium)")
-        pytest.skip("chromium is not installed")
+        pytest.skip("chromium is not installed (with CI=true this fails instead)")
     return CHROMIUM
 
 
