@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request
@@ -19,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from agent_ui.agent_states import record_state, state_of
 from agent_ui.api_cases import CaseIn
 from agent_ui.auth import Current, SignedIn, StreamUser, check_csrf
 from agent_ui.deps import DbSession
@@ -46,7 +46,7 @@ def desktop(request: Request, current: Current) -> Response:
     if current.user.role == "admin":
         return RedirectResponse("/admin", status_code=303)
     _platform_only(current)
-    states = request.app.state.agent_states
+    state = state_of(request.app.state.engine, current.user.username)
     return TEMPLATES.TemplateResponse(
         request,
         "desktop.html",
@@ -54,7 +54,7 @@ def desktop(request: Request, current: Current) -> Response:
             "t": translator(request),
             "user": current.user,
             "csrf": current.session.csrf_token,
-            "state": states.get(current.user.username, ("logged_out", time.time())),
+            "state": state,
             "reasons": PAUSE_REASONS,
         },
     )
@@ -265,7 +265,9 @@ async def set_state(
             )
     except AmiError as exc:
         raise HTTPException(502, f"Asterisk refused: {exc}") from exc
-    request.app.state.agent_states[user.username] = (body.state, time.time(), body.reason)
+    await run_in_threadpool(
+        record_state, request.app.state.engine, user.username, body.state, body.reason
+    )
     request.app.state.hub.publish(
         user.username, "state", {"state": body.state, "reason": body.reason}
     )

@@ -1,7 +1,8 @@
 """Live events to the browser over SSE: one bounded queue per open page.
 
 The call tracker says a call connected to an agent; the hub puts a ``pop`` event on that
-agent's pages. A page that does not keep up (queue full) is dropped rather than buffered
+agent's pages. With several app instances a carrier (``agent_ui.pg_events``) takes each event
+to every instance first. A page that does not keep up (queue full) is dropped rather than buffered
 without bound; the browser's EventSource reconnects by itself.
 """
 
@@ -12,7 +13,7 @@ import json
 import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Protocol
 
 from hotline.calls.tracker import CallConnected, CallNotice
 
@@ -22,16 +23,32 @@ HEARTBEAT_SECONDS = 15.0
 _CLOSE = object()
 
 
+class Carrier(Protocol):
+    """Carries an event to every app instance, this one included (PostgreSQL NOTIFY)."""
+
+    def publish(self, user: str, kind: str, data: dict[str, Any]) -> None: ...
+
+
 class EventHub:
     def __init__(self) -> None:
         self._pages: dict[str, set[asyncio.Queue[object]]] = defaultdict(set)
         self.dropped = 0
+        self.carrier: Carrier | None = None
 
     def subscribers(self, user: str) -> int:
         return len(self._pages.get(user, ()))
 
     def publish(self, user: str, kind: str, data: dict[str, Any]) -> int:
-        """Queue an event for every page of ``user``; the number of pages reached."""
+        """Send an event to every page of ``user``, on whichever instance it is open. With a
+        carrier (several instances) the event travels through it and comes back to
+        ``deliver``; returns the pages reached here at once (0 when it travels)."""
+        if self.carrier is not None:
+            self.carrier.publish(user, kind, data)
+            return 0
+        return self.deliver(user, kind, data)
+
+    def deliver(self, user: str, kind: str, data: dict[str, Any]) -> int:
+        """Queue an event for this instance's pages of ``user``; the number reached."""
         message = f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
         reached = 0
         for queue in list(self._pages.get(user, ())):

@@ -17,6 +17,7 @@ from agent_ui import (
     api_field,
     auth,
     desktop,
+    metrics,
     open311,
     public,
     supervisor,
@@ -46,8 +47,10 @@ def create_app(
     app = FastAPI(title="City-management hotline", version=__version__)
     app.state.hub = hub or EventHub()
     app.state.ami = ami
+    app.state.ami_clients = [ami] if ami is not None else []  # every node (service.run)
+    app.state.agi = None  # the FastAGI server, when this process runs one
     app.state.queues = queues
-    app.state.agent_states = {}
+    app.state.metrics = metrics.registry_for(app.state)
     app.mount(
         "/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static"
     )
@@ -60,6 +63,7 @@ def create_app(
     app.include_router(api_field.router)
     app.include_router(auth.router)
     app.include_router(unit_portal.router)
+    app.include_router(metrics.router)
     app.state.login_limiter = auth.LoginLimiter()
 
     @app.middleware("http")

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from agent_ui.agent_states import LOGGED_OUT, load_states, record_state
 from agent_ui.auth import Current, SignedIn, StreamUser, check_csrf
 from agent_ui.deps import DbSession
 from agent_ui.i18n import translator
@@ -59,7 +60,7 @@ def wallboard_data(request: Request, queues: list[str], agents: list[User]) -> d
     today = reports.compute(
         reports.load(request.app.state.engine, start, end, queues), ZoneInfo(settings.timezone)
     )["queue"]
-    states = request.app.state.agent_states
+    states = load_states(request.app.state.engine, [a.username for a in agents])
     now = time.time()
     return {
         "queues": [
@@ -86,11 +87,9 @@ def wallboard_data(request: Request, queues: list[str], agents: list[User]) -> d
             {
                 "username": a.username,
                 "name": a.display_name,
-                "state": states.get(a.username, ("logged_out", now, ""))[0],
-                "seconds": round(now - states.get(a.username, ("", now, ""))[1]),
-                "reason": states.get(a.username, ("", now, ""))[2]
-                if len(states.get(a.username, ())) > 2
-                else "",
+                "state": states[a.username].state if a.username in states else LOGGED_OUT,
+                "seconds": round(now - states[a.username].since) if a.username in states else 0,
+                "reason": states[a.username].reason if a.username in states else "",
             }
             for a in agents
         ],
@@ -238,7 +237,9 @@ async def force_state(
             )
     except AmiError as exc:
         raise HTTPException(502, f"Asterisk refused: {exc}") from exc
-    request.app.state.agent_states[agent.username] = (body.state, time.time(), body.reason)
+    await run_in_threadpool(
+        record_state, request.app.state.engine, agent.username, body.state, body.reason
+    )
     request.app.state.hub.publish(
         agent.username, "state", {"state": body.state, "reason": body.reason}
     )

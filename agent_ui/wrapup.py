@@ -7,9 +7,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
-from typing import Any
 
+from sqlalchemy import Engine
+
+from agent_ui.agent_states import PhoneState, record_state, state_of
 from agent_ui.events import EventHub
 from agi.ami import AmiClient, AmiError
 from hotline.calls.tracker import CallCompleted, CallNotice
@@ -18,17 +19,16 @@ log = logging.getLogger("hotline.wrapup")
 
 
 class WrapUp:
-    def __init__(
-        self, ami: AmiClient, hub: EventHub, states: dict[str, Any], seconds: float
-    ) -> None:
-        self._ami, self._hub, self._states, self._seconds = ami, hub, states, seconds
+    def __init__(self, ami: AmiClient, hub: EventHub, engine: Engine, seconds: float) -> None:
+        self._ami, self._hub, self._engine, self._seconds = ami, hub, engine, seconds
         self._timers: set[asyncio.Task[None]] = set()
 
     async def __call__(self, notice: CallNotice) -> None:
         if not isinstance(notice, CallCompleted) or self._seconds <= 0:
             return
-        started = time.time()
-        self._states[notice.agent] = ("wrapup", started, "after_call_work")
+        started = await asyncio.to_thread(
+            record_state, self._engine, notice.agent, "wrapup", "after_call_work"
+        )
         self._hub.publish(notice.agent, "state", {"state": "wrapup", "reason": "after_call_work"})
         try:
             await self._ami.action(
@@ -45,10 +45,10 @@ class WrapUp:
         self._timers.add(timer)
         timer.add_done_callback(self._timers.discard)
 
-    async def _end_later(self, notice: CallCompleted, started: float) -> None:
+    async def _end_later(self, notice: CallCompleted, started: PhoneState) -> None:
         await asyncio.sleep(self._seconds)
-        state = self._states.get(notice.agent)
-        if not state or state[0] != "wrapup" or state[1] != started:
+        state = await asyncio.to_thread(state_of, self._engine, notice.agent)
+        if state.state != "wrapup" or abs(state.since - started.since) > 0.001:
             return  # the agent moved on by hand
         with contextlib.suppress(AmiError):
             await self._ami.action(
@@ -58,7 +58,7 @@ class WrapUp:
                 Paused="false",
                 Reason="wrapup done",
             )
-        self._states[notice.agent] = ("ready", time.time(), "")
+        await asyncio.to_thread(record_state, self._engine, notice.agent, "ready")
         self._hub.publish(notice.agent, "state", {"state": "ready", "reason": ""})
 
     async def stop(self) -> None:

@@ -431,6 +431,18 @@ class Notification(Base):
     read_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class AgentState(Base):
+    """An agent's phone state (ready, paused, wrapup, logged_out), its reason and since
+    when: in the database so that every app instance shows the same."""
+
+    __tablename__ = "agent_states"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(32), default="")
+    since: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
 class Lease(Base):
     """A named job that must run on one app instance at a time (the scheduler)."""
 

@@ -17,11 +17,12 @@ from sqlalchemy import Engine
 
 from agent_ui.events import EventHub
 from agent_ui.main import create_app
+from agent_ui.pg_events import PgEventBus
 from agent_ui.wrapup import WrapUp
 from agi.ami import AmiClient
 from agi.queues import QueueMonitor, merged_snapshot
 from agi.server import FastAgiServer
-from hotline.calls.tracker import CallTracker
+from hotline.calls.tracker import CallTracker, track_while_leader
 from hotline.cases.outbox import OutboxDeliverer
 from hotline.cases.overdue import run_scheduler
 from hotline.db import make_engine
@@ -83,9 +84,14 @@ def _telephony(settings: Settings, engine: Engine) -> _Telephony:
     return _Telephony(clients, monitors, tracker)
 
 
+def _instance_name() -> str:
+    """Names this app instance in the leases it holds."""
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
 def _background_jobs(settings: Settings, engine: Engine) -> list[asyncio.Task[None]]:
     """The overdue scheduler (on one instance at a time, by lease) and webhook delivery."""
-    holder = f"{socket.gethostname()}-{os.getpid()}"
+    holder = _instance_name()
     grace = dt.timedelta(hours=settings.escalation_grace_hours)
     jobs = [
         asyncio.create_task(
@@ -103,9 +109,19 @@ def _background_jobs(settings: Settings, engine: Engine) -> list[asyncio.Task[No
 async def run(settings: Settings) -> None:
     engine = make_engine(settings.database_url)
     hub = EventHub()
+    bus = None
+    if engine.dialect.name == "postgresql":  # live events reach pages on every instance
+        bus = PgEventBus(settings.database_url, hub)
+        hub.carrier = bus
+        bus.start()
     telephony = _telephony(settings, engine)
+    leading = None
     if telephony.tracker is not None:
         telephony.tracker.subscribe(hub.on_connected)  # a connected call pops on the page
+        telephony.tracker.active = False  # until this instance holds the tracker lease
+        leading = asyncio.create_task(
+            track_while_leader(telephony.tracker, engine, _instance_name())
+        )
     app = create_app(
         settings,
         engine,
@@ -115,7 +131,7 @@ async def run(settings: Settings) -> None:
     )
     wrapup = None
     if telephony.tracker is not None and telephony.clients:
-        wrapup = WrapUp(telephony.clients[0], hub, app.state.agent_states, settings.wrapup_seconds)
+        wrapup = WrapUp(telephony.clients[0], hub, engine, settings.wrapup_seconds)
         telephony.tracker.subscribe(wrapup)
     web = _WebServer(
         uvicorn.Config(
@@ -124,6 +140,7 @@ async def run(settings: Settings) -> None:
     )
     agi = FastAgiServer(call_handler(settings, engine, queues=telephony.snapshot))
     await agi.start(settings.fastagi.host, settings.fastagi.port)
+    app.state.agi, app.state.ami_clients = agi, telephony.clients  # for /metrics
     background = _background_jobs(settings, engine)
 
     stop = asyncio.Event()
@@ -145,7 +162,13 @@ async def run(settings: Settings) -> None:
     await agi.stop()
     if wrapup is not None:
         await wrapup.stop()
+    if leading is not None:
+        leading.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await leading
     await telephony.stop()
+    if bus is not None:
+        await bus.stop()
     for job in background:
         job.cancel()
     await asyncio.gather(*background, return_exceptions=True)

@@ -96,9 +96,8 @@ class Settings(BaseSettings):
         description="Queue member interface of an agent: {endpoint} and {username} are filled.",
     )
     speech_model_path: Path | None = None
-    session_secret: SecretStr = Field(
-        default=SecretStr(""),
-        description="Key that signs web sessions; generated per start when empty (demo only).",
+    metrics_token: SecretStr = Field(
+        default=SecretStr(""), description="Bearer token /metrics asks for; empty = open."
     )
 
     @field_validator("hotline_number")

@@ -3,12 +3,17 @@
 Events are queued and handled one at a time, in order, off the AMI reader; the database is
 reached through ``asyncio.to_thread``. Subscribers hear about connected calls (the agent
 desktop's screen pop listens here).
+
+With several app instances every one hears the same AMI events, but only the one holding the
+``call-tracker`` lease stores them and tells its subscribers (``track_while_leader``): each
+event is kept once and each pop and wrap-up happens once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
@@ -20,7 +25,8 @@ from agi.ami import AmiClient
 from agi.ami_protocol import Message
 from hotline.calls.timeline import TRACKED, CallView, apply_event
 from hotline.db import transaction
-from hotline.models import Call, CallEvent
+from hotline.lease import acquire, release
+from hotline.models import Call, CallEvent, utcnow
 
 log = logging.getLogger("hotline.tracker")
 
@@ -52,6 +58,7 @@ class CallTracker:
         self._listeners: list[Listener] = []
         self._task: asyncio.Task[None] | None = None
         self.handled = 0
+        self.active = True  # False on an instance that does not hold the tracker lease
 
     def attach(self, ami: AmiClient) -> None:
         for name in TRACKED:
@@ -76,6 +83,9 @@ class CallTracker:
     async def _run(self) -> None:
         while True:
             event = await self._events.get()
+            if not self.active:
+                self._events.task_done()
+                continue
             try:
                 connected = await asyncio.to_thread(self._store, event)
                 if connected is not None:
@@ -124,3 +134,30 @@ class CallTracker:
                     call.id, event.get("MemberName"), event.get("Queue"), event.get("Interface")
                 )
         return None
+
+
+LEASE = "call-tracker"
+
+
+async def track_while_leader(
+    tracker: CallTracker, engine: Engine, holder: str, interval: float = 5.0
+) -> None:
+    """Keep ``tracker.active`` true exactly while this instance holds the tracker lease.
+    The lease lasts three intervals, so a dead leader's place is taken within that time;
+    events in that gap are not stored (the call records keep what the IVR wrote)."""
+    ttl = dt.timedelta(seconds=interval * 3)
+    try:
+        while True:
+            try:
+                leader = await asyncio.to_thread(acquire, engine, LEASE, holder, ttl, utcnow())
+            except Exception:
+                log.exception("could not renew the tracker lease")
+                leader = False
+            if leader != tracker.active:
+                log.info("call tracking %s on %s", "starts" if leader else "stops", holder)
+            tracker.active = leader
+            await asyncio.sleep(interval)
+    finally:
+        tracker.active = False
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(release, engine, LEASE, holder)

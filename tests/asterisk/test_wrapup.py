@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
+from agent_ui.agent_states import state_of
 from agent_ui.events import EventHub
 from agent_ui.wrapup import WrapUp
 from hotline.testing.pbx import Pbx, Scene, play
@@ -24,8 +25,7 @@ async def member(scene: Scene) -> dict[str, str]:
 
 def test_wrapup_pauses_then_resumes(pbx: Pbx) -> None:
     async def scenario(scene: Scene) -> None:
-        states: dict[str, object] = {}
-        wrapup = WrapUp(scene.ami, EventHub(), states, seconds=2)
+        wrapup = WrapUp(scene.ami, EventHub(), pbx.engine, seconds=2)
         scene.tracker.subscribe(wrapup)
         await scene.ami.action(
             "QueueAdd", Queue="hotline-110101", Interface=MEMBER, MemberName="dc_agent"
@@ -43,8 +43,10 @@ def test_wrapup_pauses_then_resumes(pbx: Pbx) -> None:
             await asyncio.sleep(0.05)
         paused = await member(scene)
         assert (paused["Paused"], paused["PausedReason"]) == ("1", "after_call_work")
+        assert state_of(pbx.engine, "dc_agent")[::2] == ("wrapup", "after_call_work")
         await asyncio.sleep(2.5)
         assert (await member(scene))["Paused"] == "0"
+        assert state_of(pbx.engine, "dc_agent").state == "ready"
         await wrapup.stop()
 
     play(pbx, scenario, clock=lambda: NOON)
