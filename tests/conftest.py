@@ -101,6 +101,18 @@ def _clone(backend: str, template_url: str, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
+def pg_url(pg_available: bool) -> Iterator[str]:
+    """A new, empty PostgreSQL database of its own (NOTIFY channels are per database)."""
+    if not pg_available:
+        pytest.skip("PostgreSQL not reachable (with CI=true this fails instead)")
+    url = pg.create_database(PG_ADMIN_URL)
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        pg.drop_database(PG_ADMIN_URL, str(url.database))
+
+
+@pytest.fixture
 def empty_db_url(backend: str, tmp_path: Path) -> Iterator[str]:
     """A database with no tables at all (for migration tests)."""
     if backend == "sqlite":

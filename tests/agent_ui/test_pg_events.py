@@ -4,31 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-from collections.abc import Iterator
 
 import psycopg
 import pytest
 
 from agent_ui.events import EventHub
 from agent_ui.pg_events import CHANNEL, PgEventBus, libpq_conninfo
-from hotline.testing import pg
 from hotline.testing.pbx import free_port
-
-ADMIN_URL = os.environ.get("HOTLINE_TEST_PG_URL", pg.DEFAULT_URL)
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    if not pg.reachable(ADMIN_URL):
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL is required in CI but not reachable at {ADMIN_URL}")
-        pytest.skip("PostgreSQL not reachable (with CI=true this fails instead)")
-    url = pg.create_database(ADMIN_URL)  # NOTIFY channels are per database: tests stay apart
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        pg.drop_database(ADMIN_URL, str(url.database))
 
 
 async def next_event(stream: object) -> str:

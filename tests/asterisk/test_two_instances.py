@@ -26,30 +26,20 @@ from hotline.demo import load_demo_users
 from hotline.models import Call, Lease
 from hotline.refdata import load_reference_data
 from hotline.settings import PROJECT_ROOT
-from hotline.testing import pg
 from hotline.testing.pbx import Pbx, free_port
 
-ADMIN_URL = os.environ.get("HOTLINE_TEST_PG_URL", pg.DEFAULT_URL)
 CALLER = "13800000601"
 MEMBER = "Local/city_agent@test-agents/n"
 
 
 @pytest.fixture
-def shared_db() -> Iterator[str]:
-    if not pg.reachable(ADMIN_URL):
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL is required in CI but not reachable at {ADMIN_URL}")
-        pytest.skip("PostgreSQL not reachable (with CI=true this fails instead)")
-    url = pg.create_database(ADMIN_URL).render_as_string(hide_password=False)
-    migrate.upgrade(url)
-    engine = make_engine(url)
+def shared_db(pg_url: str) -> str:
+    migrate.upgrade(pg_url)
+    engine = make_engine(pg_url)
     load_reference_data(engine, PROJECT_ROOT / "data" / "reference")
     load_demo_users(engine)
     engine.dispose()
-    try:
-        yield url
-    finally:
-        pg.drop_database(ADMIN_URL, url.rsplit("/", 1)[1])
+    return pg_url
 
 
 class Instance:
