@@ -64,7 +64,7 @@ def render_context(settings: Settings, engine: Engine, *, sip: bool = True) -> d
         raise RenderError("sip_secret: set it to derive the agent phones' passwords")
     return {
         "generated": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "agi_host": settings.fastagi.host,
+        "agi_host": settings.fastagi_url_host or settings.fastagi.host,
         "agi_port": settings.fastagi.port,
         "hotline_number": settings.hotline_number,
         "emergency_dial": settings.emergency_dial,
@@ -88,8 +88,8 @@ def render_context(settings: Settings, engine: Engine, *, sip: bool = True) -> d
         "module_dir": settings.asterisk_module_dir,
         "max_calls": 2000,
         "moh_directory": "/usr/share/asterisk/sounds/en/silence",
-        "rtp_start": 10000,
-        "rtp_end": 20000,
+        "rtp_start": settings.rtp_start,
+        "rtp_end": settings.rtp_end,
     }
 
 

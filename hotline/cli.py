@@ -227,6 +227,20 @@ def dialplan_render(
         typer.echo(str(path))
 
 
+@dialplan_app.command("sip-password")
+def dialplan_sip_password(
+    endpoint: Annotated[str, typer.Argument(help="The agent phone's PJSIP endpoint.")],
+) -> None:
+    """Print the SIP password of an agent phone, to set up its softphone."""
+    from dialplan.render import sip_password
+
+    secret = settings().sip_secret.get_secret_value()
+    if not secret:
+        typer.echo("error: sip_secret is not set (config file or HOTLINE_SIP_SECRET)", err=True)
+        raise typer.Exit(1)
+    typer.echo(sip_password(secret, endpoint))
+
+
 @prompts_app.command("build")
 def prompts_build(
     out: Annotated[Path, typer.Option(help="Sounds folder (Asterisk's sounds/hotline).")],

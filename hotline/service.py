@@ -102,7 +102,7 @@ def _background_jobs(settings: Settings, engine: Engine) -> list[asyncio.Task[No
         deliverer = OutboxDeliverer(
             engine, settings.webhook_url, settings.webhook_secret.get_secret_value()
         )
-        jobs.append(asyncio.create_task(deliverer.run()))
+        jobs.append(asyncio.create_task(deliverer.run(holder=holder)))
     return jobs
 
 
@@ -135,7 +135,13 @@ async def run(settings: Settings) -> None:
         telephony.tracker.subscribe(wrapup)
     web = _WebServer(
         uvicorn.Config(
-            app, host=settings.web.host, port=settings.web.port, log_config=None, lifespan="on"
+            app,
+            host=settings.web.host,
+            port=settings.web.port,
+            log_config=None,
+            lifespan="on",
+            proxy_headers=True,
+            forwarded_allow_ips=settings.forwarded_allow_ips,
         )
     )
     agi = FastAgiServer(call_handler(settings, engine, queues=telephony.snapshot))

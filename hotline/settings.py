@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -28,6 +28,16 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 class Bind(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(ge=1, le=65535)
+
+
+# With a default per server, setting only the host (HOTLINE_WEB__HOST=0.0.0.0, as the
+# container images do) keeps the port instead of failing on a missing one.
+class WebBind(Bind):
+    port: int = Field(default=8000, ge=1, le=65535)
+
+
+class FastAgiBind(Bind):
+    port: int = Field(default=4573, ge=1, le=65535)
 
 
 class AmiNode(BaseModel):
@@ -55,8 +65,8 @@ class Settings(BaseSettings):
         default=PROJECT_ROOT / "data" / "reference",
         description="Reference data an operator edits (areas, grid, catalogue, units, ...).",
     )
-    web: Bind = Bind(port=8000)
-    fastagi: Bind = Bind(port=4573)
+    web: WebBind = WebBind()
+    fastagi: FastAgiBind = FastAgiBind()
     ami: list[AmiNode] = Field(default_factory=lambda: [AmiNode()])
     hotline_number: str = "12319"
     emergency_dial: str = Field(
@@ -69,7 +79,14 @@ class Settings(BaseSettings):
     )
     timezone: str = Field(default="Asia/Shanghai", description="The city's time zone.")
     queue_max_wait_seconds: int = Field(default=600, ge=10, le=7200)
+    fastagi_url_host: str = Field(
+        default="",
+        description="Host in the dialplan's agi:// URL as Asterisk reaches the app (a container "
+        "name, say); empty = fastagi.host.",
+    )
     sip_bind: str = "127.0.0.1:5060"
+    rtp_start: int = Field(default=10000, ge=1024, le=65534, description="First RTP port.")
+    rtp_end: int = Field(default=20000, ge=1025, le=65535, description="Last RTP port.")
     sip_secret: SecretStr = Field(
         default=SecretStr(""), description="Derives the agent phones' SIP passwords."
     )
@@ -96,6 +113,11 @@ class Settings(BaseSettings):
         description="Queue member interface of an agent: {endpoint} and {username} are filled.",
     )
     speech_model_path: Path | None = None
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="Addresses of the TLS proxy whose X-Forwarded-Proto/-For are believed "
+        "(comma-separated, or *): behind it cookies are marked Secure.",
+    )
     metrics_token: SecretStr = Field(
         default=SecretStr(""), description="Bearer token /metrics asks for; empty = open."
     )
@@ -106,6 +128,12 @@ class Settings(BaseSettings):
         if not value.isdigit():
             raise ValueError("hotline_number must be digits only")
         return value
+
+    @model_validator(mode="after")
+    def _rtp_range(self) -> Settings:
+        if self.rtp_end <= self.rtp_start:
+            raise ValueError("rtp_end must be above rtp_start")
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -45,8 +45,13 @@ with_proc() {  # /proc only while apt and dpkg run; Asterisk itself does not nee
     return $rc
 }
 
-installed() {
-    [ -x "$ROOT/usr/sbin/asterisk" ] && [ -f "$ROOT/.hotline-asterisk-ok" ]
+RECIPE="$(cd "$(dirname "$0")/.." && pwd)/docker/asterisk/install.sh"  # the image's recipe
+
+recipe_hash() { sha256sum "$RECIPE" | cut -d' ' -f1; }
+
+installed() {  # by the current recipe: a changed recipe installs again
+    [ -x "$ROOT/usr/sbin/asterisk" ] && [ -f "$ROOT/.hotline-asterisk-ok" ] \
+        && [ "$(cat "$ROOT/.hotline-asterisk-ok")" = "$(recipe_hash)" ]
 }
 
 install() {
@@ -75,14 +80,12 @@ install() {
     printf '#!/bin/sh\nexit 101\n' > "$ROOT/usr/sbin/policy-rc.d"
     chmod 755 "$ROOT/usr/sbin/policy-rc.d"
     cp /etc/resolv.conf "$ROOT/etc/resolv.conf" 2>/dev/null || true
-    log "apt-get install asterisk in the chroot"
-    with_proc in_root sh -c 'DEBIAN_FRONTEND=noninteractive apt-get update -q &&
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q asterisk && apt-get clean' \
-        > "$WORK/apt-asterisk.log" 2>&1 \
-        || { tail -20 "$WORK/apt-asterisk.log" >&2; die "apt-get install asterisk failed"; }
-    if [ ! -d "$ROOT/etc/asterisk.dist" ]; then mv "$ROOT/etc/asterisk" "$ROOT/etc/asterisk.dist"; fi
-    mkdir -p "$ROOT/etc/asterisk"
-    touch "$ROOT/.hotline-asterisk-ok"
+    log "docker/asterisk/install.sh (the image's recipe) in the chroot"
+    cp "$RECIPE" "$ROOT/tmp/hotline-asterisk-install.sh"
+    with_proc in_root sh /tmp/hotline-asterisk-install.sh > "$WORK/apt-asterisk.log" 2>&1 \
+        || { tail -20 "$WORK/apt-asterisk.log" >&2; die "the Asterisk recipe failed"; }
+    rm -f "$ROOT/tmp/hotline-asterisk-install.sh"
+    recipe_hash > "$ROOT/.hotline-asterisk-ok"
     log "installed $(in_root asterisk -V) in $((SECONDS - t0)) s"
 }
 

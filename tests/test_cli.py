@@ -85,3 +85,13 @@ def test_token_add(loaded_db_url: str) -> None:
     assert made.returncode == 0 and made.stdout.startswith("htl_")
     bad = run(["token", "add", "x", "--scope", "110101001"], loaded_db_url)
     assert bad.returncode == 1 and "scope:" in bad.stderr
+
+
+def test_sip_password_for_a_softphone(tmp_path: Path) -> None:
+    from dialplan.render import sip_password
+
+    url = f"sqlite:///{tmp_path / 'none.db'}"
+    shown = run(["dialplan", "sip-password", "agent1001"], url, HOTLINE_SIP_SECRET="s3cret")
+    assert shown.returncode == 0 and shown.stdout.strip() == sip_password("s3cret", "agent1001")
+    missing = run(["dialplan", "sip-password", "agent1001"], url)
+    assert missing.returncode == 1 and "sip_secret is not set" in missing.stderr

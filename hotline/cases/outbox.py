@@ -21,9 +21,11 @@ from dataclasses import dataclass
 import httpx
 from sqlalchemy import Engine, select, update
 
+from hotline.lease import acquire
 from hotline.models import OutboxEvent, utcnow
 
 log = logging.getLogger("hotline.outbox")
+LEASE = "webhook-outbox"
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -82,11 +84,17 @@ class OutboxDeliverer:
                 )
         return sent
 
-    async def run(self, interval: float = 2.0) -> None:
+    async def run(self, interval: float = 2.0, holder: str | None = None) -> None:
+        """Deliver every ``interval`` seconds. With ``holder`` (several app instances) only
+        the instance holding the outbox lease delivers, so rows go out once and in order."""
+        ttl = dt.timedelta(seconds=max(60.0, interval * 3, self._timeout * self._batch / 10))
         async with httpx.AsyncClient(timeout=self._timeout) as client:
             while True:
                 try:
-                    await self.deliver_once(client)
+                    if holder is None or await asyncio.to_thread(
+                        acquire, self._engine, LEASE, holder, ttl, utcnow()
+                    ):
+                        await self.deliver_once(client)
                 except Exception:
                     log.exception("outbox pass failed")
                 await asyncio.sleep(interval)

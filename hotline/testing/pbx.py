@@ -27,7 +27,7 @@ from hotline.calls.tracker import CallTracker
 from hotline.db import make_engine
 from hotline.demo import load_demo_users
 from hotline.refdata import load_reference_data
-from hotline.settings import PROJECT_ROOT, AmiNode, Bind, Settings
+from hotline.settings import PROJECT_ROOT, AmiNode, FastAgiBind, Settings
 from ivr.audio import build_prompts
 from ivr.entry import call_handler, load_ivr
 
@@ -53,7 +53,7 @@ def start_pbx(work: Path, **overrides: Any) -> Pbx:
     load_demo_users(engine)  # agents with PJSIP endpoints, so pjsip.conf has phones
     values: dict[str, Any] = {
         "database_url": url,
-        "fastagi": Bind(port=free_port()),
+        "fastagi": FastAgiBind(port=free_port()),
         "ami": [AmiNode(port=free_port(), username="hotline", secret=SecretStr("test-secret"))],
         "sip_secret": SecretStr("test-sip-secret"),
         "emergency_dial": "Local/answer@test-emergency",

@@ -22,7 +22,7 @@ from agi.server import FastAgiServer
 from hotline.calls.tracker import CallTracker
 from hotline.db import transaction
 from hotline.models import Case
-from hotline.settings import PROJECT_ROOT, Bind
+from hotline.settings import PROJECT_ROOT, WebBind
 from hotline.testing.pbx import Pbx, free_port
 from ivr.entry import call_handler
 
@@ -62,7 +62,7 @@ def test_real_call_pops_and_becomes_a_case(pbx: Pbx, chromium: str) -> None:
 
     ARTIFACTS.mkdir(exist_ok=True)
     web_port = free_port()
-    settings = pbx.settings.model_copy(update={"web": Bind(port=web_port)})
+    settings = pbx.settings.model_copy(update={"web": WebBind(port=web_port)})
     node = settings.ami[0]
 
     async def main() -> None:
@@ -162,7 +162,7 @@ def test_wallboard_shows_a_waiting_call(pbx: Pbx, chromium: str) -> None:
     from playwright.async_api import async_playwright
 
     web_port = free_port()
-    settings = pbx.settings.model_copy(update={"web": Bind(port=web_port)})
+    settings = pbx.settings.model_copy(update={"web": WebBind(port=web_port)})
     node = settings.ami[0]
     caller = "13800000202"
 

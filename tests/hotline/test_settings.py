@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from hotline.settings import ConfigFileError, load_settings
+from hotline.settings import ConfigFileError, Settings, load_settings
 
 
 @pytest.fixture(autouse=True)
@@ -67,3 +67,19 @@ def test_sample_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     sample = Path(__file__).parents[2] / "config" / "hotline.sample.toml"
     settings = load_settings(sample)
     assert settings.ami[0].secret.get_secret_value() == ""
+
+
+def test_a_host_alone_keeps_the_default_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The container images set only the hosts (HOTLINE_WEB__HOST=0.0.0.0)."""
+    monkeypatch.setenv("HOTLINE_WEB__HOST", "0.0.0.0")
+    monkeypatch.setenv("HOTLINE_FASTAGI__HOST", "0.0.0.0")
+    settings = Settings()
+    assert (settings.web.host, settings.web.port) == ("0.0.0.0", 8000)
+    assert (settings.fastagi.host, settings.fastagi.port) == ("0.0.0.0", 4573)
+
+
+def test_rtp_range_must_be_a_range(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOTLINE_RTP_START", "20000")
+    monkeypatch.setenv("HOTLINE_RTP_END", "10000")
+    with pytest.raises(ValueError, match="rtp_end must be above rtp_start"):
+        Settings()

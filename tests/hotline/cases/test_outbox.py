@@ -120,3 +120,28 @@ def test_receiver_down_then_back(loaded_engine: Engine) -> None:
             select(func.count()).select_from(OutboxEvent).where(OutboxEvent.send_state != "sent")
         )
         assert left == 0
+
+
+def test_two_instances_deliver_each_event_once(loaded_engine: Engine) -> None:
+    """Each instance runs a deliverer; only the holder of the outbox lease sends."""
+    make_events(loaded_engine)
+    receiver = Receiver()
+    url = f"http://127.0.0.1:{receiver.port}/hook"
+
+    async def main() -> None:
+        runs = [
+            asyncio.create_task(OutboxDeliverer(loaded_engine, url, SECRET).run(0.05, holder))
+            for holder in ("instance-a", "instance-b")
+        ]
+        for _ in range(100):
+            if len(receiver.got) >= 6:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)  # time for any second copy to arrive
+        for run in runs:
+            run.cancel()
+        await asyncio.gather(*runs, return_exceptions=True)
+
+    with receiver.up():
+        asyncio.run(main())
+    assert len(receiver.got) == 6  # 3 cases x (created, dispatched), none twice
