@@ -10,6 +10,7 @@ from __future__ import annotations
 from agi.server import AgiSession, CallEnded
 
 MEDIA_MARGIN = 30.0  # seconds a prompt may take to play, on top of the key timeouts
+AUDIO_SOCKET_LIMIT = 20.0  # seconds: the speech step ends its stream well before this
 _MSET_UNSAFE = (",", '"', "\\", "|")  # MSet splits on commas; keep quoting out of it
 
 
@@ -48,6 +49,14 @@ class AgiChannel:
             "SAY DATETIME", str(epoch_seconds), "", "YmdH", timeout=MEDIA_MARGIN
         )
         self._check(reply.result_int, "datetime")
+
+    async def stream_audio(self, target: str) -> None:
+        # TryExec: if AudioSocket() cannot connect it fails without hanging the call up.
+        reply = await self.session.command(
+            "EXEC", "TryExec", f"AudioSocket({target})", timeout=AUDIO_SOCKET_LIMIT
+        )
+        if reply.result == "-1" and self.session.hung_up:
+            raise CallEnded("caller hung up during AudioSocket")
 
     async def set_variable(self, name: str, value: str) -> None:
         await self.session.command("SET VARIABLE", name, value)

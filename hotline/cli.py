@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from pathlib import Path
 from typing import Annotated
@@ -27,6 +28,7 @@ grid_app = typer.Typer(help="Grid cells.", no_args_is_help=True)
 dialplan_app = typer.Typer(help="The Asterisk configuration.", no_args_is_help=True)
 prompts_app = typer.Typer(help="IVR prompt audio.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens for units and other systems.", no_args_is_help=True)
+speech_app = typer.Typer(help="Speech recognition in the IVR (Vosk).", no_args_is_help=True)
 for sub, name in (
     (db_app, "db"),
     (data_app, "data"),
@@ -36,6 +38,7 @@ for sub, name in (
     (dialplan_app, "dialplan"),
     (prompts_app, "prompts"),
     (token_app, "token"),
+    (speech_app, "speech"),
 ):
     app.add_typer(sub, name=name)
 
@@ -284,3 +287,61 @@ def token_add(
     finally:
         engine.dispose()
     typer.echo(token)
+
+
+@speech_app.command("check")
+def speech_check(
+    model: Annotated[
+        Path | None, typer.Argument(help="Vosk model folder (default: speech_model_path).")
+    ] = None,
+    wav: Annotated[
+        Path | None,
+        typer.Option(
+            help="A recording to recognize (8 kHz mono 16-bit WAV); default: 东城区 "
+            "said by espeak-ng."
+        ),
+    ] = None,
+) -> None:
+    """Check an installed model: it loads, takes the gazetteer's grammar and decodes."""
+    import time
+    import wave
+
+    from ivr.audio import synthesize
+    from ivr.speech import Recognizers
+    from ivr.speech_setup import load_matcher
+
+    folder = model or settings().speech_model_path
+    if folder is None:
+        typer.echo("error: no model: give its folder or set speech_model_path", err=True)
+        raise typer.Exit(1)
+    engine = make_engine(settings().database_url)
+    try:
+        matcher = load_matcher(engine)
+    finally:
+        engine.dispose()
+    started = time.perf_counter()
+    try:
+        recognizers = Recognizers.load(folder, matcher.phrases(), warm=1)
+    except Exception as exc:  # the vosk package missing, a wrong folder, a broken model
+        typer.echo(f"error: cannot load a Vosk model from {folder}: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"model {folder} loaded in {time.perf_counter() - started:.1f} s")
+    typer.echo(f"grammar: {len(matcher.phrases())} names and aliases from the gazetteer")
+    if wav is None:
+        import tempfile
+
+        wav = synthesize("东城区", Path(tempfile.mkdtemp()) / "check.wav", "cmn")
+    with wave.open(str(wav)) as audio:
+        if (audio.getframerate(), audio.getnchannels(), audio.getsampwidth()) != (8000, 1, 2):
+            typer.echo(f"error: {wav} is not 8 kHz mono 16-bit", err=True)
+            raise typer.Exit(1)
+        pcm = audio.readframes(audio.getnframes())
+    decoder = recognizers.take()
+    started = time.perf_counter()
+    decoder.accept(pcm)
+    result = json.loads(decoder.final())
+    spent = time.perf_counter() - started
+    text = str(result.get("text", ""))
+    place = matcher.match(text) if text else None
+    typer.echo(f"heard {text!r} -> {place.district if place else 'no place'}")
+    typer.echo(f"real-time factor {spent / (len(pcm) / 16000):.3f}")

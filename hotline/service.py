@@ -28,6 +28,7 @@ from hotline.cases.overdue import run_scheduler
 from hotline.db import make_engine
 from hotline.settings import Settings
 from ivr.entry import call_handler
+from ivr.speech_setup import start_speech
 from routing.model import QueueState
 
 log = logging.getLogger("hotline")
@@ -144,7 +145,8 @@ async def run(settings: Settings) -> None:
             forwarded_allow_ips=settings.forwarded_allow_ips,
         )
     )
-    agi = FastAgiServer(call_handler(settings, engine, queues=telephony.snapshot))
+    speech, audio_socket = await start_speech(settings, engine)
+    agi = FastAgiServer(call_handler(settings, engine, queues=telephony.snapshot, speech=speech))
     await agi.start(settings.fastagi.host, settings.fastagi.port)
     app.state.agi, app.state.ami_clients = agi, telephony.clients  # for /metrics
     background = _background_jobs(settings, engine)
@@ -166,6 +168,10 @@ async def run(settings: Settings) -> None:
     await asyncio.wait({web_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
     web.should_exit = True
     await agi.stop()
+    if audio_socket is not None:
+        await audio_socket.stop()
+    if speech is not None:
+        speech.close()
     if wrapup is not None:
         await wrapup.stop()
     if leading is not None:

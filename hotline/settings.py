@@ -40,6 +40,10 @@ class FastAgiBind(Bind):
     port: int = Field(default=4573, ge=1, le=65535)
 
 
+class AudioSocketBind(Bind):
+    port: int = Field(default=4574, ge=1, le=65535)
+
+
 class AmiNode(BaseModel):
     """One Asterisk node reached over AMI."""
 
@@ -112,7 +116,17 @@ class Settings(BaseSettings):
         default="PJSIP/{endpoint}",
         description="Queue member interface of an agent: {endpoint} and {username} are filled.",
     )
-    speech_model_path: Path | None = None
+    speech_model_path: Path | None = Field(
+        default=None,
+        description="Vosk model folder (vosk-model-small-cn-0.22); none = keys only.",
+    )
+    audiosocket: AudioSocketBind = AudioSocketBind()
+    speech_listen_seconds: float = Field(default=6.0, ge=1.0, le=20.0)
+    speech_end_silence_ms: int = Field(
+        default=600, ge=150, le=2000, description="Quiet after speech that ends the caller's turn."
+    )
+    speech_accept_confidence: float = Field(default=0.85, ge=0.0, le=1.0)
+    speech_confirm_confidence: float = Field(default=0.5, ge=0.0, le=1.0)
     forwarded_allow_ips: str = Field(
         default="127.0.0.1",
         description="Addresses of the TLS proxy whose X-Forwarded-Proto/-For are believed "
@@ -128,6 +142,11 @@ class Settings(BaseSettings):
         if not value.isdigit():
             raise ValueError("hotline_number must be digits only")
         return value
+
+    @field_validator("speech_model_path", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value  # HOTLINE_SPEECH_MODEL_PATH= means no model
 
     @model_validator(mode="after")
     def _rtp_range(self) -> Settings:

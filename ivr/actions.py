@@ -9,6 +9,7 @@ from __future__ import annotations
 from ivr.channel import Channel
 from ivr.engine import Action, CallState
 from ivr.records import CallerFacts, CaseStatus, Records
+from ivr.speech import SpeechService
 from routing.model import RoutingRules
 
 __all__ = ["OUTCOMES", "CallerFacts", "CaseStatus", "Records", "make_actions"]
@@ -18,10 +19,20 @@ OUTCOMES: dict[str, tuple[str, ...]] = {
     "did_district": ("found", "none"),
     "keyed_district": ("found", "unknown"),
     "case_status": ("found", "not_found"),
+    "spoken_place": ("found", "unsure", "none"),
+    "confirm_place": ("yes", "no"),
 }
 
 
-def make_actions(records: Records, rules: RoutingRules, history_days: int) -> dict[str, Action]:
+def make_actions(
+    records: Records,
+    rules: RoutingRules,
+    history_days: int,
+    speech: SpeechService | None = None,
+) -> dict[str, Action]:
+    """The steps; without ``speech`` (no model configured, or it failed to load) the speech
+    step answers ``none`` at once and the flow goes on as keys only."""
+
     async def caller_history(state: CallState, channel: Channel) -> str:
         if not state.caller or not state.caller.isdigit():
             return "none"
@@ -64,9 +75,48 @@ def make_actions(records: Records, rules: RoutingRules, history_days: int) -> di
         await channel.play("status_to_agent")
         return "found"
 
+    async def spoken_place(state: CallState, channel: Channel) -> str:
+        if speech is None:
+            return "none"
+        await channel.play("speak_place")
+        heard = await speech.listen(channel.stream_audio)
+        if heard is None:
+            return "none"
+        if heard.digits:  # keyed the district instead of saying it
+            platform = rules.by_menu_key(heard.digits[:2])
+            if platform is None:
+                return "none"
+            state.district, state.district_source = platform.area_code, "keyed"
+            return "found"
+        state.vars["speech_text"] = heard.text
+        state.vars["speech_confidence"] = f"{heard.confidence:.2f}"
+        place = heard.place
+        if place is None or place.district not in rules.districts:
+            return "none"
+        if heard.confidence >= speech.config.accept_confidence:
+            state.district, state.district_source = place.district, "speech"
+            state.grid = place.grid
+            if place.street:
+                state.vars["street"] = place.street
+            return "found"
+        if heard.confidence >= speech.config.confirm_confidence:
+            state.vars["heard_district"] = place.district
+            return "unsure"
+        return "none"
+
+    async def confirm_place(state: CallState, channel: Channel) -> str:
+        district = state.vars.get("heard_district", "")
+        key = await channel.collect(f"confirm_{district}", 1, 3000)
+        if key == "1" and district in rules.districts:
+            state.district, state.district_source = district, "speech"
+            return "yes"
+        return "no"
+
     return {
         "caller_history": caller_history,
         "did_district": did_district,
         "keyed_district": keyed_district,
         "case_status": case_status,
+        "spoken_place": spoken_place,
+        "confirm_place": confirm_place,
     }

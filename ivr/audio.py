@@ -33,18 +33,27 @@ def build_prompts(prompts: dict[str, Prompt], out: Path, *, force: bool = False)
                 if target.exists() and not force:
                     continue
                 text = prompt.zh_cn if language == "zh" else (prompt.en or prompt.zh_cn)
-                raw = Path(scratch) / f"{language}-{prompt.key}.wav"
-                subprocess.run(
-                    ["espeak-ng", "-v", voice, "-s", "190", "-w", str(raw), text],
-                    check=True,
-                    capture_output=True,
-                    timeout=60,
-                )
-                subprocess.run(
-                    ["sox", str(raw), "-r", "8000", "-c", "1", "-b", "16", str(target)],
-                    check=True,
-                    capture_output=True,
-                    timeout=60,
-                )
+                synthesize(text, target, voice, Path(scratch) / f"{language}-{prompt.key}.wav")
                 written.append(target)
     return written
+
+
+def synthesize(
+    text: str, out: Path, voice: str, scratch: Path | None = None, words_per_minute: int = 190
+) -> Path:
+    """``text`` spoken by espeak-ng into ``out``: 8 kHz, mono, 16-bit signed WAV."""
+    raw = scratch or out.with_suffix(".espeak.wav")
+    subprocess.run(
+        ["espeak-ng", "-v", voice, "-s", str(words_per_minute), "-w", str(raw), text],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    subprocess.run(
+        ["sox", str(raw), "-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer", str(out)],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    raw.unlink(missing_ok=True)
+    return out

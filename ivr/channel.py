@@ -16,3 +16,7 @@ class Channel(Protocol):
     async def say_digits(self, digits: str) -> None: ...
 
     async def say_datetime(self, epoch_seconds: int) -> None: ...
+
+    async def stream_audio(self, target: str) -> None:
+        """Send the caller's audio to an AudioSocket server (``UUID,HOST:PORT``) until that
+        server ends the stream; a failure to start it leaves the call going on."""

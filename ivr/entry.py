@@ -32,6 +32,7 @@ from hotline.settings import PROJECT_ROOT, Settings
 from ivr.actions import OUTCOMES, make_actions
 from ivr.engine import CallState, run_flow
 from ivr.flow import Flow, load_flow
+from ivr.speech import SpeechService
 from routing import IvrOutcome, QueueState, decide
 from routing.model import Decision, Intent, RoutingRules
 
@@ -51,14 +52,15 @@ def call_handler(
     flow: Flow | None = None,
     queues: QueueSnapshot = lambda: None,
     clock: Callable[[], dt.datetime] = utcnow,
+    speech: SpeechService | None = None,
 ) -> Handler:
     """The FastAGI handler. ``queues`` gives the live queue snapshot (None when AMI is down);
-    ``clock`` is injectable for tests."""
+    ``clock`` is injectable for tests; ``speech`` lets callers say the place."""
     flow = flow or load_ivr(settings.ivr_dir)
     records = CallRecords(engine)
     with transaction(engine) as session:
         rules = load_rules(session)
-    actions = make_actions(records, rules, flow.history_days)
+    actions = make_actions(records, rules, flow.history_days, speech)
     zone = ZoneInfo(settings.timezone)
 
     async def handle(session: AgiSession) -> None:

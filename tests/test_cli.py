@@ -9,6 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from hotline.db import transaction
 from hotline.testing.snapshot import snapshot
 
 HOTLINE = [sys.executable, "-m", "hotline"]
@@ -95,3 +96,19 @@ def test_sip_password_for_a_softphone(tmp_path: Path) -> None:
     assert shown.returncode == 0 and shown.stdout.strip() == sip_password("s3cret", "agent1001")
     missing = run(["dialplan", "sip-password", "agent1001"], url)
     assert missing.returncode == 1 and "sip_secret is not set" in missing.stderr
+
+
+def test_speech_check(
+    loaded_engine: Engine, loaded_db_url: str, vosk_model: Path, tmp_path: Path
+) -> None:
+    from hotline.models import GazetteerEntry
+    from hotline.testing.speech import say
+
+    with transaction(loaded_engine) as session:
+        session.add(GazetteerEntry(kind="landmark", name_zh="노원구", area_code="110101"))
+    wav = say("노원구", tmp_path / "nowon.wav")
+    done = run(["speech", "check", str(vosk_model), "--wav", str(wav)], loaded_db_url)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "heard '노원구' -> 110101" in done.stdout and "real-time factor" in done.stdout
+    missing = run(["speech", "check", str(tmp_path / "nothing")], loaded_db_url)
+    assert missing.returncode == 1 and "cannot load a Vosk model" in missing.stderr

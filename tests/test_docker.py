@@ -76,6 +76,8 @@ def test_services_volumes_and_health_checks(compose: dict[str, Any]) -> None:
     assert {"pgdata", "recordings", "prompts", "asterisk-config", "media"} <= set(
         compose["volumes"]
     )
+    for name in ("setup", "app"):  # the operator's data, edited on the host
+        assert any(str(v).endswith(":/app/data:ro") for v in services[name]["volumes"]), name
     mounts = " ".join(str(v) for v in services["asterisk"]["volumes"])
     assert "recordings:/var/spool/asterisk/monitor" in mounts
     assert "prompts:/usr/share/asterisk/sounds/hotline" in mounts
@@ -110,6 +112,7 @@ def test_the_app_environment_is_valid_settings(
         "ami-pw",
     )
     assert compose["services"]["setup"]["environment"] == compose["services"]["app"]["environment"]
+    assert settings.speech_model_path is None  # no model mounted: keys only
 
 
 def test_rendered_config_points_asterisk_at_the_app_container(

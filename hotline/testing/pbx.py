@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from agi.ami import AmiClient, AmiError
 from agi.ami_protocol import Message
@@ -24,8 +24,9 @@ from agi.server import FastAgiServer
 from dialplan.render import render
 from hotline import migrate
 from hotline.calls.tracker import CallTracker
-from hotline.db import make_engine
+from hotline.db import make_engine, transaction
 from hotline.demo import load_demo_users
+from hotline.models import Call
 from hotline.refdata import load_reference_data
 from hotline.settings import PROJECT_ROOT, AmiNode, FastAgiBind, Settings
 from ivr.audio import build_prompts
@@ -100,6 +101,16 @@ class Pbx:
 
     def log(self, name: str = "messages.log") -> str:
         return (self.root / "var" / "log" / "asterisk" / name).read_text("utf-8", "replace")
+
+
+def last_call(pbx: Pbx, caller: str) -> Call:
+    """The newest call record of ``caller``."""
+    with transaction(pbx.engine) as session:
+        call = session.scalars(
+            select(Call).where(Call.caller_number == caller).order_by(Call.id.desc())
+        ).first()
+        assert call is not None, f"no call record for {caller}"
+        return call
 
 
 @dataclass

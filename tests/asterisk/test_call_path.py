@@ -10,7 +10,7 @@ from sqlalchemy import select
 from agi.ami_protocol import Message
 from hotline.db import transaction
 from hotline.models import Call, CallEvent, Case
-from hotline.testing.pbx import Pbx, Scene, play
+from hotline.testing.pbx import Pbx, Scene, last_call, play
 
 NOON = dt.datetime(2026, 11, 30, 4, 0, tzinfo=dt.UTC)  # 12:00 in Beijing, a Monday
 
@@ -26,13 +26,7 @@ def joined(caller: str, queue: str | None = None):  # type: ignore[no-untyped-de
     return match
 
 
-def call_row(pbx: Pbx, caller: str) -> Call:
-    with transaction(pbx.engine) as session:
-        call = session.scalars(
-            select(Call).where(Call.caller_number == caller).order_by(Call.id.desc())
-        ).first()
-        assert call is not None, f"no call record for {caller}"
-        return call
+call_row = last_call
 
 
 def test_rendered_config_loads(pbx: Pbx) -> None:
