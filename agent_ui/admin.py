@@ -1,19 +1,28 @@
-"""The admin's page: users (create, deactivate) and which queue each agent joins."""
+"""The admin's page: users (create, deactivate) and the queues each agent joins, with
+penalties (skills)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from agent_ui.auth import Current, SignedIn, check_csrf
 from agent_ui.deps import DbSession
 from agent_ui.i18n import translator
 from agent_ui.templating import TEMPLATES
 from hotline.models import CallPlatform, User
-from hotline.users import UserError, add_user
+from hotline.users import (
+    UserError,
+    add_user,
+    agent_queues,
+    remove_membership,
+    set_membership,
+)
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
@@ -28,6 +37,8 @@ def users(request: Request, current: Current, session: DbSession, error: str = "
     _admin_only(current)
     queues = dict(session.execute(select(CallPlatform.area_code, CallPlatform.queue)).all())
     rows = session.scalars(select(User).order_by(User.role, User.username)).all()
+    agents = [u for u in rows if u.role == "agent" and u.active]
+    memberships = {u.username: agent_queues(session, u) for u in agents}
     return TEMPLATES.TemplateResponse(
         request,
         "admin.html",
@@ -37,6 +48,9 @@ def users(request: Request, current: Current, session: DbSession, error: str = "
             "csrf": current.session.csrf_token,
             "users": rows,
             "queues": queues,
+            "agents": agents,
+            "memberships": memberships,
+            "platform_queues": sorted(set(queues.values())),
             "error": error,
         },
     )
@@ -58,18 +72,30 @@ def create(
 ) -> Response:
     _admin_only(current)
     check_csrf(current, csrf_token)
+    return _change(
+        request,
+        current,
+        session,
+        lambda: add_user(
+            session,
+            username,
+            password,
+            role,
+            scope,
+            display_name=name,
+            unit_code=unit or None,
+            sip_endpoint=sip_endpoint or None,
+        ),
+    )
+
+
+def _change(
+    request: Request, current: SignedIn, session: Session, change: Callable[[], object]
+) -> Response:
+    """Apply a change; a refused one shows the page again with the reason."""
     try:
         with session.begin_nested():
-            add_user(
-                session,
-                username,
-                password,
-                role,
-                scope,
-                display_name=name,
-                unit_code=unit or None,
-                sip_endpoint=sip_endpoint or None,
-            )
+            change()
     except UserError as exc:
         return users(request, current, session, error=str(exc))
     return RedirectResponse("/admin", status_code=303)
@@ -90,4 +116,38 @@ def deactivate(
     if target.id == current.user.id:
         raise HTTPException(409, "you cannot deactivate yourself")
     target.active = False  # deactivate, never delete: cases and calls name their users
+    return RedirectResponse("/admin", status_code=303)
+
+
+@router.post("/memberships")
+def add_membership(
+    request: Request,
+    current: Current,
+    session: DbSession,
+    csrf_token: Annotated[str, Form(max_length=64)],
+    username: Annotated[str, Form(max_length=64)],
+    queue: Annotated[str, Form(max_length=64)],
+    penalty: Annotated[int, Form(ge=0, le=10)] = 0,
+) -> Response:
+    """Put an agent in a queue with a penalty (or change the penalty): takes effect the next
+    time the agent goes ready."""
+    _admin_only(current)
+    check_csrf(current, csrf_token)
+    return _change(
+        request, current, session, lambda: set_membership(session, username, queue, penalty)
+    )
+
+
+@router.post("/memberships/remove")
+def drop_membership(
+    current: Current,
+    session: DbSession,
+    csrf_token: Annotated[str, Form(max_length=64)],
+    username: Annotated[str, Form(max_length=64)],
+    queue: Annotated[str, Form(max_length=64)],
+) -> Response:
+    _admin_only(current)
+    check_csrf(current, csrf_token)
+    if not remove_membership(session, username, queue):
+        raise HTTPException(404, "no such membership")
     return RedirectResponse("/admin", status_code=303)

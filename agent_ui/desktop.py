@@ -6,7 +6,6 @@ JSON calls from the page send the session's CSRF token in ``X-CSRF-Token``.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 from typing import Annotated, Any
 
@@ -23,11 +22,13 @@ from agent_ui.api_cases import CaseIn
 from agent_ui.auth import Current, SignedIn, StreamUser, check_csrf
 from agent_ui.deps import DbSession
 from agent_ui.i18n import translator
+from agent_ui.phone import apply_state
 from agent_ui.templating import TEMPLATES
 from agi.ami import AmiError
 from hotline.cases.service import NewCase, create_case
 from hotline.gazetteer import search
 from hotline.models import Call, CallEvent, CallPlatform, Case, CatalogueClass, utcnow
+from hotline.users import agent_queues
 
 router = APIRouter(include_in_schema=False)
 PAUSE_REASONS = ("meal", "training", "after_call_work", "meeting", "other")
@@ -237,32 +238,14 @@ async def set_state(
     if ami is None:
         raise HTTPException(503, "telephony is not connected")
     user = current.user
-    queue = await run_in_threadpool(_platform_queue, session, user.scope_code)
-    if queue is None:
-        raise HTTPException(409, "no platform queue for your scope")
+    queues = await run_in_threadpool(agent_queues, session, user)
+    if not queues:
+        raise HTTPException(409, "no queue for your scope: ask an administrator")
     interface = request.app.state.settings.agent_interface.format(
         endpoint=user.sip_endpoint or user.username, username=user.username
     )
     try:
-        if body.state == "logged_out":
-            await ami.action("QueueRemove", Queue=queue, Interface=interface)
-        else:
-            if body.state == "ready":
-                with contextlib.suppress(AmiError):  # already a member: unpause below
-                    await ami.action(
-                        "QueueAdd",
-                        Queue=queue,
-                        Interface=interface,
-                        MemberName=user.username,
-                        Penalty="0",
-                    )
-            await ami.action(
-                "QueuePause",
-                Queue=queue,
-                Interface=interface,
-                Paused="true" if body.state == "paused" else "false",
-                Reason=body.reason or "ready",
-            )
+        await apply_state(ami, queues, interface, user.username, body.state, body.reason)
     except AmiError as exc:
         raise HTTPException(502, f"Asterisk refused: {exc}") from exc
     await run_in_threadpool(
@@ -274,7 +257,8 @@ async def set_state(
     return {
         "state": body.state,
         "reason": body.reason,
-        "queue": queue,
+        "queue": queues[0][0],
+        "queues": [{"queue": q, "penalty": p} for q, p in queues],
         "since": utcnow().isoformat(),
     }
 

@@ -40,6 +40,16 @@ TEXTS: dict[str, tuple[str, str]] = {
     "unit": ("责任单位", "Unit"),
     "deactivate": ("停用", "Deactivate"),
     "add_user": ("新增用户", "Add a user"),
+    "memberships": ("队列成员与技能", "Queue memberships and skills"),
+    "memberships_help": (
+        "坐席就绪时加入这里列出的全部队列；罚值越小越优先接听（0 为首选）。"
+        "没有列出队列的坐席加入本平台队列。",
+        "When ready, an agent joins every queue listed here; a lower penalty answers first "
+        "(0 = first choice). An agent with none joins their platform's queue.",
+    ),
+    "penalty": ("罚值", "Penalty"),
+    "add_membership": ("加入队列", "Add to queue"),
+    "remove": ("移除", "Remove"),
     "hang_up": ("挂断", "Hang up"),
     "to_emergency": ("转应急指挥中心", "To the emergency center"),
     "to_city": ("转市级平台", "To the city platform"),

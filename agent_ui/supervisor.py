@@ -26,11 +26,13 @@ from agent_ui.agent_states import LOGGED_OUT, load_states, record_state
 from agent_ui.auth import Current, SignedIn, StreamUser, check_csrf
 from agent_ui.deps import DbSession
 from agent_ui.i18n import translator
+from agent_ui.phone import apply_state
 from agent_ui.templating import TEMPLATES
 from agi.ami import AmiError
 from hotline.calls import reports
 from hotline.db import session_factory
 from hotline.models import CallPlatform, User
+from hotline.users import agent_queues
 
 router = APIRouter(include_in_schema=False)
 WALLBOARD_SECONDS = 2.0
@@ -198,12 +200,11 @@ def _agent_in_scope(session: Session, current: SignedIn, username: str) -> User:
     return agent
 
 
-def _agent_queue(session: Session, current: SignedIn, username: str) -> tuple[User, str]:
+def _agent_queues(
+    session: Session, current: SignedIn, username: str
+) -> tuple[User, list[tuple[str, int]]]:
     agent = _agent_in_scope(session, current, username)
-    queue = session.scalar(
-        select(CallPlatform.queue).where(CallPlatform.area_code == agent.scope_code)
-    )
-    return agent, queue or ""
+    return agent, agent_queues(session, agent)
 
 
 @router.post("/supervisor/agents/{username}/state")
@@ -217,7 +218,7 @@ async def force_state(
 ) -> dict[str, str]:
     _supervisor_only(current)
     check_csrf(current, x_csrf_token)
-    agent, queue = await run_in_threadpool(_agent_queue, session, current, username)
+    agent, queues = await run_in_threadpool(_agent_queues, session, current, username)
     ami = request.app.state.ami
     if ami is None:
         raise HTTPException(503, "telephony is not connected")
@@ -225,16 +226,7 @@ async def force_state(
         endpoint=agent.sip_endpoint or agent.username, username=agent.username
     )
     try:
-        if body.state == "logged_out":
-            await ami.action("QueueRemove", Queue=queue, Interface=interface)
-        else:
-            await ami.action(
-                "QueuePause",
-                Queue=queue,
-                Interface=interface,
-                Paused="true",
-                Reason=body.reason,
-            )
+        await apply_state(ami, queues, interface, agent.username, body.state, body.reason)
     except AmiError as exc:
         raise HTTPException(502, f"Asterisk refused: {exc}") from exc
     await run_in_threadpool(
@@ -270,14 +262,16 @@ async def spy(
     ami = request.app.state.ami
     if ami is None or not current.user.sip_endpoint:
         raise HTTPException(503, "telephony or the supervisor's phone is not set up")
-    interface = request.app.state.settings.agent_interface.format(
+    phones = request.app.state.settings.agent_interface  # supervisors' phones alike
+    interface = phones.format(
         endpoint=agent.sip_endpoint or agent.username, username=agent.username
     )
     target = interface.split("@")[0] if interface.startswith("Local/") else interface
+    supervisor = current.user
     try:
         await ami.action(
             "Originate",
-            Channel=f"PJSIP/{current.user.sip_endpoint}",
+            Channel=phones.format(endpoint=supervisor.sip_endpoint, username=supervisor.username),
             Application="ChanSpy",
             Data=f"{target},{SPY_OPTIONS[body.mode]}",
             CallerID=f'"{body.mode}" <{agent.username}>',

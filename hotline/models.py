@@ -431,6 +431,22 @@ class Notification(Base):
     read_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class QueueMembership(Base):
+    """A queue an agent joins when ready, with a penalty (0 = first choice): skills. An
+    agent without any joins their platform's queue at penalty 0."""
+
+    __tablename__ = "queue_memberships"
+    __table_args__ = (
+        UniqueConstraint("user_id", "queue"),
+        CheckConstraint("penalty BETWEEN 0 AND 10", name="penalty"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    queue: Mapped[str] = mapped_column(String(64))
+    penalty: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class AgentState(Base):
     """An agent's phone state (ready, paused, wrapup, logged_out), its reason and since
     when: in the database so that every app instance shows the same."""

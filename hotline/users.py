@@ -7,7 +7,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hotline.models import ROLES, Area, Unit, User
+from hotline.models import ROLES, Area, CallPlatform, QueueMembership, Unit, User
 
 _hasher = PasswordHasher()
 MIN_PASSWORD_LENGTH = 8
@@ -71,3 +71,56 @@ def add_user(
     session.add(user)
     session.flush()
     return user
+
+
+def agent_queues(session: Session, user: User) -> list[tuple[str, int]]:
+    """The queues ``user`` joins when ready, with penalties, first choice first: their
+    memberships, or else their platform's queue at penalty 0."""
+    rows = session.execute(
+        select(QueueMembership.queue, QueueMembership.penalty)
+        .where(QueueMembership.user_id == user.id)
+        .order_by(QueueMembership.penalty, QueueMembership.queue)
+    ).all()
+    if rows:
+        return [(queue, penalty) for queue, penalty in rows]
+    platform = session.scalar(
+        select(CallPlatform.queue).where(
+            CallPlatform.area_code == user.scope_code, CallPlatform.active.is_(True)
+        )
+    )
+    return [(platform, 0)] if platform else []
+
+
+def set_membership(session: Session, username: str, queue: str, penalty: int) -> None:
+    """Add or change an agent's membership of a platform queue."""
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None or user.role != "agent":
+        raise UserError(f"{username!r} is not an agent")
+    queues = set(session.scalars(select(CallPlatform.queue).where(CallPlatform.active.is_(True))))
+    if queue not in queues:
+        raise UserError(f"queue {queue!r} is not a platform's queue")
+    if not 0 <= penalty <= 10:
+        raise UserError("penalty must be 0 (first choice) to 10")
+    row = session.scalar(
+        select(QueueMembership).where(
+            QueueMembership.user_id == user.id, QueueMembership.queue == queue
+        )
+    )
+    if row is None:
+        session.add(QueueMembership(user_id=user.id, queue=queue, penalty=penalty))
+    else:
+        row.penalty = penalty
+
+
+def remove_membership(session: Session, username: str, queue: str) -> bool:
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        return False
+    row = session.scalar(
+        select(QueueMembership).where(
+            QueueMembership.user_id == user.id, QueueMembership.queue == queue
+        )
+    )
+    if row is not None:
+        session.delete(row)
+    return row is not None

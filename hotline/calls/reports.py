@@ -11,13 +11,18 @@ Definitions, as written on the reports page:
   against it, as Asterisk's ``servicelevel`` does;
 * ASA (average speed of answer) — mean seconds from queue join to connect, answered calls;
 * AHT (average handling time) — mean seconds from connect to the end of the call.
+
+Against Asterisk's queue_log, for the same calls: offered = ENTERQUEUE, answered = CONNECT
+(its hold time = our wait, to the second), abandoned = ABANDON + EXITWITHKEY +
+EXITWITHTIMEOUT. A call transferred to another queue counts once, in the queue it ended in;
+queue_log counts it in each queue it entered.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, select
@@ -109,13 +114,21 @@ def compute(rows: Iterable[CallRow], zone: dt.tzinfo) -> dict[str, dict[str, Fig
 
 
 def load(
-    engine: Engine, start: dt.datetime, end: dt.datetime, queues: list[str] | None = None
+    engine: Engine,
+    start: dt.datetime,
+    end: dt.datetime,
+    queues: list[str] | None = None,
+    uniqueids: Collection[str] | None = None,
 ) -> list[CallRow]:
+    """The calls that joined a queue in [start, end); only ``queues`` / ``uniqueids`` when
+    given (the queue_log check picks its own calls)."""
     query = select(
         Call.queue, Call.agent, Call.queue_joined_at, Call.connected_at, Call.ended_at, Call.outcome
     ).where(Call.queue_joined_at >= start, Call.queue_joined_at < end, Call.queue.is_not(None))
     if queues is not None:
         query = query.where(Call.queue.in_(queues))
+    if uniqueids is not None:
+        query = query.where(Call.uniqueid.in_(uniqueids))
     with engine.connect() as connection:
         rows = connection.execute(query).all()
     return [

@@ -11,12 +11,13 @@ import re
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from hotline.cases.service import Actor, NewCase, create_case, transition
 from hotline.db import transaction
 from hotline.demo import load_demo_users
-from hotline.models import Call
+from hotline.models import Call, User
+from hotline.users import agent_queues
 
 PASSWORDS = {
     "dc_agent": "agent-demo-123",
@@ -135,6 +136,55 @@ def test_admin_adds_and_deactivates(api: Any, loaded_engine: Engine) -> None:
     assert gone.status_code == 303
     forged = api.client.post("/admin/users/dc_agent/deactivate", data={"csrf_token": "x"})
     assert forged.status_code == 403
+
+
+def test_admin_sets_queue_memberships_with_penalties(api: Any, loaded_engine: Engine) -> None:
+    world(loaded_engine)
+    sign_in(api.client, "admin")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', api.client.get("/admin").text)
+    assert csrf is not None
+    token = csrf.group(1)
+
+    def member(queue: str, penalty: int, username: str = "dc_agent") -> Any:
+        return api.client.post(
+            "/admin/memberships",
+            data={"csrf_token": token, "username": username, "queue": queue, "penalty": penalty},
+            follow_redirects=False,
+        )
+
+    assert member("hotline-110101", 0).status_code == 303
+    assert member("hotline-city", 5).status_code == 303  # overflow skill: the city queue
+    assert member("hotline-city", 3).status_code == 303  # changed, not doubled
+    with transaction(loaded_engine) as session:
+        agent = session.scalar(select(User).where(User.username == "dc_agent"))
+        assert agent is not None
+        assert agent_queues(session, agent) == [("hotline-110101", 0), ("hotline-city", 3)]
+    page = api.client.get("/admin")
+    assert "hotline-city (3)" in page.text
+    assert "not a platform" in member("hotline-nowhere", 0).text
+    assert "not an agent" in member("hotline-city", 0, username="dc_super").text
+    assert member("hotline-city", 11).status_code == 422  # penalty 0 to 10
+    removed = api.client.post(
+        "/admin/memberships/remove",
+        data={"csrf_token": token, "username": "dc_agent", "queue": "hotline-city"},
+        follow_redirects=False,
+    )
+    assert removed.status_code == 303
+    forged = api.client.post(
+        "/admin/memberships",
+        data={"csrf_token": "x", "username": "dc_agent", "queue": "hotline-city"},
+    )
+    assert forged.status_code == 403
+    sign_in(api.client, "dc_super")
+    assert member("hotline-city", 0).status_code == 403  # only admins
+
+
+def test_an_agent_without_memberships_joins_the_platform_queue(loaded_engine: Engine) -> None:
+    world(loaded_engine)
+    with transaction(loaded_engine) as session:
+        agent = session.scalar(select(User).where(User.username == "xc_agent"))
+        assert agent is not None
+        assert agent_queues(session, agent) == [("hotline-110102", 0)]
 
 
 def test_supervisor_pages(api: Any, loaded_engine: Engine) -> None:
