@@ -22,9 +22,10 @@ from agent_ui.api_cases import CaseIn
 from agent_ui.auth import Current, SignedIn, StreamUser, check_csrf
 from agent_ui.deps import DbSession
 from agent_ui.i18n import translator
-from agent_ui.phone import apply_state
+from agent_ui.phone import apply_state, bridged_with
 from agent_ui.templating import TEMPLATES
 from agi.ami import AmiError
+from dialplan.render import CONSULT_EMERGENCY
 from hotline.cases.service import NewCase, create_case
 from hotline.gazetteer import search
 from hotline.models import Call, CallEvent, CallPlatform, Case, CatalogueClass, utcnow
@@ -336,6 +337,76 @@ async def transfer(
     )
     call.outcome = "transferred"
     return {"call_id": call.id, "target": body.target}
+
+
+class AttendedIn(BaseModel):
+    action: str = Field(pattern=r"^(start|complete|cancel)$")
+
+
+ATTENDED_KINDS = {
+    "start": "AttendedTransferStarted",
+    "complete": "AttendedTransferCompleted",
+    "cancel": "AttendedTransferCancelled",
+}
+
+
+def _consulting_channel(session: Session, call_id: int) -> str | None:
+    """The agent's channel recorded when the consultation started (it has left the
+    caller's bridge for the consultation's)."""
+    detail = session.scalars(
+        select(CallEvent.detail)
+        .where(CallEvent.call_id == call_id, CallEvent.kind == ATTENDED_KINDS["start"])
+        .order_by(CallEvent.id.desc())
+        .limit(1)
+    ).first()
+    return str(detail["agent_channel"]) if detail and detail.get("agent_channel") else None
+
+
+@router.post("/calls/{call_id}/attended")
+async def attended_transfer(
+    call_id: int,
+    body: AttendedIn,
+    request: Request,
+    current: Current,
+    session: DbSession,
+    x_csrf_token: Annotated[str, Header()] = "",
+) -> dict[str, Any]:
+    """Attended transfer to the emergency command center. ``start``: the caller waits on
+    hold while the agent's line rings the center; the agent talks first. ``complete``: the
+    agent leaves, the caller and the center talk. ``cancel``: back to the caller."""
+    check_csrf(current, x_csrf_token)
+    call = await run_in_threadpool(_controlled_call, session, current, call_id)
+    ami = request.app.state.ami
+    if ami is None:
+        raise HTTPException(503, "telephony is not connected")
+    try:
+        if body.action == "start":
+            agent_channel = await bridged_with(ami, call.channel)
+            if agent_channel is None:
+                raise HTTPException(409, "the caller is not talking to an agent")
+            await ami.action(
+                "Atxfer", Channel=agent_channel, Exten=CONSULT_EMERGENCY, Context="hotline-consult"
+            )
+        else:
+            agent_channel = await run_in_threadpool(_consulting_channel, session, call.id)
+            if agent_channel is None:
+                raise HTTPException(409, "no attended transfer was started on this call")
+            if body.action == "complete":  # the transferer leaving completes the transfer
+                await ami.action("Hangup", Channel=agent_channel)
+                call.outcome = "transferred"
+            else:
+                await ami.action("CancelAtxfer", Channel=agent_channel)
+    except AmiError as exc:
+        raise HTTPException(502, f"Asterisk refused: {exc}") from exc
+    session.add(
+        CallEvent(
+            call_id=call.id,
+            at=utcnow(),
+            kind=ATTENDED_KINDS[body.action],
+            detail={"agent": current.user.username, "agent_channel": agent_channel},
+        )
+    )
+    return {"call_id": call.id, "attended": body.action}
 
 
 def _platform_queue(session: Session, area_code: str) -> str | None:

@@ -53,6 +53,14 @@ TEXTS: dict[str, tuple[str, str]] = {
     "hang_up": ("挂断", "Hang up"),
     "to_emergency": ("转应急指挥中心", "To the emergency center"),
     "to_city": ("转市级平台", "To the city platform"),
+    "consult_emergency": ("咨询转接应急中心", "Consult the emergency center"),
+    "consult_help": (
+        "来电人保持等待，先与应急指挥中心通话，再完成或取消转接",
+        "The caller waits on hold while you talk to the emergency center; then complete or "
+        "cancel",
+    ),
+    "consult_complete": ("完成转接", "Complete the transfer"),
+    "consult_cancel": ("取消，回到来电人", "Cancel, back to the caller"),
     "to_district": ("转其他区", "To another district"),
     "reports": ("统计报表", "Reports"),
     "queue": ("队列", "Queue"),

@@ -43,3 +43,19 @@ async def apply_state(
             Paused="true" if state == "paused" else "false",
             Reason=reason or "ready",
         )
+
+
+async def bridged_with(ami: AmiClient, channel: str) -> str | None:
+    """The channel in the same bridge as ``channel``: the agent's leg of a caller's call."""
+    rows = [m for m in await ami.list_action("CoreShowChannels") if m.event == "CoreShowChannel"]
+    bridge = next((m.get("BridgeId") for m in rows if m.get("Channel") == channel), "")
+    if not bridge:
+        return None
+    return next(
+        (
+            m.get("Channel")
+            for m in rows
+            if m.get("BridgeId") == bridge and m.get("Channel") != channel
+        ),
+        None,
+    )

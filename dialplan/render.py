@@ -23,6 +23,10 @@ from hotline.settings import Settings
 
 TEMPLATES = Path(__file__).parent / "templates"
 
+# The extension the attended transfer dials in [hotline-consult]: digits, because Atxfer
+# sends it as DTMF.
+CONSULT_EMERGENCY = "110"
+
 
 class RenderError(ValueError):
     """The configuration cannot be rendered as asked (a missing secret, no platforms)."""
@@ -69,6 +73,7 @@ def render_context(settings: Settings, engine: Engine, *, sip: bool = True) -> d
         "hotline_number": settings.hotline_number,
         "emergency_dial": settings.emergency_dial,
         "emergency_ring_seconds": 30,
+        "consult_emergency": CONSULT_EMERGENCY,
         "queue_max_wait": settings.queue_max_wait_seconds,
         "city": city,
         "platforms": platforms,

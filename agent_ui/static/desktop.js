@@ -70,6 +70,15 @@
     };
   });
 
+  document.querySelectorAll("button[data-attended]").forEach((b) => {
+    b.onclick = async () => {
+      const id = $("pop").dataset.callId;
+      if (!id) return;
+      const r = await post("/calls/" + id + "/attended", {action: b.dataset.attended});
+      $("control-error").textContent = r.ok ? "" : ((await r.json()).detail || r.statusText);
+    };
+  });
+
   // --- searches ---------------------------------------------------------------------
   function searcher(input, list, url, label, pick) {
     let timer = null;
