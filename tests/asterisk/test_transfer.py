@@ -24,6 +24,24 @@ NOON = dt.datetime(2026, 11, 30, 4, 0, tzinfo=dt.UTC)
 CALLER = "13800000301"
 
 
+async def talking_to_dc_agent(scene: Scene, caller: str, hold: int) -> Message:
+    """A Dongcheng caller connected to dc_agent, who stays on the line; the AgentConnect."""
+    await scene.ami.action(
+        "QueueAdd",
+        Queue="hotline-110101",
+        Interface="Local/longagent@test-agents-long/n",
+        MemberName="dc_agent",
+    )
+    scene.members.append(("hotline-110101", "Local/longagent@test-agents-long/n"))
+    await scene.monitor.refresh()
+    await scene.call(caller, KEYS="0ww01", HOLD=str(hold))
+    connect = await scene.wait_for(
+        lambda e: e.event == "AgentConnect" and e.get("CallerIDNum") == caller
+    )
+    await scene.tracker.drained()
+    return connect
+
+
 def test_blind_transfer_to_the_city(pbx: Pbx) -> None:
     def joined(queue: str):  # type: ignore[no-untyped-def]
         return lambda e: (
@@ -33,21 +51,8 @@ def test_blind_transfer_to_the_city(pbx: Pbx) -> None:
         )
 
     async def scenario(scene: Scene) -> None:
-        await scene.ami.action(
-            "QueueAdd",
-            Queue="hotline-110101",
-            Interface="Local/longagent@test-agents-long/n",
-            MemberName="dc_agent",
-        )
-        scene.members.append(("hotline-110101", "Local/longagent@test-agents-long/n"))
-        await scene.monitor.refresh()
-        await scene.call(CALLER, KEYS="0ww01", HOLD="30")
-        await scene.wait_for(joined("hotline-110101"))
-        connect: Message = await scene.wait_for(
-            lambda e: e.event == "AgentConnect" and e.get("CallerIDNum") == CALLER
-        )
+        connect = await talking_to_dc_agent(scene, CALLER, hold=30)
         assert connect.get("MemberName") == "dc_agent"
-        await scene.tracker.drained()
         app = create_app(pbx.settings, pbx.engine, hub=EventHub(), ami=scene.ami)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://hotline") as web:
@@ -99,17 +104,7 @@ def test_attended_transfer_to_the_emergency_center(pbx: Pbx, finish: str, caller
     settings = pbx.settings.model_copy(update={"emergency_dial": "Local/talk@test-emergency"})
 
     async def scenario(scene: Scene) -> None:
-        await scene.ami.action(
-            "QueueAdd",
-            Queue="hotline-110101",
-            Interface="Local/longagent@test-agents-long/n",
-            MemberName="dc_agent",
-        )
-        scene.members.append(("hotline-110101", "Local/longagent@test-agents-long/n"))
-        await scene.monitor.refresh()
-        await scene.call(caller, KEYS="0ww01", HOLD="40")
-        await scene.wait_for(lambda e: e.event == "AgentConnect" and e.get("CallerIDNum") == caller)
-        await scene.tracker.drained()
+        await talking_to_dc_agent(scene, caller, hold=40)
         app = create_app(settings, pbx.engine, hub=EventHub(), ami=scene.ami)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://hotline") as web:
