@@ -19,6 +19,7 @@ from agent_ui import (
     desktop,
     metrics,
     open311,
+    platform_work,
     public,
     supervisor,
     unit_portal,
@@ -64,6 +65,7 @@ def create_app(
     app.include_router(auth.router)
     app.include_router(unit_portal.router)
     app.include_router(metrics.router)
+    app.include_router(platform_work.router)
     app.state.login_limiter = auth.LoginLimiter()
 
     @app.middleware("http")

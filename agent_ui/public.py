@@ -3,10 +3,8 @@ and per unit for a month. No personal data: counts and rates only."""
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import datetime as dt
-import io
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -16,9 +14,10 @@ from sqlalchemy import select
 
 from agent_ui.deps import DbSession, TokenActor
 from agent_ui.templating import TEMPLATES
+from hotline.cases import ledger
 from hotline.cases.indicators import compute, load
 from hotline.cases.service import CaseError
-from hotline.models import Area, Case, CaseHistory, CatalogueClass, Unit
+from hotline.models import Area, Unit
 
 router = APIRouter(tags=["evaluation"])
 Month = Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
@@ -64,7 +63,7 @@ def evaluation_page(request: Request, session: DbSession, month: Month = None) -
 
 
 @router.get("/api/v1/ledger.csv")
-def ledger_csv(
+def ledger_csv_api(
     request: Request, session: DbSession, actor: TokenActor, month: Month = None
 ) -> Response:
     """Cases put on the ledger (挂账) in the month, with the stated reason, in the caller's
@@ -73,56 +72,9 @@ def ledger_csv(
         raise CaseError("case-forbidden", "the ledger is for the platforms", 403)
     zone = ZoneInfo(request.app.state.settings.timezone)
     label, start, end = month_bounds(month, zone)
-    query = (
-        select(
-            Case.number,
-            Case.district_code,
-            Case.unit_code,
-            Case.kind,
-            Case.class_code,
-            CaseHistory.at,
-            CaseHistory.note,
-        )
-        .join(CaseHistory, CaseHistory.case_id == Case.id)
-        .where(CaseHistory.action == "to_ledger", CaseHistory.at >= start, CaseHistory.at < end)
-        .order_by(CaseHistory.at)
-    )
-    if not actor.is_city:
-        query = query.where(Case.district_code == actor.scope_code)
-    rows = session.execute(query).all()
-    names = {
-        (k, c): n
-        for k, c, n in session.execute(
-            select(CatalogueClass.kind, CatalogueClass.code, CatalogueClass.name_zh)
-        )
-    }
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(
-        ["month", "case", "district", "unit", "class", "class_name", "put_on", "reason"]
-    )
-    summary: dict[tuple[str, str, str], int] = {}
-    for number, district, unit, kind, code, when, note in rows:
-        writer.writerow(
-            [
-                label,
-                number,
-                district or "",
-                unit or "",
-                code or "",
-                names.get((kind or "", code or ""), ""),
-                when.isoformat(),
-                note,
-            ]
-        )
-        key = (district or "", unit or "", code or "")
-        summary[key] = summary.get(key, 0) + 1
-    writer.writerow([])
-    writer.writerow(["summary", "district", "unit", "class", "cases"])
-    for (district, unit, code), count in sorted(summary.items()):
-        writer.writerow(["", district, unit, code, count])
+    rows = ledger.ledger_rows(session, actor, start, end)
     return Response(
-        "\ufeff" + out.getvalue(),
+        ledger.ledger_csv(rows, label),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="ledger-{label}.csv"'},
     )

@@ -4,6 +4,7 @@ more time. Every form carries the session's CSRF token and the version it was re
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
@@ -19,7 +20,7 @@ from hotline.cases.calendar import load_calendar
 from hotline.cases.lifecycle import actions_for
 from hotline.cases.media import attach_photo
 from hotline.cases.service import get_case, request_extension, transition
-from hotline.models import Case, CatalogueClass, utcnow
+from hotline.models import Case, CatalogueClass, Notification, utcnow
 
 router = APIRouter(prefix="/unit", tags=["unit portal"], include_in_schema=False)
 OPEN = ("dispatched", "in_progress", "rework")
@@ -38,12 +39,22 @@ def jobs(request: Request, current: Current, session: DbSession) -> HTMLResponse
         .where(Case.unit_code == current.user.unit_code, Case.state.in_(OPEN))
         .order_by(Case.due_at.is_(None), Case.due_at)
     ).all()
+    notes = session.execute(  # overdue warnings the scheduler sent this unit, last 14 days
+        select(Notification.text, Notification.created_at)
+        .where(
+            Notification.unit_code == current.user.unit_code,
+            Notification.created_at >= utcnow() - dt.timedelta(days=14),
+        )
+        .order_by(Notification.id.desc())
+        .limit(20)
+    ).all()
     return TEMPLATES.TemplateResponse(
         request,
         "unit_jobs.html",
         {
             "t": translator(request),
             "cases": cases,
+            "notes": notes,
             "user": current.user,
             "csrf": current.session.csrf_token,
             "now": utcnow(),

@@ -1,0 +1,166 @@
+"""A supervisor's desk work beside the wallboard: the inbox (notifications the scheduler
+sent to the platform: overdue jobs, escalations; and the units' extension requests waiting
+for a decision) and the ledger (挂账) of a month, printable and as CSV."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from agent_ui.auth import Current, SignedIn, check_csrf
+from agent_ui.deps import DbSession
+from agent_ui.i18n import translator
+from agent_ui.public import Month, month_bounds
+from agent_ui.templating import TEMPLATES
+from hotline.cases import ledger
+from hotline.cases.calendar import load_calendar
+from hotline.cases.service import CaseError, decide_extension, pending_extension
+from hotline.models import Case, CaseHistory, Notification, utcnow
+
+router = APIRouter(prefix="/supervisor", include_in_schema=False)
+ACTIVE = ("dispatched", "in_progress", "rework")
+
+
+def _supervisor(current: SignedIn) -> None:
+    if current.user.role != "supervisor":
+        raise HTTPException(403, "for supervisors")
+
+
+def _waiting_extensions(session: Session, current: SignedIn) -> list[dict[str, Any]]:
+    query = (
+        select(Case)
+        .join(CaseHistory, CaseHistory.case_id == Case.id)
+        .where(CaseHistory.action == "request_extension", Case.state.in_(ACTIVE))
+        .distinct()
+    )
+    if not current.actor.is_city:
+        query = query.where(Case.district_code == current.user.scope_code)
+    waiting = []
+    for case in session.scalars(query):
+        hours = pending_extension(session, case)
+        if hours is None:
+            continue
+        asked = session.scalars(
+            select(CaseHistory)
+            .where(CaseHistory.case_id == case.id, CaseHistory.action == "request_extension")
+            .order_by(CaseHistory.id.desc())
+            .limit(1)
+        ).one()
+        waiting.append(
+            {"case": case, "hours": hours, "reason": asked.note, "by": asked.actor, "at": asked.at}
+        )
+    return waiting
+
+
+@router.get("/inbox", response_class=HTMLResponse)
+def inbox(request: Request, current: Current, session: DbSession, error: str = "") -> Response:
+    _supervisor(current)
+    notes = session.execute(
+        select(Notification, Case.number)
+        .join(Case, Case.id == Notification.case_id)
+        .where(Notification.scope_code == current.user.scope_code)
+        .order_by(Notification.id.desc())
+        .limit(200)
+    ).all()
+    return TEMPLATES.TemplateResponse(
+        request,
+        "inbox.html",
+        {
+            "t": translator(request),
+            "user": current.user,
+            "csrf": current.session.csrf_token,
+            "notes": notes,
+            "extensions": _waiting_extensions(session, current),
+            "error": error,
+        },
+    )
+
+
+@router.post("/notifications/{note_id}/read")
+def mark_read(
+    note_id: int,
+    current: Current,
+    session: DbSession,
+    csrf_token: Annotated[str, Form(max_length=64)],
+) -> Response:
+    _supervisor(current)
+    check_csrf(current, csrf_token)
+    done = session.execute(
+        update(Notification)
+        .where(Notification.id == note_id, Notification.scope_code == current.user.scope_code)
+        .values(read_at=utcnow())
+    ).rowcount  # type: ignore[attr-defined]
+    if not done:
+        raise HTTPException(404, "no such notification for your platform")
+    return RedirectResponse("/supervisor/inbox", status_code=303)
+
+
+@router.post("/extensions/{number}")
+def decide(
+    number: str,
+    request: Request,
+    current: Current,
+    session: DbSession,
+    csrf_token: Annotated[str, Form(max_length=64)],
+    version: Annotated[int, Form(ge=1)],
+    decision: Annotated[str, Form(pattern=r"^(approve|refuse)$")],
+) -> Response:
+    """Approve (the deadline moves by the working hours asked) or refuse a unit's request."""
+    _supervisor(current)
+    check_csrf(current, csrf_token)
+    try:
+        with session.begin_nested():
+            decide_extension(
+                session,
+                current.actor,
+                number,
+                version,
+                decision == "approve",
+                load_calendar(session),
+            )
+    except CaseError as exc:
+        if exc.status == 404:
+            raise HTTPException(404, str(exc)) from exc
+        return inbox(request, current, session, error=str(exc))
+    return RedirectResponse("/supervisor/inbox", status_code=303)
+
+
+@router.get("/ledger", response_class=HTMLResponse)
+def ledger_page(
+    request: Request, current: Current, session: DbSession, month: Month = None
+) -> Response:
+    _supervisor(current)
+    zone = ZoneInfo(request.app.state.settings.timezone)
+    label, start, end = month_bounds(month, zone)
+    rows = ledger.ledger_rows(session, current.actor, start, end)
+    return TEMPLATES.TemplateResponse(
+        request,
+        "ledger.html",
+        {
+            "t": translator(request),
+            "user": current.user,
+            "month": label,
+            "rows": rows,
+            "summary": ledger.summary(rows),
+            "zone": zone,
+        },
+    )
+
+
+@router.get("/ledger.csv")
+def ledger_csv(
+    request: Request, current: Current, session: DbSession, month: Month = None
+) -> Response:
+    _supervisor(current)
+    label, start, end = month_bounds(month, ZoneInfo(request.app.state.settings.timezone))
+    rows = ledger.ledger_rows(session, current.actor, start, end)
+    return Response(
+        ledger.ledger_csv(rows, label),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="ledger-{label}.csv"'},
+    )

@@ -1,0 +1,162 @@
+"""A supervisor's inbox (extension requests, notifications) and ledger page; the unit's
+overdue warnings on its portal. Scope: a district sees its own, the city all."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from hotline.cases.calendar import load_calendar
+from hotline.cases.service import Actor, NewCase, create_case, request_extension, transition
+from hotline.db import transaction
+from hotline.demo import load_demo_users
+from hotline.models import Case, CaseHistory, Notification
+
+AGENT = Actor("dc_agent", "agent", "110101")
+SUPER = Actor("dc_super", "supervisor", "110101")
+UNIT = Actor("u", "unit", "110101", "dongcheng.sanitation")
+PASSWORDS = {
+    "dc_super": "super-demo-123",
+    "city_super": "super-demo-123",
+    "dc_agent": "agent-demo-123",
+    "unit_dc_sanitation": "unit-demo-123",
+}
+
+
+def world(engine: Engine) -> tuple[str, str]:
+    """A job with an extension request waiting, and a case put on the ledger this month."""
+    load_demo_users(engine)
+    numbers = []
+    with transaction(engine) as session:
+        for key in ("ext", "ledger"):
+            case, _ = create_case(
+                session,
+                AGENT,
+                NewCase(source="phone", kind="event", class_code="0102", district_code="110101"),
+                key,
+            )
+            transition(
+                session,
+                AGENT,
+                case.number,
+                "dispatch",
+                1,
+                {"unit_code": "auto"},
+                calendar=load_calendar(session),  # sets the deadline
+            )
+            transition(session, UNIT, case.number, "accept", 2)
+            numbers.append(case.number)
+        request_extension(session, UNIT, numbers[0], 3, 8, "需要调配吊车")
+        transition(session, SUPER, numbers[1], "to_ledger", 3, {"note": "需市政改造，年内无法解决"})
+        case_id = session.scalar(select(Case.id).where(Case.number == numbers[0]))
+        assert case_id is not None
+        for scope, unit in (("110101", None), (None, "dongcheng.sanitation")):
+            session.add(
+                Notification(
+                    case_id=case_id,
+                    scope_code=scope,
+                    unit_code=unit,
+                    kind="overdue",
+                    text=f"案件 {numbers[0]} 已超过处置期限",
+                )
+            )
+    return numbers[0], numbers[1]
+
+
+def sign_in(client: Any, user: str) -> str:
+    page = client.get("/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token is not None
+    client.post(
+        "/login",
+        data={"username": user, "password": PASSWORDS[user], "csrf_token": token.group(1)},
+    )
+    inbox = client.get("/supervisor/inbox")
+    found = re.search(r'name="csrf_token" value="([^"]+)"', inbox.text)
+    return found.group(1) if found else ""
+
+
+def test_supervisor_decides_an_extension(api: Any, loaded_engine: Engine) -> None:
+    waiting, _ = world(loaded_engine)
+    csrf = sign_in(api.client, "dc_super")
+    page = api.client.get("/supervisor/inbox")
+    assert page.status_code == 200 and waiting in page.text and "需要调配吊车" in page.text
+    with transaction(loaded_engine) as session:
+        case = session.scalar(select(Case).where(Case.number == waiting))
+        assert case is not None
+        version, due = case.version, case.due_at
+    stale = api.client.post(
+        f"/supervisor/extensions/{waiting}",
+        data={"csrf_token": csrf, "version": version - 1, "decision": "approve"},
+    )
+    assert stale.status_code == 200 and "changed" in stale.text  # shown, not applied
+    done = api.client.post(
+        f"/supervisor/extensions/{waiting}",
+        data={"csrf_token": csrf, "version": version, "decision": "approve"},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    with transaction(loaded_engine) as session:
+        case = session.scalar(select(Case).where(Case.number == waiting))
+        assert case is not None and case.due_at is not None and due is not None
+        assert case.due_at.replace(tzinfo=None) > due.replace(tzinfo=None)
+        actions = session.scalars(
+            select(CaseHistory.action).where(CaseHistory.case_id == case.id)
+        ).all()
+        assert actions[-1] == "approve_extension"
+    assert waiting not in api.client.get("/supervisor/inbox").text.split("通知")[0]
+    again = api.client.post(
+        f"/supervisor/extensions/{waiting}",
+        data={"csrf_token": csrf, "version": version + 1, "decision": "refuse"},
+    )
+    assert "no extension request" in again.text
+
+
+def test_notifications_are_read_in_scope(api: Any, loaded_engine: Engine) -> None:
+    waiting, _ = world(loaded_engine)
+    csrf = sign_in(api.client, "city_super")
+    with transaction(loaded_engine) as session:
+        note_id = session.scalar(select(Notification.id).where(Notification.scope_code == "110101"))
+    other = api.client.post(f"/supervisor/notifications/{note_id}/read", data={"csrf_token": csrf})
+    assert other.status_code == 404  # Dongcheng's message is Dongcheng's to read
+    api.client.cookies.clear()
+    csrf = sign_in(api.client, "dc_super")
+    assert "已超过处置期限" in api.client.get("/supervisor/inbox").text
+    read = api.client.post(
+        f"/supervisor/notifications/{note_id}/read",
+        data={"csrf_token": csrf},
+        follow_redirects=False,
+    )
+    assert read.status_code == 303
+    forged = api.client.post(f"/supervisor/notifications/{note_id}/read", data={"csrf_token": "x"})
+    assert forged.status_code == 403
+    api.client.cookies.clear()
+    sign_in(api.client, "unit_dc_sanitation")
+    assert f"案件 {waiting} 已超过处置期限" in api.client.get("/unit").text
+
+
+def test_ledger_page_and_csv(api: Any, loaded_engine: Engine) -> None:
+    _, on_ledger = world(loaded_engine)
+    sign_in(api.client, "dc_super")
+    month = dt.datetime.now(dt.UTC).astimezone(dt.timezone(dt.timedelta(hours=8)))
+    params = {"month": month.strftime("%Y-%m")}
+    page = api.client.get("/supervisor/ledger", params=params)
+    assert page.status_code == 200
+    assert on_ledger in page.text and "需市政改造" in page.text and "@media print" in page.text
+    rows = list(
+        csv.reader(
+            io.StringIO(
+                api.client.get("/supervisor/ledger.csv", params=params).text.lstrip("\ufeff")
+            )
+        )
+    )
+    assert rows[1][1] == on_ledger and rows[1][2] == "110101"
+    api.client.cookies.clear()
+    sign_in(api.client, "dc_agent")
+    assert api.client.get("/supervisor/ledger").status_code == 403
+    assert api.client.get("/supervisor/inbox").status_code == 403
