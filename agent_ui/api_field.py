@@ -3,16 +3,18 @@ registered case in the grid cell of the point; units and platforms add photos to
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Header, Request, Response, UploadFile
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from agent_ui.api_cases import CaseOut, case_out
 from agent_ui.deps import DbSession, TokenActor, grid_index
 from hotline.cases.media import attach_photo
-from hotline.cases.service import CaseError, NewCase, create_case, get_case
-from hotline.models import Attachment, utcnow
+from hotline.cases.service import Actor, CaseError, NewCase, create_case, get_case
+from hotline.models import Attachment, Case, utcnow
 
 router = APIRouter(prefix="/api/v1", tags=["field"])
 
@@ -40,10 +42,37 @@ async def field_report(
     urgency: Annotated[Literal["normal", "urgent"], Form()] = "normal",
     idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
 ) -> CaseOut:
+    report = FieldReport(lat, lon, kind, class_code, description, urgency)
+    case, created = await register_report(request, session, actor, photo, report, idempotency_key)
+    if not created:
+        response.status_code = 200
+    return case_out(case, actor.role)
+
+
+@dataclass(frozen=True)
+class FieldReport:
+    lat: float
+    lon: float
+    kind: str
+    class_code: str
+    description: str
+    urgency: str
+
+
+async def register_report(
+    request: Request,
+    session: Session,
+    actor: Actor,
+    photo: UploadFile,
+    report: FieldReport,
+    idempotency_key: str | None,
+) -> tuple[Case, bool]:
+    """The report as a registered case in the grid cell of its point, with its photo; a
+    repeat of the same idempotency key gives the first case back. API and mobile form."""
     data = await _read(request, photo)
 
-    def register() -> CaseOut:  # database and disk work, off the event loop
-        cell = grid_index(request, session).locate(lon, lat)
+    def register() -> tuple[Case, bool]:  # database and disk work, off the event loop
+        cell = grid_index(request, session).locate(report.lon, report.lat)
         if cell is None:
             raise CaseError("case-outside-grid", "the point lies outside every grid cell", 422)
         case, created = create_case(
@@ -51,14 +80,14 @@ async def field_report(
             actor,
             NewCase(
                 source="field",
-                kind=kind,
-                class_code=class_code,
+                kind=report.kind,
+                class_code=report.class_code,
                 district_code=cell[:6],
                 grid_code=cell,
-                lon=lon,
-                lat=lat,
-                description=description,
-                urgency=urgency,
+                lon=report.lon,
+                lat=report.lat,
+                description=report.description,
+                urgency=report.urgency,
             ),
             idempotency_key,
         )
@@ -73,9 +102,7 @@ async def field_report(
                 request.app.state.settings.max_upload_bytes,
                 utcnow(),
             )
-        else:
-            response.status_code = 200
-        return case_out(case, actor.role)
+        return case, created
 
     return await run_in_threadpool(register)
 

@@ -17,6 +17,7 @@ from agent_ui import (
     api_field,
     auth,
     desktop,
+    field_form,
     metrics,
     open311,
     platform_work,
@@ -66,6 +67,7 @@ def create_app(
     app.include_router(unit_portal.router)
     app.include_router(metrics.router)
     app.include_router(platform_work.router)
+    app.include_router(field_form.router)
     app.state.login_limiter = auth.LoginLimiter()
 
     @app.middleware("http")

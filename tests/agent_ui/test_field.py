@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -79,3 +80,43 @@ def test_unit_adds_feedback_photo(api: Any) -> None:
         files={"photo": ("x.jpg", JPEG, "image/jpeg")},
     )
     assert stranger.status_code == 404
+
+
+def test_the_mobile_form(api: Any, loaded_engine: Engine) -> None:
+    from hotline.demo import load_demo_users
+
+    load_demo_users(loaded_engine)
+    page = api.client.get("/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token is not None
+    api.client.post(
+        "/login",
+        data={"username": "dc_agent", "password": "agent-demo-123", "csrf_token": token.group(1)},
+    )
+    form = api.client.get("/field")
+    assert form.status_code == 200 and 'capture="environment"' in form.text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+    key = re.search(r'name="key" value="([0-9a-f]{32})"', form.text)
+    assert csrf is not None and key is not None
+    fields = {
+        "csrf_token": csrf.group(1),
+        "key": key.group(1),
+        "lat": "39.9175",
+        "lon": "116.406",
+        "kind_code": "event:0501",
+        "description": "无照游商占道",
+    }
+    photo = {"photo": ("p.jpg", JPEG, "image/jpeg")}
+    first = api.client.post("/field", data=fields, files=photo)
+    assert first.status_code == 200, first.text[:300]
+    number = re.search(r'class="num"[^>]*>(\d+)<', first.text)
+    assert number is not None
+    again = api.client.post("/field", data=fields, files=photo)  # a double tap: one case
+    assert re.search(r'class="num"[^>]*>(\d+)<', again.text).group(1) == number.group(1)  # type: ignore[union-attr]
+    with transaction(loaded_engine) as session:
+        case = session.scalar(select(Case).where(Case.number == number.group(1)))
+        assert case is not None and (case.source, case.grid_code) == ("field", "110101001001001")
+    outside = api.client.post("/field", data=fields | {"key": "0" * 32, "lat": "30.0"}, files=photo)
+    assert outside.status_code == 422 and "outside every grid cell" in outside.text
+    forged = api.client.post("/field", data=fields | {"csrf_token": "x"}, files=photo)
+    assert forged.status_code == 403

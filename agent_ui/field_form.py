@@ -1,0 +1,83 @@
+"""The inspectors' mobile form (城管通): photo, position from the phone's GPS (or typed),
+class and description become a registered case in the point's grid cell, like the API.
+Signed in as platform staff (agent or supervisor accounts of the district)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import select
+
+from agent_ui.api_field import FieldReport, register_report
+from agent_ui.auth import Current, SignedIn, check_csrf
+from agent_ui.deps import DbSession
+from agent_ui.i18n import translator
+from agent_ui.templating import TEMPLATES
+from hotline.cases.service import CaseError
+from hotline.models import CatalogueClass
+
+router = APIRouter(prefix="/field", include_in_schema=False)
+
+
+def _staff(current: SignedIn) -> None:
+    if current.user.role not in ("agent", "supervisor"):
+        raise HTTPException(403, "the field form is for platform staff")
+
+
+def _page(
+    request: Request, current: SignedIn, session: DbSession, status: int = 200, **extra: object
+) -> HTMLResponse:
+    classes = session.execute(
+        select(CatalogueClass.kind, CatalogueClass.code, CatalogueClass.name_zh)
+        .where(CatalogueClass.minor.is_not(None), CatalogueClass.active.is_(True))
+        .order_by(CatalogueClass.kind, CatalogueClass.code)
+    ).all()
+    return TEMPLATES.TemplateResponse(
+        request,
+        "field.html",
+        {
+            "t": translator(request),
+            "user": current.user,
+            "csrf": current.session.csrf_token,
+            "classes": classes,
+            "key": uuid.uuid4().hex,  # one report per page: a double tap makes one case
+            **extra,
+        },
+        status_code=status,
+    )
+
+
+@router.get("", response_class=HTMLResponse)
+def form(request: Request, current: Current, session: DbSession) -> Response:
+    _staff(current)
+    return _page(request, current, session)
+
+
+@router.post("", response_class=HTMLResponse)
+async def submit(
+    request: Request,
+    current: Current,
+    session: DbSession,
+    photo: Annotated[UploadFile, File()],
+    csrf_token: Annotated[str, Form(max_length=64)],
+    key: Annotated[str, Form(pattern=r"^[0-9a-f]{32}$")],
+    lat: Annotated[float, Form(ge=3, le=54)],
+    lon: Annotated[float, Form(ge=73, le=136)],
+    kind_code: Annotated[str, Form(pattern=r"^(component|event):\d{4,5}$")],
+    description: Annotated[str, Form(max_length=4000)] = "",
+    urgency: Annotated[Literal["normal", "urgent"], Form()] = "normal",
+) -> Response:
+    _staff(current)
+    check_csrf(current, csrf_token)
+    kind, code = kind_code.split(":")
+    report = FieldReport(lat, lon, kind, code, description, urgency)
+    try:
+        case, _ = await register_report(
+            request, session, current.actor, photo, report, f"field-{current.user.id}-{key}"
+        )
+    except CaseError as exc:
+        return _page(request, current, session, error=str(exc), status=exc.status)
+    return _page(request, current, session, saved=case.number)
