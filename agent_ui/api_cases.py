@@ -3,6 +3,7 @@ Thin handlers: validate, call the case service, serialise."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Annotated, Any, Literal
 
@@ -12,8 +13,10 @@ from sqlalchemy import select
 
 from agent_ui.deps import DbSession, TokenActor
 from hotline.cases.calendar import load_calendar
+from hotline.cases.joint import assign_joint, assist_done, assisting_jobs
 from hotline.cases.lifecycle import actions_for
 from hotline.cases.service import (
+    CaseError,
     NewCase,
     create_case,
     decide_extension,
@@ -166,3 +169,38 @@ def extension(number: str, body: ExtensionIn, session: DbSession, actor: TokenAc
             session, actor, number, body.version, body.approve, load_calendar(session)
         )
     return case_out(case, actor.role)
+
+
+class JointIn(BaseModel):
+    version: int = Field(ge=1)
+    units: list[str] = Field(min_length=1, max_length=10, description="Assisting units' codes.")
+    note: str = Field(default="", max_length=4000)
+
+
+@router.post("/{number}/joint", response_model=CaseOut)
+def joint(number: str, body: JointIn, session: DbSession, actor: TokenActor) -> CaseOut:
+    """The city platform makes a dispatched job a joint job (联合处置): the lead unit keeps
+    it, the ``units`` assist (each is told, and sees its part in ``/assisting``)."""
+    case = assign_joint(session, actor, number, body.version, body.units, body.note)
+    return case_out(case, actor.role)
+
+
+class AssistDoneIn(BaseModel):
+    note: str = Field(default="", max_length=4000)
+
+
+@router.get("/assisting/mine", response_model=list[dict[str, Any]])
+def assisting(session: DbSession, actor: TokenActor) -> list[dict[str, Any]]:
+    """The open joint jobs the calling unit assists on."""
+    if actor.role != "unit" or not actor.unit_code:
+        raise CaseError("case-forbidden", "for units", 403)
+    return [dataclasses.asdict(job) for job in assisting_jobs(session, actor.unit_code)]
+
+
+@router.post("/{number}/assist-done", status_code=204)
+def assist_finished(
+    number: str, body: AssistDoneIn, session: DbSession, actor: TokenActor
+) -> Response:
+    """An assisting unit reports its part of a joint job done."""
+    assist_done(session, actor, number, body.note)
+    return Response(status_code=204)

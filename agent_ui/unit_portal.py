@@ -17,6 +17,7 @@ from agent_ui.deps import DbSession
 from agent_ui.i18n import translator
 from agent_ui.templating import TEMPLATES
 from hotline.cases.calendar import load_calendar
+from hotline.cases.joint import assist_done, assisting_jobs
 from hotline.cases.lifecycle import actions_for
 from hotline.cases.media import attach_photo
 from hotline.cases.service import get_case, request_extension, transition
@@ -55,6 +56,7 @@ def jobs(request: Request, current: Current, session: DbSession) -> HTMLResponse
             "t": translator(request),
             "cases": cases,
             "notes": notes,
+            "assisting": assisting_jobs(session, current.user.unit_code or ""),
             "user": current.user,
             "csrf": current.session.csrf_token,
             "now": utcnow(),
@@ -106,6 +108,9 @@ async def act(
     content = await photo.read(settings.max_upload_bytes + 1) if photo else b""
 
     def apply() -> None:  # database and disk work, off the event loop
+        if action == "assist_done":  # a joint job's assisting unit: its part is done
+            assist_done(session, current.actor, number, note, now=now)
+            return
         if action == "request_extension":
             request_extension(session, current.actor, number, version, hours, note, now=now)
             return
@@ -133,6 +138,8 @@ async def act(
             )
 
     await run_in_threadpool(apply)
+    if action == "assist_done":
+        return RedirectResponse("/unit", status_code=303)
     return RedirectResponse(f"/unit/cases/{number}?done=1", status_code=303)
 
 

@@ -431,6 +431,23 @@ class Notification(Base):
     read_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class CaseAssist(Base):
+    """A joint job (联合处置): a unit that helps the lead unit (``Case.unit_code``) with a
+    case, assigned by the city platform. It sees the job and reports its part done; the
+    lead unit alone reports the case handled."""
+
+    __tablename__ = "case_assists"
+    __table_args__ = (UniqueConstraint("case_id", "unit_code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    unit_code: Mapped[str] = mapped_column(ForeignKey("units.code"), index=True)
+    assigned_by: Mapped[str] = mapped_column(String(64))
+    assigned_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    done_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
 class QueueMembership(Base):
     """A queue an agent joins when ready, with a penalty (0 = first choice): skills. An
     agent without any joins their platform's queue at penalty 0."""

@@ -412,7 +412,7 @@ def request_extension(
         raise CaseError("case-forbidden", "only the unit handling the job can ask", 403)
     if not 1 <= hours <= 400 or not reason.strip():
         raise CaseError("case-bad-extension", "1 to 400 working hours, with a reason", 422)
-    _touch(session, case, version, now)
+    touch_case(session, case, version, now)
     record_change(
         session,
         case,
@@ -445,7 +445,7 @@ def decide_extension(
     pending = pending_extension(session, case)
     if pending is None:
         raise CaseError("case-no-extension", "no extension request is waiting", 409)
-    _touch(session, case, version, now)
+    touch_case(session, case, version, now)
     if approve and case.due_at is not None:
         local = _aware(case.due_at).astimezone(zone).replace(tzinfo=None)
         moved = calendar.add_working_hours(local, pending)
@@ -480,7 +480,8 @@ def pending_extension(session: Session, case: Case) -> int | None:
     return int(last.data.get("hours", 0)) or None
 
 
-def _touch(session: Session, case: Case, version: int, now: dt.datetime) -> None:
+def touch_case(session: Session, case: Case, version: int, now: dt.datetime) -> None:
+    """The optimistic lock: refuse a change made on an older ``version``, bump it."""
     if case.version != version:
         raise CaseError("case-conflict", f"case {case.number} changed: reload", 409)
     case.updated_at = now

@@ -125,3 +125,33 @@ def test_extension_over_the_api(api: Any) -> None:
         json={"version": 4, "approve": True},
     )
     assert again.status_code == 409 and again.json()["error_id"] == "case-no-extension"
+
+
+def test_joint_job_over_the_api(api: Any) -> None:
+    number = post_case(api).json()["number"]
+    assert act(api, api.system, number, "dispatch", 1, unit_code="auto").status_code == 200
+    district = api.client.post(
+        f"/api/v1/cases/{number}/joint",
+        json={"version": 2, "units": ["bj.water_supply"]},
+        headers=api.xicheng,
+    )
+    assert district.status_code == 403  # joint jobs are the city platform's to assign
+    made = api.client.post(
+        f"/api/v1/cases/{number}/joint",
+        json={"version": 2, "units": ["bj.water_supply"], "note": "管线破损，需供水集团配合"},
+        headers=api.system,
+    )
+    assert made.status_code == 200, made.text
+    assert made.json()["unit_code"] == "dongcheng.sanitation"
+    mine = api.client.get("/api/v1/cases/assisting/mine", headers=api.water).json()
+    assert [(j["number"], j["done"]) for j in mine] == [(number, False)]
+    assert api.client.get("/api/v1/cases/assisting/mine", headers=api.system).status_code == 403
+    assert api.client.get(f"/api/v1/cases/{number}", headers=api.water).status_code == 404
+    done = api.client.post(
+        f"/api/v1/cases/{number}/assist-done", json={"note": "已抢修"}, headers=api.water
+    )
+    assert done.status_code == 204
+    mine = api.client.get("/api/v1/cases/assisting/mine", headers=api.water).json()
+    assert mine[0]["done"] is True
+    case = api.client.get(f"/api/v1/cases/{number}", headers=api.system).json()
+    assert (case["state"], case["unit_code"]) == ("dispatched", "dongcheng.sanitation")

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from hotline.cases.calendar import load_calendar
+from hotline.cases.joint import assign_joint
 from hotline.cases.service import Actor, NewCase, create_case, request_extension, transition
 from hotline.db import transaction
 from hotline.demo import load_demo_users
@@ -25,6 +26,7 @@ PASSWORDS = {
     "city_super": "super-demo-123",
     "dc_agent": "agent-demo-123",
     "unit_dc_sanitation": "unit-demo-123",
+    "unit_water": "unit-demo-123",
 }
 
 
@@ -160,3 +162,36 @@ def test_ledger_page_and_csv(api: Any, loaded_engine: Engine) -> None:
     sign_in(api.client, "dc_agent")
     assert api.client.get("/supervisor/ledger").status_code == 403
     assert api.client.get("/supervisor/inbox").status_code == 403
+
+
+def test_an_assisting_unit_reports_its_part_on_the_portal(api: Any, loaded_engine: Engine) -> None:
+    waiting, _ = world(loaded_engine)
+    with transaction(loaded_engine) as session:
+        version = session.scalar(select(Case.version).where(Case.number == waiting))
+        assert version is not None
+        assign_joint(
+            session,
+            Actor("city_super", "supervisor", "110000"),
+            waiting,
+            version,
+            ["bj.water_supply"],
+        )
+    sign_in(api.client, "unit_water")
+    page = api.client.get("/unit")
+    assert waiting in page.text and "dongcheng.sanitation" in page.text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert csrf is not None
+    done = api.client.post(
+        f"/unit/cases/{waiting}/assist_done",
+        data={"csrf_token": csrf.group(1), "version": 1, "note": "阀门已关"},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    assert (
+        api.client.get(f"/unit/cases/{waiting}").status_code == 404
+    )  # the lead's page stays closed
+    with transaction(loaded_engine) as session:
+        actions = session.scalars(
+            select(CaseHistory.action).join(Case).where(Case.number == waiting)
+        ).all()
+        assert actions[-1] == "assist_done"
