@@ -15,7 +15,7 @@ from agent_ui.auth import Current, SignedIn, check_csrf
 from agent_ui.deps import DbSession
 from agent_ui.i18n import translator
 from agent_ui.templating import TEMPLATES
-from hotline.models import CallPlatform, User
+from hotline.models import CallPlatform, QueueMembership, User
 from hotline.users import (
     UserError,
     add_user,
@@ -39,6 +39,14 @@ def users(request: Request, current: Current, session: DbSession, error: str = "
     rows = session.scalars(select(User).order_by(User.role, User.username)).all()
     agents = [u for u in rows if u.role == "agent" and u.active]
     memberships = {u.username: agent_queues(session, u) for u in agents}
+    explicit = {  # the ones an admin added (removable); the home queue is always there
+        (username, queue)
+        for username, queue in session.execute(
+            select(User.username, QueueMembership.queue).join(
+                QueueMembership, QueueMembership.user_id == User.id
+            )
+        )
+    }
     return TEMPLATES.TemplateResponse(
         request,
         "admin.html",
@@ -50,6 +58,7 @@ def users(request: Request, current: Current, session: DbSession, error: str = "
             "queues": queues,
             "agents": agents,
             "memberships": memberships,
+            "explicit": explicit,
             "platform_queues": sorted(set(queues.values())),
             "error": error,
         },

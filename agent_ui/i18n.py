@@ -43,9 +43,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "memberships": ("队列成员与技能", "Queue memberships and skills"),
     "memberships_help": (
         "坐席就绪时加入这里列出的全部队列；罚值越小越优先接听（0 为首选）。"
-        "没有列出队列的坐席加入本平台队列。",
+        "本平台队列总在其中（罚值可改，不能移除）。",
         "When ready, an agent joins every queue listed here; a lower penalty answers first "
-        "(0 = first choice). An agent with none joins their platform's queue.",
+        "(0 = first choice). Their own platform's queue is always there (its penalty can "
+        "change; it cannot be removed).",
     ),
     "penalty": ("罚值", "Penalty"),
     "inbox": ("待办与通知", "Inbox"),

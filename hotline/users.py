@@ -74,21 +74,24 @@ def add_user(
 
 
 def agent_queues(session: Session, user: User) -> list[tuple[str, int]]:
-    """The queues ``user`` joins when ready, with penalties, first choice first: their
-    memberships, or else their platform's queue at penalty 0."""
-    rows = session.execute(
-        select(QueueMembership.queue, QueueMembership.penalty)
-        .where(QueueMembership.user_id == user.id)
-        .order_by(QueueMembership.penalty, QueueMembership.queue)
-    ).all()
-    if rows:
-        return [(queue, penalty) for queue, penalty in rows]
-    platform = session.scalar(
+    """The queues ``user`` joins when ready, with penalties, first choice first: always
+    their own platform's queue (penalty 0 unless a membership says otherwise), plus every
+    queue they are a member of. Adding a skill never takes an agent off their home queue."""
+    joined = dict(
+        session.execute(
+            select(QueueMembership.queue, QueueMembership.penalty).where(
+                QueueMembership.user_id == user.id
+            )
+        ).all()
+    )
+    home = session.scalar(
         select(CallPlatform.queue).where(
             CallPlatform.area_code == user.scope_code, CallPlatform.active.is_(True)
         )
     )
-    return [(platform, 0)] if platform else []
+    if home:
+        joined.setdefault(home, 0)
+    return sorted(joined.items(), key=lambda item: (item[1], item[0]))
 
 
 def set_membership(session: Session, username: str, queue: str, penalty: int) -> None:

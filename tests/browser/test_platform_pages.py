@@ -1,0 +1,123 @@
+"""The supervisor's inbox and ledger, the admin's queue memberships and the inspectors'
+mobile form in a real browser (Debian's chromium): each page renders, its main control
+works, and a screenshot is kept in test-artifacts/ (linked from the README)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from sqlalchemy import Engine
+
+from agent_ui.main import create_app
+from hotline.settings import PROJECT_ROOT, Settings
+from hotline.testing.pbx import free_port
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+pytestmark = pytest.mark.browser
+
+
+class Quiet(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self):  # type: ignore[no-untyped-def, override]
+        yield
+
+
+def test_platform_pages(loaded_engine: Engine, loaded_db_url: str, tmp_path: Path) -> None:
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail("chromium is required in CI (apt-get install chromium)")
+        pytest.skip("chromium is not installed (with CI=true this fails instead)")
+    from playwright.async_api import async_playwright
+
+    from hotline.demo import load_demo_users
+
+    load_demo_users(loaded_engine)
+    ARTIFACTS.mkdir(exist_ok=True)
+    port = free_port()
+    settings = Settings(database_url=loaded_db_url, media_dir=tmp_path / "media")
+
+    async def main() -> None:
+        web = Quiet(
+            uvicorn.Config(
+                create_app(settings, loaded_engine), host="127.0.0.1", port=port, log_config=None
+            )
+        )
+        serving = asyncio.create_task(web.serve())
+        while not web.started:
+            await asyncio.sleep(0.05)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            async with async_playwright() as playwright:
+                browser = await playwright.chromium.launch(
+                    executable_path=CHROMIUM, args=FLAGS, headless=True
+                )
+
+                async def signed_in(user: str, password: str, **viewport: int) -> Any:
+                    page = await browser.new_page(
+                        viewport={
+                            "width": viewport.get("width", 1366),
+                            "height": viewport.get("height", 768),
+                        }
+                    )
+                    await page.goto(f"{base}/login")
+                    await page.fill("#username", user)
+                    await page.fill("#password", password)
+                    await page.click("button[type=submit]")
+                    await page.wait_for_load_state()
+                    return page
+
+                boss = await signed_in("dc_super", "super-demo-123")
+                await boss.goto(f"{base}/supervisor/inbox")
+                await boss.screenshot(path=str(ARTIFACTS / "inbox.png"))
+                await boss.goto(f"{base}/supervisor/ledger")
+                assert await boss.is_visible("text=CSV")
+                await boss.screenshot(path=str(ARTIFACTS / "ledger.png"))
+
+                admin = await signed_in("admin", "admin-demo-123")
+                await admin.goto(f"{base}/admin")
+                await admin.select_option("#memberships select[name=username]", "dc_agent")
+                await admin.select_option("#memberships select[name=queue]", "hotline-city")
+                await admin.fill("#memberships input[name=penalty]", "5")
+                await admin.click("#memberships button.primary")
+                await admin.wait_for_selector("text=hotline-city (5)")
+                await admin.screenshot(
+                    path=str(ARTIFACTS / "admin-memberships.png"), full_page=True
+                )
+
+                phone = await signed_in("dc_agent", "agent-demo-123", width=390, height=844)
+                await phone.goto(f"{base}/field")
+                photo = tmp_path / "photo.jpg"
+                photo.write_bytes(b"\xff\xd8\xff\xe0" + b"\x00" * 200)
+                await phone.set_input_files("input[name=photo]", str(photo))
+                await phone.fill("#lat", "39.9175")
+                await phone.fill("#lon", "116.406")
+                await phone.fill("textarea[name=description]", "无照游商占道")
+                await phone.click("button.primary")
+                await phone.wait_for_selector(".num")
+                number = await phone.text_content(".num")
+                assert number and number.strip().isdigit()
+                await phone.screenshot(path=str(ARTIFACTS / "field-form.png"), full_page=True)
+                await browser.close()
+        finally:
+            web.should_exit = True
+            await serving
+
+    asyncio.run(main())
