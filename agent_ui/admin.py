@@ -33,7 +33,14 @@ def _admin_only(current: SignedIn) -> None:
 
 
 @router.get("", response_class=HTMLResponse)
-def users(request: Request, current: Current, session: DbSession, error: str = "") -> Response:
+def users_page(request: Request, current: Current, session: DbSession) -> Response:
+    return users(request, current, session)
+
+
+def users(
+    request: Request, current: SignedIn, session: Session, error: str = "", status: int = 200
+) -> Response:
+    """The page; after a refused change, with the reason and a 4xx status."""
     _admin_only(current)
     queues = dict(session.execute(select(CallPlatform.area_code, CallPlatform.queue)).all())
     rows = session.scalars(select(User).order_by(User.role, User.username)).all()
@@ -62,6 +69,7 @@ def users(request: Request, current: Current, session: DbSession, error: str = "
             "platform_queues": sorted(set(queues.values())),
             "error": error,
         },
+        status_code=status,
     )
 
 
@@ -106,7 +114,7 @@ def _change(
         with session.begin_nested():
             change()
     except UserError as exc:
-        return users(request, current, session, error=str(exc))
+        return users(request, current, session, error=str(exc), status=422)
     return RedirectResponse("/admin", status_code=303)
 
 

@@ -58,7 +58,14 @@ def _waiting_extensions(session: Session, current: SignedIn) -> list[dict[str, A
 
 
 @router.get("/inbox", response_class=HTMLResponse)
-def inbox(request: Request, current: Current, session: DbSession, error: str = "") -> Response:
+def inbox_page(request: Request, current: Current, session: DbSession) -> Response:
+    return inbox(request, current, session)
+
+
+def inbox(
+    request: Request, current: SignedIn, session: Session, error: str = "", status: int = 200
+) -> Response:
+    """The page; after a refused decision, with the reason and a 4xx status."""
     _supervisor(current)
     notes = session.execute(
         select(Notification, Case.number)
@@ -78,6 +85,7 @@ def inbox(request: Request, current: Current, session: DbSession, error: str = "
             "extensions": _waiting_extensions(session, current),
             "error": error,
         },
+        status_code=status,
     )
 
 
@@ -126,7 +134,7 @@ def decide(
     except CaseError as exc:
         if exc.status == 404:
             raise HTTPException(404, str(exc)) from exc
-        return inbox(request, current, session, error=str(exc))
+        return inbox(request, current, session, error=str(exc), status=exc.status)
     return RedirectResponse("/supervisor/inbox", status_code=303)
 
 

@@ -96,7 +96,7 @@ def test_supervisor_decides_an_extension(api: Any, loaded_engine: Engine) -> Non
         f"/supervisor/extensions/{waiting}",
         data={"csrf_token": csrf, "version": version - 1, "decision": "approve"},
     )
-    assert stale.status_code == 200 and "changed" in stale.text  # shown, not applied
+    assert stale.status_code == 409 and "changed" in stale.text  # shown, not applied
     done = api.client.post(
         f"/supervisor/extensions/{waiting}",
         data={"csrf_token": csrf, "version": version, "decision": "approve"},
