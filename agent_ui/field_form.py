@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 
 from agent_ui.api_field import FieldReport, register_report
 from agent_ui.auth import Current, SignedIn, check_csrf
@@ -78,6 +79,6 @@ async def submit(
         case, _ = await register_report(
             request, session, current.actor, photo, report, f"field-{current.user.id}-{key}"
         )
-    except CaseError as exc:
-        return _page(request, current, session, error=str(exc), status=exc.status)
-    return _page(request, current, session, saved=case.number)
+    except CaseError as exc:  # the page (a database read) off the event loop, like the rest
+        return await run_in_threadpool(_page, request, current, session, exc.status, error=str(exc))
+    return await run_in_threadpool(_page, request, current, session, saved=case.number)
