@@ -17,12 +17,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from agent_ui.agent_states import record_state, state_of
+from agent_ui.agent_states import state_of
 from agent_ui.api_cases import CaseIn
 from agent_ui.auth import Current, SignedIn, StreamUser, check_csrf
 from agent_ui.deps import DbSession
 from agent_ui.i18n import translator
-from agent_ui.phone import apply_state, bridged_with
+from agent_ui.phone import bridged_with, set_agent_state
 from agent_ui.templating import TEMPLATES
 from agi.ami import AmiError
 from dialplan.render import CONSULT_EMERGENCY
@@ -235,26 +235,10 @@ async def set_state(
     check_csrf(current, x_csrf_token)
     if body.state == "paused" and body.reason not in PAUSE_REASONS:
         raise HTTPException(422, f"pause reason: one of {', '.join(PAUSE_REASONS)}")
-    ami = request.app.state.ami
-    if ami is None:
-        raise HTTPException(503, "telephony is not connected")
-    user = current.user
-    queues = await run_in_threadpool(agent_queues, session, user)
+    queues = await run_in_threadpool(agent_queues, session, current.user)
     if not queues:
         raise HTTPException(409, "no queue for your scope: ask an administrator")
-    interface = request.app.state.settings.agent_interface.format(
-        endpoint=user.sip_endpoint or user.username, username=user.username
-    )
-    try:
-        await apply_state(ami, queues, interface, user.username, body.state, body.reason)
-    except AmiError as exc:
-        raise HTTPException(502, f"Asterisk refused: {exc}") from exc
-    await run_in_threadpool(
-        record_state, request.app.state.engine, user.username, body.state, body.reason
-    )
-    request.app.state.hub.publish(
-        user.username, "state", {"state": body.state, "reason": body.reason}
-    )
+    await set_agent_state(request.app.state, current.user, queues, body.state, body.reason)
     return {
         "state": body.state,
         "reason": body.reason,

@@ -5,8 +5,15 @@ supervisor forcing a pause or a log-out."""
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
+from fastapi import HTTPException
+from starlette.concurrency import run_in_threadpool
+
+from agent_ui.agent_states import record_state
 from agi.ami import AmiClient, AmiError
+from hotline.models import User
+from hotline.settings import Settings
 
 
 async def apply_state(
@@ -59,3 +66,28 @@ async def bridged_with(ami: AmiClient, channel: str) -> str | None:
         ),
         None,
     )
+
+
+def phone_of(settings: Settings, user: User) -> str:
+    """The dial string of a user's phone (agents' and supervisors' alike)."""
+    return settings.agent_interface.format(
+        endpoint=user.sip_endpoint or user.username, username=user.username
+    )
+
+
+async def set_agent_state(
+    app_state: Any, agent: User, queues: list[tuple[str, int]], state: str, reason: str
+) -> None:
+    """Apply ``state`` to all of ``agent``'s queues over AMI, store it for every instance and
+    tell the agent's pages. 503 without Asterisk, 502 when it refuses."""
+    ami = app_state.ami
+    if ami is None:
+        raise HTTPException(503, "telephony is not connected")
+    try:
+        await apply_state(
+            ami, queues, phone_of(app_state.settings, agent), agent.username, state, reason
+        )
+    except AmiError as exc:
+        raise HTTPException(502, f"Asterisk refused: {exc}") from exc
+    await run_in_threadpool(record_state, app_state.engine, agent.username, state, reason)
+    app_state.hub.publish(agent.username, "state", {"state": state, "reason": reason})

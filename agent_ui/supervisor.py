@@ -22,11 +22,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from agent_ui.agent_states import LOGGED_OUT, load_states, record_state
+from agent_ui.agent_states import LOGGED_OUT, load_states
 from agent_ui.auth import Current, SignedIn, StreamUser, check_csrf
 from agent_ui.deps import DbSession
 from agent_ui.i18n import translator
-from agent_ui.phone import apply_state
+from agent_ui.phone import phone_of, set_agent_state
 from agent_ui.templating import TEMPLATES
 from agi.ami import AmiError
 from hotline.calls import reports
@@ -219,22 +219,7 @@ async def force_state(
     _supervisor_only(current)
     check_csrf(current, x_csrf_token)
     agent, queues = await run_in_threadpool(_agent_queues, session, current, username)
-    ami = request.app.state.ami
-    if ami is None:
-        raise HTTPException(503, "telephony is not connected")
-    interface = request.app.state.settings.agent_interface.format(
-        endpoint=agent.sip_endpoint or agent.username, username=agent.username
-    )
-    try:
-        await apply_state(ami, queues, interface, agent.username, body.state, body.reason)
-    except AmiError as exc:
-        raise HTTPException(502, f"Asterisk refused: {exc}") from exc
-    await run_in_threadpool(
-        record_state, request.app.state.engine, agent.username, body.state, body.reason
-    )
-    request.app.state.hub.publish(
-        agent.username, "state", {"state": body.state, "reason": body.reason}
-    )
+    await set_agent_state(request.app.state, agent, queues, body.state, body.reason)
     return {"agent": agent.username, "state": body.state}
 
 
@@ -262,16 +247,13 @@ async def spy(
     ami = request.app.state.ami
     if ami is None or not current.user.sip_endpoint:
         raise HTTPException(503, "telephony or the supervisor's phone is not set up")
-    phones = request.app.state.settings.agent_interface  # supervisors' phones alike
-    interface = phones.format(
-        endpoint=agent.sip_endpoint or agent.username, username=agent.username
-    )
+    settings = request.app.state.settings
+    interface = phone_of(settings, agent)
     target = interface.split("@")[0] if interface.startswith("Local/") else interface
-    supervisor = current.user
     try:
         await ami.action(
             "Originate",
-            Channel=phones.format(endpoint=supervisor.sip_endpoint, username=supervisor.username),
+            Channel=phone_of(settings, current.user),  # supervisors' phones like agents'
             Application="ChanSpy",
             Data=f"{target},{SPY_OPTIONS[body.mode]}",
             CallerID=f'"{body.mode}" <{agent.username}>',
