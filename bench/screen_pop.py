@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import hashlib
 import os
 import platform
@@ -40,14 +39,9 @@ from hotline.calls.tracker import CallTracker  # noqa: E402
 from hotline.db import make_engine  # noqa: E402
 from hotline.models import Call, User, WebSession, utcnow  # noqa: E402
 from hotline.refdata import load_reference_data  # noqa: E402
+from hotline.service import EmbeddedWebServer  # noqa: E402
 from hotline.settings import Settings  # noqa: E402
 from hotline.testing.pbx import free_port  # noqa: E402
-
-
-class Quiet(uvicorn.Server):
-    @contextlib.contextmanager
-    def capture_signals(self):  # type: ignore[no-untyped-def, override]
-        yield
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -93,7 +87,7 @@ async def main(pages: int, pops: int) -> None:
     tracker.subscribe(hub.on_connected)
     tracker.start()
     port = free_port()
-    server = Quiet(
+    server = EmbeddedWebServer(
         uvicorn.Config(
             create_app(Settings(database_url=url), engine, hub=hub),
             host="127.0.0.1",

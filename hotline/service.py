@@ -34,8 +34,9 @@ from routing.model import QueueState
 log = logging.getLogger("hotline")
 
 
-class _WebServer(uvicorn.Server):
-    """uvicorn without its own signal handling: ``run`` owns SIGINT/SIGTERM for both servers."""
+class EmbeddedWebServer(uvicorn.Server):
+    """uvicorn without its own signal handling, for an event loop that runs other servers
+    too: ``run`` owns SIGINT/SIGTERM for both (tests and benchmarks embed it alike)."""
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -134,7 +135,7 @@ async def run(settings: Settings) -> None:
     if telephony.tracker is not None and telephony.clients:
         wrapup = WrapUp(telephony.clients[0], hub, engine, settings.wrapup_seconds)
         telephony.tracker.subscribe(wrapup)
-    web = _WebServer(
+    web = EmbeddedWebServer(
         uvicorn.Config(
             app,
             host=settings.web.host,

@@ -13,21 +13,16 @@ from sqlalchemy import Engine
 
 from agent_ui.events import EventHub
 from agent_ui.main import create_app
+from hotline.service import EmbeddedWebServer
 from hotline.settings import Settings
 from hotline.testing.pbx import free_port
-
-
-class Quiet(uvicorn.Server):
-    @contextlib.contextmanager
-    def capture_signals(self):  # type: ignore[no-untyped-def, override]
-        yield
 
 
 def test_many_streams_leave_the_pool_free(loaded_engine: Engine, loaded_db_url: str) -> None:
     async def main() -> None:
         hub = EventHub()
         port = free_port()
-        server = Quiet(
+        server = EmbeddedWebServer(
             uvicorn.Config(
                 create_app(Settings(database_url=loaded_db_url), loaded_engine, hub=hub),
                 host="127.0.0.1",

@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import shutil
-from pathlib import Path
 
 import pytest
 import uvicorn
@@ -22,45 +19,20 @@ from agi.server import FastAgiServer
 from hotline.calls.tracker import CallTracker
 from hotline.db import transaction
 from hotline.models import Case
-from hotline.settings import PROJECT_ROOT, WebBind
+from hotline.service import EmbeddedWebServer
+from hotline.settings import WebBind
+from hotline.testing.browser import ARTIFACTS, FLAGS
 from hotline.testing.pbx import Pbx, free_port
 from ivr.entry import call_handler
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = PROJECT_ROOT / "test-artifacts"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 CALLER = "13800000201"
 
 pytestmark = pytest.mark.browser
 
 
-class Quiet(uvicorn.Server):
-    @contextlib.contextmanager
-    def capture_signals(self):  # type: ignore[no-untyped-def, override]
-        yield
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail("chromium is required in CI (apt-get install chromium)")
-        pytest.skip("chromium is not installed (with CI=true this fails instead)")
-    return CHROMIUM
-
-
 def test_real_call_pops_and_becomes_a_case(pbx: Pbx, chromium: str) -> None:
     from playwright.async_api import async_playwright
 
-    ARTIFACTS.mkdir(exist_ok=True)
     web_port = free_port()
     settings = pbx.settings.model_copy(update={"web": WebBind(port=web_port)})
     node = settings.ami[0]
@@ -77,7 +49,7 @@ def test_real_call_pops_and_becomes_a_case(pbx: Pbx, chromium: str) -> None:
         tracker.start()
         agi = FastAgiServer(call_handler(settings, pbx.engine, queues=monitor.snapshot))
         await agi.start(settings.fastagi.host, settings.fastagi.port)
-        web = Quiet(
+        web = EmbeddedWebServer(
             uvicorn.Config(
                 create_app(settings, pbx.engine, hub=hub, ami=ami),
                 host="127.0.0.1",
@@ -174,7 +146,7 @@ def test_wallboard_shows_a_waiting_call(pbx: Pbx, chromium: str) -> None:
         monitor.start()
         agi = FastAgiServer(call_handler(settings, pbx.engine, queues=monitor.snapshot))
         await agi.start(settings.fastagi.host, settings.fastagi.port)
-        web = Quiet(
+        web = EmbeddedWebServer(
             uvicorn.Config(
                 create_app(settings, pbx.engine, ami=ami, queues=monitor.snapshot),
                 host="127.0.0.1",

@@ -5,9 +5,6 @@ works, and a screenshot is kept in test-artifacts/ (linked from the README)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -16,46 +13,27 @@ import uvicorn
 from sqlalchemy import Engine
 
 from agent_ui.main import create_app
-from hotline.settings import PROJECT_ROOT, Settings
+from hotline.service import EmbeddedWebServer
+from hotline.settings import Settings
+from hotline.testing.browser import ARTIFACTS, FLAGS
 from hotline.testing.pbx import free_port
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = PROJECT_ROOT / "test-artifacts"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 
 pytestmark = pytest.mark.browser
 
 
-class Quiet(uvicorn.Server):
-    @contextlib.contextmanager
-    def capture_signals(self):  # type: ignore[no-untyped-def, override]
-        yield
-
-
-def test_platform_pages(loaded_engine: Engine, loaded_db_url: str, tmp_path: Path) -> None:
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail("chromium is required in CI (apt-get install chromium)")
-        pytest.skip("chromium is not installed (with CI=true this fails instead)")
+def test_platform_pages(
+    loaded_engine: Engine, loaded_db_url: str, tmp_path: Path, chromium: str
+) -> None:
     from playwright.async_api import async_playwright
 
     from hotline.demo import load_demo_users
 
     load_demo_users(loaded_engine)
-    ARTIFACTS.mkdir(exist_ok=True)
     port = free_port()
     settings = Settings(database_url=loaded_db_url, media_dir=tmp_path / "media")
 
     async def main() -> None:
-        web = Quiet(
+        web = EmbeddedWebServer(
             uvicorn.Config(
                 create_app(settings, loaded_engine), host="127.0.0.1", port=port, log_config=None
             )
@@ -67,7 +45,7 @@ def test_platform_pages(loaded_engine: Engine, loaded_db_url: str, tmp_path: Pat
         try:
             async with async_playwright() as playwright:
                 browser = await playwright.chromium.launch(
-                    executable_path=CHROMIUM, args=FLAGS, headless=True
+                    executable_path=chromium, args=FLAGS, headless=True
                 )
 
                 async def signed_in(user: str, password: str, **viewport: int) -> Any:
