@@ -19,7 +19,7 @@ from agent_ui.public import Month, month_bounds
 from agent_ui.templating import TEMPLATES
 from hotline.cases import ledger
 from hotline.cases.calendar import load_calendar
-from hotline.cases.service import CaseError, decide_extension, pending_extension
+from hotline.cases.service import CaseError, decide_extension, waiting_extension_request
 from hotline.models import Case, CaseHistory, Notification, utcnow
 
 router = APIRouter(prefix="/supervisor", include_in_schema=False)
@@ -42,18 +42,10 @@ def _waiting_extensions(session: Session, current: SignedIn) -> list[dict[str, A
         query = query.where(Case.district_code == current.user.scope_code)
     waiting = []
     for case in session.scalars(query):
-        hours = pending_extension(session, case)
-        if hours is None:
-            continue
-        asked = session.scalars(
-            select(CaseHistory)
-            .where(CaseHistory.case_id == case.id, CaseHistory.action == "request_extension")
-            .order_by(CaseHistory.id.desc())
-            .limit(1)
-        ).one()
-        waiting.append(
-            {"case": case, "hours": hours, "reason": asked.note, "by": asked.actor, "at": asked.at}
-        )
+        asked = waiting_extension_request(session, case)
+        if asked is not None:
+            hours = asked.data.get("hours")
+            waiting.append({"case": case, "hours": hours, "reason": asked.note, "by": asked.actor})
     return waiting
 
 

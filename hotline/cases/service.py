@@ -466,6 +466,14 @@ def decide_extension(
 
 def pending_extension(session: Session, case: Case) -> int | None:
     """Hours of the last extension request not yet decided, if any."""
+    request = waiting_extension_request(session, case)
+    if request is None:
+        return None
+    return int(request.data.get("hours", 0)) or None
+
+
+def waiting_extension_request(session: Session, case: Case) -> CaseHistory | None:
+    """The history row of the extension request waiting for a decision, if any."""
     last = session.scalars(
         select(CaseHistory)
         .where(
@@ -475,9 +483,7 @@ def pending_extension(session: Session, case: Case) -> int | None:
         .order_by(CaseHistory.id.desc())
         .limit(1)
     ).first()
-    if last is None or last.action != "request_extension":
-        return None
-    return int(last.data.get("hours", 0)) or None
+    return last if last is not None and last.action == "request_extension" else None
 
 
 def touch_case(session: Session, case: Case, version: int, now: dt.datetime) -> None:

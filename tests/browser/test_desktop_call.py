@@ -21,7 +21,7 @@ from hotline.db import transaction
 from hotline.models import Case
 from hotline.service import EmbeddedWebServer
 from hotline.settings import WebBind
-from hotline.testing.browser import ARTIFACTS, FLAGS
+from hotline.testing.browser import ARTIFACTS, FLAGS, signed_in_page
 from hotline.testing.pbx import Pbx, free_port
 from ivr.entry import call_handler
 
@@ -163,12 +163,7 @@ def test_wallboard_shows_a_waiting_call(pbx: Pbx, chromium: str) -> None:
                 browser = await playwright.chromium.launch(
                     executable_path=chromium, args=FLAGS, headless=True
                 )
-                page = await browser.new_page(viewport={"width": 1366, "height": 768})
-                await page.goto(f"{base}/login")
-                await page.fill("#username", "city_super")
-                await page.fill("#password", "super-demo-123")
-                await page.click("button[type=submit]")
-                await page.wait_for_url(f"{base}/")
+                page = await signed_in_page(browser, base, "city_super", "super-demo-123")
                 await page.goto(f"{base}/supervisor")
                 await ami.action(
                     "Originate",

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
 
 import pytest
 import uvicorn
@@ -15,7 +14,7 @@ from sqlalchemy import Engine
 from agent_ui.main import create_app
 from hotline.service import EmbeddedWebServer
 from hotline.settings import Settings
-from hotline.testing.browser import ARTIFACTS, FLAGS
+from hotline.testing.browser import ARTIFACTS, FLAGS, signed_in_page
 from hotline.testing.pbx import free_port
 
 pytestmark = pytest.mark.browser
@@ -48,28 +47,14 @@ def test_platform_pages(
                     executable_path=chromium, args=FLAGS, headless=True
                 )
 
-                async def signed_in(user: str, password: str, **viewport: int) -> Any:
-                    page = await browser.new_page(
-                        viewport={
-                            "width": viewport.get("width", 1366),
-                            "height": viewport.get("height", 768),
-                        }
-                    )
-                    await page.goto(f"{base}/login")
-                    await page.fill("#username", user)
-                    await page.fill("#password", password)
-                    await page.click("button[type=submit]")
-                    await page.wait_for_load_state()
-                    return page
-
-                boss = await signed_in("dc_super", "super-demo-123")
+                boss = await signed_in_page(browser, base, "dc_super", "super-demo-123")
                 await boss.goto(f"{base}/supervisor/inbox")
                 await boss.screenshot(path=str(ARTIFACTS / "inbox.png"))
                 await boss.goto(f"{base}/supervisor/ledger")
                 assert await boss.is_visible("text=CSV")
                 await boss.screenshot(path=str(ARTIFACTS / "ledger.png"))
 
-                admin = await signed_in("admin", "admin-demo-123")
+                admin = await signed_in_page(browser, base, "admin", "admin-demo-123")
                 await admin.goto(f"{base}/admin")
                 await admin.select_option("#memberships select[name=username]", "dc_agent")
                 await admin.select_option("#memberships select[name=queue]", "hotline-city")
@@ -80,7 +65,9 @@ def test_platform_pages(
                     path=str(ARTIFACTS / "admin-memberships.png"), full_page=True
                 )
 
-                phone = await signed_in("dc_agent", "agent-demo-123", width=390, height=844)
+                phone = await signed_in_page(
+                    browser, base, "dc_agent", "agent-demo-123", width=390, height=844
+                )
                 await phone.goto(f"{base}/field")
                 photo = tmp_path / "photo.jpg"
                 photo.write_bytes(b"\xff\xd8\xff\xe0" + b"\x00" * 200)
