@@ -43,6 +43,11 @@ class CaseIn(BaseModel):
     citizen_name: str = Field(default="", max_length=64)
     citizen_phone: str = Field(default="", max_length=32)
     callback_consent: bool = False
+    dispatch_to: str | None = Field(
+        default=None,
+        max_length=64,
+        description="dispatch on registration: a unit's code, or `auto` for the rules",
+    )
 
 
 class CaseOut(BaseModel):
@@ -106,8 +111,13 @@ def create(
     idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
 ) -> CaseOut:
     """File a case. Send an ``Idempotency-Key``: repeating it returns the same case (200)."""
+    calendar = load_calendar(session) if body.dispatch_to else None
     case, created = create_case(
-        session, actor, NewCase(source="api", **body.model_dump()), idempotency_key
+        session,
+        actor,
+        NewCase(source="api", **body.model_dump()),
+        idempotency_key,
+        calendar=calendar,
     )
     if not created:
         response.status_code = 200

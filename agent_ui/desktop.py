@@ -26,6 +26,7 @@ from agent_ui.phone import bridged_with, set_agent_state
 from agent_ui.templating import TEMPLATES
 from agi.ami import AmiError
 from dialplan.render import CONSULT_EMERGENCY
+from hotline.cases.calendar import load_calendar
 from hotline.cases.service import NewCase, create_case
 from hotline.gazetteer import search
 from hotline.models import Call, CallEvent, CallPlatform, Case, CatalogueClass, utcnow
@@ -159,8 +160,14 @@ def save_case(
         current.actor,
         NewCase(source="phone", call_id=body.call_id, **fields),
         f"desk:{current.user.username}:{body.idempotency_key}",
+        calendar=load_calendar(session) if body.dispatch_to else None,
     )
-    return {"number": case.number, "state": case.state, "created": created}
+    return {
+        "number": case.number,
+        "state": case.state,
+        "unit_code": case.unit_code,
+        "created": created,
+    }
 
 
 @router.get("/desk/catalogue")

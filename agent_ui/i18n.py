@@ -144,6 +144,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "phone": ("联系电话", "Phone"),
     "consent": ("同意回访", "Agrees to a callback"),
     "save_case": ("保存立案", "Register the case"),
+    "dispatch_now": ("立案后按规则立即派遣", "Dispatch at once by the assignment rules"),
     "case_number": ("案件编号（请告知市民）", "Case number (read it to the caller)"),
     "next_case": ("下一个", "Next"),
     "agent_ready_state": ("就绪", "Ready"),

@@ -5,12 +5,17 @@ transaction per case, from several threads. Compared in the same run with a bare
 a case row (no rules, no history) on the same database, and with the same work on SQLite.
 Bounded: a fixed number of cases.
 
-    python bench/case_registration.py [--cases 2000] [--threads 8] [--pg ADMIN_URL]
+    python bench/case_registration.py [--cases 4000] [--processes 2] [--threads 2] [--pg URL]
+
+Processes as well as threads: one Python process is bound by its interpreter lock long
+before the database is, and a real deployment runs several app processes (workers or
+instances) against one PostgreSQL.
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import platform
 import statistics
@@ -19,6 +24,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from multiprocessing.queues import Queue
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,7 +34,7 @@ from sqlalchemy import Engine, insert  # noqa: E402
 
 from hotline import migrate  # noqa: E402
 from hotline.cases.calendar import load_calendar  # noqa: E402
-from hotline.cases.service import Actor, NewCase, create_case, transition  # noqa: E402
+from hotline.cases.service import Actor, NewCase, create_case  # noqa: E402
 from hotline.db import make_engine, transaction  # noqa: E402
 from hotline.models import Case  # noqa: E402
 from hotline.refdata import load_reference_data  # noqa: E402
@@ -40,7 +46,7 @@ CLASSES = ["0102", "0104", "0501", "0505", "0301", "0403"]
 
 def register(engine: Engine, n: int, calendar: object) -> None:
     with transaction(engine) as session:
-        case, _ = create_case(
+        create_case(
             session,
             AGENT,
             NewCase(
@@ -52,12 +58,11 @@ def register(engine: Engine, n: int, calendar: object) -> None:
                 address="王府井大街",
                 description="基准测试",
                 citizen_phone=f"139{n:08d}",
+                dispatch_to="auto",
             ),
             f"bench-{n}",
+            calendar=calendar,  # type: ignore[arg-type]
         )
-        transition(
-            session, AGENT, case.number, "dispatch", 1, {"unit_code": "auto"}, calendar=calendar
-        )  # type: ignore[arg-type]
 
 
 def bare_insert(engine: Engine, n: int, calendar: object) -> None:
@@ -75,18 +80,18 @@ def bare_insert(engine: Engine, n: int, calendar: object) -> None:
         )
 
 
-def run(
-    engine: Engine,
-    work: Callable[[Engine, int, object], None],
-    cases: int,
-    threads: int,
-    offset: int,
-) -> tuple[float, float, float]:
+def _worker_process(
+    url: str, label: str, first: int, cases: int, threads: int, results: Queue[list[float]]
+) -> None:
+    """One process's share: its own engine and threads, its latencies back to the parent."""
+    engine = make_engine(url, pool_size=threads, max_overflow=0)
+    work = WORK[label]
     with transaction(engine) as session:
         calendar = load_calendar(session)
+    work(engine, first + 10_000_000, calendar)  # warm up this process's caches and pool
     latencies: list[float] = []
     lock = threading.Lock()
-    counter = iter(range(offset, offset + cases))
+    counter = iter(range(first, first + cases))
 
     def worker() -> None:
         while True:
@@ -100,36 +105,68 @@ def run(
             with lock:
                 latencies.append(elapsed)
 
-    started = time.perf_counter()
     pool = [threading.Thread(target=worker) for _ in range(threads)]
     for thread in pool:
         thread.start()
     for thread in pool:
         thread.join()
+    engine.dispose()
+    results.put(latencies)
+
+
+def run(
+    url: str, label: str, cases: int, processes: int, threads: int
+) -> tuple[float, float, float]:
+    """``cases`` split over ``processes`` × ``threads``; returns (cases/s, p50, p99 ms)."""
+    context = multiprocessing.get_context("fork")
+    results: Queue[list[float]] = context.Queue()
+    share = cases // processes
+    workers = [
+        context.Process(
+            target=_worker_process,
+            args=(url, label, i * 1_000_000, share, threads, results),
+        )
+        for i in range(processes)
+    ]
+    started = time.perf_counter()
+    for process in workers:
+        process.start()
+    latencies: list[float] = []
+    for _ in workers:
+        latencies.extend(results.get(timeout=600))
     wall = time.perf_counter() - started
+    for process in workers:
+        process.join()
     latencies.sort()
     p50 = statistics.median(latencies) * 1000
     p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
-    return cases / wall, p50, p99
+    return len(latencies) / wall, p50, p99
 
 
-def prepared(url: str, threads: int) -> Engine:
+WORK: dict[str, Callable[[Engine, int, object], None]] = {
+    "registration+dispatch": register,
+    "bare INSERT": bare_insert,
+}
+
+
+def prepared(url: str) -> None:
     migrate.upgrade(url)
-    engine = make_engine(url, pool_size=threads, max_overflow=0)
+    engine = make_engine(url)
     load_reference_data(engine, ROOT / "data" / "reference")
-    return engine
+    engine.dispose()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--cases", type=int, default=2000)
-    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--cases", type=int, default=4000)
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2, help="per process")
     parser.add_argument("--pg", default=pg.DEFAULT_URL)
     args = parser.parse_args()
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
     )
-    print(f"{args.cases} cases per run, {args.threads} threads")
+    print(f"{args.cases} cases per run, {args.processes} processes × {args.threads} threads")
     print(f"{'database':<12}{'work':<22}{'cases/s':>10}{'p50 ms':>9}{'p99 ms':>9}")
     database = pg.create_database(args.pg, prefix="hotline_bench")
     try:
@@ -139,15 +176,10 @@ def main() -> None:
                 ("SQLite", f"sqlite:///{Path(scratch) / 'bench.db'}"),
             ]
             for name, url in targets:
-                engine = prepared(url, args.threads)
-                register(engine, 10_000_000, None)  # warm up
-                for label, work, offset in (
-                    ("registration+dispatch", register, 0),
-                    ("bare INSERT", bare_insert, 0),
-                ):
-                    rate, p50, p99 = run(engine, work, args.cases, args.threads, offset)
+                prepared(url)
+                for label in WORK:
+                    rate, p50, p99 = run(url, label, args.cases, args.processes, args.threads)
                     print(f"{name:<12}{label:<22}{rate:>10.0f}{p50:>9.2f}{p99:>9.2f}")
-                engine.dispose()
     finally:
         pg.drop_database(args.pg, str(database.database))
 

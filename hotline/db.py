@@ -3,6 +3,7 @@ like the PostgreSQL it stands in for."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -21,7 +23,34 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = create_engine(url, **kwargs)
+    event.listen(engine, "checkout", _ping_if_idle)
+    event.listen(engine, "checkin", _note_checkin)
+    return engine
+
+
+PING_AFTER_IDLE = 5.0  # seconds a pooled connection may rest before it is tested again
+
+
+def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    """SQLAlchemy's ``pool_pre_ping``, but only for a connection that has rested: a busy
+    pool would otherwise pay a round trip per transaction for nothing. A dead connection
+    (database restarted) is replaced before anyone uses it."""
+    returned = record.info.get("returned_at")
+    if returned is not None and time.monotonic() - returned < PING_AFTER_IDLE:
+        return
+    try:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("SELECT 1")
+        finally:
+            cursor.close()
+    except Exception as exc:
+        raise DisconnectionError(f"pooled connection is dead: {exc}") from exc
+
+
+def _note_checkin(_dbapi_connection: Any, record: Any) -> None:
+    record.info["returned_at"] = time.monotonic()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

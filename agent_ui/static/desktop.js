@@ -137,6 +137,7 @@
     body.citizen_name = v.citizen_name || ""; body.citizen_phone = v.citizen_phone || "";
     body.urgency = v.urgency || "normal"; body.callback_consent = !!v.callback_consent;
     body.call_id = v.call_id ? parseInt(v.call_id, 10) : null;
+    if (v.dispatch_now) body.dispatch_to = "auto";
     const r = await post("/desk/cases", body);
     const data = await r.json();
     if (!r.ok) {
@@ -144,7 +145,7 @@
       return;
     }
     $("case-error").textContent = "";
-    $("case-number").textContent = data.number;
+    $("case-number").textContent = data.number + (data.unit_code ? " → " + data.unit_code : "");
     $("saved").hidden = false;
     form.hidden = true;
   });

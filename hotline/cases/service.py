@@ -1,6 +1,7 @@
 """Creating cases and moving them through their life, with history in the same transaction.
 
-* A creation carries an idempotency key: the same key returns the same case, never a second.
+* A creation carries an idempotency key: the same key returns the same case, never a second
+  (the database's unique index decides, so concurrent repeats cannot both insert).
 * A change names the version it was made on; if someone else changed the case meanwhile the
   change fails with ``case-conflict`` instead of overwriting (the ``version`` column is
   SQLAlchemy's version counter, so the UPDATE itself checks it).
@@ -12,32 +13,26 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from hotline.cases.lifecycle import TransitionError, check_transition
 from hotline.cases.numbers import next_case_number
-from hotline.cases.rules import AssignmentRule, DeadlineRule, assign_unit, deadline_for, due_at
+from hotline.cases.reference import Reference, reference_data
+from hotline.cases.rules import assign_unit, deadline_for, due_at
+from hotline.cases.store import insert_case
 from hotline.codes import CodeError, parse_grid_code
 from hotline.models import (
-    Area,
     Case,
     CaseHistory,
-    CatalogueClass,
-    GridCell,
     OutboxEvent,
-    Unit,
     utcnow,
 )
-from hotline.models import AssignmentRule as AssignmentRow
-from hotline.models import DeadlineRule as DeadlineRow
 from hotline.workcalendar import WorkCalendar
 
 BEIJING = ZoneInfo("Asia/Shanghai")  # the default city; services pass settings.timezone
@@ -88,6 +83,7 @@ class NewCase:
     citizen_phone: str = ""
     callback_consent: bool = False
     call_id: int | None = None
+    dispatch_to: str | None = None  # a unit's code or "auto": dispatch on registration
 
 
 def create_case(
@@ -98,59 +94,121 @@ def create_case(
     *,
     now: dt.datetime | None = None,
     zone: ZoneInfo = BEIJING,
+    calendar: WorkCalendar | None = None,
 ) -> tuple[Case, bool]:
-    """Register a case (or receive it, when unclassified). Returns (case, created)."""
-    if idempotency_key:
-        existing = session.scalar(select(Case).where(Case.idempotency_key == idempotency_key))
-        if existing is not None:
-            return existing, False
+    """Register a case (or receive it, when unclassified); with ``new.dispatch_to`` also
+    dispatch it (a unit's code, or ``auto`` for the assignment rules) in the same
+    transaction, with the deadline from ``calendar``. Returns (case, created)."""
     if actor.role not in ("agent", "supervisor"):
         raise CaseError("case-forbidden", f"a {actor.role} cannot create cases", 403)
-    _check_new(session, actor, new)
+    reference = reference_data(session)
+    _check_new(session, reference, actor, new)
     now = now or utcnow()
     classified = bool(new.kind and new.class_code)
-    case = Case(
-        number=next_case_number(session, now.astimezone(zone).date()),
-        idempotency_key=idempotency_key or None,
-        source=new.source,
-        state="registered" if classified else "received",
-        kind=new.kind,
-        class_code=new.class_code,
-        district_code=new.district_code,
-        grid_code=new.grid_code,
-        address=new.address,
-        lon=new.lon,
-        lat=new.lat,
-        description=new.description,
-        urgency=new.urgency,
-        citizen_name=new.citizen_name,
-        citizen_phone=new.citizen_phone,
-        callback_consent=new.callback_consent,
-        call_id=new.call_id,
-        created_by=actor.username,
-        created_at=now,
-        updated_at=now,
-        platform_level="city" if new.district_code is None else "district",
+    values: dict[str, Any] = {
+        "idempotency_key": idempotency_key or None,
+        "source": new.source,
+        "state": "registered" if classified else "received",
+        "kind": new.kind,
+        "class_code": new.class_code,
+        "district_code": new.district_code,
+        "grid_code": new.grid_code,
+        "address": new.address,
+        "lon": new.lon,
+        "lat": new.lat,
+        "description": new.description,
+        "urgency": new.urgency,
+        "citizen_name": new.citizen_name,
+        "citizen_phone": new.citizen_phone,
+        "callback_consent": new.callback_consent,
+        "call_id": new.call_id,
+        "created_by": actor.username,
+        "created_at": now,
+        "updated_at": now,
+        "platform_level": "city" if new.district_code is None else "district",
+        "version": 1,
+    }
+    dispatch: dict[str, Any] | None = None
+    if new.dispatch_to is not None:
+        dispatch = _dispatch_on_create(reference, actor, new, values, now, calendar, zone)
+    values["number"] = next_case_number(session, now.astimezone(zone).date())
+    pending = _Pending(
+        values["number"],
+        values["state"],
+        values.get("unit_code"),
+        values.get("due_at"),
+        new.district_code,
+        new.class_code,
     )
+    # With a dispatch, the create step's history and event tell the state it ended in.
+    created = {} if dispatch is None else {"state": "registered", "unit": None, "due_at": None}
+    source = {"source": new.source}
+    user = actor.username
+    steps = [change_rows(pending, user, "create", None, "", source, now, **created)]
+    if dispatch is not None:
+        steps.append(change_rows(pending, user, "dispatch", "registered", "", dispatch, now))
+    case = insert_case(session, values, steps)
+    if case is not None:
+        return case, True
+    # The key is taken (a repeated request, or one racing us): the case it created. The
+    # number just taken stays unused, a gap; a key taken by someone who may not see
+    # that case is refused without saying what is behind it.
+    existing = session.scalar(select(Case).where(Case.idempotency_key == idempotency_key))
+    if existing is None or not may_see(actor, existing):
+        raise CaseError("case-key-taken", "this idempotency key was used for another case", 409)
+    return existing, False
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """What a step's history and event say of a case not yet inserted."""
+
+    number: str
+    state: str
+    unit_code: str | None
+    due_at: dt.datetime | None
+    district_code: str | None
+    class_code: str | None
+
+
+def _dispatch_on_create(
+    reference: Reference,
+    actor: Actor,
+    new: NewCase,
+    values: dict[str, Any],
+    now: dt.datetime,
+    calendar: WorkCalendar | None,
+    zone: ZoneInfo,
+) -> dict[str, Any]:
+    """Fill ``values`` for a case created already dispatched; return the dispatch's data."""
+    if not new.kind or not new.class_code:
+        raise CaseError("case-missing-data", "register the case before dispatching it", 409)
+    unit_code = new.dispatch_to
+    if unit_code in ("", "auto"):
+        unit_code = assign_unit(reference.assignment, new.kind, new.class_code, new.district_code)
+        if unit_code is None:
+            raise CaseError("case-no-unit", "no assignment rule matches; choose a unit", 409)
+    data: dict[str, Any] = {"unit_code": unit_code}
     try:
-        with session.begin_nested():
-            session.add(case)
-            session.flush()
-    except IntegrityError:
-        # The same key raced us in another transaction: return the case it created.
-        if idempotency_key:
-            existing = session.scalar(select(Case).where(Case.idempotency_key == idempotency_key))
-            if existing is not None:
-                return existing, False
-        raise
-    record_change(session, case, actor.username, "create", None, "", {"source": new.source}, now)
-    return case, True
+        target = check_transition("registered", "dispatch", actor.role, data)
+    except TransitionError as exc:
+        raise CaseError(exc.error_id, str(exc), 403) from exc
+    level = reference.units.get(str(unit_code))
+    if level is None:
+        raise CaseError("case-bad-unit", f"unknown unit {unit_code}", 422)
+    values["state"] = target
+    values["unit_code"] = unit_code
+    if level == "city":
+        values["platform_level"] = "city"
+    values["due_at"] = _deadline(
+        reference, new.kind, new.class_code, new.urgency, now, calendar, zone
+    )
+    return data
 
 
-def _check_new(session: Session, actor: Actor, new: NewCase) -> None:
+def _check_new(session: Session, reference: Reference, actor: Actor, new: NewCase) -> None:
     if new.district_code is not None:
-        area = session.get(Area, new.district_code)
-        if area is None or area.level != "district":
+        if new.district_code not in reference.districts:
             raise CaseError("case-bad-district", f"unknown district {new.district_code}", 422)
         if not actor.is_city and new.district_code != actor.scope_code:
             raise CaseError("case-forbidden", "outside your district", 403)
@@ -159,28 +217,20 @@ def _check_new(session: Session, actor: Actor, new: NewCase) -> None:
             parsed = parse_grid_code(new.grid_code)
         except CodeError as exc:
             raise CaseError("case-bad-grid", str(exc), 422) from exc
-        if session.get(GridCell, new.grid_code) is None:
+        if not reference.has_grid_cell(session, new.grid_code):
             raise CaseError("case-bad-grid", f"unknown grid cell {new.grid_code}", 422)
         if new.district_code and parsed.district != new.district_code:
             raise CaseError("case-bad-grid", "grid cell lies in another district", 422)
     if bool(new.kind) != bool(new.class_code):
         raise CaseError("case-bad-class", "give both kind and class_code, or neither", 422)
     if new.kind and new.class_code:
-        _check_class(session, new.kind, new.class_code)
+        _check_class(reference, new.kind, new.class_code)
     if new.urgency not in ("normal", "urgent"):
         raise CaseError("case-bad-urgency", "urgency is normal or urgent", 422)
 
 
-def _check_class(session: Session, kind: str, class_code: str) -> None:
-    found = session.scalar(
-        select(CatalogueClass.id).where(
-            CatalogueClass.kind == kind,
-            CatalogueClass.code == class_code,
-            CatalogueClass.active.is_(True),
-            CatalogueClass.minor.is_not(None),
-        )
-    )
-    if found is None:
+def _check_class(reference: Reference, kind: str, class_code: str) -> None:
+    if (kind, class_code) not in reference.classes:
         raise CaseError("case-bad-class", f"no active {kind} class {class_code}", 422)
 
 
@@ -255,38 +305,58 @@ def record_change(
     now: dt.datetime,
 ) -> None:
     """The history row and the outbox event of one change, in the caller's transaction."""
-    session.add(
-        CaseHistory(
-            case_id=case.id,
-            at=now,
-            actor=actor,
-            action=action,
-            from_state=before,
-            to_state=case.state,
-            note=note,
-            data=data,
-        )
-    )
-    session.add(
-        OutboxEvent(
-            case_id=case.id,
-            kind=action,
-            created_at=now,
-            payload={
-                "case": case.number,
-                "action": action,
-                "from_state": before,
-                "state": case.state,
-                "at": now.isoformat(),
-                "actor": actor,
-                "unit": case.unit_code,
-                "district": case.district_code,
-                "class_code": case.class_code,
-                "due_at": case.due_at.isoformat() if case.due_at else None,
-                "note": note,
-            },
-        )
-    )
+    history, event = change_rows(case, actor, action, before, note, data, now)
+    session.add(CaseHistory(case_id=case.id, **history))
+    session.add(OutboxEvent(case_id=case.id, **event))
+
+
+def change_rows(
+    case: Case | _Pending,
+    actor: str,
+    action: str,
+    before: str | None,
+    note: str,
+    data: dict[str, Any],
+    now: dt.datetime,
+    **reported: Any,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The ``case_history`` and ``outbox_events`` rows of one change, without their
+    ``case_id`` (a new case has none until it is inserted). ``reported``
+    overrides what they say of the case (``state``, ``unit``, ``due_at``) when one
+    statement made several changes, so that each tells its own step."""
+    state = reported.get("state", case.state)
+    unit = reported.get("unit", case.unit_code)
+    due = reported.get("due_at", case.due_at)
+    history = {
+        "at": now,
+        "actor": actor,
+        "action": action,
+        "from_state": before,
+        "to_state": state,
+        "note": note,
+        "data": data,
+    }
+    event = {
+        "kind": action,
+        "created_at": now,
+        "send_state": "unprocessed",
+        "send_fail_count": 0,
+        "last_error": "",
+        "payload": {
+            "case": case.number,
+            "action": action,
+            "from_state": before,
+            "state": state,
+            "at": now.isoformat(),
+            "actor": actor,
+            "unit": unit,
+            "district": case.district_code,
+            "class_code": case.class_code,
+            "due_at": due.isoformat() if due else None,
+            "note": note,
+        },
+    }
+    return history, event
 
 
 def _apply(
@@ -299,7 +369,7 @@ def _apply(
     zone: ZoneInfo,
 ) -> None:
     if action == "register":
-        _check_class(session, str(data["kind"]), str(data["class_code"]))
+        _check_class(reference_data(session), str(data["kind"]), str(data["class_code"]))
         case.kind, case.class_code = str(data["kind"]), str(data["class_code"])
     elif action == "mark_duplicate":
         original = session.get(Case, int(data["duplicate_of"]))
@@ -307,13 +377,18 @@ def _apply(
             raise CaseError("case-bad-duplicate", "duplicate_of must be another case", 422)
         case.duplicate_of = original.id
     elif action == "dispatch":
-        unit = session.get(Unit, str(data["unit_code"]))
-        if unit is None or not unit.active:
-            raise CaseError("case-bad-unit", f"unknown unit {data['unit_code']}", 422)
-        case.unit_code = unit.code
-        if unit.level == "city":
+        reference = reference_data(session)
+        unit_code = str(data["unit_code"])
+        level = reference.units.get(unit_code)
+        if level is None:
+            raise CaseError("case-bad-unit", f"unknown unit {unit_code}", 422)
+        case.unit_code = unit_code
+        if level == "city":
             case.platform_level = "city"
-        case.due_at = _deadline(session, case, now, calendar, zone)
+        if case.kind and case.class_code:
+            case.due_at = _deadline(
+                reference, case.kind, case.class_code, case.urgency, now, calendar, zone
+            )
     elif action == "verify":
         case.solved = bool(data["solved"])
         satisfaction = int(data["satisfaction"])
@@ -327,68 +402,26 @@ def _apply(
 def _auto_unit(session: Session, case: Case) -> str:
     if not case.kind or not case.class_code:
         raise CaseError("case-missing-data", "register the case before dispatching it", 409)
-    unit = assign_unit(_rules(session).assignment, case.kind, case.class_code, case.district_code)
+    unit = assign_unit(
+        reference_data(session).assignment, case.kind, case.class_code, case.district_code
+    )
     if unit is None:
         raise CaseError("case-no-unit", "no assignment rule matches; choose a unit", 409)
     return unit
 
 
-@dataclass(frozen=True)
-class _Rules:
-    assignment: tuple[AssignmentRule, ...]
-    deadlines: tuple[DeadlineRule, ...]
-    loaded: float
-
-
-_RULES_TTL = 60.0  # seconds: a `hotline data load` reaches running instances within a minute
-_rules_cache: dict[str, _Rules] = {}
-
-
-def _rules(session: Session) -> _Rules:
-    """Assignment and deadline rules, read once a minute per database, not per case."""
-    key = str(session.get_bind().engine.url)
-    cached = _rules_cache.get(key)
-    if cached is not None and time.monotonic() - cached.loaded < _RULES_TTL:
-        return cached
-    assignment = tuple(
-        AssignmentRule(k, p, d, u)
-        for k, p, d, u in session.execute(
-            select(
-                AssignmentRow.kind,
-                AssignmentRow.class_prefix,
-                AssignmentRow.district_code,
-                AssignmentRow.unit_code,
-            ).where(AssignmentRow.active.is_(True))
-        )
-    )
-    deadlines = tuple(
-        DeadlineRule(k, p, g, a, u)
-        for k, p, g, a, u in session.execute(
-            select(
-                DeadlineRow.kind,
-                DeadlineRow.class_prefix,
-                DeadlineRow.urgency,
-                DeadlineRow.amount,
-                DeadlineRow.unit,
-            ).where(DeadlineRow.active.is_(True))
-        )
-    )
-    fresh = _Rules(assignment, deadlines, time.monotonic())
-    _rules_cache[key] = fresh
-    return fresh
-
-
-def forget_rules() -> None:
-    """Drop cached rules (after loading new reference data in this process)."""
-    _rules_cache.clear()
-
-
 def _deadline(
-    session: Session, case: Case, now: dt.datetime, calendar: WorkCalendar | None, zone: ZoneInfo
+    reference: Reference,
+    kind: str,
+    class_code: str,
+    urgency: str,
+    now: dt.datetime,
+    calendar: WorkCalendar | None,
+    zone: ZoneInfo,
 ) -> dt.datetime | None:
-    if calendar is None or not case.kind or not case.class_code:
+    if calendar is None:
         return None
-    rule = deadline_for(_rules(session).deadlines, case.kind, case.class_code, case.urgency)
+    rule = deadline_for(reference.deadlines, kind, class_code, urgency)
     if rule is None:
         return None
     local = now.astimezone(zone).replace(tzinfo=None)

@@ -27,10 +27,10 @@ def load_reference_data(engine: Engine, directory: Path) -> dict[str, Counts]:
 
     Raises :class:`DataErrors` before any write when a file is broken.
     """
-    from hotline.cases.service import forget_rules
+    from hotline.cases.reference import forget_reference
 
     data = read_reference_data(directory)
     with transaction(engine) as session:
         summary = apply_reference_data(session, data)
-    forget_rules()
+    forget_reference()
     return summary

@@ -43,6 +43,22 @@ def test_create_is_idempotent(api: Any) -> None:
     assert "dispatch" in body["actions"]
 
 
+def test_create_dispatched_and_key_scope(api: Any) -> None:
+    made = post_case(api, RUBBISH | {"dispatch_to": "auto"}, "k-dispatch")
+    assert made.status_code == 201, made.text
+    body = made.json()
+    assert (body["state"], body["unit_code"]) == ("dispatched", "dongcheng.sanitation")
+    assert body["due_at"] is not None
+    # Another system that may not see that case cannot learn it through the same key.
+    taken = api.client.post(
+        "/api/v1/cases",
+        json=RUBBISH | {"district_code": "110102", "grid_code": None},
+        headers={**api.xicheng, "Idempotency-Key": "k-dispatch"},
+    )
+    assert taken.status_code == 409 and body["number"] not in taken.text
+    assert "case-key-taken" in taken.text
+
+
 def test_unit_works_its_job(api: Any) -> None:
     number = post_case(api).json()["number"]
     dispatched = act(api, api.system, number, "dispatch", 1, unit_code="auto")

@@ -77,6 +77,16 @@ def test_saving_twice_makes_one_case(api: Any, loaded_engine: Engine) -> None:
         headers={"X-CSRF-Token": csrf},
     )
     assert wrong.status_code == 403  # a Dongcheng agent cannot file for Xicheng
+    dispatched = api.client.post(
+        "/desk/cases",
+        json=body | {"idempotency_key": "form-777777", "dispatch_to": "auto"},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert dispatched.status_code == 201
+    assert (dispatched.json()["state"], dispatched.json()["unit_code"]) == (
+        "dispatched",
+        "dongcheng.sanitation",
+    )
 
 
 def test_screen_pop_in_scope(api: Any, loaded_engine: Engine) -> None:

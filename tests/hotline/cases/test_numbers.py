@@ -4,6 +4,7 @@ import datetime as dt
 import threading
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import Engine, select
 
 from hotline.cases.callback import request_callback
@@ -39,6 +40,18 @@ def test_concurrent_numbers_are_unique(engine: Engine) -> None:
     for thread in threads:
         thread.join()
     assert len(numbers) == 40 and len(set(numbers)) == 40
+
+
+def test_rolled_back_numbers(engine: Engine) -> None:
+    """On PostgreSQL a number is taken outside the registration's transaction (so the
+    counter is never locked for a whole registration): a rollback leaves a gap. On SQLite
+    it is taken inside, and a rollback gives it back."""
+    with pytest.raises(RuntimeError), transaction(engine) as session:
+        assert next_case_number(session, DAY) == "2611280001"
+        raise RuntimeError("the registration fails after taking its number")
+    with transaction(engine) as session:
+        after = next_case_number(session, DAY)
+    assert after == ("2611280002" if engine.dialect.name == "postgresql" else "2611280001")
 
 
 def test_callback_request_once_per_call(engine: Engine) -> None:

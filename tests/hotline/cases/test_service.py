@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import threading
 
@@ -11,7 +12,7 @@ from sqlalchemy import Engine, func, select
 from hotline.cases.calendar import load_calendar
 from hotline.cases.service import Actor, CaseError, NewCase, create_case, get_case, transition
 from hotline.db import session_factory, transaction
-from hotline.models import Case, CaseHistory
+from hotline.models import Case, CaseHistory, OutboxEvent
 
 AGENT = Actor("dc_agent", "agent", "110101")
 SUPERVISOR = Actor("dc_super", "supervisor", "110101")
@@ -95,6 +96,84 @@ def test_same_key_makes_one_case(loaded_engine: Engine) -> None:
         case, created = create_case(session, AGENT, RUBBISH, "same-key", now=NOW)
         assert (case.number, created) == (first, False)
         assert session.scalar(select(func.count()).select_from(Case)) == 1
+
+
+def test_dispatched_on_registration(loaded_engine: Engine) -> None:
+    """One transaction registers and dispatches: the same case, history and events as
+    registering and then dispatching, each step telling its own state."""
+    with transaction(loaded_engine) as session:
+        case, created = create_case(
+            session,
+            AGENT,
+            dataclasses.replace(RUBBISH, dispatch_to="auto"),
+            "at-once",
+            now=NOW,
+            calendar=load_calendar(session),
+        )
+        number = case.number
+    assert created
+    assert (case.state, case.unit_code, case.version) == (
+        "dispatched",
+        "dongcheng.sanitation",
+        1,
+    )
+    assert case.due_at is not None
+    assert case.due_at.astimezone(dt.UTC) == dt.datetime(2026, 11, 30, 7, 30, tzinfo=dt.UTC)
+    with transaction(loaded_engine) as session:
+        rows = session.execute(
+            select(CaseHistory.action, CaseHistory.from_state, CaseHistory.to_state)
+            .join(Case, Case.id == CaseHistory.case_id)
+            .where(Case.number == number)
+            .order_by(CaseHistory.id)
+        ).all()
+        events = session.scalars(
+            select(OutboxEvent.payload)
+            .join(Case, Case.id == OutboxEvent.case_id)
+            .where(Case.number == number)
+            .order_by(OutboxEvent.id)
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        ("create", None, "registered"),
+        ("dispatch", "registered", "dispatched"),
+    ]
+    assert [(e["action"], e["state"], e["unit"]) for e in events] == [
+        ("create", "registered", None),
+        ("dispatch", "dispatched", "dongcheng.sanitation"),
+    ]
+    assert events[1]["due_at"] is not None and events[0]["due_at"] is None
+    # It goes on like any dispatched case.
+    assert step(loaded_engine, SANITATION, number, "accept").state == "in_progress"
+
+
+@pytest.mark.parametrize(
+    ("change", "error_id"),
+    [
+        ({"dispatch_to": "nobody"}, "case-bad-unit"),
+        ({"dispatch_to": "auto", "kind": None, "class_code": None}, "case-missing-data"),
+    ],
+)
+def test_dispatch_on_registration_refused(
+    loaded_engine: Engine, change: dict[str, object], error_id: str
+) -> None:
+    with transaction(loaded_engine) as session, pytest.raises(CaseError) as caught:
+        create_case(session, AGENT, dataclasses.replace(RUBBISH, **change), "k", now=NOW)
+    assert caught.value.error_id == error_id
+    with transaction(loaded_engine) as session:
+        assert session.scalar(select(func.count()).select_from(Case)) == 0
+
+
+def test_key_of_a_case_out_of_scope_is_refused(loaded_engine: Engine) -> None:
+    register(loaded_engine, "shared-key")  # a Dongcheng case
+    with transaction(loaded_engine) as session, pytest.raises(CaseError) as caught:
+        create_case(
+            session,
+            XICHENG,
+            dataclasses.replace(RUBBISH, district_code="110102", grid_code=None),
+            "shared-key",
+            now=NOW,
+        )
+    assert (caught.value.error_id, caught.value.status) == ("case-key-taken", 409)
+    assert "2611" not in str(caught.value)  # nothing about the case behind the key
 
 
 def test_same_key_at_the_same_time_makes_one_case(loaded_engine: Engine) -> None:
@@ -190,8 +269,6 @@ def test_scope(loaded_engine: Engine) -> None:
     ],
 )
 def test_bad_input(loaded_engine: Engine, change: dict[str, object], error_id: str) -> None:
-    import dataclasses
-
     with transaction(loaded_engine) as session, pytest.raises(CaseError) as caught:
         create_case(session, CITY, dataclasses.replace(RUBBISH, **change), None, now=NOW)
     assert caught.value.error_id == error_id and caught.value.status == 422
