@@ -21,13 +21,12 @@ from pathlib import Path
 
 # The command sequence our IVR sends for a caller who keys a district (see data/ivr/).
 SCRIPT: list[tuple[str, ...]] = [
-    ("SET VARIABLE", "HOTLINE_CALL_ID", "1"),
     ("GET DATA", "hotline/zh/greeting", "1500", "1"),
     ("GET DATA", "hotline/zh/district_menu", "4000", "2"),
     (
         "EXEC",
         "MSet",
-        "HOTLINE_DISTRICT=110101,HOTLINE_GRID=,HOTLINE_INTENT=report,"
+        "HOTLINE_CALL_ID=1,HOTLINE_DISTRICT=110101,HOTLINE_GRID=,HOTLINE_INTENT=report,"
         "HOTLINE_REASON=district-known,HOTLINE_PRIORITY=0,HOTLINE_QUEUE=hotline-110101,"
         "HOTLINE_TARGET=queue",
     ),

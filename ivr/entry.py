@@ -13,10 +13,12 @@ priority to use if the transfer fails.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
@@ -37,6 +39,7 @@ from routing import IvrOutcome, QueueState, decide
 from routing.model import Decision, Intent, RoutingRules
 
 log = logging.getLogger("hotline.ivr")
+RECORDS_TIMEOUT = 3.0  # seconds a call waits for its record at most
 FLOW_DIR = PROJECT_ROOT / "data" / "ivr"
 QueueSnapshot = Callable[[], Mapping[str, QueueState] | None]
 
@@ -95,20 +98,28 @@ def call_handler(
         channel = AgiChannel(session)
         caller = env.get("callerid")
         did = env.get("arg_1") or env.get("dnid")
-        call_id, facts = await records.start_call(
-            env.uniqueid,
-            env.get("arg_2") or env.uniqueid,
-            caller,
-            did,
-            flow.history_days,
-            channel=env.get("channel"),
-        )
-        await channel.set_variable("HOTLINE_CALL_ID", str(call_id))
+        # A database that hangs must not hold the caller in silence: past the bound the AGI
+        # ends and the dialplan takes the call to its fallback queue.
+        async with asyncio.timeout(RECORDS_TIMEOUT):
+            call_id, facts = await records.start_call(
+                env.uniqueid,
+                env.get("arg_2") or env.uniqueid,
+                caller,
+                did,
+                flow.history_days,
+                channel=env.get("channel"),
+            )
         state = CallState(caller=caller, did=did, facts=facts)
         try:
             await run_flow(flow, channel, state, actions)
         except CallEnded:
             await records.abandon_in_ivr(call_id, state.path)
+            raise
+        except Exception:
+            # The dialplan takes the caller to its fallback queue; the recording and the
+            # callback should still carry the call's id. Best effort: the channel may be gone.
+            with contextlib.suppress(Exception):
+                await channel.set_variable("HOTLINE_CALL_ID", str(call_id))
             raise
         outcome = IvrOutcome(
             _intent(state.intent),
@@ -118,8 +129,10 @@ def call_handler(
             state.case_number,
         )
         decision = decide(outcome, state.history, queues(), clock().astimezone(zone).time(), rules)
-        await _tell_dialplan(channel, state, decision, rules, settings)
-        await records.finish_ivr(
+        await _tell_dialplan(channel, call_id, state, decision, rules, settings)
+        await _finish(
+            records,
+            session,
             call_id,
             {
                 "ivr_ended_at": utcnow(),
@@ -151,12 +164,17 @@ def call_handler(
 
 async def _tell_dialplan(
     channel: AgiChannel,
+    call_id: int,
     state: CallState,
     decision: Decision,
     rules: RoutingRules,
     settings: Settings,
 ) -> None:
+    # The call's id goes with the route, not in a command of its own at the start: nothing
+    # reads it during the IVR (the dialplan set u<uniqueid> before AGI), and every command
+    # is a round trip to Asterisk for every call.
     values = {
+        "HOTLINE_CALL_ID": str(call_id),
         "HOTLINE_DISTRICT": decision.district or "",
         "HOTLINE_GRID": state.grid or "",
         "HOTLINE_INTENT": state.intent,
@@ -174,6 +192,18 @@ async def _tell_dialplan(
     # sets them all in order, so the target never arrives without its queue.
     values["HOTLINE_TARGET"] = decision.target
     await channel.set_variables(values)
+
+
+async def _finish(
+    records: CallRecords, session: AgiSession, call_id: int, values: dict[str, Any]
+) -> None:
+    """Store the IVR's result. The route is already on the channel, so a failure here is
+    logged and the caller goes on; the call tracker still records what follows."""
+    try:
+        async with asyncio.timeout(RECORDS_TIMEOUT):
+            await records.finish_ivr(call_id, values)
+    except Exception:
+        session.log.exception("could not store the IVR result of call %s", call_id)
 
 
 def _request_callback(

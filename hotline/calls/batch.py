@@ -1,0 +1,129 @@
+"""Database work of many calls in one transaction (group commit), off the event loop.
+
+Every call through the IVR writes its record twice and reads the caller's history. Run one
+by one, each step paid for a thread hand-off, a pooled connection, BEGIN and COMMIT; in a
+burst of calls that overhead was most of the IVR's CPU. Here a worker thread takes whatever
+work is waiting (up to ``max_batch`` items), runs it all on one connection in one
+transaction, and hands each result back to its caller's event loop. A quiet system runs
+batches of one, as before; a busy one shares the commit.
+
+An item that fails rolls the whole batch back; the batch is then run again one item per
+transaction, so one bad item never fails the others, and each caller gets its own result
+or its own exception. Items must therefore be safe to run again after a rollback (they
+are: nothing they did survived it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine
+
+log = logging.getLogger("hotline.calls")
+T = TypeVar("T")
+
+
+@dataclass
+class _Item:
+    work: Callable[[Connection], Any]
+    future: asyncio.Future[Any]
+    loop: asyncio.AbstractEventLoop
+
+
+class BatchedWork:
+    """``threads`` workers share the queue: SQLite has one writer anyway, so one thread;
+    PostgreSQL runs several transactions at once, so a few threads keep a burst's batches
+    from waiting on each other's round trips."""
+
+    def __init__(self, engine: Engine, max_batch: int = 100, threads: int | None = None) -> None:
+        self._engine = engine
+        self._max_batch = max_batch
+        self._threads = threads or (1 if engine.dialect.name == "sqlite" else 4)
+        self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
+        self._workers: list[threading.Thread] = []
+        self._lock = threading.Lock()
+
+    async def run(self, work: Callable[[Connection], T]) -> T:
+        """Run ``work(connection)`` in the next batch's transaction; its result."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._ensure_workers()
+        self._queue.put(_Item(work, future, loop))
+        return await future
+
+    def close(self) -> None:
+        """Finish what is queued, then stop the threads."""
+        with self._lock:
+            workers, self._workers = self._workers, []
+        for _ in workers:
+            self._queue.put(None)
+        for worker in workers:
+            worker.join(timeout=30)
+
+    def _ensure_workers(self) -> None:
+        with self._lock:
+            if self._workers:
+                return
+            for n in range(self._threads):
+                worker = threading.Thread(target=self._loop, name=f"call-records-{n}", daemon=True)
+                worker.start()
+                self._workers.append(worker)
+
+    def _loop(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < self._max_batch:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    self._queue.put(None)  # this worker stops after this batch
+                    break
+                batch.append(item)
+            self._run_batch(batch)
+
+    def _run_batch(self, batch: list[_Item]) -> None:
+        try:
+            with self._engine.begin() as connection:
+                results = [item.work(connection) for item in batch]
+        except Exception:
+            if len(batch) > 1:
+                log.warning("a batch of %d call-record steps failed: one by one", len(batch))
+            for item in batch:
+                self._run_alone(item)
+            return
+        for item, result in zip(batch, results, strict=True):
+            _deliver(item, result, None)
+
+    def _run_alone(self, item: _Item) -> None:
+        try:
+            with self._engine.begin() as connection:
+                result = item.work(connection)
+        except Exception as exc:
+            _deliver(item, None, exc)
+            return
+        _deliver(item, result, None)
+
+
+def _deliver(item: _Item, result: Any, error: BaseException | None) -> None:
+    def settle() -> None:
+        if item.future.done():  # the caller gave up (timeout, hang-up)
+            return
+        if error is not None:
+            item.future.set_exception(error)
+        else:
+            item.future.set_result(result)
+
+    with contextlib.suppress(RuntimeError):  # that loop is closed: nobody is waiting
+        item.loop.call_soon_threadsafe(settle)

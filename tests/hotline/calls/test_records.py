@@ -1,0 +1,132 @@
+"""The IVR's call records on a real database: one record per channel, the caller's history
+in one statement, and several calls' steps sharing a transaction."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import threading
+from collections.abc import Callable
+
+import pytest
+from sqlalchemy import Connection, Engine, event, select, text
+
+from hotline.calls.batch import BatchedWork
+from hotline.calls.records import CallRecords
+from hotline.cases.service import Actor, NewCase, create_case
+from hotline.db import transaction
+from hotline.models import Call, CallEvent
+
+
+def test_start_finish_and_repeat(loaded_engine: Engine) -> None:
+    records = CallRecords(loaded_engine)
+
+    async def main() -> tuple[int, int]:
+        first, facts = await records.start_call("u-1", "u-1", "13800000001", "65120001", 90)
+        again, _ = await records.start_call("u-1", "u-1", "13800000001", "65120001", 90)
+        assert facts.recent_district is None and facts.history.open_case_number is None
+        await records.finish_ivr(first, {"district_code": "110101", "queue": "hotline-110101"})
+        return first, again
+
+    first, again = asyncio.run(main())
+    records.close()
+    assert first == again  # the same channel running the AGI twice keeps one record
+    with transaction(loaded_engine) as session:
+        call = session.get(Call, first)
+        assert call is not None and (call.district_code, call.queue) == ("110101", "hotline-110101")
+        kinds = session.scalars(
+            select(CallEvent.kind).where(CallEvent.call_id == first).order_by(CallEvent.id)
+        ).all()
+    assert kinds == ["IvrStart", "IvrEnd"]
+
+
+def test_caller_history(loaded_engine: Engine) -> None:
+    caller = "13800000002"
+    with transaction(loaded_engine) as session:
+        case, _ = create_case(
+            session,
+            Actor("a", "agent", "110000"),
+            NewCase(
+                source="phone",
+                kind="event",
+                class_code="0102",
+                district_code="110102",
+                citizen_phone=caller,
+            ),
+            None,
+        )
+        number = case.number
+        session.add(
+            Call(
+                uniqueid="old",
+                linkedid="old",
+                caller_number=caller,
+                district_code="110101",
+                created_at=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1),
+            )
+        )
+    records = CallRecords(loaded_engine)
+    facts = asyncio.run(records.caller_facts(caller, 90))
+    records.close()
+    # The latest of case and call gives the district; the open case is the case.
+    assert facts.recent_district == "110101"
+    assert (facts.history.open_case_district, facts.history.open_case_number) == (
+        "110102",
+        number,
+    )
+
+
+def _held(work: BatchedWork) -> tuple[threading.Event, asyncio.Future[object]]:
+    """Occupy the one worker until the event is set, so that the next steps queue up."""
+    gate = threading.Event()
+    return gate, asyncio.ensure_future(work.run(lambda connection: gate.wait(5)))
+
+
+def _select(n: int) -> Callable[[Connection], object]:
+    return lambda connection: connection.execute(text("SELECT :n"), {"n": n}).scalar_one()
+
+
+def test_waiting_steps_share_one_transaction(loaded_engine: Engine) -> None:
+    commits: list[int] = []
+    event.listen(loaded_engine, "commit", lambda _conn: commits.append(1))
+    work = BatchedWork(loaded_engine, threads=1)
+
+    async def main() -> list[object]:
+        gate, held = _held(work)
+        await asyncio.sleep(0.1)
+        waiting = [asyncio.ensure_future(work.run(_select(n))) for n in range(20)]
+        await asyncio.sleep(0.1)
+        gate.set()
+        await held
+        return await asyncio.gather(*waiting)
+
+    assert asyncio.run(main()) == list(range(20))  # each caller got its own answer
+    work.close()
+    assert len(commits) == 2  # the held step, then the 20 that waited, together
+
+
+def test_a_bad_step_fails_alone(loaded_engine: Engine) -> None:
+    commits: list[int] = []
+    event.listen(loaded_engine, "commit", lambda _conn: commits.append(1))
+    work = BatchedWork(loaded_engine, threads=1)
+
+    def bad(connection: Connection) -> None:
+        connection.execute(text("SELECT * FROM no_such_table"))
+
+    async def main() -> list[object]:
+        gate, held = _held(work)
+        await asyncio.sleep(0.1)
+        before = [asyncio.ensure_future(work.run(_select(n))) for n in range(3)]
+        failing = asyncio.ensure_future(work.run(bad))
+        after = [asyncio.ensure_future(work.run(_select(n))) for n in range(3, 6)]
+        await asyncio.sleep(0.1)
+        gate.set()
+        await held
+        results = await asyncio.gather(*before, *after)
+        with pytest.raises(Exception, match="no_such_table"):
+            await failing
+        return results
+
+    assert asyncio.run(main()) == list(range(6))
+    work.close()
+    assert len(commits) == 1 + 6  # the batch of 7 failed; its 6 good steps ran one by one
