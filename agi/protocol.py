@@ -154,6 +154,10 @@ class AgiConnection:
             raise ProtocolError(f"line is not UTF-8: {raw[:80]!r}") from exc
 
     def next_event(self) -> Event | NeedData:
+        if self._env is not None:
+            block = self._env_block()
+            if block is not None:
+                return block
         while True:
             line = self._line()
             if line is None:
@@ -164,6 +168,30 @@ class AgiConnection:
             event = self._handle(line)
             if event is not None:
                 return event
+
+    def _env_block(self) -> Env | None:
+        """The whole environment at once when its blank line has arrived: one decode and
+        one split instead of a pass per line (the header is 25 lines on every call). The
+        same checks as line by line; anything unusual (CR LF, blank lines before the
+        header, a line too long) is left to the line-by-line path."""
+        end = self._buffer.find(b"\n\n")
+        if end <= 0 or end > self._max_line * self._max_env_lines:
+            return None
+        raw = bytes(self._buffer[:end])
+        if raw.count(b"\n") >= self._max_env_lines or any(
+            len(line) > self._max_line for line in raw.split(b"\n")
+        ):
+            return None
+        try:
+            lines = raw.decode("utf-8").split("\n")
+        except UnicodeDecodeError:
+            return None
+        if any(line == "" or line.endswith("\r") for line in lines):
+            return None
+        del self._buffer[: end + 2]
+        for line in lines:
+            self._handle_env_line(line)
+        return self._handle_env_line("")
 
     def _handle(self, line: str) -> Event | None:
         if self._env is not None:
