@@ -20,6 +20,7 @@ import contextlib
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -42,9 +43,16 @@ class BatchedWork:
     PostgreSQL runs several transactions at once, so a few threads keep a burst's batches
     from waiting on each other's round trips."""
 
-    def __init__(self, engine: Engine, max_batch: int = 100, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        max_batch: int = 100,
+        threads: int | None = None,
+        linger: float = 0.02,
+    ) -> None:
         self._engine = engine
         self._max_batch = max_batch
+        self._linger = linger
         self._threads = threads or (1 if engine.dialect.name == "sqlite" else 4)
         self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._workers: list[threading.Thread] = []
@@ -77,20 +85,26 @@ class BatchedWork:
                 self._workers.append(worker)
 
     def _loop(self) -> None:
+        busy = False
         while True:
             first = self._queue.get()
             if first is None:
                 return
             batch = [first]
+            # Under load (the last batch had company) wait a moment for more: steps that
+            # arrive a few milliseconds apart then share a commit. A quiet system never waits.
+            deadline = time.monotonic() + (self._linger if busy else 0.0)
             while len(batch) < self._max_batch:
+                wait = deadline - time.monotonic()
                 try:
-                    item = self._queue.get_nowait()
+                    item = self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait()
                 except queue.Empty:
                     break
                 if item is None:
                     self._queue.put(None)  # this worker stops after this batch
                     break
                 batch.append(item)
+            busy = len(batch) > 1
             self._run_batch(batch)
 
     def _run_batch(self, batch: list[_Item]) -> None:
