@@ -48,6 +48,8 @@ def desktop(request: Request, current: Current) -> Response:
         return RedirectResponse("/unit", status_code=303)
     if current.user.role == "admin":
         return RedirectResponse("/admin", status_code=303)
+    if current.user.role == "inspector":
+        return RedirectResponse("/field", status_code=303)
     _platform_only(current)
     state = state_of(request.app.state.engine, current.user.username)
     return TEMPLATES.TemplateResponse(

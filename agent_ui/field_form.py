@@ -1,6 +1,6 @@
 """The inspectors' mobile form (城管通): photo, position from the phone's GPS (or typed),
 class and description become a registered case in the point's grid cell, like the API.
-Signed in as platform staff (agent or supervisor accounts of the district)."""
+Signed in as a field inspector (城管监督员) of the district, or as platform staff."""
 
 from __future__ import annotations
 
@@ -24,8 +24,8 @@ router = APIRouter(prefix="/field", include_in_schema=False)
 
 
 def _staff(current: SignedIn) -> None:
-    if current.user.role not in ("agent", "supervisor"):
-        raise HTTPException(403, "the field form is for platform staff")
+    if current.user.role not in ("inspector", "agent", "supervisor"):
+        raise HTTPException(403, "the field form is for inspectors and platform staff")
 
 
 def _page(

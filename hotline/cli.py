@@ -115,7 +115,7 @@ def data_load(directory: Annotated[Path | None, typer.Argument()] = None) -> Non
 @user_app.command("add")
 def user_add(
     username: str,
-    role: Annotated[str, typer.Option(help="agent, supervisor, unit or admin")],
+    role: Annotated[str, typer.Option(help="agent, supervisor, inspector, unit or admin")],
     scope: Annotated[str, typer.Option(help="area code: the city (110000) or a district")],
     unit: Annotated[str | None, typer.Option(help="unit code, for unit accounts")] = None,
     name: Annotated[str, typer.Option(help="display name")] = "",

@@ -40,7 +40,7 @@ NAMING = {
 AREA_LEVELS = ("city", "district", "street", "community")
 CATALOGUE_KINDS = ("component", "event")
 UNIT_LEVELS = ("city", "district")
-ROLES = ("agent", "supervisor", "unit", "admin")
+ROLES = ("agent", "supervisor", "unit", "admin", "inspector")
 URGENCIES = ("normal", "urgent")
 DEADLINE_UNITS = ("working_hours", "working_days")
 CASE_SOURCES = ("phone", "callback_request", "field", "api", "open311")
@@ -250,7 +250,8 @@ class CallPlatform(Base):
 
 
 class User(Base):
-    """An agent, supervisor, unit account or admin, scoped to a district or the city."""
+    """An agent, supervisor, unit account, field inspector or admin, scoped to a district or
+    the city."""
 
     __tablename__ = "users"
     __table_args__ = (

@@ -62,6 +62,8 @@ class Actor:
 def may_see(actor: Actor, case: Case) -> bool:
     if actor.role == "unit":
         return case.unit_code is not None and case.unit_code == actor.unit_code
+    if actor.role == "inspector":  # a field inspector sees the reports they filed
+        return case.created_by == actor.username
     if actor.role not in ("agent", "supervisor"):
         return False
     return actor.is_city or case.district_code == actor.scope_code
@@ -99,8 +101,10 @@ def create_case(
     """Register a case (or receive it, when unclassified); with ``new.dispatch_to`` also
     dispatch it (a unit's code, or ``auto`` for the assignment rules) in the same
     transaction, with the deadline from ``calendar``. Returns (case, created)."""
-    if actor.role not in ("agent", "supervisor"):
-        raise CaseError("case-forbidden", f"a {actor.role} cannot create cases", 403)
+    if actor.role not in ("agent", "supervisor") and not (
+        actor.role == "inspector" and new.source == "field"
+    ):
+        raise CaseError("case-forbidden", f"a {actor.role} cannot create such cases", 403)
     reference = reference_data(session)
     _check_new(session, reference, actor, new)
     now = now or utcnow()

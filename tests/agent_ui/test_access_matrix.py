@@ -1,8 +1,9 @@
 """Every signed-in route x every kind of user: a table that fails on any leak.
 
 Users: nobody signed in, agents and supervisors of Dongcheng, an agent of Xicheng, the
-city platform's agent and supervisor, two units and the admin. A Dongcheng call and case
-and a Xicheng call exist; who may see what follows from role and district alone.
+city platform's agent and supervisor, two units, the admin and a Dongcheng field inspector.
+A Dongcheng call and case and a Xicheng call exist; who may see what follows from role and
+district alone.
 """
 
 from __future__ import annotations
@@ -28,28 +29,29 @@ PASSWORDS = {
     "unit_dc_sanitation": "unit-demo-123",
     "unit_water": "unit-demo-123",
     "admin": "admin-demo-123",
+    "dc_inspector": "inspect-demo-123",
 }
 USERS = ["anon", *PASSWORDS]
 R = 303  # redirected to the sign-in page
 # route: statuses in the order of USERS
 TABLE: dict[str, list[int]] = {
-    #                          anon dc_a xc_a ci_a dc_s ci_s u_dc u_wa admin
-    "/": [R, 200, 200, 200, 200, 200, 303, 303, 303],
-    "/admin": [R, 403, 403, 403, 403, 403, 403, 403, 200],
-    "/supervisor": [R, 403, 403, 403, 200, 200, 403, 403, 403],
-    "/reports": [R, 403, 403, 403, 200, 200, 403, 403, 403],
-    "/supervisor/inbox": [R, 403, 403, 403, 200, 200, 403, 403, 403],
-    "/field": [R, 200, 200, 200, 200, 200, 403, 403, 403],
-    "/supervisor/ledger": [R, 403, 403, 403, 200, 200, 403, 403, 403],
-    "/supervisor/ledger.csv": [R, 403, 403, 403, 200, 200, 403, 403, 403],
-    "/unit": [R, 403, 403, 403, 403, 403, 200, 200, 403],
-    "/unit/cases/{dc_case}": [R, 403, 403, 403, 403, 403, 200, 404, 403],
-    "/desk/catalogue?q=bllj": [R, 200, 200, 200, 200, 200, 403, 403, 403],
-    "/desk/places?q=dhm": [R, 200, 200, 200, 200, 200, 403, 403, 403],
-    "/calls/{dc_call}/pop": [R, 200, 404, 200, 200, 200, 403, 403, 403],
-    "/calls/{xc_call}/pop": [R, 404, 200, 200, 404, 200, 403, 403, 403],
-    "/events": [R, None, None, None, None, None, None, None, None],
-    "/supervisor/stream": [R, None, None, None, None, None, None, None, None],
+    #                          anon dc_a xc_a ci_a dc_s ci_s u_dc u_wa admin dc_i
+    "/": [R, 200, 200, 200, 200, 200, 303, 303, 303, 303],
+    "/admin": [R, 403, 403, 403, 403, 403, 403, 403, 200, 403],
+    "/supervisor": [R, 403, 403, 403, 200, 200, 403, 403, 403, 403],
+    "/reports": [R, 403, 403, 403, 200, 200, 403, 403, 403, 403],
+    "/supervisor/inbox": [R, 403, 403, 403, 200, 200, 403, 403, 403, 403],
+    "/field": [R, 200, 200, 200, 200, 200, 403, 403, 403, 200],
+    "/supervisor/ledger": [R, 403, 403, 403, 200, 200, 403, 403, 403, 403],
+    "/supervisor/ledger.csv": [R, 403, 403, 403, 200, 200, 403, 403, 403, 403],
+    "/unit": [R, 403, 403, 403, 403, 403, 200, 200, 403, 403],
+    "/unit/cases/{dc_case}": [R, 403, 403, 403, 403, 403, 200, 404, 403, 403],
+    "/desk/catalogue?q=bllj": [R, 200, 200, 200, 200, 200, 403, 403, 403, 403],
+    "/desk/places?q=dhm": [R, 200, 200, 200, 200, 200, 403, 403, 403, 403],
+    "/calls/{dc_call}/pop": [R, 200, 404, 200, 200, 200, 403, 403, 403, 403],
+    "/calls/{xc_call}/pop": [R, 404, 200, 200, 404, 200, 403, 403, 403, 403],
+    "/events": [R, None, None, None, None, None, None, None, None, None],
+    "/supervisor/stream": [R, None, None, None, None, None, None, None, None, None],
 }
 CASES = [
     (route, user, status)

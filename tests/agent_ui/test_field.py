@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine, select
 
 from hotline.db import transaction
@@ -82,17 +83,24 @@ def test_unit_adds_feedback_photo(api: Any) -> None:
     assert stranger.status_code == 404
 
 
-def test_the_mobile_form(api: Any, loaded_engine: Engine) -> None:
+@pytest.mark.parametrize(
+    ("username", "password"),
+    [("dc_inspector", "inspect-demo-123"), ("dc_agent", "agent-demo-123")],
+)
+def test_the_mobile_form(api: Any, loaded_engine: Engine, username: str, password: str) -> None:
     from hotline.demo import load_demo_users
 
     load_demo_users(loaded_engine)
     page = api.client.get("/login")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
     assert token is not None
-    api.client.post(
+    signed_in = api.client.post(
         "/login",
-        data={"username": "dc_agent", "password": "agent-demo-123", "csrf_token": token.group(1)},
+        data={"username": username, "password": password, "csrf_token": token.group(1)},
+        follow_redirects=False,
     )
+    # An inspector's home is the form; platform staff reach it from the desktop.
+    assert signed_in.headers["location"] == ("/field" if username == "dc_inspector" else "/")
     form = api.client.get("/field")
     assert form.status_code == 200 and 'capture="environment"' in form.text
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
@@ -115,7 +123,11 @@ def test_the_mobile_form(api: Any, loaded_engine: Engine) -> None:
     assert re.search(r'class="num"[^>]*>(\d+)<', again.text).group(1) == number.group(1)  # type: ignore[union-attr]
     with transaction(loaded_engine) as session:
         case = session.scalar(select(Case).where(Case.number == number.group(1)))
-        assert case is not None and (case.source, case.grid_code) == ("field", "110101001001001")
+        assert case is not None and (case.source, case.grid_code, case.created_by) == (
+            "field",
+            "110101001001001",
+            username,
+        )
     outside = api.client.post("/field", data=fields | {"key": "0" * 32, "lat": "30.0"}, files=photo)
     assert outside.status_code == 422 and "outside every grid cell" in outside.text
     forged = api.client.post("/field", data=fields | {"csrf_token": "x"}, files=photo)

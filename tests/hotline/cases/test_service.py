@@ -162,6 +162,30 @@ def test_dispatch_on_registration_refused(
         assert session.scalar(select(func.count()).select_from(Case)) == 0
 
 
+def test_inspector_files_field_reports_and_sees_only_them(loaded_engine: Engine) -> None:
+    inspector = Actor("dc_inspector", "inspector", "110101")
+    mine = dataclasses.replace(RUBBISH, source="field")
+    with transaction(loaded_engine) as session:
+        case, _ = create_case(session, inspector, mine, "field-1", now=NOW)
+        assert get_case(session, inspector, case.number).created_by == "dc_inspector"
+        with pytest.raises(CaseError) as caught:  # a phone case is the platform's to file
+            create_case(session, inspector, RUBBISH, "phone-1", now=NOW)
+        assert caught.value.status == 403
+        with pytest.raises(CaseError) as outside:  # and only in the inspector's district
+            create_case(
+                session,
+                inspector,
+                dataclasses.replace(mine, district_code="110102", grid_code=None),
+                None,
+                now=NOW,
+            )
+        assert outside.value.status == 403
+    other = register(loaded_engine, "agent-case")
+    with transaction(loaded_engine) as session, pytest.raises(CaseError) as hidden:
+        get_case(session, inspector, other)  # the agent's case in the same district
+    assert hidden.value.status == 404
+
+
 def test_key_of_a_case_out_of_scope_is_refused(loaded_engine: Engine) -> None:
     register(loaded_engine, "shared-key")  # a Dongcheng case
     with transaction(loaded_engine) as session, pytest.raises(CaseError) as caught:
