@@ -51,6 +51,12 @@ _state: dict[str, Settings] = {}
 @app.callback()
 def main(config: ConfigOption = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    _use_config(config)
+
+
+def _use_config(config: Path | None) -> None:
+    """Load the settings: ``hotline --config F CMD`` and ``hotline serve --config F`` both
+    land here (the latter replaces what the group loaded from HOTLINE_CONFIG or defaults)."""
     try:
         _state["settings"] = load_settings(config)
     except ConfigFileError as exc:
@@ -198,10 +204,13 @@ def serve(
     demo: Annotated[
         bool, typer.Option(help="Load reference data and demo accounts first.")
     ] = False,
+    config: ConfigOption = None,
 ) -> None:
     """Run the web desktop and the FastAGI server (one process, one event loop)."""
     from hotline.service import run
 
+    if config is not None:
+        _use_config(config)
     current = settings()
     if demo:
         _prepare_demo(current)

@@ -6,7 +6,9 @@ Matches Chinese names and aliases by substring, and pinyin by full spelling or i
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from pypinyin import Style, lazy_pinyin
 from sqlalchemy import or_, select
@@ -15,9 +17,32 @@ from sqlalchemy.orm import Session
 from hotline.models import GazetteerEntry
 
 
-def pinyin_of(name: str) -> tuple[str, str]:
-    """(full pinyin, initials) in lower case without tones or spaces."""
-    syllables = lazy_pinyin(name, style=Style.NORMAL, errors="ignore")
+def _blank_each(chunk: str) -> Any:
+    """pypinyin's ``errors`` callback: one empty syllable per non-Han character (pypinyin
+    accepts a list here though its type hints say str)."""
+    return [""] * len(chunk)
+
+
+def pinyin_of(name: str, readings: Mapping[str, tuple[str, ...]] | None = None) -> tuple[str, str]:
+    """(full pinyin, initials) in lower case without tones or spaces.
+
+    ``readings`` (phrase → one syllable per character, from the data's pinyin.csv) override
+    pypinyin where it reads a place name wrong; the longest phrase at each position wins.
+    """
+    # One entry per character ("" for non-Han ones), so phrase positions line up.
+    syllables = lazy_pinyin(name, style=Style.NORMAL, errors=_blank_each)
+    if readings:
+        longest = max(map(len, readings))
+        at = 0
+        while at < len(name):
+            for size in range(min(longest, len(name) - at), 0, -1):
+                reading = readings.get(name[at : at + size])
+                if reading is not None:
+                    syllables[at : at + size] = reading
+                    at += size
+                    break
+            else:
+                at += 1
     full = "".join(syllables).lower()
     initials = "".join(s[0] for s in syllables if s).lower()
     return full, initials

@@ -79,6 +79,8 @@ def test_missing_config_file(tmp_path: Path) -> None:
     result = run(["--config", str(tmp_path / "none.toml"), "data", "check"], "sqlite://")
     assert result.returncode == 2
     assert "config file not found" in result.stderr
+    after = run(["serve", "--config", str(tmp_path / "none.toml")], "sqlite://")
+    assert after.returncode == 2 and "config file not found" in after.stderr
 
 
 def test_token_add(loaded_db_url: str) -> None:

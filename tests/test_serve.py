@@ -1,4 +1,5 @@
-"""``hotline serve --demo`` starts the whole system: web and FastAGI answer on their ports."""
+"""``hotline serve --demo --config FILE`` starts the whole system: web and FastAGI answer on
+the ports the file names."""
 
 from __future__ import annotations
 
@@ -23,14 +24,14 @@ def free_port() -> int:
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[int, int, subprocess.Popen[str]]]:
     web, agi = free_port(), free_port()
+    config = tmp_path / "hotline.toml"
+    config.write_text(
+        f'database_url = "sqlite:///{tmp_path / "demo.db"}"\n'
+        f"[web]\nport = {web}\n[fastagi]\nport = {agi}\n"
+    )
     environment = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
-    environment |= {
-        "HOTLINE_DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}",
-        "HOTLINE_WEB__PORT": str(web),
-        "HOTLINE_FASTAGI__PORT": str(agi),
-    }
     process = subprocess.Popen(
-        [sys.executable, "-m", "hotline", "serve", "--demo"],
+        [sys.executable, "-m", "hotline", "serve", "--demo", "--config", str(config)],
         env=environment,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -186,21 +186,28 @@ def _gazetteer_rows(
     data: ReferenceData, areas: Mapping[str, Any]
 ) -> dict[Hashable, dict[str, Any]]:
     rows: dict[Hashable, dict[str, Any]] = {}
+    readings = {r.phrase: r.pinyin for r in data.pinyin}
     for area in data.areas:
         if area.level == "city":
             continue
-        rows[(area.level, area.name_zh, area.code)] = _place(area.name_zh, area.aliases, None, None)
+        rows[(area.level, area.name_zh, area.code)] = _place(
+            area.name_zh, area.aliases, None, None, readings
+        )
     for place in data.gazetteer:
         rows[(place.kind, place.name_zh, place.area)] = _place(
-            place.name_zh, place.aliases, place.lon, place.lat
+            place.name_zh, place.aliases, place.lon, place.lat, readings
         )
     return rows
 
 
 def _place(
-    name: str, aliases: tuple[str, ...], lon: float | None, lat: float | None
+    name: str,
+    aliases: tuple[str, ...],
+    lon: float | None,
+    lat: float | None,
+    readings: Mapping[str, tuple[str, ...]],
 ) -> dict[str, Any]:
-    full, initials = pinyin_of(name)
+    full, initials = pinyin_of(name, readings)
     return {
         "aliases": "|".join(aliases),
         "pinyin": full,

@@ -121,6 +121,21 @@ class GazetteerRow(_Row):
     )
 
 
+class PinyinRow(_Row):
+    """A reading pypinyin gets wrong for a place name (朝阳门 is chao-, not zhao-)."""
+
+    phrase: Annotated[str, Field(pattern=r"^[\u4e00-\u9fff]{1,16}$")]
+    pinyin: Annotated[tuple[str, ...], BeforeValidator(lambda v: tuple(str(v).split()))]
+
+    @field_validator("pinyin")
+    @classmethod
+    def _syllables(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for syllable in value:
+            if not re.fullmatch(r"[a-z]{1,6}", syllable):
+                raise ValueError(f"{syllable!r} is not a toneless pinyin syllable (a-z, v for ü)")
+        return value
+
+
 GRID_CODE = re.compile(r"^\d{14,15}$")
 
 

@@ -25,6 +25,7 @@ from hotline.refdata.rows import (
     CatalogueRow,
     DeadlineRow,
     GazetteerRow,
+    PinyinRow,
     PlatformRow,
     UnitRow,
     WorkingHoursRow,
@@ -41,6 +42,7 @@ FILES = {
     "hours": "working_hours.csv",
     "gazetteer": "gazetteer.csv",
     "platforms": "platforms.csv",
+    "pinyin": "pinyin.csv",
 }
 PARENT_LEVEL = {"district": "city", "street": "district", "community": "street"}
 
@@ -67,6 +69,7 @@ class ReferenceData:
     hours: list[WorkingHoursRow] = field(default_factory=list)
     gazetteer: list[GazetteerRow] = field(default_factory=list)
     platforms: list[PlatformRow] = field(default_factory=list)
+    pinyin: list[PinyinRow] = field(default_factory=list)
 
 
 class _Checker:
@@ -112,6 +115,7 @@ def read_reference_data(directory: Path) -> ReferenceData:
     hours = check.rows("hours", WorkingHoursRow)
     gazetteer = check.rows("gazetteer", GazetteerRow)
     platforms = check.rows("platforms", PlatformRow)
+    pinyin = check.rows("pinyin", PinyinRow)
 
     check.unique("areas", areas, "code", lambda a: a.code)
     check.unique("catalogue", catalogue, "minor", lambda c: (c.kind, c.code))
@@ -124,6 +128,15 @@ def read_reference_data(directory: Path) -> ReferenceData:
     )
     check.unique("calendar", calendar, "date", lambda r: r.date)
     check.unique("gazetteer", gazetteer, "name_zh", lambda r: (r.kind, r.name_zh, r.area))
+    check.unique("pinyin", pinyin, "phrase", lambda r: r.phrase)
+    for row, reading in pinyin:
+        if len(reading.pinyin) != len(reading.phrase):
+            check.error(
+                row.file,
+                row.line,
+                "pinyin",
+                f"{len(reading.pinyin)} syllables for {len(reading.phrase)} characters",
+            )
 
     area_level = {a.code: a.level for _, a in areas}
     _check_areas(check, areas, area_level)
@@ -162,6 +175,7 @@ def read_reference_data(directory: Path) -> ReferenceData:
         hours=[h for _, h in hours],
         gazetteer=[g for _, g in gazetteer],
         platforms=[p for _, p in platforms],
+        pinyin=[r for _, r in pinyin],
     )
 
 

@@ -9,6 +9,14 @@ from hotline.gazetteer import pinyin_of, search
 
 def test_pinyin() -> None:
     assert pinyin_of("东华门") == ("donghuamen", "dhm")
+    assert pinyin_of("王府井A座") == ("wangfujingzuo", "wfjz")  # non-Han characters dropped
+
+
+def test_pinyin_readings_from_the_data() -> None:
+    readings = {"朝阳门": ("chao", "yang", "men"), "朝阳": ("zhao", "yang")}
+    assert pinyin_of("朝阳门街道")[0] == "zhaoyangmenjiedao"  # pypinyin alone reads it wrong
+    assert pinyin_of("朝阳门街道", readings) == ("chaoyangmenjiedao", "cymjd")  # longest wins
+    assert pinyin_of("朝阳", readings)[0] == "zhaoyang"
 
 
 @pytest.mark.parametrize(
@@ -20,6 +28,9 @@ def test_pinyin() -> None:
         ("jingshan", "景山街道"),  # full pinyin
         ("紫禁城", "故宫博物院"),  # alias of a landmark
         ("东城", "东城区"),
+        ("chaoyangmen", "朝阳门街道"),  # readings from pinyin.csv
+        ("shichahai", "什刹海"),
+        ("dsl", "大栅栏街道"),
     ],
 )
 def test_search(loaded_engine: Engine, query: str, first: str) -> None:

@@ -38,8 +38,8 @@ from ivr.speech_setup import start_speech
 PLACES = [
     NamedPlace("district", "东城区", ("东城",), "110101"),
     NamedPlace("district", "西城区", ("西城",), "110102"),
-    NamedPlace("street", "安定门街道", ("安定门",), "110101003"),
-    NamedPlace("street", "什刹海街道", ("什刹海",), "110102005"),
+    NamedPlace("street", "安定门街道", ("安定门",), "110101004"),
+    NamedPlace("street", "什刹海街道", ("什刹海",), "110102012"),
     NamedPlace("landmark", "天安门", (), "110101001", 116.3975, 39.9087),
     NamedPlace("road", "长安街", (), "110101001"),
     NamedPlace("road", "长安街", (), "110102001"),  # the same name in two districts
@@ -60,8 +60,8 @@ def test_chinese_names_are_spoken_character_by_character() -> None:
 @pytest.mark.parametrize(
     ("text", "district", "street"),
     [
-        ("东 城 区 安 定 门", "110101", "110101003"),
-        ("安定门", "110101", "110101003"),
+        ("东 城 区 安 定 门", "110101", "110101004"),
+        ("安定门", "110101", "110101004"),
         ("西城", "110102", None),
         ("西城区 长安街", "110102", "110102001"),  # the district tells the two apart
         ("长安街", None, None),  # in two districts, no district said
@@ -236,7 +236,7 @@ def run(flow: Flow, heard: Heard | None, keys: list[str]) -> tuple[CallState, Sc
     return state, channel
 
 
-DONGCHENG = HeardPlace("110101", "110101003", None, ("东城区", "安定门"))
+DONGCHENG = HeardPlace("110101", "110101004", None, ("东城区", "安定门"))
 
 
 def test_sure_speech_routes(flow: Flow) -> None:
@@ -244,7 +244,7 @@ def test_sure_speech_routes(flow: Flow) -> None:
     assert (state.district, state.district_source, state.vars["street"]) == (
         "110101",
         "speech",
-        "110101003",
+        "110101004",
     )
     assert channel.heard == ["greeting", "speak_place"]
 

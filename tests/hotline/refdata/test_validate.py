@@ -17,6 +17,10 @@ def test_shipped_data_is_valid() -> None:
     streets = [a for a in data.areas if a.level == "street"]
     assert len([s for s in streets if s.parent == "110101"]) == 17
     assert len([s for s in streets if s.parent == "110102"]) == 15
+    names = {a.code: a.name_zh for a in streets}  # statistical division codes, with their gaps
+    assert names["110102001"] == "西长安街街道" and names["110102007"] == "月坛街道"
+    assert names["110102012"] == "什刹海街道" and names["110102020"] == "广安门外街道"
+    assert names["110101004"] == "安定门街道" and names["110101017"] == "永定门外街道"
     kinds = {(c.kind, c.major) for c in data.catalogue if c.minor is None}
     assert {("component", m) for m in ("01", "02", "03", "04", "05", "06")} <= kinds
     assert any(
@@ -39,6 +43,9 @@ def _line_of(path: Path, needle: str) -> int:
 
 CASES = [
     # file, old text, new text, field, message fragment, line marker (text on the line)
+    ("pinyin.csv", "chao yang men", "chao yang", "pinyin", "2 syllables for 3", "朝阳门"),
+    ("pinyin.csv", "shi cha hai", "shí chà hǎi", "pinyin", "toneless pinyin", "什刹海"),
+    ("pinyin.csv", "大栅栏,", "Dashilan,", "phrase", "pattern", "Dashilan"),
     (
         "areas.csv",
         "110101001,street,110101,",
