@@ -130,3 +130,66 @@ def test_a_bad_step_fails_alone(loaded_engine: Engine) -> None:
     assert asyncio.run(main()) == list(range(6))
     work.close()
     assert len(commits) == 1 + 6  # the batch of 7 failed; its 6 good steps ran one by one
+
+
+def test_driver_statements_match_the_models(loaded_engine: Engine) -> None:
+    """The hot path writes through the driver with its own SQL: what it writes reads back
+    through the models with the same types, and every column the model would default is
+    filled (the driver knows no Python defaults)."""
+    from hotline.calls import records as module
+
+    for column in Call.__table__.columns:
+        if column.default is not None and not column.primary_key:
+            assert column.name in module._INSERT_CALL_SQL, column.name
+    for column in CallEvent.__table__.columns:
+        assert column.primary_key or f":{column.name}" in module._INSERT_EVENT_SQL, column.name
+    records = CallRecords(loaded_engine)
+    ended = dt.datetime(2026, 11, 30, 8, 15, 1, 123456, tzinfo=dt.UTC)
+    result = {"intent": "report", "path": ["greeting", "区"], "district": "110101"}
+
+    async def main() -> int:
+        call_id, _ = await records.start_call("u-types", "", "13800000003", "65120001", 90, "n1")
+        values = {
+            "ivr_ended_at": ended,
+            "ivr_result": result,
+            "priority": 5,
+            "district_code": "110101",
+        }
+        await records.finish_ivr(call_id, values)
+        with pytest.raises(ValueError, match="not columns of calls"):
+            await records.finish_ivr(call_id, {"id = 1; --": 1})
+        return call_id
+
+    call_id = asyncio.run(main())
+    records.close()
+    with transaction(loaded_engine) as session:
+        call = session.get(Call, call_id)
+        assert call is not None
+        assert (call.linkedid, call.node, call.channel, call.did) == (
+            "u-types",
+            "n1",
+            "",
+            "65120001",
+        )
+        assert call.ivr_result == result and call.priority == 5
+        assert call.ivr_ended_at is not None
+        assert call.ivr_ended_at.replace(tzinfo=dt.UTC) == ended  # SQLite hands back naive UTC
+        assert call.created_at is not None and call.answered_at == call.created_at
+        events = session.scalars(
+            select(CallEvent).where(CallEvent.call_id == call_id).order_by(CallEvent.id)
+        ).all()
+    assert [e.detail for e in events] == [
+        {},
+        {
+            "ivr_ended_at": ended.isoformat(),
+            "ivr_result": result,
+            "priority": 5,
+            "district_code": "110101",
+        },
+    ]
+    # The next call from the same number finds it (times written by the driver compare
+    # with the driver's "since").
+    again = CallRecords(loaded_engine)
+    facts = asyncio.run(again.caller_facts("13800000003", 90))
+    again.close()
+    assert facts.recent_district == "110101"
