@@ -39,9 +39,11 @@ class _Item:
 
 
 class BatchedWork:
-    """``threads`` workers share the queue: SQLite has one writer anyway, so one thread;
-    PostgreSQL runs several transactions at once, so a few threads keep a burst's batches
-    from waiting on each other's round trips."""
+    """``threads`` workers share the queue. One by default, on both databases: SQLite has
+    one writer anyway, and on PostgreSQL one worker's bigger batches cost less CPU and lost
+    fewer callers than two or four workers' smaller ones (the burst in docs/benchmarks.md).
+    A database that stalls holds every IVR step up, which ``ivr.entry.RECORDS_TIMEOUT``
+    bounds: the caller goes to the fallback queue."""
 
     def __init__(
         self,
@@ -53,7 +55,7 @@ class BatchedWork:
         self._engine = engine
         self._max_batch = max_batch
         self._linger = linger
-        self._threads = threads or (1 if engine.dialect.name == "sqlite" else 4)
+        self._threads = threads or 1
         self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._workers: list[threading.Thread] = []
         self._lock = threading.Lock()
