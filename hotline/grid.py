@@ -37,6 +37,11 @@ class GridIndex:
             return None
         return self._codes[int(min(hits))]  # codes are sorted: lowest index = lowest code
 
+    def covering(self, lon: float, lat: float) -> list[str]:
+        """Codes of every cell covering (lon, lat): two or more on a shared edge."""
+        hits = self._tree.query(Point(lon, lat), predicate="intersects")
+        return [self._codes[int(i)] for i in sorted(hits.tolist())]
+
     def overlapping_pairs(self, tolerance_m2: float = 1.0) -> list[tuple[str, str]]:
         """Pairs of cells whose interiors overlap by more than ``tolerance_m2`` (roughly)."""
         left, right = self._tree.query(self._geometries, predicate="overlaps")

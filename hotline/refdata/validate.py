@@ -161,6 +161,7 @@ def read_reference_data(directory: Path) -> ReferenceData:
             check.error(row.file, row.line, "area", f"unknown area {place.area}")
     _check_platforms(check, platforms, area_level)
     grid = _read_grid(check, directory, area_level)
+    _check_places_in_grid(check, gazetteer, grid)
 
     if check.errors:
         raise DataErrors(check.errors)
@@ -177,6 +178,27 @@ def read_reference_data(directory: Path) -> ReferenceData:
         platforms=[p for _, p in platforms],
         pinyin=[r for _, r in pinyin],
     )
+
+
+def _check_places_in_grid(
+    check: _Checker, gazetteer: list[tuple[Row, GazetteerRow]], grid: list[GridCellRow]
+) -> None:
+    """A place's point that falls in the grid must fall in a cell of the place's own area:
+    the agent's search and the IVR would otherwise send it to two different places."""
+    if not grid:
+        return
+    index = GridIndex((c.code, c.shape) for c in grid)
+    for row, place in gazetteer:
+        if place.lon is None or place.lat is None:
+            continue
+        cells = index.covering(place.lon, place.lat)
+        if cells and not any(code.startswith(place.area) for code in cells):
+            check.error(
+                row.file,
+                row.line,
+                "area",
+                f"the point lies in grid cell {cells[0]}, outside area {place.area}",
+            )
 
 
 def _check_areas(

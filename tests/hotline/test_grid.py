@@ -60,3 +60,14 @@ def test_shipped_grid_lookup() -> None:
     for cell in data.grid:
         assert index.locate(cell.shape.centroid.x, cell.shape.centroid.y) == cell.code
     assert index.locate(116.3, 39.8) is None
+
+
+def test_covering_names_every_cell_on_an_edge(index: GridIndex) -> None:
+    assert index.covering(116.405, 39.915) == ["110101001001001"]
+    assert index.covering(116.41, 39.915) == ["110101001001001", "110101001001002"]
+    assert index.covering(116.41, 39.91) == [
+        "110101001001001",
+        "110101001001002",
+        "110101001001006",
+    ]
+    assert index.covering(116.43, 39.915) == []

@@ -43,6 +43,14 @@ def _line_of(path: Path, needle: str) -> int:
 
 CASES = [
     # file, old text, new text, field, message fragment, line marker (text on the line)
+    (
+        "gazetteer.csv",
+        "road,灯市口大街,110101001,",
+        "road,灯市口大街,110101001006,",
+        "area",
+        "lies in grid cell 110101001002013, outside area 110101001006",
+        "灯市口大街",
+    ),
     ("pinyin.csv", "chao yang men", "chao yang", "pinyin", "2 syllables for 3", "朝阳门"),
     ("pinyin.csv", "shi cha hai", "shí chà hǎi", "pinyin", "toneless pinyin", "什刹海"),
     ("pinyin.csv", "大栅栏,", "Dashilan,", "phrase", "pattern", "Dashilan"),
