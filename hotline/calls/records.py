@@ -198,10 +198,12 @@ class _Statements:
         return sql if self.dialect == "sqlite" else re.sub(r":(\w+)", r"%(\1)s", sql)
 
     def moment(self, value: dt.datetime) -> Any:
-        """As SQLAlchemy stores it: SQLite keeps UTC as text, PostgreSQL a timestamptz."""
+        """As SQLAlchemy stores it: SQLite keeps UTC as text, PostgreSQL a timestamptz.
+        (Every time here is UTC; a naive one is taken as UTC, as ``_aware`` reads it.)"""
         if self.dialect != "sqlite":
             return value
-        return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        utc = value.astimezone(dt.UTC) if value.tzinfo else value
+        return utc.strftime("%Y-%m-%d %H:%M:%S.%f")
 
     def read_moment(self, value: Any) -> dt.datetime:
         return _aware(dt.datetime.fromisoformat(value) if isinstance(value, str) else value)
