@@ -38,6 +38,10 @@ def test_rendered_config_loads(pbx: Pbx) -> None:
     assert "Aor:  agent1001" in pbx.cli("pjsip show aors")
     errors = [line for line in pbx.log().splitlines() if "ERROR" in line]
     assert errors == []
+    config_warnings = [
+        line for line in pbx.log().splitlines() if "WARNING" in line and ".conf" in line
+    ]
+    assert config_warnings == []
 
 
 def test_unknown_caller_keys_a_district(pbx: Pbx) -> None:
