@@ -183,6 +183,21 @@ _INSERT_EVENT_SQL = (
 )
 
 
+def _native(dialect: str, sql: str) -> str:
+    """``:name`` (sqlite3's named style) → ``%(name)s`` (psycopg's)."""
+    return sql if dialect == "sqlite" else re.sub(r":(\w+)", r"%(\1)s", sql)
+
+
+@functools.cache
+def _update_call_sql(dialect: str, columns: tuple[str, ...]) -> str:
+    """``UPDATE calls SET <columns> WHERE id = :call_id_``, built once per column set."""
+    unknown = set(columns) - _CALL_COLUMNS
+    if unknown:
+        raise ValueError(f"not columns of calls: {sorted(unknown)}")
+    assignments = ", ".join(f"{column} = :{column}" for column in columns)
+    return _native(dialect, f"UPDATE calls SET {assignments} WHERE id = :call_id_")
+
+
 @dataclass(frozen=True)
 class _Statements:
     """The hot statements in one driver's parameter style, and its way with values."""
@@ -192,10 +207,6 @@ class _Statements:
     insert_call: str
     call_by_uniqueid: str
     insert_event: str
-
-    def native(self, sql: str) -> str:
-        """``:name`` (sqlite3's named style) → ``%(name)s`` (psycopg's)."""
-        return sql if self.dialect == "sqlite" else re.sub(r":(\w+)", r"%(\1)s", sql)
 
     def moment(self, value: dt.datetime) -> Any:
         """As SQLAlchemy stores it: SQLite keeps UTC as text, PostgreSQL a timestamptz.
@@ -215,27 +226,20 @@ class _Statements:
             return json.dumps(value)
         return value
 
-    @functools.cache  # noqa: B019 - one instance per dialect, kept for the process
     def update_call(self, columns: tuple[str, ...]) -> str:
-        """``UPDATE calls SET <columns> WHERE id = :call_id_``, built once per column set."""
-        unknown = set(columns) - _CALL_COLUMNS
-        if unknown:
-            raise ValueError(f"not columns of calls: {sorted(unknown)}")
-        assignments = ", ".join(f"{column} = :{column}" for column in columns)
-        return self.native(f"UPDATE calls SET {assignments} WHERE id = :call_id_")
+        return _update_call_sql(self.dialect, columns)
 
 
 @functools.cache
 def _statements(dialect: str) -> _Statements:
     if dialect not in ("sqlite", "postgresql"):
         raise ValueError(f"call records: no statements for the {dialect} dialect")
-    plain = _Statements(dialect, "", "", "", "")
     return _Statements(
         dialect,
-        history=plain.native(_HISTORY_SQL),
-        insert_call=plain.native(_INSERT_CALL_SQL),
-        call_by_uniqueid=plain.native("SELECT id FROM calls WHERE uniqueid = :uniqueid"),
-        insert_event=plain.native(_INSERT_EVENT_SQL),
+        history=_native(dialect, _HISTORY_SQL),
+        insert_call=_native(dialect, _INSERT_CALL_SQL),
+        call_by_uniqueid=_native(dialect, "SELECT id FROM calls WHERE uniqueid = :uniqueid"),
+        insert_event=_native(dialect, _INSERT_EVENT_SQL),
     )
 
 
