@@ -160,8 +160,9 @@ def read_reference_data(directory: Path) -> ReferenceData:
         if place.area not in area_level:
             check.error(row.file, row.line, "area", f"unknown area {place.area}")
     _check_platforms(check, platforms, area_level)
-    grid = _read_grid(check, directory, area_level)
-    _check_places_in_grid(check, gazetteer, grid)
+    grid, index = _read_grid(check, directory, area_level)
+    if index is not None:
+        _check_places_in_grid(check, gazetteer, index)
 
     if check.errors:
         raise DataErrors(check.errors)
@@ -181,13 +182,10 @@ def read_reference_data(directory: Path) -> ReferenceData:
 
 
 def _check_places_in_grid(
-    check: _Checker, gazetteer: list[tuple[Row, GazetteerRow]], grid: list[GridCellRow]
+    check: _Checker, gazetteer: list[tuple[Row, GazetteerRow]], index: GridIndex
 ) -> None:
     """A place's point that falls in the grid must fall in a cell of the place's own area:
     the agent's search and the IVR would otherwise send it to two different places."""
-    if not grid:
-        return
-    index = GridIndex((c.code, c.shape) for c in grid)
     for row, place in gazetteer:
         if place.lon is None or place.lat is None:
             continue
@@ -274,7 +272,8 @@ def _check_prefix(
 
 def _read_grid(
     check: _Checker, directory: Path, area_level: Mapping[str, str]
-) -> list[GridCellRow]:
+) -> tuple[list[GridCellRow], GridIndex | None]:
+    """The cells, and their index (built once: the overlap and gazetteer checks share it)."""
     name = FILES["grid"]
     cells: list[GridCellRow] = []
     lines: dict[str, int] = {}
@@ -308,8 +307,9 @@ def _read_grid(
             continue
         lines[code] = line
         cells.append(GridCellRow(code, parsed.community, dict(geometry or {}), shape))
-    if cells:
-        index = GridIndex((c.code, c.shape) for c in cells)
-        for first, second in index.overlapping_pairs():
-            check.error(name, lines[second], "geometry", f"overlaps cell {first}")
-    return cells
+    if not cells:
+        return cells, None
+    index = GridIndex((c.code, c.shape) for c in cells)
+    for first, second in index.overlapping_pairs():
+        check.error(name, lines[second], "geometry", f"overlaps cell {first}")
+    return cells, index
