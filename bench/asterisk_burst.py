@@ -29,7 +29,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
-from fastagi_load import cpu_seconds  # noqa: E402
+from fastagi_load import CLOCK_TICKS, cpu_seconds  # noqa: E402
 
 from agi.ami import AmiClient  # noqa: E402
 from agi.ami_protocol import Message  # noqa: E402
@@ -37,20 +37,37 @@ from hotline.testing import pg  # noqa: E402
 from hotline.testing.pbx import start_pbx, stop_pbx  # noqa: E402
 
 
+def machine_busy_seconds() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, from /proc/stat."""
+    ticks = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle + iowait
+    return (sum(ticks) - idle) / CLOCK_TICKS, sum(ticks) / CLOCK_TICKS
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
 async def burst(
     ami: AmiClient, calls: int, concurrency: int, did: str, tag: str
-) -> tuple[float, int]:
+) -> tuple[float, int, list[float], float]:
+    """Returns the burst's wall time, the calls that never reached a queue, each reached
+    call's time from its Originate to its QueueCallerJoin, and the share of the machine's
+    CPU time that was busy (all processes) until the last call reached its queue."""
     gate = asyncio.Semaphore(concurrency)
     joined: dict[str, asyncio.Event] = {}
-
+    latencies: list[float] = []
     last_join = 0.0
+    busy_at_start, busy_at_last_join = machine_busy_seconds(), (0.0, 0.0)
 
     def on_event(event: Message) -> None:
-        nonlocal last_join
+        nonlocal last_join, busy_at_last_join
         number = event.get("CallerIDNum")
         if event.event == "QueueCallerJoin" and number in joined:
             joined[number].set()
             last_join = time.perf_counter()
+            busy_at_last_join = machine_busy_seconds()
 
     ami.on("QueueCallerJoin", on_event)
     ami.on(
@@ -67,6 +84,7 @@ async def burst(
         number = f"{tag}{n:07d}"
         joined[number] = asyncio.Event()
         async with gate:
+            sent = time.perf_counter()
             await ami.action(
                 "Originate",
                 Channel=f"Local/{did}@hotline/n",
@@ -81,12 +99,15 @@ async def burst(
             try:  # the slot is free once the call is in its queue
                 async with asyncio.timeout(30):
                     await joined[number].wait()
+                latencies.append(time.perf_counter() - sent)
             except TimeoutError:
                 failures += 1
 
     started = time.perf_counter()
     await asyncio.gather(*(one(n) for n in range(calls)))
-    return last_join - started, failures  # to the last call that reached its queue
+    (b0, t0), (b1, t1) = busy_at_start, busy_at_last_join
+    busy = (b1 - b0) / (t1 - t0) if t1 > t0 else 0.0
+    return last_join - started, failures, latencies, busy  # to the last call in a queue
 
 
 def main() -> None:
@@ -128,7 +149,7 @@ def main() -> None:
             asterisk_pid = int((pbx.root.parent / "run" / "asterisk.pid").read_text())
             node = settings.ami[0]
 
-            async def run() -> tuple[float, int, float, float]:
+            async def run() -> tuple[float, int, list[float], float, float, float, float]:
                 ami = AmiClient(
                     node.host,
                     node.port,
@@ -140,13 +161,17 @@ def main() -> None:
                 await burst(ami, 20, 20, "65120001", "139")
                 await asyncio.sleep(1)
                 a0, o0 = cpu_seconds(asterisk_pid), cpu_seconds(server.pid)
-                wall, failures = await burst(ami, args.calls, args.concurrency, "65120001", "138")
+                h0 = cpu_seconds(os.getpid())
+                wall, failures, latencies, busy = await burst(
+                    ami, args.calls, args.concurrency, "65120001", "138"
+                )
                 await asyncio.sleep(2)  # the callers hang up; their CPU counts too
                 a1, o1 = cpu_seconds(asterisk_pid), cpu_seconds(server.pid)
+                h1 = cpu_seconds(os.getpid())
                 await ami.close()
-                return wall, failures, a1 - a0, o1 - o0
+                return wall, failures, latencies, a1 - a0, o1 - o0, h1 - h0, busy
 
-            wall, failures, asterisk_cpu, our_cpu = asyncio.run(run())
+            wall, failures, latencies, asterisk_cpu, our_cpu, harness_cpu, busy = asyncio.run(run())
             log_lines = (Path(scratch) / "server.log").read_text().splitlines()
             problems = [line for line in log_lines if "WARNING" in line or "ERROR" in line]
             print(
@@ -156,7 +181,7 @@ def main() -> None:
             )
         finally:
             server.terminate()
-            server.wait(timeout=10)
+            sessions = server.communicate(timeout=10)[0].strip()
             stop_pbx(pbx)
             if database is not None:
                 pg.drop_database(args.postgresql, str(database.database))
@@ -172,6 +197,16 @@ def main() -> None:
         f"{done} calls in their queue in {wall:.2f} s: {done / wall:.0f} calls/s; "
         f"failures {failures}"
     )
+    if latencies:
+        print(
+            "Originate to QueueCallerJoin: "
+            f"p50 {percentile(latencies, 0.5) * 1000:.0f} ms, "
+            f"p99 {percentile(latencies, 0.99) * 1000:.0f} ms, "
+            f"max {max(latencies) * 1000:.0f} ms; "
+            f"cores busy during the burst {busy:.0%}; "
+            f"harness CPU {harness_cpu / args.calls * 1000:.2f} ms/call"
+        )
+    print(f"our server's AGI sessions (handler start to end): {sessions}")
     print(
         f"Asterisk CPU {asterisk_cpu:.2f} s = {asterisk_cpu / args.calls * 1000:.2f} ms/call; "
         f"ours {our_cpu:.2f} s = {our_cpu / args.calls * 1000:.2f} ms/call; "

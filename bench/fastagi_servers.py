@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import socketserver
 import sys
+import time
 from pathlib import Path
 
 # The command sequence our IVR sends for a caller who keys a district (see data/ivr/).
@@ -49,14 +51,37 @@ def ours(port: int) -> None:
 
 
 def ours_ivr(port: int, db_url: str, flow_dir: str = "") -> None:
-    from agi.server import FastAgiServer
+    """The real IVR; on SIGTERM it prints how long its sessions took (see ``report``)."""
+    from agi.server import AgiSession, FastAgiServer
     from hotline.db import make_engine
     from hotline.settings import Settings
     from ivr.entry import call_handler
 
     settings = Settings(database_url=db_url, **({"ivr_dir": Path(flow_dir)} if flow_dir else {}))
     engine = make_engine(db_url, pool_size=20, max_overflow=20)
-    serve_ours(FastAgiServer(call_handler(settings, engine), max_calls=10_000), port)
+    handle = call_handler(settings, engine)
+    durations: list[float] = []
+
+    async def timed(session: AgiSession) -> None:
+        started = time.perf_counter()
+        try:
+            await handle(session)
+        finally:
+            durations.append(time.perf_counter() - started)
+
+    def report(*_: object) -> None:
+        """On SIGTERM: one line with the sessions' times (the burst bench prints it)."""
+        ordered = sorted(durations) or [0.0]
+        at = lambda share: ordered[min(len(ordered) - 1, int(share * len(ordered)))]  # noqa: E731
+        print(
+            f"SESSIONS {len(durations)} p50 {at(0.5) * 1000:.1f} ms "
+            f"p99 {at(0.99) * 1000:.1f} ms max {ordered[-1] * 1000:.1f} ms",
+            flush=True,
+        )
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, report)
+    serve_ours(FastAgiServer(timed, max_calls=10_000), port)
 
 
 def serve_ours(server: object, port: int) -> None:
