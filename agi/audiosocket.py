@@ -26,6 +26,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Literal
 
+from agi.server import LISTEN_BACKLOG
+
 log = logging.getLogger("hotline.audiosocket")
 
 KIND_HANGUP, KIND_ID, KIND_DTMF, KIND_AUDIO, KIND_ERROR = 0x00, 0x01, 0x03, 0x10, 0xFF
@@ -101,7 +103,7 @@ class AudioSocketServer:
         stream.finish()
 
     async def start(self, host: str, port: int) -> tuple[str, int]:
-        self._server = await asyncio.start_server(self._accept, host, port)
+        self._server = await asyncio.start_server(self._accept, host, port, backlog=LISTEN_BACKLOG)
         address = self._server.sockets[0].getsockname()
         log.info("AudioSocket listening on %s:%s", address[0], address[1])
         return address[0], address[1]

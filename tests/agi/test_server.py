@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
+import threading
 from collections.abc import Awaitable, Callable
 
 import pytest
 
+from agi.audiosocket import AudioSocketServer
 from agi.server import AgiSession, CallEnded, FastAgiServer
 
 ENV = "agi_network: yes\nagi_network_script: ivr\nagi_uniqueid: {uid}\nagi_callerid: 5551234\n\n"
@@ -237,3 +240,43 @@ def test_stop_cancels_stuck_calls() -> None:
 
     asyncio.run(main())
     assert cancelled == [True]
+
+
+async def _idle(session: AgiSession) -> None:
+    return None
+
+
+@pytest.mark.parametrize(
+    "make_server",
+    [lambda: FastAgiServer(_idle), AudioSocketServer],
+    ids=["fastagi", "audiosocket"],
+)
+def test_a_burst_of_connections_waits_in_the_backlog(
+    make_server: Callable[[], FastAgiServer | AudioSocketServer],
+) -> None:
+    """300 calls connect while the server is too busy to accept: every connect completes
+    at once (asyncio's default backlog of 100 dropped the rest's SYNs: a second of silence
+    for each of those callers, and Asterisk gives up on an AGI after MAX_AGI_CONNECT, 2 s)."""
+    ready, release = threading.Event(), threading.Event()
+    address: list[int] = []
+
+    async def main() -> None:
+        server = make_server()
+        _, port = await server.start("127.0.0.1", 0)
+        address.append(port)
+        ready.set()
+        release.wait(30)  # blocks the loop: nothing is accepted meanwhile
+        await server.stop()
+
+    thread = threading.Thread(target=asyncio.run, args=(main(),))
+    thread.start()
+    assert ready.wait(10)
+    sockets: list[socket.socket] = []
+    try:
+        for _ in range(300):  # a SYN the kernel dropped would time out here (0.5 s)
+            sockets.append(socket.create_connection(("127.0.0.1", address[0]), timeout=0.5))
+    finally:
+        release.set()
+        for sock in sockets:
+            sock.close()
+        thread.join(10)
