@@ -8,6 +8,7 @@ import datetime as dt
 import functools
 import json
 import re
+from collections.abc import Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
@@ -80,35 +81,44 @@ def _start_call(
     channel: str,
 ) -> tuple[int, CallerFacts]:
     sql = _statements(connection.dialect.name)
+    known = caller.isdigit()  # no history for an anonymous or odd caller id
+    now = sql.moment(utcnow())
+    call = {
+        "uniqueid": uniqueid,
+        "linkedid": linkedid or uniqueid,
+        "caller_number": caller,
+        "did": did,
+        "node": node,
+        "channel": channel,
+        "answered_at": now,
+        "created_at": now,
+    }
     with closing(connection.connection.cursor()) as cursor:
-        facts = (
-            _read_facts(cursor, sql, caller, history_days)
-            if caller.isdigit()
-            else CallerFacts(None, CallerHistory())
-        )
-        now = sql.moment(utcnow())
-        cursor.execute(
-            sql.insert_call,
-            {
-                "uniqueid": uniqueid,
-                "linkedid": linkedid or uniqueid,
-                "caller_number": caller,
-                "did": did,
-                "node": node,
-                "channel": channel,
-                "answered_at": now,
-                "created_at": now,
-            },
-        )
-        inserted = cursor.fetchone()
-        if inserted is None:  # the same channel ran the AGI again: keep its one record
+        if sql.start_call is not None:  # one round trip: history, record, its first event
+            cursor.execute(
+                sql.start_call,
+                call | {"caller": caller, "since": _since(sql, history_days)},
+            )
+            rows = cursor.fetchall()
+            new = [row for row in rows if row[0] == "new"]
+            facts = _facts(sql, rows if known else [])
+            call_id = int(new[0][2]) if new else None
+        else:
+            facts = (
+                _read_facts(cursor, sql, caller, history_days)
+                if known
+                else CallerFacts(None, CallerHistory())
+            )
+            cursor.execute(sql.insert_call, call)
+            inserted = cursor.fetchone()
+            call_id = int(inserted[0]) if inserted else None
+            if call_id is not None:
+                event = {"call_id": call_id, "at": now, "kind": "IvrStart", "detail": "{}"}
+                cursor.execute(sql.insert_event, event)
+        if call_id is None:  # the same channel ran the AGI again: keep its one record
             cursor.execute(sql.call_by_uniqueid, {"uniqueid": uniqueid})
             (existing,) = cursor.fetchall()
             return int(existing[0]), facts
-        call_id = int(inserted[0])
-        cursor.execute(
-            sql.insert_event, {"call_id": call_id, "at": now, "kind": "IvrStart", "detail": "{}"}
-        )
     return call_id, facts
 
 
@@ -120,18 +130,26 @@ def _update(
     detail: dict[str, Any] | None = None,
 ) -> None:
     sql = _statements(connection.dialect.name)
+    event = {
+        "event_at_": sql.moment(utcnow()),
+        "event_kind_": kind,
+        "event_detail_": json.dumps(detail if detail is not None else _jsonable(values)),
+    }
     with closing(connection.connection.cursor()) as cursor:
+        columns = {"call_id_": call_id, **{k: sql.value(v) for k, v in values.items()}}
+        if sql.together:  # the update and its event in one statement
+            cursor.execute(sql.update_call(tuple(values)), columns | event)
+            return
+        cursor.execute(sql.update_call(tuple(values)), columns)
         cursor.execute(
-            sql.update_call(tuple(values)),
-            {"call_id_": call_id, **{k: sql.value(v) for k, v in values.items()}},
+            sql.insert_event,
+            {
+                "call_id": call_id,
+                "at": event["event_at_"],
+                "kind": kind,
+                "detail": event["event_detail_"],
+            },
         )
-        event = {
-            "call_id": call_id,
-            "at": sql.moment(utcnow()),
-            "kind": kind,
-            "detail": json.dumps(detail if detail is not None else _jsonable(values)),
-        }
-        cursor.execute(sql.insert_event, event)
 
 
 def _case_status(connection: Connection, number: str) -> CaseStatus | None:
@@ -190,12 +208,32 @@ def _native(dialect: str, sql: str) -> str:
 
 @functools.cache
 def _update_call_sql(dialect: str, columns: tuple[str, ...]) -> str:
-    """``UPDATE calls SET <columns> WHERE id = :call_id_``, built once per column set."""
+    """``UPDATE calls SET <columns> WHERE id = :call_id_``, built once per column set; on
+    PostgreSQL with its event (``:event_at_``, ``:event_kind_``, ``:event_detail_``)."""
     unknown = set(columns) - _CALL_COLUMNS
     if unknown:
         raise ValueError(f"not columns of calls: {sorted(unknown)}")
     assignments = ", ".join(f"{column} = :{column}" for column in columns)
-    return _native(dialect, f"UPDATE calls SET {assignments} WHERE id = :call_id_")
+    update = f"UPDATE calls SET {assignments} WHERE id = :call_id_"
+    if dialect == "sqlite":
+        return update
+    return _native(
+        dialect,
+        f"WITH updated AS ({update} RETURNING id) INSERT INTO call_events"
+        " (call_id, at, kind, detail) SELECT id, :event_at_, :event_kind_, :event_detail_"
+        " FROM updated",
+    )
+
+
+# PostgreSQL: the history, the new record and its IvrStart event in one statement. The
+# record's id comes back as a row of kind 'new' (absent when the uniqueid was already
+# there); the history's rows cannot see the new record (one snapshot), as before.
+_START_CALL_SQL = (
+    f"WITH new AS ({_INSERT_CALL_SQL}), event AS (INSERT INTO call_events"
+    " (call_id, at, kind, detail) SELECT id, :created_at, 'IvrStart', '{}' FROM new)"
+    " SELECT 'new' AS kind, NULL AS district_code, CAST(id AS TEXT) AS number,"
+    f" NULL AS created_at FROM new UNION ALL {_HISTORY_SQL}"
+)
 
 
 @dataclass(frozen=True)
@@ -207,6 +245,10 @@ class _Statements:
     insert_call: str
     call_by_uniqueid: str
     insert_event: str
+    # PostgreSQL runs each IVR step as one statement (a round trip to the server each;
+    # SQLite's statements cost no trip): the start, and an update with its event.
+    start_call: str | None
+    together: bool
 
     def moment(self, value: dt.datetime) -> Any:
         """As SQLAlchemy stores it: SQLite keeps UTC as text, PostgreSQL a timestamptz.
@@ -240,6 +282,8 @@ def _statements(dialect: str) -> _Statements:
         insert_call=_native(dialect, _INSERT_CALL_SQL),
         call_by_uniqueid=_native(dialect, "SELECT id FROM calls WHERE uniqueid = :uniqueid"),
         insert_event=_native(dialect, _INSERT_EVENT_SQL),
+        start_call=None if dialect == "sqlite" else _native(dialect, _START_CALL_SQL),
+        together=dialect != "sqlite",
     )
 
 
@@ -249,12 +293,19 @@ def _caller_facts(connection: Connection, caller: str, days: int) -> CallerFacts
         return _read_facts(cursor, sql, caller, days)
 
 
+def _since(sql: _Statements, days: int) -> Any:
+    return sql.moment(utcnow() - dt.timedelta(days=days))
+
+
 def _read_facts(cursor: Any, sql: _Statements, caller: str, days: int) -> CallerFacts:
     """The district of the caller's latest case or call within ``days``, and their open case."""
-    since = sql.moment(utcnow() - dt.timedelta(days=days))
-    cursor.execute(sql.history, {"caller": caller, "since": since})
+    cursor.execute(sql.history, {"caller": caller, "since": _since(sql, days)})
+    return _facts(sql, cursor.fetchall())
+
+
+def _facts(sql: _Statements, found: Sequence[Any]) -> CallerFacts:
     # (kind, district_code, number, created_at) per kind found
-    rows = {row[0]: row for row in cursor.fetchall()}
+    rows = {row[0]: row for row in found}
     open_case = rows.get("open")
     dated = [rows[k] for k in ("case", "call") if k in rows]
     latest = max(dated, key=lambda r: sql.read_moment(r[3]))[1] if dated else None

@@ -16,6 +16,8 @@ from hotline.calls.records import CallRecords
 from hotline.cases.service import Actor, NewCase, create_case
 from hotline.db import transaction
 from hotline.models import Call, CallEvent
+from ivr.actions import CallerFacts
+from routing.model import CallerHistory
 
 
 def test_start_finish_and_repeat(loaded_engine: Engine) -> None:
@@ -66,14 +68,23 @@ def test_caller_history(loaded_engine: Engine) -> None:
             )
         )
     records = CallRecords(loaded_engine)
-    facts = asyncio.run(records.caller_facts(caller, 90))
+
+    async def main() -> list[CallerFacts]:
+        read = await records.caller_facts(caller, 90)
+        # The call's start reads the same history (on PostgreSQL in the insert's statement).
+        _, started = await records.start_call("u-h", "u-h", caller, "65120001", 90)
+        _, anonymous = await records.start_call("u-a", "u-a", "anonymous", "65120001", 90)
+        assert anonymous == CallerFacts(None, CallerHistory())
+        return [read, started]
+
+    for facts in asyncio.run(main()):
+        # The latest of case and call gives the district; the open case is the case.
+        assert facts.recent_district == "110101"
+        assert (facts.history.open_case_district, facts.history.open_case_number) == (
+            "110102",
+            number,
+        )
     records.close()
-    # The latest of case and call gives the district; the open case is the case.
-    assert facts.recent_district == "110101"
-    assert (facts.history.open_case_district, facts.history.open_case_number) == (
-        "110102",
-        number,
-    )
 
 
 def _held(work: BatchedWork) -> tuple[threading.Event, asyncio.Future[object]]:
@@ -143,6 +154,11 @@ def test_driver_statements_match_the_models(loaded_engine: Engine) -> None:
             assert column.name in module._INSERT_CALL_SQL, column.name
     for column in CallEvent.__table__.columns:
         assert column.primary_key or f":{column.name}" in module._INSERT_EVENT_SQL, column.name
+    # PostgreSQL's one-statement steps insert the event with the same columns.
+    event_columns = [c.name for c in CallEvent.__table__.columns if not c.primary_key]
+    insert_event = f"INSERT INTO call_events ({', '.join(event_columns)})"
+    assert insert_event in module._START_CALL_SQL
+    assert insert_event in module._update_call_sql("postgresql", ("priority",))
     records = CallRecords(loaded_engine)
     ended = dt.datetime(2026, 11, 30, 8, 15, 1, 123456, tzinfo=dt.UTC)
     result = {"intent": "report", "path": ["greeting", "区"], "district": "110101"}
