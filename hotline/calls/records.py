@@ -27,6 +27,8 @@ class CallRecords:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._work = BatchedWork(engine)
+        # PostgreSQL: each step one statement, a batch's statements in one pipeline.
+        self._staged = _statements(engine.dialect.name).start_call is not None
 
     def close(self) -> None:
         self._work.close()
@@ -50,106 +52,146 @@ class CallRecords:
         channel: str = "",
     ) -> tuple[int, CallerFacts]:
         """Create the call record and read the caller's history in one transaction."""
-
-        def work(connection: Connection) -> tuple[int, CallerFacts]:
-            return _start_call(
-                connection, uniqueid, linkedid, caller, did, history_days, node, channel
-            )
-
-        return await self._work.run(work)
+        step = _Start(uniqueid, linkedid, caller, did, history_days, node, channel)
+        if self._staged:
+            return await self._work.run_staged(step.send, step.receive)
+        return await self._work.run(step.run)
 
     async def finish_ivr(self, call_id: int, values: dict[str, Any]) -> None:
-        await self._work.run(lambda connection: _update(connection, call_id, "IvrEnd", values))
+        await self._write(_Update(call_id, "IvrEnd", values))
 
     async def abandon_in_ivr(self, call_id: int, path: list[str]) -> None:
         now = utcnow()
         values = {"ivr_ended_at": now, "ended_at": now, "outcome": "abandoned_ivr"}
-        detail = {"path": path}
-        await self._work.run(
-            lambda connection: _update(connection, call_id, "AbandonedInIvr", values, detail)
-        )
+        await self._write(_Update(call_id, "AbandonedInIvr", values, {"path": path}))
 
-
-def _start_call(
-    connection: Connection,
-    uniqueid: str,
-    linkedid: str,
-    caller: str,
-    did: str,
-    history_days: int,
-    node: str,
-    channel: str,
-) -> tuple[int, CallerFacts]:
-    sql = _statements(connection.dialect.name)
-    known = caller.isdigit()  # no history for an anonymous or odd caller id
-    now = sql.moment(utcnow())
-    call = {
-        "uniqueid": uniqueid,
-        "linkedid": linkedid or uniqueid,
-        "caller_number": caller,
-        "did": did,
-        "node": node,
-        "channel": channel,
-        "answered_at": now,
-        "created_at": now,
-    }
-    with closing(connection.connection.cursor()) as cursor:
-        if sql.start_call is not None:  # one round trip: history, record, its first event
-            cursor.execute(
-                sql.start_call,
-                call | {"caller": caller, "since": _since(sql, history_days)},
-            )
-            rows = cursor.fetchall()
-            new = [row for row in rows if row[0] == "new"]
-            facts = _facts(sql, rows if known else [])
-            call_id = int(new[0][2]) if new else None
+    async def _write(self, step: _Update) -> None:
+        if self._staged:
+            await self._work.run_staged(step.send, step.receive)
         else:
+            await self._work.run(step.run)
+
+
+@dataclass(frozen=True)
+class _Start:
+    """A call's first step: its record and the caller's history."""
+
+    uniqueid: str
+    linkedid: str
+    caller: str
+    did: str
+    history_days: int
+    node: str
+    channel: str
+
+    def record(self, sql: _Statements) -> dict[str, Any]:
+        now = sql.moment(utcnow())
+        return {
+            "uniqueid": self.uniqueid,
+            "linkedid": self.linkedid or self.uniqueid,
+            "caller_number": self.caller,
+            "did": self.did,
+            "node": self.node,
+            "channel": self.channel,
+            "answered_at": now,
+            "created_at": now,
+        }
+
+    @property
+    def known(self) -> bool:
+        return self.caller.isdigit()  # no history for an anonymous or odd caller id
+
+    def run(self, connection: Connection) -> tuple[int, CallerFacts]:
+        """Statement by statement (SQLite: in this process, no round trips to save)."""
+        sql = _statements(connection.dialect.name)
+        record = self.record(sql)
+        with closing(connection.connection.cursor()) as cursor:
             facts = (
-                _read_facts(cursor, sql, caller, history_days)
-                if known
+                _read_facts(cursor, sql, self.caller, self.history_days)
+                if self.known
                 else CallerFacts(None, CallerHistory())
             )
-            cursor.execute(sql.insert_call, call)
+            cursor.execute(sql.insert_call, record)
             inserted = cursor.fetchone()
-            call_id = int(inserted[0]) if inserted else None
-            if call_id is not None:
-                event = {"call_id": call_id, "at": now, "kind": "IvrStart", "detail": "{}"}
-                cursor.execute(sql.insert_event, event)
-        if call_id is None:  # the same channel ran the AGI again: keep its one record
-            cursor.execute(sql.call_by_uniqueid, {"uniqueid": uniqueid})
-            (existing,) = cursor.fetchall()
-            return int(existing[0]), facts
-    return call_id, facts
+            if inserted is None:
+                return self._existing(cursor, sql), facts
+            call_id = int(inserted[0])
+            event = {"call_id": call_id, "at": record["created_at"], "kind": "IvrStart"}
+            cursor.execute(sql.insert_event, event | {"detail": "{}"})
+        return call_id, facts
+
+    def send(self, connection: Connection) -> tuple[Any, _Statements]:
+        """One statement (PostgreSQL): history, record and its IvrStart event."""
+        sql = _statements(connection.dialect.name)
+        cursor = connection.connection.cursor()
+        params = {"caller": self.caller, "since": _since(sql, self.history_days)}
+        cursor.execute(sql.start_call, self.record(sql) | params)
+        return cursor, sql
+
+    def receive(self, sent: tuple[Any, _Statements]) -> tuple[int, CallerFacts]:
+        cursor, sql = sent
+        with closing(cursor):
+            rows = cursor.fetchall()
+            new = [row for row in rows if row[0] == "new"]
+            facts = _facts(sql, rows if self.known else [])
+            if not new:
+                return self._existing(cursor, sql), facts
+            return int(new[0][2]), facts
+
+    def _existing(self, cursor: Any, sql: _Statements) -> int:
+        """The same channel ran the AGI again: keep its one record."""
+        cursor.execute(sql.call_by_uniqueid, {"uniqueid": self.uniqueid})
+        (existing,) = cursor.fetchall()
+        return int(existing[0])
 
 
-def _update(
-    connection: Connection,
-    call_id: int,
-    kind: str,
-    values: dict[str, Any],
-    detail: dict[str, Any] | None = None,
-) -> None:
-    sql = _statements(connection.dialect.name)
-    event = {
-        "event_at_": sql.moment(utcnow()),
-        "event_kind_": kind,
-        "event_detail_": json.dumps(detail if detail is not None else _jsonable(values)),
-    }
-    with closing(connection.connection.cursor()) as cursor:
-        columns = {"call_id_": call_id, **{k: sql.value(v) for k, v in values.items()}}
-        if sql.together:  # the update and its event in one statement
-            cursor.execute(sql.update_call(tuple(values)), columns | event)
-            return
-        cursor.execute(sql.update_call(tuple(values)), columns)
-        cursor.execute(
-            sql.insert_event,
-            {
-                "call_id": call_id,
-                "at": event["event_at_"],
-                "kind": kind,
-                "detail": event["event_detail_"],
-            },
-        )
+@dataclass(frozen=True)
+class _Update:
+    """Columns of a call and the event that says so."""
+
+    call_id: int
+    kind: str
+    values: dict[str, Any]
+    detail: dict[str, Any] | None = None
+
+    def _params(self, sql: _Statements) -> tuple[dict[str, Any], dict[str, Any]]:
+        columns = {k: sql.value(v) for k, v in self.values.items()}
+        event = {
+            "event_at_": sql.moment(utcnow()),
+            "event_kind_": self.kind,
+            "event_detail_": json.dumps(
+                self.detail if self.detail is not None else _jsonable(self.values)
+            ),
+        }
+        return columns | {"call_id_": self.call_id}, event
+
+    def run(self, connection: Connection) -> None:
+        """Two statements (SQLite)."""
+        sql = _statements(connection.dialect.name)
+        columns, event = self._params(sql)
+        with closing(connection.connection.cursor()) as cursor:
+            cursor.execute(sql.update_call(tuple(self.values)), columns)
+            cursor.execute(
+                sql.insert_event,
+                {
+                    "call_id": self.call_id,
+                    "at": event["event_at_"],
+                    "kind": self.kind,
+                    "detail": event["event_detail_"],
+                },
+            )
+
+    def send(self, connection: Connection) -> Any:
+        """One statement (PostgreSQL): the update with its event."""
+        sql = _statements(connection.dialect.name)
+        columns, event = self._params(sql)
+        cursor = connection.connection.cursor()
+        cursor.execute(sql.update_call(tuple(self.values)), columns | event)
+        return cursor
+
+    @staticmethod
+    def receive(cursor: Any) -> None:
+        cursor.close()
 
 
 def _case_status(connection: Connection, number: str) -> CaseStatus | None:
@@ -245,10 +287,10 @@ class _Statements:
     insert_call: str
     call_by_uniqueid: str
     insert_event: str
-    # PostgreSQL runs each IVR step as one statement (a round trip to the server each;
-    # SQLite's statements cost no trip): the start, and an update with its event.
+    # PostgreSQL runs each IVR step as one statement, and a batch's statements in one
+    # pipeline (SQLite's statements cost no round trip): the start, an update with its
+    # event (``update_call`` there). None on SQLite.
     start_call: str | None
-    together: bool
 
     def moment(self, value: dt.datetime) -> Any:
         """As SQLAlchemy stores it: SQLite keeps UTC as text, PostgreSQL a timestamptz.
@@ -283,7 +325,6 @@ def _statements(dialect: str) -> _Statements:
         call_by_uniqueid=_native(dialect, "SELECT id FROM calls WHERE uniqueid = :uniqueid"),
         insert_event=_native(dialect, _INSERT_EVENT_SQL),
         start_call=None if dialect == "sqlite" else _native(dialect, _START_CALL_SQL),
-        together=dialect != "sqlite",
     )
 
 

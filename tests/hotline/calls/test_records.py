@@ -143,6 +143,61 @@ def test_a_bad_step_fails_alone(loaded_engine: Engine) -> None:
     assert len(commits) == 1 + 6  # the batch of 7 failed; its 6 good steps ran one by one
 
 
+def test_many_calls_steps_in_one_batch(loaded_engine: Engine) -> None:
+    """Ten calls start and finish while the worker is busy: their steps run as batches (on
+    PostgreSQL each batch in one pipeline), each call gets its own record and history, and
+    a step that fails (it breaks the unique uniqueid) fails alone."""
+    caller = "13800000005"
+    with transaction(loaded_engine) as session:
+        session.add(
+            Call(uniqueid="u-old", linkedid="u-old", caller_number=caller, district_code="110102")
+        )
+    records = CallRecords(loaded_engine)
+    work = records._work
+
+    async def main() -> list[int]:
+        gate, held = _held(work)
+        await asyncio.sleep(0.1)
+        starts = [
+            asyncio.ensure_future(records.start_call(f"u-b{n}", "", caller, "65120001", 90))
+            for n in range(10)
+        ]
+        again = asyncio.ensure_future(records.start_call("u-b3", "", caller, "65120001", 90))
+        await asyncio.sleep(0.1)
+        gate.set()
+        await held
+        started = await asyncio.gather(*starts)
+        assert (await again)[0] == started[3][0]  # a repeated uniqueid keeps its record
+        assert all(facts.recent_district == "110102" for _, facts in started)
+        ids = [call_id for call_id, _ in started]
+        gate, held = _held(work)
+        await asyncio.sleep(0.1)
+        values = [{"priority": n, "intent": "report"} for n in range(10)]
+        values[4]["uniqueid"] = "u-old"
+        finishes = [
+            asyncio.ensure_future(records.finish_ivr(call_id, v))
+            for call_id, v in zip(ids, values, strict=True)
+        ]
+        await asyncio.sleep(0.1)
+        gate.set()
+        await held
+        outcomes = await asyncio.gather(*finishes, return_exceptions=True)
+        assert [isinstance(o, Exception) for o in outcomes] == [n == 4 for n in range(10)]
+        return ids
+
+    ids = asyncio.run(main())
+    records.close()
+    assert len(set(ids)) == 10
+    with transaction(loaded_engine) as session:
+        calls = {call.id: call for call in session.scalars(select(Call).where(Call.id.in_(ids)))}
+        kinds = session.scalars(
+            select(CallEvent.kind).where(CallEvent.call_id.in_(ids)).order_by(CallEvent.id)
+        ).all()
+    assert [calls[i].priority for i in ids] == [0, 1, 2, 3, 0, 5, 6, 7, 8, 9]
+    assert [calls[i].intent for i in ids] == ["report"] * 4 + [None] + ["report"] * 5
+    assert sorted(kinds) == ["IvrEnd"] * 9 + ["IvrStart"] * 10
+
+
 def test_driver_statements_match_the_models(loaded_engine: Engine) -> None:
     """The hot path writes through the driver with its own SQL: what it writes reads back
     through the models with the same types, and every column the model would default is
