@@ -193,6 +193,8 @@ def main() -> None:
         f"database: {'PostgreSQL' if database else 'SQLite'}"
     )
     done = args.calls - failures
+    if done == 0:
+        raise SystemExit(f"no call reached its queue ({failures} failures)")
     print(
         f"{done} calls in their queue in {wall:.2f} s: {done / wall:.0f} calls/s; "
         f"failures {failures}"
