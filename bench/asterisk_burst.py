@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
 from fastagi_load import CLOCK_TICKS, cpu_seconds  # noqa: E402
+from stats import percentile  # noqa: E402
 
 from agi.ami import AmiClient  # noqa: E402
 from agi.ami_protocol import Message  # noqa: E402
@@ -42,11 +43,6 @@ def machine_busy_seconds() -> tuple[float, float]:
     ticks = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     idle = ticks[3] + ticks[4]  # idle + iowait
     return (sum(ticks) - idle) / CLOCK_TICKS, sum(ticks) / CLOCK_TICKS
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 async def burst(

@@ -71,11 +71,12 @@ def ours_ivr(port: int, db_url: str, flow_dir: str = "") -> None:
 
     def report(*_: object) -> None:
         """On SIGTERM: one line with the sessions' times (the burst bench prints it)."""
-        ordered = sorted(durations) or [0.0]
-        at = lambda share: ordered[min(len(ordered) - 1, int(share * len(ordered)))]  # noqa: E731
+        from stats import percentile
+
+        longest = max(durations, default=float("nan"))
         print(
-            f"SESSIONS {len(durations)} p50 {at(0.5) * 1000:.1f} ms "
-            f"p99 {at(0.99) * 1000:.1f} ms max {ordered[-1] * 1000:.1f} ms",
+            f"SESSIONS {len(durations)} p50 {percentile(durations, 0.5) * 1000:.1f} ms "
+            f"p99 {percentile(durations, 0.99) * 1000:.1f} ms max {longest * 1000:.1f} ms",
             flush=True,
         )
         os._exit(0)

@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 import uvicorn  # noqa: E402
 from sqlalchemy import insert  # noqa: E402
+from stats import percentile  # noqa: E402
 
 from agent_ui.events import EventHub  # noqa: E402
 from agent_ui.main import create_app  # noqa: E402
@@ -42,11 +43,6 @@ from hotline.refdata import load_reference_data  # noqa: E402
 from hotline.service import EmbeddedWebServer  # noqa: E402
 from hotline.settings import Settings  # noqa: E402
 from hotline.testing.pbx import free_port  # noqa: E402
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * share))] * 1000
 
 
 async def main(pages: int, pops: int) -> None:
@@ -179,7 +175,7 @@ async def main(pages: int, pops: int) -> None:
     ):
         print(
             f"{label:<22} p50 {statistics.median(values) * 1000:6.2f} ms   "
-            f"p99 {percentile(values, 0.99):6.2f} ms   max {max(values) * 1000:6.2f} ms"
+            f"p99 {percentile(values, 0.99) * 1000:6.2f} ms   max {max(values) * 1000:6.2f} ms"
         )
     for reader in readers:
         reader.cancel()

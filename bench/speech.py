@@ -30,6 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from stats import percentile  # noqa: E402
+
 from agi.audiosocket import (  # noqa: E402
     KIND_AUDIO,
     KIND_HANGUP,
@@ -127,11 +129,6 @@ def rtf(decoder: Decoder, audio: dict[str, bytes], repeat: int) -> float:
     return spent / seconds
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--utterances", type=int, default=10)
@@ -189,7 +186,7 @@ def main() -> None:
     ):
         print(
             f"{label}: decode after end-point p50 {statistics.median(values):.0f} ms, "
-            f"p99 {pct(values, 0.99):.0f} ms; caller's wait from end of speech "
+            f"p99 {percentile(values, 0.99):.0f} ms; caller's wait from end of speech "
             f"p50 {config.end_silence_ms + statistics.median(values):.0f} ms; "
             f"recognized {right}/{total}"
         )
