@@ -138,7 +138,7 @@ class BatchedWork:
                 with _pipeline(connection, len(staged)):
                     sent = {id(item): item.send(connection) for item in staged}
                 results = [
-                    item.receive(sent[id(item)]) if item.receive else item.send(connection)
+                    item.receive(sent[id(item)]) if item.receive else item.run(connection)
                     for item in batch
                 ]
         except Exception:

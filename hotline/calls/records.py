@@ -154,39 +154,27 @@ class _Update:
     values: dict[str, Any]
     detail: dict[str, Any] | None = None
 
-    def _params(self, sql: _Statements) -> tuple[dict[str, Any], dict[str, Any]]:
-        columns = {k: sql.value(v) for k, v in self.values.items()}
-        event = {
-            "event_at_": sql.moment(utcnow()),
-            "event_kind_": self.kind,
-            "event_detail_": json.dumps(
-                self.detail if self.detail is not None else _jsonable(self.values)
-            ),
-        }
-        return columns | {"call_id_": self.call_id}, event
+    def _columns(self, sql: _Statements) -> dict[str, Any]:
+        return {k: sql.value(v) for k, v in self.values.items()} | {"call_id_": self.call_id}
+
+    def _event(self, sql: _Statements) -> dict[str, Any]:
+        detail = self.detail if self.detail is not None else _jsonable(self.values)
+        return {"at": sql.moment(utcnow()), "kind": self.kind, "detail": json.dumps(detail)}
 
     def run(self, connection: Connection) -> None:
         """Two statements (SQLite)."""
         sql = _statements(connection.dialect.name)
-        columns, event = self._params(sql)
         with closing(connection.connection.cursor()) as cursor:
-            cursor.execute(sql.update_call(tuple(self.values)), columns)
-            cursor.execute(
-                sql.insert_event,
-                {
-                    "call_id": self.call_id,
-                    "at": event["event_at_"],
-                    "kind": self.kind,
-                    "detail": event["event_detail_"],
-                },
-            )
+            cursor.execute(sql.update_call(tuple(self.values)), self._columns(sql))
+            cursor.execute(sql.insert_event, {"call_id": self.call_id} | self._event(sql))
 
     def send(self, connection: Connection) -> Any:
-        """One statement (PostgreSQL): the update with its event."""
+        """One statement (PostgreSQL): the update with its event, whose parameters are
+        named ``event_<name>_`` (no column of calls ends in an underscore)."""
         sql = _statements(connection.dialect.name)
-        columns, event = self._params(sql)
+        event = {f"event_{k}_": v for k, v in self._event(sql).items()}
         cursor = connection.connection.cursor()
-        cursor.execute(sql.update_call(tuple(self.values)), columns | event)
+        cursor.execute(sql.update_call(tuple(self.values)), self._columns(sql) | event)
         return cursor
 
     @staticmethod
