@@ -4,13 +4,16 @@ in one statement, and several calls' steps sharing a transaction."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from sqlalchemy import Connection, Engine, event, select, text
 
+from hotline.calls import batch as batch_module
 from hotline.calls.batch import BatchedWork
 from hotline.calls.records import CallRecords
 from hotline.cases.service import Actor, NewCase, create_case
@@ -143,7 +146,9 @@ def test_a_bad_step_fails_alone(loaded_engine: Engine) -> None:
     assert len(commits) == 1 + 6  # the batch of 7 failed; its 6 good steps ran one by one
 
 
-def test_many_calls_steps_in_one_batch(loaded_engine: Engine) -> None:
+def test_many_calls_steps_in_one_batch(
+    loaded_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Ten calls start and finish while the worker is busy: their steps run as batches (on
     PostgreSQL each batch in one pipeline), each call gets its own record and history, and
     a step that fails (it breaks the unique uniqueid) fails alone."""
@@ -154,6 +159,16 @@ def test_many_calls_steps_in_one_batch(loaded_engine: Engine) -> None:
         )
     records = CallRecords(loaded_engine)
     work = records._work
+    pipelined: list[int] = []  # steps per pipeline entered
+    real_pipeline = batch_module._pipeline
+
+    def counting(connection: Connection, steps: int) -> contextlib.AbstractContextManager[Any]:
+        context = real_pipeline(connection, steps)
+        if not isinstance(context, contextlib.nullcontext):
+            pipelined.append(steps)
+        return context
+
+    monkeypatch.setattr(batch_module, "_pipeline", counting)
 
     async def main() -> list[int]:
         gate, held = _held(work)
@@ -196,6 +211,10 @@ def test_many_calls_steps_in_one_batch(loaded_engine: Engine) -> None:
     assert [calls[i].priority for i in ids] == [0, 1, 2, 3, 0, 5, 6, 7, 8, 9]
     assert [calls[i].intent for i in ids] == ["report"] * 4 + [None] + ["report"] * 5
     assert sorted(kinds) == ["IvrEnd"] * 9 + ["IvrStart"] * 10
+    # PostgreSQL sent each held batch in one pipeline (the 11 starts, the 10 finishes);
+    # SQLite, in this process, never uses one.
+    expected = [] if loaded_engine.dialect.name == "sqlite" else [11, 10]
+    assert pipelined == expected
 
 
 def test_driver_statements_match_the_models(loaded_engine: Engine) -> None:
