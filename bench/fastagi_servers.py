@@ -14,6 +14,7 @@ Usage: fastagi_servers.py NAME PORT [DB_URL]. Prints READY when listening. Basel
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import signal
 import socketserver
@@ -54,13 +55,28 @@ def ours_ivr(port: int, db_url: str, flow_dir: str = "") -> None:
     """The real IVR; on SIGTERM it prints how long its sessions took (see ``report``)."""
     from agi.server import AgiSession, FastAgiServer
     from hotline.db import make_engine
+    from hotline.service import freeze_startup_objects
     from hotline.settings import Settings
     from ivr.entry import call_handler
 
     settings = Settings(database_url=db_url, **({"ivr_dir": Path(flow_dir)} if flow_dir else {}))
     engine = make_engine(db_url, pool_size=20, max_overflow=20)
     handle = call_handler(settings, engine)
+    freeze_startup_objects()  # as `hotline serve` does
     durations: list[float] = []
+    full_passes: list[float] = []  # the GC's full collections while serving, in seconds
+    full_pass_started = 0.0
+
+    def time_full_passes(phase: str, info: dict[str, int]) -> None:
+        nonlocal full_pass_started
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            full_pass_started = time.perf_counter()
+        else:
+            full_passes.append(time.perf_counter() - full_pass_started)
+
+    gc.callbacks.append(time_full_passes)
 
     async def timed(session: AgiSession) -> None:
         started = time.perf_counter()
@@ -76,7 +92,9 @@ def ours_ivr(port: int, db_url: str, flow_dir: str = "") -> None:
         longest = max(durations, default=float("nan"))
         print(
             f"SESSIONS {len(durations)} p50 {percentile(durations, 0.5) * 1000:.1f} ms "
-            f"p99 {percentile(durations, 0.99) * 1000:.1f} ms max {longest * 1000:.1f} ms",
+            f"p99 {percentile(durations, 0.99) * 1000:.1f} ms max {longest * 1000:.1f} ms; "
+            f"full GC passes {len(full_passes)}, "
+            f"longest {max(full_passes, default=0.0) * 1000:.0f} ms",
             flush=True,
         )
         os._exit(0)
