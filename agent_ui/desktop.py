@@ -13,7 +13,7 @@ from fastapi import APIRouter, Header, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 from pypinyin import Style, lazy_pinyin
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -90,22 +90,37 @@ def screen_pop(call_id: int, current: Current, session: DbSession) -> dict[str, 
     if call is None or not (actor.is_city or call.district_code in (None, actor.scope_code)):
         raise HTTPException(404, "no such call")
     joined, connected = _aware(call.queue_joined_at), _aware(call.connected_at)
-    earlier = (
-        session.scalars(
-            select(Case)
-            .where(Case.citizen_phone == call.caller_number, Case.citizen_phone != "")
-            .order_by(Case.id.desc())
-            .limit(10)
-        ).all()
-        if call.caller_number
-        else []
-    )
+    # A district's desk sees its district's cases only (as in every case list); of the
+    # caller's cases elsewhere it learns how many there are, so it can transfer the caller.
+    in_scope = [] if actor.is_city else [Case.district_code == actor.scope_code]
+    earlier: list[Case] = []
+    elsewhere = 0
+    if call.caller_number:
+        callers = Case.citizen_phone == call.caller_number
+        earlier = list(
+            session.scalars(
+                select(Case).where(callers, *in_scope).order_by(Case.id.desc()).limit(10)
+            )
+        )
+        if not actor.is_city:
+            elsewhere = (
+                session.scalar(
+                    select(func.count())
+                    .select_from(Case)
+                    .where(callers, Case.district_code.is_distinct_from(actor.scope_code))
+                )
+                or 0
+            )
     nearby: list[Case] = []
     if call.grid_code:
         nearby = list(
             session.scalars(
                 select(Case)
-                .where(Case.grid_code.startswith(call.grid_code[:12]), Case.state.not_in(CLOSED))
+                .where(
+                    Case.grid_code.startswith(call.grid_code[:12]),
+                    Case.state.not_in(CLOSED),
+                    *in_scope,
+                )
                 .order_by(Case.id.desc())
                 .limit(10)
             )
@@ -134,6 +149,7 @@ def screen_pop(call_id: int, current: Current, session: DbSession) -> dict[str, 
             }
             for c in earlier
         ],
+        "earlier_elsewhere": elsewhere,
         "nearby_open_cases": [
             {"number": c.number, "state": c.state, "address": c.address, "class_code": c.class_code}
             for c in nearby

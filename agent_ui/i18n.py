@@ -132,6 +132,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "grid": ("网格", "Grid cell"),
     "intent": ("意图", "Intent"),
     "earlier": ("既往案件", "Earlier cases"),
+    "elsewhere": ("另有 {n} 件在其他区（本席位不可见）", "{n} more in other districts (not shown)"),
     "nearby": ("附近未结案件", "Open cases nearby"),
     "new_case": ("登记案件", "New case"),
     "class_hint": ("名称、别名、拼音首字母或编码", "Name, alias, pinyin initials or code"),

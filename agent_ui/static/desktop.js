@@ -36,7 +36,8 @@
     const r = await fetch("/calls/" + callId + "/pop", {credentials: "same-origin"});
     if (!r.ok) return;
     const p = await r.json();
-    const cases = p.earlier_cases.map((c) => "<li>" + esc(c.number) + " · " + esc(c.state) + "</li>").join("");
+    const cases = p.earlier_cases.map((c) => "<li>" + esc(c.number) + " · " + esc(c.state) + "</li>").join("") +
+      (p.earlier_elsewhere ? "<li class='muted' id='pop-elsewhere'>" + esc(t.elsewhere.replace("{n}", p.earlier_elsewhere)) + "</li>" : "");
     const near = p.nearby_open_cases.map((c) => "<li>" + esc(c.number) + " · " + esc(c.address) + "</li>").join("");
     $("pop-body").innerHTML =
       "<p><strong id='pop-caller'>" + esc(p.caller) + "</strong> · " + t.waited + " " + esc(p.waited_seconds) + "s</p>" +

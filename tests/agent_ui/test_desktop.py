@@ -18,6 +18,7 @@ from hotline.models import Call
 PASSWORDS = {
     "dc_agent": "agent-demo-123",
     "xc_agent": "agent-demo-123",
+    "city_agent": "agent-demo-123",
     "unit_dc_sanitation": "unit-demo-123",
 }
 
@@ -105,6 +106,18 @@ def test_screen_pop_in_scope(api: Any, loaded_engine: Engine) -> None:
             ),
             "earlier",
         )
+        create_case(  # the same caller's case in Xicheng: not for Dongcheng's desk to read
+            session,
+            Actor("x", "agent", "110000"),
+            NewCase(
+                source="phone",
+                kind="event",
+                class_code="0102",
+                district_code="110102",
+                citizen_phone="13811112222",
+            ),
+            "earlier-xicheng",
+        )
         call = Call(
             uniqueid="u-pop",
             linkedid="u-pop",
@@ -121,6 +134,12 @@ def test_screen_pop_in_scope(api: Any, loaded_engine: Engine) -> None:
     pop = api.client.get(f"/calls/{call_id}/pop").json()
     assert pop["caller"] == "13811112222" and pop["district_source"] == "history"
     assert len(pop["earlier_cases"]) == 1 and len(pop["nearby_open_cases"]) == 1
+    assert pop["earlier_elsewhere"] == 1  # Xicheng's case: counted, never shown
+    api.client.cookies.clear()
+    sign_in(api.client, "city_agent")
+    city = api.client.get(f"/calls/{call_id}/pop").json()
+    assert len(city["earlier_cases"]) == 2 and city["earlier_elsewhere"] == 0
+    assert pop["earlier_cases"][0]["number"] in {c["number"] for c in city["earlier_cases"]}
 
 
 def test_unit_and_state_without_telephony(api: Any, loaded_engine: Engine) -> None:
