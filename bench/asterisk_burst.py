@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import json
 import os
 import platform
 import subprocess
@@ -23,6 +25,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import httpx
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -34,8 +38,9 @@ from stats import percentile  # noqa: E402
 
 from agi.ami import AmiClient  # noqa: E402
 from agi.ami_protocol import Message  # noqa: E402
+from hotline.settings import Settings  # noqa: E402
 from hotline.testing import pg  # noqa: E402
-from hotline.testing.pbx import start_pbx, stop_pbx  # noqa: E402
+from hotline.testing.pbx import free_port, start_pbx, stop_pbx  # noqa: E402
 
 
 def machine_busy_seconds() -> tuple[float, float]:
@@ -106,6 +111,69 @@ async def burst(
     return last_join - started, failures, latencies, busy  # to the last call in a queue
 
 
+def start_fastagi_only(settings: Settings, flow: str, log: Path) -> subprocess.Popen[str]:
+    """Our FastAGI server with the real IVR, nothing else (bench/fastagi_servers.py)."""
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            str(HERE / "fastagi_servers.py"),
+            "ours-ivr",
+            str(settings.fastagi.port),
+            settings.database_url,
+            flow,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=log.open("w"),
+        text=True,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+    )
+    assert server.stdout is not None and server.stdout.readline().strip() == "READY"
+    return server
+
+
+def start_whole(settings: Settings, flow: str, log: Path) -> subprocess.Popen[str]:
+    """``hotline serve`` as production runs it: the FastAGI server, the AMI client with the
+    call tracker and the queue monitor (events of every call), and the web desktop."""
+    node, web = settings.ami[0], free_port()
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
+    environment |= {
+        "HOTLINE_DATABASE_URL": settings.database_url,
+        "HOTLINE_WEB__PORT": str(web),
+        "HOTLINE_FASTAGI__PORT": str(settings.fastagi.port),
+        "HOTLINE_IVR_DIR": flow,
+        "HOTLINE_AMI": json.dumps(
+            [
+                {
+                    "host": node.host,
+                    "port": node.port,
+                    "username": node.username,
+                    "secret": node.secret.get_secret_value(),
+                }
+            ]
+        ),
+        "HOTLINE_AGENT_INTERFACE": settings.agent_interface,
+        "HOTLINE_EMERGENCY_DIAL": settings.emergency_dial,
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "hotline", "serve"],
+        stdout=subprocess.PIPE,
+        stderr=log.open("w"),
+        text=True,
+        env=environment,
+        cwd=ROOT,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"hotline serve exited: {log.read_text()[-2000:]}")
+        with contextlib.suppress(httpx.TransportError):
+            if httpx.get(f"http://127.0.0.1:{web}/healthz", timeout=1).status_code == 200:
+                time.sleep(1)  # the tracker's AMI login
+                return server
+        time.sleep(0.2)
+    raise SystemExit("hotline serve did not answer /healthz within 60 s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=1000)
@@ -118,6 +186,11 @@ def main() -> None:
         const=pg.DEFAULT_URL,
         help="use a fresh PostgreSQL database instead of SQLite",
     )
+    parser.add_argument(
+        "--whole",
+        action="store_true",
+        help="run `hotline serve` (FastAGI, call tracker, queue monitor, web) as the server",
+    )
     args = parser.parse_args()
     database = (
         pg.create_database(args.postgresql, prefix="hotline_bench") if args.postgresql else None
@@ -126,22 +199,10 @@ def main() -> None:
         url = database.render_as_string(hide_password=False) if database else None
         pbx = start_pbx(Path(scratch), ivr_dir=Path(args.flow), database_url=url)
         settings = pbx.settings
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                str(HERE / "fastagi_servers.py"),
-                "ours-ivr",
-                str(settings.fastagi.port),
-                settings.database_url,
-                args.flow,
-            ],
-            stdout=subprocess.PIPE,
-            stderr=open(Path(scratch) / "server.log", "w"),  # noqa: SIM115
-            text=True,
-            env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        server = (start_whole if args.whole else start_fastagi_only)(
+            settings, args.flow, Path(scratch) / "server.log"
         )
         try:
-            assert server.stdout is not None and server.stdout.readline().strip() == "READY"
             asterisk_pid = int((pbx.root.parent / "run" / "asterisk.pid").read_text())
             node = settings.ami[0]
 
@@ -186,7 +247,8 @@ def main() -> None:
     )
     print(
         f"flow: {args.flow}; {args.calls} calls, {args.concurrency} at once; "
-        f"database: {'PostgreSQL' if database else 'SQLite'}"
+        f"database: {'PostgreSQL' if database else 'SQLite'}; "
+        f"server: {'hotline serve' if args.whole else 'FastAGI only'}"
     )
     done = args.calls - failures
     if done == 0:
@@ -204,7 +266,8 @@ def main() -> None:
             f"cores busy during the burst {busy:.0%}; "
             f"harness CPU {harness_cpu / args.calls * 1000:.2f} ms/call"
         )
-    print(f"our server's AGI sessions (handler start to end): {sessions}")
+    if sessions:  # the FastAGI-only server reports them
+        print(f"our server's AGI sessions (handler start to end): {sessions}")
     print(
         f"Asterisk CPU {asterisk_cpu:.2f} s = {asterisk_cpu / args.calls * 1000:.2f} ms/call; "
         f"ours {our_cpu:.2f} s = {our_cpu / args.calls * 1000:.2f} ms/call; "

@@ -23,6 +23,7 @@ from agent_ui.wrapup import WrapUp
 from agi.ami import AmiClient
 from agi.queues import QueueMonitor, merged_snapshot
 from agi.server import FastAgiServer
+from hotline.calls.records import CallRecords
 from hotline.calls.tracker import CallTracker, track_while_leader
 from hotline.cases.outbox import OutboxDeliverer
 from hotline.cases.overdue import run_scheduler
@@ -64,14 +65,14 @@ class _Telephony:
             await client.close()
 
 
-def _telephony(settings: Settings, engine: Engine) -> _Telephony:
+def _telephony(settings: Settings, engine: Engine, records: CallRecords) -> _Telephony:
     """Connect to every configured node with a secret. Without any (the demo without
     Asterisk) routing keeps districts' queues without overflow checks."""
     nodes = [n for n in settings.ami if n.secret.get_secret_value()]
     if not nodes:
         log.info("no AMI secret configured: running without live queue state")
         return _Telephony([], [], None)
-    tracker = CallTracker(engine)
+    tracker = CallTracker(engine, records=records)
     clients, monitors = [], []
     for node in nodes:
         client = AmiClient(
@@ -132,7 +133,8 @@ async def run(settings: Settings) -> None:
         bus = PgEventBus(settings.database_url, hub)
         hub.carrier = bus
         bus.start()
-    telephony = _telephony(settings, engine)
+    records = CallRecords(engine)  # the IVR and the tracker share its thread and commits
+    telephony = _telephony(settings, engine, records)
     leading = None
     if telephony.tracker is not None:
         telephony.tracker.subscribe(hub.on_connected)  # a connected call pops on the page
@@ -163,7 +165,9 @@ async def run(settings: Settings) -> None:
         )
     )
     speech, audio_socket = await start_speech(settings, engine)
-    agi = FastAgiServer(call_handler(settings, engine, queues=telephony.snapshot, speech=speech))
+    agi = FastAgiServer(
+        call_handler(settings, engine, queues=telephony.snapshot, speech=speech, records=records)
+    )
     await agi.start(settings.fastagi.host, settings.fastagi.port)
     app.state.agi, app.state.ami_clients = agi, telephony.clients  # for /metrics
     background = _background_jobs(settings, engine)
@@ -198,6 +202,7 @@ async def run(settings: Settings) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await leading
     await telephony.stop()
+    await asyncio.to_thread(records.close)  # what the IVR and the tracker queued is written
     if bus is not None:
         await bus.stop()
     for job in background:

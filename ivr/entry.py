@@ -56,11 +56,13 @@ def call_handler(
     queues: QueueSnapshot = lambda: None,
     clock: Callable[[], dt.datetime] = utcnow,
     speech: SpeechService | None = None,
+    records: CallRecords | None = None,
 ) -> Handler:
     """The FastAGI handler. ``queues`` gives the live queue snapshot (None when AMI is down);
-    ``clock`` is injectable for tests; ``speech`` lets callers say the place."""
+    ``clock`` is injectable for tests; ``speech`` lets callers say the place; ``records``
+    may be shared with the call tracker."""
     flow = flow or load_ivr(settings.ivr_dir)
-    records = CallRecords(engine)
+    records = records or CallRecords(engine)
     with transaction(engine) as session:
         rules = load_rules(session)
     actions = make_actions(records, rules, flow.history_days, speech)

@@ -73,22 +73,28 @@ class BatchedWork:
 
     async def run(self, work: Callable[[Connection], T]) -> T:
         """Run ``work(connection)`` in the next batch's transaction; its result."""
-        return await self._submit(work, None)
+        return await self.submit(work)
+
+    def submit(self, work: Callable[[Connection], T]) -> asyncio.Future[T]:
+        """Queue ``work`` now (call from the event loop) and return its future: work
+        submitted one after another runs in that order, in one batch or in batches that
+        follow each other."""
+        return self._enqueue(work, None)
 
     async def run_staged(self, send: Callable[[Connection], S], receive: Callable[[S], T]) -> T:
         """``send(connection)`` executes without reading results; ``receive(sent)`` reads
         them once every step of the batch is sent (on PostgreSQL, after one pipeline sync).
         ``receive`` may run more statements, each then a round trip of its own."""
-        return await self._submit(send, receive)
+        return await self._enqueue(send, receive)
 
-    async def _submit(
+    def _enqueue(
         self, send: Callable[[Connection], Any], receive: Callable[[Any], T] | None
-    ) -> T:
+    ) -> asyncio.Future[T]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         self._ensure_workers()
         self._queue.put(_Item(send, receive, future, loop))
-        return await future
+        return future
 
     def close(self) -> None:
         """Finish what is queued, then stop the threads."""

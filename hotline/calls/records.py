@@ -1,9 +1,10 @@
-"""The records the IVR reads and writes. The calls' steps run in one thread, several calls'
-steps in one transaction (``hotline.calls.batch``), so the telephony event loop never
-blocks on the database and a burst of calls shares its commits."""
+"""The call records the IVR and the call tracker read and write. The steps run in one
+thread, several calls' steps in one transaction (``hotline.calls.batch``), so the telephony
+event loop never blocks on the database and a burst of calls shares its commits."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import functools
 import json
@@ -15,7 +16,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, select
 
+from agi.ami_protocol import Message
 from hotline.calls.batch import BatchedWork
+from hotline.calls.timeline import CallView, Change, apply_event
 from hotline.models import Call, Case, utcnow
 from ivr.actions import CallerFacts, CaseStatus
 from routing.model import CallerHistory
@@ -64,6 +67,14 @@ class CallRecords:
         now = utcnow()
         values = {"ivr_ended_at": now, "ended_at": now, "outcome": "abandoned_ivr"}
         await self._write(_Update(call_id, "AbandonedInIvr", values, {"path": path}))
+
+    # --- what the call tracker writes ---------------------------------------------------
+    async def track(self, events: Sequence[Message]) -> list[Tracked | BaseException | None]:
+        """Fold AMI events into their calls' records and timelines, in the order given:
+        each sees what the ones before it wrote. Per event: what it changed, None (no call
+        of ours, or nothing to keep), or the exception that kept it from being stored."""
+        steps = [self._work.submit(functools.partial(_track, event)) for event in events]
+        return await asyncio.gather(*steps, return_exceptions=True)
 
     async def _write(self, step: _Update) -> None:
         if self._staged:
@@ -151,35 +162,77 @@ class _Update:
 
     call_id: int
     kind: str
-    values: dict[str, Any]
+    values: dict[str, Any]  # none: the event alone
     detail: dict[str, Any] | None = None
+    at: dt.datetime | None = None  # the event's time; None: now
 
     def _columns(self, sql: _Statements) -> dict[str, Any]:
         return {k: sql.value(v) for k, v in self.values.items()} | {"call_id_": self.call_id}
 
     def _event(self, sql: _Statements) -> dict[str, Any]:
         detail = self.detail if self.detail is not None else _jsonable(self.values)
-        return {"at": sql.moment(utcnow()), "kind": self.kind, "detail": json.dumps(detail)}
+        at = sql.moment(self.at or utcnow())
+        return {"at": at, "kind": self.kind, "detail": json.dumps(detail)}
 
     def run(self, connection: Connection) -> None:
         """Two statements (SQLite)."""
         sql = _statements(connection.dialect.name)
         with closing(connection.connection.cursor()) as cursor:
-            cursor.execute(sql.update_call(tuple(self.values)), self._columns(sql))
+            if self.values:
+                cursor.execute(sql.update_call(tuple(self.values)), self._columns(sql))
             cursor.execute(sql.insert_event, {"call_id": self.call_id} | self._event(sql))
 
     def send(self, connection: Connection) -> Any:
         """One statement (PostgreSQL): the update with its event, whose parameters are
         named ``event_<name>_`` (no column of calls ends in an underscore)."""
         sql = _statements(connection.dialect.name)
-        event = {f"event_{k}_": v for k, v in self._event(sql).items()}
         cursor = connection.connection.cursor()
+        if not self.values:
+            cursor.execute(sql.insert_event, {"call_id": self.call_id} | self._event(sql))
+            return cursor
+        event = {f"event_{k}_": v for k, v in self._event(sql).items()}
         cursor.execute(sql.update_call(tuple(self.values)), self._columns(sql) | event)
         return cursor
 
     @staticmethod
     def receive(cursor: Any) -> None:
         cursor.close()
+
+    def write(self, connection: Connection) -> None:
+        """Either way, as one step of its own."""
+        if _statements(connection.dialect.name).start_call is None:
+            self.run(connection)
+        else:
+            self.receive(self.send(connection))
+
+
+@dataclass(frozen=True)
+class Tracked:
+    """An AMI event kept on its call: the record's id and what the event changed."""
+
+    call_id: int
+    change: Change
+
+
+def _track(event: Message, connection: Connection) -> Tracked | None:
+    """Find the event's call, fold the event in (``timeline.apply_event``), store the
+    change and its timeline entry."""
+    uniqueid, linkedid = event.get("Uniqueid"), event.get("Linkedid")
+    if not uniqueid and not linkedid:
+        return None
+    sql = _statements(connection.dialect.name)
+    with closing(connection.connection.cursor()) as cursor:
+        cursor.execute(sql.call_for_event, {"uniqueid": uniqueid, "linkedid": linkedid})
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    call_id, uniqueid, linkedid, connected, queued, outcome = row
+    view = CallView(uniqueid, linkedid, bool(connected), bool(queued), outcome)
+    change = apply_event(view, event)
+    if change is None:
+        return None
+    _Update(call_id, change.kind, change.updates, change.detail, change.at).write(connection)
+    return Tracked(call_id, change)
 
 
 def _case_status(connection: Connection, number: str) -> CaseStatus | None:
@@ -225,6 +278,13 @@ _INSERT_CALL_SQL = (
     "INSERT INTO calls (uniqueid, linkedid, node, channel, caller_number, did, answered_at,"
     " priority, created_at) VALUES (:uniqueid, :linkedid, :node, :channel, :caller_number,"
     " :did, :answered_at, 0, :created_at) ON CONFLICT (uniqueid) DO NOTHING RETURNING id"
+)
+# The call an AMI event belongs to: its own channel's, or the latest with its linkedid
+# (agents' legs, transfers), and what ``timeline.CallView`` reads of it.
+_CALL_FOR_EVENT_SQL = (
+    "SELECT id, uniqueid, linkedid, connected_at IS NOT NULL, queue_joined_at IS NOT NULL,"
+    " outcome FROM calls WHERE uniqueid = :uniqueid OR linkedid = :linkedid"
+    " ORDER BY id DESC LIMIT 1"
 )
 _INSERT_EVENT_SQL = (
     "INSERT INTO call_events (call_id, at, kind, detail) VALUES (:call_id, :at, :kind, :detail)"
@@ -274,6 +334,7 @@ class _Statements:
     history: str
     insert_call: str
     call_by_uniqueid: str
+    call_for_event: str
     insert_event: str
     # PostgreSQL runs each IVR step as one statement, and a batch's statements in one
     # pipeline (SQLite's statements cost no round trip): the start, an update with its
@@ -311,6 +372,7 @@ def _statements(dialect: str) -> _Statements:
         history=_native(dialect, _HISTORY_SQL),
         insert_call=_native(dialect, _INSERT_CALL_SQL),
         call_by_uniqueid=_native(dialect, "SELECT id FROM calls WHERE uniqueid = :uniqueid"),
+        call_for_event=_native(dialect, _CALL_FOR_EVENT_SQL),
         insert_event=_native(dialect, _INSERT_EVENT_SQL),
         start_call=None if dialect == "sqlite" else _native(dialect, _START_CALL_SQL),
     )

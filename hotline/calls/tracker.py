@@ -1,8 +1,9 @@
 """Follows calls through AMI events and stores their timeline on the call record.
 
-Events are queued and handled one at a time, in order, off the AMI reader; the database is
-reached through ``asyncio.to_thread``. Subscribers hear about connected calls (the agent
-desktop's screen pop listens here).
+Events are queued off the AMI reader and stored in order, whatever has queued up at once,
+through the call records' database thread (``CallRecords.track``: the events of a burst
+share commits with the IVR's steps). Subscribers hear about connected calls (the agent
+desktop's screen pop listens here) once the event is stored.
 
 With several app instances every one hears the same AMI events, but only the one holding the
 ``call-tracker`` lease stores them and tells its subscribers (``track_while_leader``): each
@@ -19,14 +20,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, or_, select, update
+from sqlalchemy import Engine
 
 from agi.ami import AmiClient
 from agi.ami_protocol import Message
-from hotline.calls.timeline import TRACKED, CallView, apply_event
-from hotline.db import transaction
+from hotline.calls.records import CallRecords, Tracked
+from hotline.calls.timeline import TRACKED
 from hotline.lease import acquire, release
-from hotline.models import Call, CallEvent, utcnow
+from hotline.models import utcnow
 
 log = logging.getLogger("hotline.tracker")
 
@@ -52,8 +53,14 @@ Listener = Callable[[CallNotice], Awaitable[None] | None]
 
 
 class CallTracker:
-    def __init__(self, engine: Engine, max_backlog: int = 10_000) -> None:
-        self._engine = engine
+    """``records``: the call records to write through; one shared with the IVR puts both
+    on the same database thread and into the same commits (``hotline serve`` does)."""
+
+    def __init__(
+        self, engine: Engine, max_backlog: int = 10_000, *, records: CallRecords | None = None
+    ) -> None:
+        self._records = records or CallRecords(engine)
+        self._own_records = records is None
         self._events: asyncio.Queue[Message] = asyncio.Queue(max_backlog)
         self._listeners: list[Listener] = []
         self._task: asyncio.Task[None] | None = None
@@ -75,65 +82,66 @@ class CallTracker:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        if self._own_records:
+            await asyncio.to_thread(self._records.close)
 
     async def drained(self) -> None:
         """Wait until every queued event is stored (tests, shutdown)."""
         await self._events.join()
 
     async def _run(self) -> None:
+        """Whatever has queued up goes to the database together, in order (under a burst
+        of calls, thousands of events a second; one transaction per event fell behind by
+        seconds, and with it the screen pops)."""
         while True:
-            event = await self._events.get()
-            if not self.active:
-                self._events.task_done()
-                continue
+            events = [await self._events.get()]
+            while len(events) < MAX_BATCH and not self._events.empty():
+                events.append(self._events.get_nowait())
             try:
-                connected = await asyncio.to_thread(self._store, event)
-                if connected is not None:
-                    for listener in self._listeners:
-                        result = listener(connected)
-                        if inspect.isawaitable(result):
-                            await result
+                if self.active:
+                    await self._store(events)
             except Exception:
-                log.exception("could not store %s", event.event)
+                log.exception("could not store %d events", len(events))
             finally:
-                self.handled += 1
-                self._events.task_done()
+                self.handled += len(events)
+                for _ in events:
+                    self._events.task_done()
 
-    def _store(self, event: Message) -> CallNotice | None:
-        uniqueid, linkedid = event.get("Uniqueid"), event.get("Linkedid")
-        if not uniqueid and not linkedid:
-            return None
-        with transaction(self._engine) as session:
-            call = session.scalars(
-                select(Call)
-                .where(or_(Call.uniqueid == uniqueid, Call.linkedid == linkedid))
-                .order_by(Call.id.desc())
-                .limit(1)
-            ).first()
-            if call is None:
-                return None
-            view = CallView(
-                call.uniqueid,
-                call.linkedid,
-                call.connected_at is not None,
-                call.queue_joined_at is not None,
-                call.outcome,
-            )
-            change = apply_event(view, event)
-            if change is None:
-                return None
-            if change.updates:
-                session.execute(update(Call).where(Call.id == call.id).values(**change.updates))
-            session.add(
-                CallEvent(call_id=call.id, at=change.at, kind=change.kind, detail=change.detail)
-            )
-            if change.kind == "AgentConnect" and "agent" in change.updates:
-                return CallConnected(call.id, str(change.updates["agent"]))
-            if change.kind == "AgentComplete" and event.get("MemberName"):
-                return CallCompleted(
-                    call.id, event.get("MemberName"), event.get("Queue"), event.get("Interface")
-                )
+    async def _store(self, events: list[Message]) -> None:
+        results = await self._records.track(events)
+        for event, result in zip(events, results, strict=True):
+            if isinstance(result, BaseException):
+                log.error("could not store %s", event.event, exc_info=result)
+                continue
+            notice = _notice(event, result)
+            if notice is None:
+                continue
+            for listener in self._listeners:
+                try:
+                    heard = listener(notice)
+                    if inspect.isawaitable(heard):
+                        await heard
+                except Exception:
+                    log.exception("a listener failed on %s", notice)
+
+
+# Events taken from the queue at once: one batch of the database thread's, so that the
+# IVR's steps queued meanwhile go before the tracker's next events, not after thousands.
+MAX_BATCH = 100
+
+
+def _notice(event: Message, tracked: Tracked | None) -> CallNotice | None:
+    """What subscribers hear of a stored event: a call connected, or an agent's part done."""
+    if tracked is None:
         return None
+    change = tracked.change
+    if change.kind == "AgentConnect" and "agent" in change.updates:
+        return CallConnected(tracked.call_id, str(change.updates["agent"]))
+    if change.kind == "AgentComplete" and event.get("MemberName"):
+        return CallCompleted(
+            tracked.call_id, event.get("MemberName"), event.get("Queue"), event.get("Interface")
+        )
+    return None
 
 
 LEASE = "call-tracker"

@@ -23,6 +23,7 @@ from agi.queues import QueueMonitor
 from agi.server import FastAgiServer
 from dialplan.render import render
 from hotline import migrate
+from hotline.calls.records import CallRecords
 from hotline.calls.tracker import CallTracker
 from hotline.db import make_engine, transaction
 from hotline.demo import load_demo_users
@@ -190,11 +191,14 @@ def play(
         monitor = QueueMonitor(ami)
         await monitor.refresh()
         agi = None
+        records = CallRecords(pbx.engine)  # shared by the IVR and the tracker, as in serve
         if app:
-            handler = call_handler(settings, pbx.engine, queues=monitor.snapshot, **handler_kwargs)
+            handler = call_handler(
+                settings, pbx.engine, queues=monitor.snapshot, records=records, **handler_kwargs
+            )
             agi = FastAgiServer(handler)
             await agi.start(settings.fastagi.host, settings.fastagi.port)
-        tracker = CallTracker(pbx.engine)
+        tracker = CallTracker(pbx.engine, records=records)
         tracker.attach(ami)
         tracker.start()
         scene = Scene(pbx, ami, monitor, agi, tracker)
@@ -212,6 +216,7 @@ def play(
             async with asyncio.timeout(10):
                 await tracker.drained()
             await tracker.stop()
+            await asyncio.to_thread(records.close)
             await ami.close()
 
     asyncio.run(main())

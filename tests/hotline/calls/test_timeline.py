@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 
-from agi.ami_protocol import AmiParser, Message
+from agi.ami_protocol import Message
 from hotline.calls.timeline import CallView, apply_event
-from hotline.testing.transcripts import load
+from hotline.testing.transcripts import ami_events
 
 UNIQUEID = "lab-ivr-queue-agent-1795847304-2"
 LINKEDID = "lab-ivr-queue-agent-1795847304"
 
 
 def events() -> list[Message]:
-    data = b"".join(s.data for s in load("ami-ivr-queue-agent.txt") if s.from_asterisk)
-    return AmiParser().feed(b"Asterisk Call Manager/11.0.0\r\n" + data)
+    return ami_events("ami-ivr-queue-agent.txt")
 
 
 def fold(view: CallView) -> tuple[CallView, list[str], dict[str, object]]:
