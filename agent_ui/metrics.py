@@ -46,9 +46,14 @@ class HotlineCollector(Collector):
         connected = GaugeMetricFamily(
             "hotline_ami_connected", "1 while the AMI connection to a node is up.", labels=["node"]
         )
+        received = CounterMetricFamily(
+            "hotline_ami_events_received", "AMI events a node sent.", labels=["node"]
+        )
         for client in getattr(state, "ami_clients", ()):
             connected.add_metric([client.name], 1 if client.connected.is_set() else 0)
+            received.add_metric([client.name], client.events_received)
         yield connected
+        yield received
 
         yield from _queue_metrics(state.queues() or {})
 

@@ -20,6 +20,9 @@ from agi.ami_protocol import AmiParser, AmiProtocolError, Message, encode_action
 
 log = logging.getLogger("hotline.ami")
 EventHandler = Callable[[Message], Awaitable[None] | None]
+# Events this client makes up itself (never asked of Asterisk), and a name no event has.
+_LOCAL_EVENTS = frozenset({"HotlineAmiConnected", "HotlineAmiDisconnected"})
+_NO_EVENT = "HotlineNoEvent"
 
 
 class AmiError(Exception):
@@ -44,9 +47,16 @@ class AmiClient:
         name: str = "",
         action_timeout: float = 10.0,
         events: str = "call,agent,user,system",
+        filter_events: bool = False,
     ) -> None:
+        """``filter_events``: after each login, ask Asterisk for the events this client
+        has handlers for and no others (see :meth:`on`)."""
         self.host, self.port, self.name = host, port, name or f"{host}:{port}"
         self._username, self._secret, self._events = username, secret, events
+        self._filter_events = filter_events
+        self._filtered: set[str] = set()  # names the current session asked for
+        self._filtering: set[asyncio.Task[None]] = set()
+        self.events_received = 0  # events Asterisk sent unasked (not action replies)
         self._timeout = action_timeout
         self._ids = itertools.count(1)
         self._pending: dict[str, _Pending] = {}
@@ -58,8 +68,15 @@ class AmiClient:
 
     # --- events -------------------------------------------------------------------------
     def on(self, event: str, handler: EventHandler) -> None:
-        """Call ``handler`` for each event named ``event`` (``*`` = every event)."""
+        """Call ``handler`` for each event named ``event`` (``*`` = every event). With
+        ``filter_events``, a name added while logged in is asked for at once; ``*`` only
+        takes effect from the next login."""
         self._handlers[event].append(handler)
+        new = event != "*" and event not in self._filtered and event not in _LOCAL_EVENTS
+        if new and self._filtered and self.connected.is_set():  # a filtered session
+            task = asyncio.ensure_future(self._ask_for({event}))
+            self._filtering.add(task)
+            task.add_done_callback(self._filtering.discard)
 
     async def _dispatch(self, message: Message) -> None:
         for handler in (*self._handlers.get(message.event, ()), *self._handlers.get("*", ())):
@@ -88,9 +105,25 @@ class AmiClient:
         except AmiError:
             await self._disconnect()
             raise
+        self._filtered = set()
+        if self._filter_events and "*" not in self._handlers:
+            # Asterisk's name filters (21+): a busy PBX sends dozens of events per call,
+            # each written, read and parsed; the tracker needs four or five of them.
+            await self._ask_for({name for name in self._handlers if name not in _LOCAL_EVENTS})
         self.connected.set()
         await self._dispatch(Message((("Event", "HotlineAmiConnected"),)))
         log.info("[%s] AMI logged in", self.name)
+
+    async def _ask_for(self, names: set[str]) -> None:
+        """Add an include filter per event name to this session; with none yet, one that
+        matches no event (an include filter, once there is one, drops all the rest)."""
+        for name in sorted(names) or [_NO_EVENT]:
+            try:
+                await self.action("Filter", Operation="Add", MatchCriteria=f"name({name})")
+            except AmiError:
+                log.exception("[%s] could not ask for %s events", self.name, name)
+                continue
+            self._filtered.add(name)
 
     def run_forever(self, retry: float = 1.0, max_retry: float = 30.0) -> asyncio.Task[None]:
         """Keep a connection up in the background, reconnecting with backoff."""
@@ -164,6 +197,7 @@ class AmiClient:
                     pending.future.set_result(pending.items)
                 return
         if message.event:
+            self.events_received += 1
             await self._dispatch(message)
 
     def _fail_pending(self, reason: str) -> None:

@@ -213,6 +213,7 @@ def main() -> None:
                     node.username,
                     node.secret.get_secret_value(),
                     events="agent",  # QueueCallerJoin only: the harness shares the CPU
+                    filter_events=True,
                 )
                 await ami.connect()
                 await burst(ami, 20, 20, "65120001", "139")

@@ -76,7 +76,12 @@ def _telephony(settings: Settings, engine: Engine, records: CallRecords) -> _Tel
     clients, monitors = [], []
     for node in nodes:
         client = AmiClient(
-            node.host, node.port, node.username, node.secret.get_secret_value(), name=node.name
+            node.host,
+            node.port,
+            node.username,
+            node.secret.get_secret_value(),
+            name=node.name,
+            filter_events=True,  # the tracker's events only
         )
         tracker.attach(client)
         client.run_forever()
