@@ -4,7 +4,6 @@ event loop never blocks on the database and a burst of calls shares its commits.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import functools
 import json
@@ -18,7 +17,7 @@ from sqlalchemy import Connection, Engine, bindparam, select
 
 from agi.ami_protocol import Message
 from hotline.calls.batch import BatchedWork
-from hotline.calls.timeline import CallView, Change, apply_event
+from hotline.calls.timeline import CallView, Change, advance, apply_event
 from hotline.models import Call, Case, utcnow
 from ivr.actions import CallerFacts, CaseStatus
 from routing.model import CallerHistory
@@ -73,8 +72,19 @@ class CallRecords:
         """Fold AMI events into their calls' records and timelines, in the order given:
         each sees what the ones before it wrote. Per event: what it changed, None (no call
         of ours, or nothing to keep), or the exception that kept it from being stored."""
-        steps = [self._work.submit(functools.partial(_track, event)) for event in events]
-        return await asyncio.gather(*steps, return_exceptions=True)
+        try:
+            return list(await self._work.run(_Track(tuple(events)).run))
+        except Exception as exc:
+            if len(events) == 1:
+                return [exc]
+        # Something in the group could not be stored: each event alone, so only it is lost.
+        results: list[Tracked | BaseException | None] = []
+        for event in events:
+            try:
+                results.extend(await self._work.run(_Track((event,)).run))
+            except Exception as exc:
+                results.append(exc)
+        return results
 
     async def _write(self, step: _Update) -> None:
         if self._staged:
@@ -198,13 +208,6 @@ class _Update:
     def receive(cursor: Any) -> None:
         cursor.close()
 
-    def write(self, connection: Connection) -> None:
-        """Either way, as one step of its own."""
-        if _statements(connection.dialect.name).start_call is None:
-            self.run(connection)
-        else:
-            self.receive(self.send(connection))
-
 
 @dataclass(frozen=True)
 class Tracked:
@@ -214,25 +217,71 @@ class Tracked:
     change: Change
 
 
-def _track(event: Message, connection: Connection) -> Tracked | None:
-    """Find the event's call, fold the event in (``timeline.apply_event``), store the
-    change and its timeline entry."""
-    uniqueid, linkedid = event.get("Uniqueid"), event.get("Linkedid")
-    if not uniqueid and not linkedid:
-        return None
-    sql = _statements(connection.dialect.name)
-    with closing(connection.connection.cursor()) as cursor:
-        cursor.execute(sql.call_for_event, {"uniqueid": uniqueid, "linkedid": linkedid})
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    call_id, uniqueid, linkedid, connected, queued, outcome = row
-    view = CallView(uniqueid, linkedid, bool(connected), bool(queued), outcome)
-    change = apply_event(view, event)
-    if change is None:
-        return None
-    _Update(call_id, change.kind, change.updates, change.detail, change.at).write(connection)
-    return Tracked(call_id, change)
+@dataclass(frozen=True)
+class _Track:
+    """AMI events folded into their calls (``timeline.apply_event``) in order, as one step:
+    one statement finds every call they concern, the fold runs here, and the changes go
+    out together (on PostgreSQL in one pipeline). A plain step, so it reads what the
+    batch's IVR steps wrote before it (an IVR step's outcome is not overwritten)."""
+
+    events: tuple[Message, ...]
+
+    def run(self, connection: Connection) -> list[Tracked | None]:
+        sql = _statements(connection.dialect.name)
+        uniqueids = sorted({e.get("Uniqueid") for e in self.events} - {""})
+        linkedids = sorted({e.get("Linkedid") for e in self.events} - {""})
+        if not uniqueids and not linkedids:
+            return [None] * len(self.events)
+        with closing(connection.connection.cursor()) as cursor:
+            cursor.execute(sql.calls_for_events, sql.id_lists(uniqueids, linkedids))
+            found = _CallsFound(cursor.fetchall())
+        results: list[Tracked | None] = []
+        writes: list[_Update] = []
+        for event in self.events:
+            call = found.call(event.get("Uniqueid"), event.get("Linkedid"))
+            change = apply_event(call[1], event) if call else None
+            if call is None or change is None:
+                results.append(None)
+                continue
+            found.views[call[0]] = advance(call[1], change)
+            writes.append(_Update(call[0], change.kind, change.updates, change.detail, change.at))
+            results.append(Tracked(call[0], change))
+        _write_all(connection, writes)
+        return results
+
+
+class _CallsFound:
+    """The calls a group of events concerns. An event's call is the latest record that is
+    its own channel's or shares its linkedid (``ORDER BY id DESC LIMIT 1`` over both)."""
+
+    def __init__(self, rows: Sequence[Any]) -> None:
+        self.views: dict[int, CallView] = {}
+        self._by_uniqueid: dict[str, int] = {}
+        self._by_linkedid: dict[str, int] = {}
+        for call_id, uniqueid, linkedid, connected, queued, outcome in rows:
+            self.views[call_id] = CallView(
+                uniqueid, linkedid, bool(connected), bool(queued), outcome
+            )
+            self._by_uniqueid[uniqueid] = call_id
+            self._by_linkedid[linkedid] = max(call_id, self._by_linkedid.get(linkedid, call_id))
+
+    def call(self, uniqueid: str, linkedid: str) -> tuple[int, CallView] | None:
+        ids = [i for i in (self._by_uniqueid.get(uniqueid), self._by_linkedid.get(linkedid)) if i]
+        if not ids:
+            return None
+        return max(ids), self.views[max(ids)]
+
+
+def _write_all(connection: Connection, updates: list[_Update]) -> None:
+    if _statements(connection.dialect.name).start_call is None:  # SQLite: in this process
+        for update in updates:
+            update.run(connection)
+        return
+    driver: Any = connection.connection.driver_connection
+    with driver.pipeline():
+        cursors = [update.send(connection) for update in updates]
+    for cursor in cursors:
+        cursor.close()
 
 
 def _case_status(connection: Connection, number: str) -> CaseStatus | None:
@@ -279,13 +328,18 @@ _INSERT_CALL_SQL = (
     " priority, created_at) VALUES (:uniqueid, :linkedid, :node, :channel, :caller_number,"
     " :did, :answered_at, 0, :created_at) ON CONFLICT (uniqueid) DO NOTHING RETURNING id"
 )
-# The call an AMI event belongs to: its own channel's, or the latest with its linkedid
-# (agents' legs, transfers), and what ``timeline.CallView`` reads of it.
-_CALL_FOR_EVENT_SQL = (
+# The calls a group of AMI events concerns (by their own channel or their linkedid: agents'
+# legs, transfers), with what ``timeline.CallView`` reads of them. The id lists are one
+# parameter each: a JSON array on SQLite, an array on PostgreSQL.
+_CALLS_SELECT = (
     "SELECT id, uniqueid, linkedid, connected_at IS NOT NULL, queue_joined_at IS NOT NULL,"
-    " outcome FROM calls WHERE uniqueid = :uniqueid OR linkedid = :linkedid"
-    " ORDER BY id DESC LIMIT 1"
+    " outcome FROM calls WHERE "
 )
+_CALLS_FOR_EVENTS_SQL = {
+    "sqlite": _CALLS_SELECT + "uniqueid IN (SELECT value FROM json_each(:uniqueids))"
+    " OR linkedid IN (SELECT value FROM json_each(:linkedids))",
+    "postgresql": _CALLS_SELECT + "uniqueid = ANY(:uniqueids) OR linkedid = ANY(:linkedids)",
+}
 _INSERT_EVENT_SQL = (
     "INSERT INTO call_events (call_id, at, kind, detail) VALUES (:call_id, :at, :kind, :detail)"
 )
@@ -334,7 +388,7 @@ class _Statements:
     history: str
     insert_call: str
     call_by_uniqueid: str
-    call_for_event: str
+    calls_for_events: str
     insert_event: str
     # PostgreSQL runs each IVR step as one statement, and a batch's statements in one
     # pipeline (SQLite's statements cost no round trip): the start, an update with its
@@ -359,6 +413,11 @@ class _Statements:
             return json.dumps(value)
         return value
 
+    def id_lists(self, uniqueids: list[str], linkedids: list[str]) -> dict[str, Any]:
+        if self.dialect == "sqlite":
+            return {"uniqueids": json.dumps(uniqueids), "linkedids": json.dumps(linkedids)}
+        return {"uniqueids": uniqueids, "linkedids": linkedids}
+
     def update_call(self, columns: tuple[str, ...]) -> str:
         return _update_call_sql(self.dialect, columns)
 
@@ -372,7 +431,7 @@ def _statements(dialect: str) -> _Statements:
         history=_native(dialect, _HISTORY_SQL),
         insert_call=_native(dialect, _INSERT_CALL_SQL),
         call_by_uniqueid=_native(dialect, "SELECT id FROM calls WHERE uniqueid = :uniqueid"),
-        call_for_event=_native(dialect, _CALL_FOR_EVENT_SQL),
+        calls_for_events=_native(dialect, _CALLS_FOR_EVENTS_SQL[dialect]),
         insert_event=_native(dialect, _INSERT_EVENT_SQL),
         start_call=None if dialect == "sqlite" else _native(dialect, _START_CALL_SQL),
     )

@@ -8,6 +8,7 @@ timeline.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
@@ -95,3 +96,13 @@ def apply_event(call: CallView, event: Message) -> Change | None:
                 "answered" if call.connected else "abandoned_queue" if call.queued else "ended"
             )
     return Change(updates, name, detail, at)
+
+
+def advance(call: CallView, change: Change) -> CallView:
+    """The call as it stands once ``change`` is stored (for the next event's fold)."""
+    return dataclasses.replace(
+        call,
+        connected=call.connected or "connected_at" in change.updates,
+        queued=call.queued or "queue_joined_at" in change.updates,
+        outcome=change.updates.get("outcome", call.outcome),
+    )

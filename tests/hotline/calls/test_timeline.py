@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 from agi.ami_protocol import Message
-from hotline.calls.timeline import CallView, apply_event
+from hotline.calls.timeline import CallView, advance, apply_event
 from hotline.testing.transcripts import ami_events
 
 UNIQUEID = "lab-ivr-queue-agent-1795847304-2"
@@ -25,12 +23,7 @@ def fold(view: CallView) -> tuple[CallView, list[str], dict[str, object]]:
             continue
         kinds.append(change.kind)
         columns |= change.updates
-        view = dataclasses.replace(
-            view,
-            connected=view.connected or "connected_at" in change.updates,
-            queued=view.queued or "queue_joined_at" in change.updates,
-            outcome=change.updates.get("outcome", view.outcome),  # type: ignore[arg-type]
-        )
+        view = advance(view, change)
     return view, kinds, columns
 
 

@@ -5,7 +5,6 @@ hear; an event that cannot be stored fails alone."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import threading
 from typing import Any
 
@@ -15,7 +14,7 @@ from sqlalchemy import Engine, event, select
 from agi.ami_protocol import Message
 from hotline.calls import records as records_module
 from hotline.calls.records import CallRecords
-from hotline.calls.timeline import TRACKED, CallView, apply_event
+from hotline.calls.timeline import TRACKED, CallView, advance, apply_event
 from hotline.calls.tracker import CallCompleted, CallConnected, CallNotice, CallTracker
 from hotline.db import transaction
 from hotline.models import Call, CallEvent
@@ -86,12 +85,7 @@ def test_a_burst_of_events_is_stored_in_order(loaded_engine: Engine) -> None:
         change = apply_event(view, message)
         if change is not None:
             expected.append(change.kind)
-            view = dataclasses.replace(
-                view,
-                connected=view.connected or "connected_at" in change.updates,
-                queued=view.queued or "queue_joined_at" in change.updates,
-                outcome=change.updates.get("outcome", view.outcome),
-            )
+            view = advance(view, change)
     with transaction(loaded_engine) as session:
         call = session.get(Call, call_id)
         kinds = session.scalars(
