@@ -153,17 +153,16 @@ class BatchedWork:
             for item in batch:
                 self._run_alone(item)
             return
-        for item, result in zip(batch, results, strict=True):
-            _deliver(item, result, None)
+        _deliver([(item, result, None) for item, result in zip(batch, results, strict=True)])
 
     def _run_alone(self, item: _Item) -> None:
         try:
             with self._engine.begin() as connection:
                 result = item.run(connection)
         except Exception as exc:
-            _deliver(item, None, exc)
+            _deliver([(item, None, exc)])
             return
-        _deliver(item, result, None)
+        _deliver([(item, result, None)])
 
 
 def _pipeline(connection: Connection, steps: int) -> contextlib.AbstractContextManager[Any]:
@@ -175,14 +174,25 @@ def _pipeline(connection: Connection, steps: int) -> contextlib.AbstractContextM
     return contextlib.nullcontext()
 
 
-def _deliver(item: _Item, result: Any, error: BaseException | None) -> None:
-    def settle() -> None:
+_Outcome = tuple[_Item, Any, BaseException | None]  # a step, its result or its error
+
+
+def _deliver(outcomes: list[_Outcome]) -> None:
+    """Hand results back to their event loops, waking each loop once per batch (a wake-up
+    is a write to the loop's self-pipe)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
+    for outcome in outcomes:
+        by_loop.setdefault(outcome[0].loop, []).append(outcome)
+    for loop, group in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # that loop is closed: nobody is waiting
+            loop.call_soon_threadsafe(_settle, group)
+
+
+def _settle(outcomes: list[_Outcome]) -> None:
+    for item, result, error in outcomes:
         if item.future.done():  # the caller gave up (timeout, hang-up)
-            return
+            continue
         if error is not None:
             item.future.set_exception(error)
         else:
             item.future.set_result(result)
-
-    with contextlib.suppress(RuntimeError):  # that loop is closed: nobody is waiting
-        item.loop.call_soon_threadsafe(settle)

@@ -8,6 +8,7 @@ import datetime as dt
 import functools
 import json
 import re
+from collections import defaultdict
 from collections.abc import Sequence
 from contextlib import closing
 from dataclasses import dataclass
@@ -172,35 +173,29 @@ class _Update:
 
     call_id: int
     kind: str
-    values: dict[str, Any]  # none: the event alone
+    values: dict[str, Any]
     detail: dict[str, Any] | None = None
-    at: dt.datetime | None = None  # the event's time; None: now
 
     def _columns(self, sql: _Statements) -> dict[str, Any]:
         return {k: sql.value(v) for k, v in self.values.items()} | {"call_id_": self.call_id}
 
     def _event(self, sql: _Statements) -> dict[str, Any]:
         detail = self.detail if self.detail is not None else _jsonable(self.values)
-        at = sql.moment(self.at or utcnow())
-        return {"at": at, "kind": self.kind, "detail": json.dumps(detail)}
+        return {"at": sql.moment(utcnow()), "kind": self.kind, "detail": json.dumps(detail)}
 
     def run(self, connection: Connection) -> None:
         """Two statements (SQLite)."""
         sql = _statements(connection.dialect.name)
         with closing(connection.connection.cursor()) as cursor:
-            if self.values:
-                cursor.execute(sql.update_call(tuple(self.values)), self._columns(sql))
+            cursor.execute(sql.update_call(tuple(self.values)), self._columns(sql))
             cursor.execute(sql.insert_event, {"call_id": self.call_id} | self._event(sql))
 
     def send(self, connection: Connection) -> Any:
         """One statement (PostgreSQL): the update with its event, whose parameters are
         named ``event_<name>_`` (no column of calls ends in an underscore)."""
         sql = _statements(connection.dialect.name)
-        cursor = connection.connection.cursor()
-        if not self.values:
-            cursor.execute(sql.insert_event, {"call_id": self.call_id} | self._event(sql))
-            return cursor
         event = {f"event_{k}_": v for k, v in self._event(sql).items()}
+        cursor = connection.connection.cursor()
         cursor.execute(sql.update_call(tuple(self.values)), self._columns(sql) | event)
         return cursor
 
@@ -221,8 +216,8 @@ class Tracked:
 class _Track:
     """AMI events folded into their calls (``timeline.apply_event``) in order, as one step:
     one statement finds every call they concern, the fold runs here, and the changes go
-    out together (on PostgreSQL in one pipeline). A plain step, so it reads what the
-    batch's IVR steps wrote before it (an IVR step's outcome is not overwritten)."""
+    out together. A plain step, so it reads what the batch's IVR steps wrote before it
+    (an IVR step's outcome is not overwritten)."""
 
     events: tuple[Message, ...]
 
@@ -236,7 +231,6 @@ class _Track:
             cursor.execute(sql.calls_for_events, sql.id_lists(uniqueids, linkedids))
             found = _CallsFound(cursor.fetchall())
         results: list[Tracked | None] = []
-        writes: list[_Update] = []
         for event in self.events:
             call = found.call(event.get("Uniqueid"), event.get("Linkedid"))
             change = apply_event(call[1], event) if call else None
@@ -244,9 +238,8 @@ class _Track:
                 results.append(None)
                 continue
             found.views[call[0]] = advance(call[1], change)
-            writes.append(_Update(call[0], change.kind, change.updates, change.detail, change.at))
             results.append(Tracked(call[0], change))
-        _write_all(connection, writes)
+        _store_changes(connection, sql, [r for r in results if r is not None])
         return results
 
 
@@ -272,16 +265,32 @@ class _CallsFound:
         return max(ids), self.views[max(ids)]
 
 
-def _write_all(connection: Connection, updates: list[_Update]) -> None:
-    if _statements(connection.dialect.name).start_call is None:  # SQLite: in this process
-        for update in updates:
-            update.run(connection)
-        return
-    driver: Any = connection.connection.driver_connection
-    with driver.pipeline():
-        cursors = [update.send(connection) for update in updates]
-    for cursor in cursors:
-        cursor.close()
+def _store_changes(connection: Connection, sql: _Statements, changes: list[Tracked]) -> None:
+    """A call's changes in order are one UPDATE of their merged columns (the later value
+    of a column wins, as one UPDATE after another would leave it); the timeline's rows keep
+    the events' order. ``executemany`` per statement (psycopg sends its rows in a pipeline)."""
+    merged: dict[int, dict[str, Any]] = {}
+    for tracked in changes:
+        merged.setdefault(tracked.call_id, {}).update(tracked.change.updates)
+    updates: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+    for call_id, values in merged.items():
+        if values:
+            row = {k: sql.value(v) for k, v in values.items()} | {"call_id_": call_id}
+            updates[tuple(values)].append(row)
+    events = [
+        {
+            "call_id": t.call_id,
+            "at": sql.moment(t.change.at or utcnow()),
+            "kind": t.change.kind,
+            "detail": json.dumps(t.change.detail),
+        }
+        for t in changes
+    ]
+    with closing(connection.connection.cursor()) as cursor:
+        for columns, rows in updates.items():
+            cursor.executemany(sql.update_columns(columns), rows)
+        if events:
+            cursor.executemany(sql.insert_event, events)
 
 
 def _case_status(connection: Connection, number: str) -> CaseStatus | None:
@@ -351,16 +360,17 @@ def _native(dialect: str, sql: str) -> str:
 
 
 @functools.cache
-def _update_call_sql(dialect: str, columns: tuple[str, ...]) -> str:
+def _update_call_sql(dialect: str, columns: tuple[str, ...], with_event: bool = True) -> str:
     """``UPDATE calls SET <columns> WHERE id = :call_id_``, built once per column set; on
-    PostgreSQL with its event (``:event_at_``, ``:event_kind_``, ``:event_detail_``)."""
+    PostgreSQL with its event (``:event_at_``, ``:event_kind_``, ``:event_detail_``) unless
+    ``with_event`` is false."""
     unknown = set(columns) - _CALL_COLUMNS
     if unknown:
         raise ValueError(f"not columns of calls: {sorted(unknown)}")
     assignments = ", ".join(f"{column} = :{column}" for column in columns)
     update = f"UPDATE calls SET {assignments} WHERE id = :call_id_"
-    if dialect == "sqlite":
-        return update
+    if dialect == "sqlite" or not with_event:
+        return _native(dialect, update)
     return _native(
         dialect,
         f"WITH updated AS ({update} RETURNING id) INSERT INTO call_events"
@@ -420,6 +430,10 @@ class _Statements:
 
     def update_call(self, columns: tuple[str, ...]) -> str:
         return _update_call_sql(self.dialect, columns)
+
+    def update_columns(self, columns: tuple[str, ...]) -> str:
+        """The UPDATE alone, without an event, in either dialect."""
+        return _update_call_sql(self.dialect, columns, with_event=False)
 
 
 @functools.cache
