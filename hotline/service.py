@@ -7,7 +7,9 @@ import contextlib
 import datetime as dt
 import gc
 import logging
+import logging.handlers
 import os
+import queue
 import signal
 import socket
 from collections.abc import Iterator, Mapping
@@ -91,6 +93,24 @@ def _telephony(settings: Settings, engine: Engine, records: CallRecords) -> _Tel
         monitors.append(monitor)
     tracker.start()
     return _Telephony(clients, monitors, tracker)
+
+
+@contextlib.contextmanager
+def logging_off_the_loop() -> Iterator[None]:
+    """While serving, log records are written by a thread of their own: a stderr that
+    blocks (a full pipe to journald or to a container's log driver) must not stop the
+    event loop, where every call in the IVR would wait with it."""
+    root = logging.getLogger()
+    handlers = root.handlers[:]
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    listener = logging.handlers.QueueListener(records, *handlers, respect_handler_level=True)
+    root.handlers = [logging.handlers.QueueHandler(records)]
+    listener.start()
+    try:
+        yield
+    finally:
+        listener.stop()  # writes what is still queued
+        root.handlers = handlers
 
 
 def freeze_startup_objects() -> int:
