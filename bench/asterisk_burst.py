@@ -9,7 +9,10 @@ counts when its QueueCallerJoin arrives. CPU is read from /proc for Asterisk and
 server over the same interval, so the two are compared in the same run. Needs root.
 
     sudo .venv/bin/python bench/asterisk_burst.py [--calls 1000] [--concurrency 200]
-        [--flow bench/flows/quick]
+        [--flow bench/flows/quick] [--postgresql] [--whole]
+
+``--whole`` runs ``hotline serve`` (FastAGI, the AMI call tracker, the queue monitor, the
+web desktop) as the server, as production does; without it, the FastAGI server alone.
 """
 
 from __future__ import annotations
