@@ -74,7 +74,7 @@ class AmiClient:
         self._handlers[event].append(handler)
         new = event != "*" and event not in self._filtered and event not in _LOCAL_EVENTS
         if new and self._filtered and self.connected.is_set():  # a filtered session
-            task = asyncio.ensure_future(self._ask_for({event}))
+            task = asyncio.ensure_future(self._ask_for_late(event))
             self._filtering.add(task)
             task.add_done_callback(self._filtering.discard)
 
@@ -109,21 +109,37 @@ class AmiClient:
         if self._filter_events and "*" not in self._handlers:
             # Asterisk's name filters (21+): a busy PBX sends dozens of events per call,
             # each written, read and parsed; the tracker needs four or five of them.
-            await self._ask_for({name for name in self._handlers if name not in _LOCAL_EVENTS})
+            names = {name for name in self._handlers if name not in _LOCAL_EVENTS}
+            refused = await self._ask_for(names)
+            if refused and self._filtered:  # some names would never arrive: log in again
+                await self._disconnect()
+                raise AmiError(f"[{self.name}] AMI filters refused for {sorted(refused)}")
+            if refused:
+                log.warning("[%s] AMI filters refused: receiving every event", self.name)
         self.connected.set()
         await self._dispatch(Message((("Event", "HotlineAmiConnected"),)))
         log.info("[%s] AMI logged in", self.name)
 
-    async def _ask_for(self, names: set[str]) -> None:
-        """Add an include filter per event name to this session; with none yet, one that
-        matches no event (an include filter, once there is one, drops all the rest)."""
+    async def _ask_for(self, names: set[str]) -> set[str]:
+        """Add an include filter per event name to this session (with no names, one that
+        matches no event: once there is an include filter, every other event is dropped).
+        Returns the names Asterisk refused."""
+        refused = set()
         for name in sorted(names) or [_NO_EVENT]:
             try:
                 await self.action("Filter", Operation="Add", MatchCriteria=f"name({name})")
-            except AmiError:
-                log.exception("[%s] could not ask for %s events", self.name, name)
+            except AmiError as exc:
+                log.warning("[%s] could not ask for %s events: %s", self.name, name, exc)
+                refused.add(name)
                 continue
             self._filtered.add(name)
+        return refused
+
+    async def _ask_for_late(self, name: str) -> None:
+        """A handler added while logged in: its events are asked for now, or, if that
+        fails, at a new login (the connection is dropped; the supervisor logs in again)."""
+        if await self._ask_for({name}) and self._writer is not None:
+            self._writer.close()
 
     def run_forever(self, retry: float = 1.0, max_retry: float = 30.0) -> asyncio.Task[None]:
         """Keep a connection up in the background, reconnecting with backoff."""

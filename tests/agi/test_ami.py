@@ -242,3 +242,72 @@ def test_reconnects_and_logs_in_again() -> None:
         await server.wait_closed()
 
     asyncio.run(main())
+
+
+REFUSED = b"Response: Error\r\nActionID: {id}\r\nMessage: Permission denied\r\n\r\n"
+
+
+async def filtering_asterisk(
+    asked: list[str], refuse: set[str], port_holder: list[int]
+) -> asyncio.Server:
+    """Logs in anyone; answers Filter actions (recording their MatchCriteria), refusing
+    those named in ``refuse``."""
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"Asterisk Call Manager/11.0.0\r\n")
+        with (
+            contextlib.closing(writer),
+            contextlib.suppress(ConnectionError, asyncio.IncompleteReadError),
+        ):
+            while True:
+                raw = await reader.readuntil(b"\r\n\r\n")
+                headers = dict(line.split(": ", 1) for line in raw.decode().strip().split("\r\n"))
+                reply = LOGIN_OK
+                if headers["Action"] == "Filter":
+                    asked.append(headers["MatchCriteria"])
+                    if headers["MatchCriteria"] in refuse:
+                        reply = REFUSED
+                writer.write(reply.replace(b"{id}", headers["ActionID"].encode()))
+                await writer.drain()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port_holder.append(server.sockets[0].getsockname()[1])
+    return server
+
+
+@pytest.mark.parametrize(
+    ("refuse", "outcome"),
+    [
+        (set(), "filtered"),
+        ({"name(Hangup)", "name(QueueCallerJoin)"}, "everything"),  # e.g. no system right
+        ({"name(Hangup)"}, "login again"),  # Hangup would never arrive: not accepted
+    ],
+)
+def test_filter_events_asks_for_the_handled_names(refuse: set[str], outcome: str) -> None:
+    async def main() -> None:
+        asked: list[str] = []
+        port: list[int] = []
+        server = await filtering_asterisk(asked, refuse, port)
+        client = AmiClient("127.0.0.1", port[0], "u", "s", action_timeout=2, filter_events=True)
+        client.on("QueueCallerJoin", lambda m: None)
+        client.on("Hangup", lambda m: None)
+        client.on("HotlineAmiConnected", lambda m: None)  # made up here: never asked for
+        if outcome == "login again":
+            with pytest.raises(AmiError, match="refused"):
+                await client.connect()
+        else:
+            await client.connect()
+            assert client.connected.is_set()
+        assert asked == ["name(Hangup)", "name(QueueCallerJoin)"]
+        if outcome == "filtered":
+            client.on("AgentConnect", lambda m: None)  # added while logged in: asked at once
+            for _ in range(50):
+                if len(asked) == 3:
+                    break
+                await asyncio.sleep(0.01)
+            assert asked[-1] == "name(AgentConnect)"
+        await client.close()
+        server.close()
+        await server.wait_closed()
+
+    asyncio.run(main())
