@@ -76,9 +76,8 @@ class BatchedWork:
         return await self.submit(work)
 
     def submit(self, work: Callable[[Connection], T]) -> asyncio.Future[T]:
-        """Queue ``work`` now (call from the event loop) and return its future: work
-        submitted one after another runs in that order, in one batch or in batches that
-        follow each other."""
+        """Queue ``work`` now (call from the event loop) and return its future. With one
+        worker thread (the default), work runs in the order it was submitted."""
         return self._enqueue(work, None)
 
     async def run_staged(self, send: Callable[[Connection], S], receive: Callable[[S], T]) -> T:
