@@ -93,31 +93,21 @@ def test_saving_twice_makes_one_case(api: Any, loaded_engine: Engine) -> None:
 def test_screen_pop_in_scope(api: Any, loaded_engine: Engine) -> None:
     load_demo_users(loaded_engine)
     with transaction(loaded_engine) as session:
-        create_case(
-            session,
-            Actor("x", "agent", "110000"),
-            NewCase(
-                source="phone",
-                kind="event",
-                class_code="0102",
-                district_code="110101",
-                grid_code="110101001001002",
-                citizen_phone="13811112222",
-            ),
-            "earlier",
-        )
-        create_case(  # the same caller's case in Xicheng: not for Dongcheng's desk to read
-            session,
-            Actor("x", "agent", "110000"),
-            NewCase(
-                source="phone",
-                kind="event",
-                class_code="0102",
-                district_code="110102",
-                citizen_phone="13811112222",
-            ),
-            "earlier-xicheng",
-        )
+        # The caller's case in Dongcheng, and one in Xicheng: not for Dongcheng's desk to read.
+        for district, grid in (("110101", "110101001001002"), ("110102", None)):
+            create_case(
+                session,
+                Actor("x", "agent", "110000"),
+                NewCase(
+                    source="phone",
+                    kind="event",
+                    class_code="0102",
+                    district_code=district,
+                    grid_code=grid,
+                    citizen_phone="13811112222",
+                ),
+                f"earlier-{district}",
+            )
         call = Call(
             uniqueid="u-pop",
             linkedid="u-pop",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 
 import pytest
 
@@ -73,9 +74,13 @@ def test_encode_action() -> None:
 
 
 async def fake_asterisk(
-    port_holder: list[int], script: dict[str, bytes], drop_after: str | None = None
+    port_holder: list[int],
+    script: dict[str, bytes],
+    drop_after: str | None = None,
+    answer: Callable[[dict[str, str]], bytes] | None = None,
 ) -> asyncio.Server:
-    """Answers each action by name with ``script[name]`` (``{id}`` → its ActionID)."""
+    """Answers each action by name with ``script[name]`` (``{id}`` → its ActionID), or
+    with what ``answer`` returns for the action's headers."""
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(b"Asterisk Call Manager/11.0.0\r\n")
@@ -90,8 +95,9 @@ async def fake_asterisk(
                 if name == drop_after:
                     writer.close()
                     return
-                if name in script:
-                    writer.write(script[name].replace(b"{id}", action_id.encode()))
+                reply = answer(headers) if answer else script.get(name)
+                if reply is not None:
+                    writer.write(reply.replace(b"{id}", action_id.encode()))
                     await writer.drain()
 
     server = await asyncio.start_server(serve, "127.0.0.1", 0)
@@ -247,32 +253,17 @@ def test_reconnects_and_logs_in_again() -> None:
 REFUSED = b"Response: Error\r\nActionID: {id}\r\nMessage: Permission denied\r\n\r\n"
 
 
-async def filtering_asterisk(
-    asked: list[str], refuse: set[str], port_holder: list[int]
-) -> asyncio.Server:
+def filtering(asked: list[str], refuse: set[str]) -> Callable[[dict[str, str]], bytes]:
     """Logs in anyone; answers Filter actions (recording their MatchCriteria), refusing
     those named in ``refuse``."""
 
-    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writer.write(b"Asterisk Call Manager/11.0.0\r\n")
-        with (
-            contextlib.closing(writer),
-            contextlib.suppress(ConnectionError, asyncio.IncompleteReadError),
-        ):
-            while True:
-                raw = await reader.readuntil(b"\r\n\r\n")
-                headers = dict(line.split(": ", 1) for line in raw.decode().strip().split("\r\n"))
-                reply = LOGIN_OK
-                if headers["Action"] == "Filter":
-                    asked.append(headers["MatchCriteria"])
-                    if headers["MatchCriteria"] in refuse:
-                        reply = REFUSED
-                writer.write(reply.replace(b"{id}", headers["ActionID"].encode()))
-                await writer.drain()
+    def answer(headers: dict[str, str]) -> bytes:
+        if headers["Action"] != "Filter":
+            return LOGIN_OK
+        asked.append(headers["MatchCriteria"])
+        return REFUSED if headers["MatchCriteria"] in refuse else LOGIN_OK
 
-    server = await asyncio.start_server(serve, "127.0.0.1", 0)
-    port_holder.append(server.sockets[0].getsockname()[1])
-    return server
+    return answer
 
 
 @pytest.mark.parametrize(
@@ -287,7 +278,7 @@ def test_filter_events_asks_for_the_handled_names(refuse: set[str], outcome: str
     async def main() -> None:
         asked: list[str] = []
         port: list[int] = []
-        server = await filtering_asterisk(asked, refuse, port)
+        server = await fake_asterisk(port, {}, answer=filtering(asked, refuse))
         client = AmiClient("127.0.0.1", port[0], "u", "s", action_timeout=2, filter_events=True)
         client.on("QueueCallerJoin", lambda m: None)
         client.on("Hangup", lambda m: None)
