@@ -260,9 +260,8 @@ class _CallsFound:
 
     def call(self, uniqueid: str, linkedid: str) -> tuple[int, CallView] | None:
         ids = [i for i in (self._by_uniqueid.get(uniqueid), self._by_linkedid.get(linkedid)) if i]
-        if not ids:
-            return None
-        return max(ids), self.views[max(ids)]
+        latest = max(ids, default=None)
+        return None if latest is None else (latest, self.views[latest])
 
 
 def _store_changes(connection: Connection, sql: _Statements, changes: list[Tracked]) -> None:

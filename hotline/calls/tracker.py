@@ -52,6 +52,11 @@ CallNotice = CallConnected | CallCompleted
 Listener = Callable[[CallNotice], Awaitable[None] | None]
 
 
+# Events taken from the queue at once: one batch of the database thread's, so that the
+# IVR's steps queued meanwhile go before the tracker's next events, not after thousands.
+MAX_BATCH = 100
+
+
 class CallTracker:
     """``records``: the call records to write through; one shared with the IVR puts both
     on the same database thread and into the same commits (``hotline serve`` does)."""
@@ -123,11 +128,6 @@ class CallTracker:
                         await heard
                 except Exception:
                     log.exception("a listener failed on %s", notice)
-
-
-# Events taken from the queue at once: one batch of the database thread's, so that the
-# IVR's steps queued meanwhile go before the tracker's next events, not after thousands.
-MAX_BATCH = 100
 
 
 def _notice(event: Message, tracked: Tracked | None) -> CallNotice | None:
