@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from agi.ami import AmiClient, AmiError
-from agi.ami_protocol import AmiParser, AmiProtocolError, encode_action
+from agi.ami_protocol import AmiParser, AmiProtocolError, encode_action, parse_message
 from agi.queues import queue_states
 from hotline.testing.transcripts import load
 
@@ -58,6 +58,33 @@ def test_utf8_split_and_repeated_headers() -> None:
     (message,) = parser.feed(data[cut:])
     assert message.get("CallerIDName") == "张三丰"
     assert message.get_all("ChanVariable") == ["A=1", "B=2"]
+
+
+def test_header_lines_as_written_and_odd() -> None:
+    """Asterisk writes "Key: value"; a missing or doubled space, an empty value, a colon
+    inside the value and a line without a colon are read as before the fast path."""
+    raw = (
+        b"Event: Odd\r\nA: 1\r\nB:2\r\nC:\r\nD: \r\nE:  two\r\nF: x: y\r\nG:h: i\r\n"
+        b"no colon\r\n Padded : v\r\nevent: second"
+    )
+    message = parse_message(raw)
+    assert message.headers == (
+        ("Event", "Odd"),
+        ("A", "1"),
+        ("B", "2"),
+        ("C", ""),
+        ("D", ""),
+        ("E", " two"),
+        ("F", "x: y"),
+        ("G", "h: i"),
+        ("Padded", "v"),
+        ("event", "second"),
+    )
+    # Names are matched without case; the first of a repeated header wins.
+    assert message.event == "Odd" and message.get("padded") == "v"
+    assert message.get("missing", "-") == "-"
+    assert message.get_all("EVENT") == ["Odd", "second"]
+    assert message == parse_message(raw) and hash(message) == hash(parse_message(raw))
 
 
 def test_not_ami() -> None:
