@@ -283,3 +283,21 @@ def test_driver_statements_match_the_models(loaded_engine: Engine) -> None:
     facts = asyncio.run(again.caller_facts("13800000003", 90))
     again.close()
     assert facts.recent_district == "110101"
+
+
+def test_sqlite_moments_are_stored_as_sqlalchemy_stores_them() -> None:
+    """The driver-level writes format times themselves; SQLAlchemy's SQLite DATETIME reads
+    them back, so the text must be the one it writes (UTC, microseconds always)."""
+    from sqlalchemy.dialects import sqlite
+
+    from hotline.calls import records as module
+
+    as_sqlalchemy = sqlite.DATETIME().bind_processor(sqlite.dialect())
+    assert as_sqlalchemy is not None
+    moment = module._statements("sqlite").moment
+    utc = dt.datetime(2026, 11, 30, 8, 15, 1, tzinfo=dt.UTC)  # no microseconds
+    beijing = dt.timezone(dt.timedelta(hours=8))
+    for value in (utc, utc.replace(microsecond=123456), utc.replace(tzinfo=None)):
+        assert moment(value) == as_sqlalchemy(value.replace(tzinfo=None)), value
+    assert moment(utc.astimezone(beijing)) == "2026-11-30 08:15:01.000000"
+    assert module._statements("postgresql").moment(utc) is utc
