@@ -195,20 +195,21 @@ class FastAgiServer:
             log.info("FastAGI peer %s closed before sending its environment", peer)
             return
         session = AgiSession(env, connection, reader, writer, self._command_timeout)
-        session.log.info(
+        # One INFO line per call is the handler's (its outcome); a burst pays for each line.
+        session.log.debug(
             "call from %s to %s via %s", env.get("callerid"), env.get("dnid"), env.script
         )
         try:
             await self._handler(session)
         except CallEnded as exc:
-            session.log.info("call ended: %s", exc)
+            session.log.info("call from %s ended: %s", env.get("callerid"), exc)
         except asyncio.CancelledError:
             session.log.warning("call cancelled (server stopping)")
             raise
         except Exception:
             session.log.exception("IVR failed; the dialplan's fallback takes the call")
         else:
-            session.log.info("IVR finished")
+            session.log.debug("IVR finished")
 
 
 async def _read_env(connection: AgiConnection, reader: asyncio.StreamReader) -> Env | None:

@@ -154,7 +154,9 @@ def call_handler(
             },
         )
         session.log.info(
-            "routed: %s %s priority %s (%s)",
+            "call from %s to %s routed: %s %s priority %s (%s)",
+            session.env.get("callerid"),
+            session.env.get("dnid"),
             decision.target,
             decision.queue or settings.emergency_dial,
             decision.priority,
