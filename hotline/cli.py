@@ -207,7 +207,7 @@ def serve(
     config: ConfigOption = None,
 ) -> None:
     """Run the web desktop and the FastAGI server (one process, one event loop)."""
-    from hotline.service import logging_off_the_loop, run
+    from hotline.service import logging_off_the_loop, new_event_loop, run
 
     if config is not None:
         _use_config(config)
@@ -216,8 +216,11 @@ def serve(
         _prepare_demo(current)
     else:
         migrate.upgrade(current.database_url)
-    with logging_off_the_loop():
-        asyncio.run(run(current))
+    with (
+        logging_off_the_loop(),
+        asyncio.Runner(loop_factory=lambda: new_event_loop(current.event_loop)) as runner,
+    ):
+        runner.run(run(current))
 
 
 @dialplan_app.command("render")

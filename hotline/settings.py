@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
@@ -131,6 +131,11 @@ class Settings(BaseSettings):
         default="127.0.0.1",
         description="Addresses of the TLS proxy whose X-Forwarded-Proto/-For are believed "
         "(comma-separated, or *): behind it cookies are marked Secure.",
+    )
+    event_loop: Literal["uvloop", "asyncio"] = Field(
+        default="uvloop",
+        description="hotline serve's event loop: uvloop (less CPU per call, see "
+        "docs/benchmarks.md) or Python's own asyncio loop.",
     )
     metrics_token: SecretStr = Field(
         default=SecretStr(""), description="Bearer token /metrics asks for; empty = open."
