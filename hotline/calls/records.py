@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, select
+from sqlalchemy.dialects import postgresql
 
 from agi.ami_protocol import Message
 from hotline.calls.batch import BatchedWork
 from hotline.calls.timeline import CallView, Change, advance, apply_event
-from hotline.models import Call, Case, utcnow
+from hotline.models import Call, CallEvent, Case, utcnow
 from ivr.actions import CallerFacts, CaseStatus
 from routing.model import CallerHistory
 
@@ -267,7 +268,10 @@ class _CallsFound:
 def _store_changes(connection: Connection, sql: _Statements, changes: list[Tracked]) -> None:
     """A call's changes in order are one UPDATE of their merged columns (the later value
     of a column wins, as one UPDATE after another would leave it); the timeline's rows keep
-    the events' order. ``executemany`` per statement (psycopg sends its rows in a pipeline)."""
+    the events' order. SQLite: ``executemany`` per statement (its loop runs in C). PostgreSQL:
+    one statement per column set and one for the timeline, their values as arrays sent in
+    binary: 22 timeline rows cost 106-143 µs of CPU so, against 333 µs by ``executemany``
+    and about 400 µs as arrays in text (psycopg 3.3, measured)."""
     merged: dict[int, dict[str, Any]] = {}
     for tracked in changes:
         merged.setdefault(tracked.call_id, {}).update(tracked.change.updates)
@@ -286,10 +290,21 @@ def _store_changes(connection: Connection, sql: _Statements, changes: list[Track
         for t in changes
     ]
     with closing(connection.connection.cursor()) as cursor:
+        if sql.dialect == "postgresql":
+            for columns, rows in updates.items():
+                cursor.execute(_update_calls_from_arrays(columns), _as_arrays(rows))
+            if events:
+                cursor.execute(_INSERT_EVENTS_FROM_ARRAYS, _as_arrays(events))
+            return
         for columns, rows in updates.items():
             cursor.executemany(sql.update_columns(columns), rows)
         if events:
             cursor.executemany(sql.insert_event, events)
+
+
+def _as_arrays(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """Rows of the same keys as one list per key (PostgreSQL arrays, to ``unnest``)."""
+    return {key: [row[key] for row in rows] for key in rows[0]}
 
 
 def _case_status(connection: Connection, number: str) -> CaseStatus | None:
@@ -358,14 +373,18 @@ def _native(dialect: str, sql: str) -> str:
     return sql if dialect == "sqlite" else re.sub(r":(\w+)", r"%(\1)s", sql)
 
 
+def _check_columns(columns: tuple[str, ...]) -> None:
+    unknown = set(columns) - _CALL_COLUMNS
+    if unknown:
+        raise ValueError(f"not columns of calls: {sorted(unknown)}")
+
+
 @functools.cache
 def _update_call_sql(dialect: str, columns: tuple[str, ...], with_event: bool = True) -> str:
     """``UPDATE calls SET <columns> WHERE id = :call_id_``, built once per column set; on
     PostgreSQL with its event (``:event_at_``, ``:event_kind_``, ``:event_detail_``) unless
     ``with_event`` is false."""
-    unknown = set(columns) - _CALL_COLUMNS
-    if unknown:
-        raise ValueError(f"not columns of calls: {sorted(unknown)}")
+    _check_columns(columns)
     assignments = ", ".join(f"{column} = :{column}" for column in columns)
     update = f"UPDATE calls SET {assignments} WHERE id = :call_id_"
     if dialect == "sqlite" or not with_event:
@@ -377,6 +396,33 @@ def _update_call_sql(dialect: str, columns: tuple[str, ...], with_event: bool = 
         " FROM updated",
     )
 
+
+def _pg_type(table: str, column: str) -> str:
+    owner = Call.__table__ if table == "calls" else CallEvent.__table__
+    return str(owner.columns[column].type.compile(dialect=postgresql.dialect()))
+
+
+@functools.cache
+def _update_calls_from_arrays(columns: tuple[str, ...]) -> str:
+    """PostgreSQL: ``UPDATE calls`` of many calls' same columns, one array per column (and
+    ``call_id_`` for the ids), built once per column set."""
+    _check_columns(columns)
+    arrays = ", ".join(f"%({c})b::{_pg_type('calls', c)}[]" for c in columns)
+    return (
+        f"UPDATE calls SET {', '.join(f'{c} = v.{c}' for c in columns)}"
+        f" FROM unnest(%(call_id_)b::integer[], {arrays}) AS v(call_id_, {', '.join(columns)})"
+        " WHERE calls.id = v.call_id_"
+    )
+
+
+# PostgreSQL: a group's timeline rows from one array per column, inserted in their order.
+_EVENT_COLUMNS = ("call_id", "at", "kind", "detail")
+_INSERT_EVENTS_FROM_ARRAYS = (
+    f"INSERT INTO call_events ({', '.join(_EVENT_COLUMNS)})"
+    f" SELECT {', '.join(_EVENT_COLUMNS)} FROM unnest("
+    + ", ".join(f"%({c})b::{_pg_type('call_events', c)}[]" for c in _EVENT_COLUMNS)
+    + f") WITH ORDINALITY AS e({', '.join(_EVENT_COLUMNS)}, n) ORDER BY n"
+)
 
 # PostgreSQL: the history, the new record and its IvrStart event in one statement. The
 # record's id comes back as a row of kind 'new' (absent when the uniqueid was already

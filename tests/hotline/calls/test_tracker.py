@@ -5,6 +5,7 @@ hear; an event that cannot be stored fails alone."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import threading
 from typing import Any
 
@@ -122,3 +123,75 @@ def test_an_event_that_fails_fails_alone(
         assert call is not None and call.outcome == "answered"
     assert "AgentCalled" not in kinds and "AgentConnect" in kinds and "Hangup" in kinds
     assert [type(n) for n in heard] == [CallConnected, CallCompleted]
+
+
+def _for_call(message: Message, uniqueid: str, linkedid: str, **changes: str) -> Message:
+    """A transcript event moved onto another call (its ids and any header changed)."""
+    moved = {"Uniqueid": uniqueid, "Linkedid": linkedid, **changes}
+    return Message(tuple((k, moved.get(k, v)) for k, v in message.headers))
+
+
+def test_several_calls_in_one_group(loaded_engine: Engine) -> None:
+    """One group, three calls with different columns to change: each call gets its own
+    values and its timeline rows in the events' order, times and details as sent."""
+    first = {m.event: m for m in reversed(events())}  # each kind's first event
+    join, connect, hangup = first["QueueCallerJoin"], first["AgentConnect"], first["Hangup"]
+    calls = [(f"group-{n}.2", f"group-{n}.1") for n in range(3)]
+    stream = [
+        _for_call(join, *calls[0], Queue="q-a", Timestamp="1795847300.000001"),
+        _for_call(join, *calls[1], Queue="q-b"),
+        _for_call(connect, *calls[1], MemberName="坐席 乙"),
+        _for_call(hangup, calls[2][1], calls[2][1]),  # another leg of call 2: timeline only
+        _for_call(hangup, *calls[0], Timestamp="1795847301.500000"),
+        _for_call(hangup, *calls[1]),
+        _for_call(hangup, "not-ours.2", "not-ours.1"),
+    ]
+    records = CallRecords(loaded_engine)
+
+    async def main() -> tuple[list[int], list[Any]]:
+        ids = [
+            (await records.start_call(u, linked, f"1380000070{n}", "65120001", 90))[0]
+            for n, (u, linked) in enumerate(calls)
+        ]
+        return ids, await records.track(stream)
+
+    ids, results = asyncio.run(main())
+    records.close()
+    assert [r.call_id if r else None for r in results] == [
+        *ids[:2],
+        ids[1],
+        ids[2],
+        ids[0],
+        ids[1],
+        None,
+    ]
+    with transaction(loaded_engine) as session:
+        a, b, c = (session.get(Call, i) for i in ids)
+        assert a is not None and b is not None and c is not None
+        assert (a.queue, a.outcome, b.queue, b.agent, b.outcome) == (
+            "q-a",
+            "abandoned_queue",
+            "q-b",
+            "坐席 乙",
+            "answered",
+        )
+        assert a.queue_joined_at is not None and a.ended_at is not None
+        assert a.ended_at.replace(tzinfo=dt.UTC) - a.queue_joined_at.replace(
+            tzinfo=dt.UTC
+        ) == dt.timedelta(seconds=1.499999)
+        assert c.ended_at is None and c.outcome is None  # only another leg hung up
+        rows = session.execute(
+            select(CallEvent.call_id, CallEvent.kind, CallEvent.detail)
+            .where(CallEvent.kind != "IvrStart")
+            .where(CallEvent.call_id.in_(ids))
+            .order_by(CallEvent.id)
+        ).all()
+    assert [(r.call_id, r.kind) for r in rows] == [
+        (ids[0], "QueueCallerJoin"),
+        (ids[1], "QueueCallerJoin"),
+        (ids[1], "AgentConnect"),
+        (ids[2], "Hangup"),
+        (ids[0], "Hangup"),
+        (ids[1], "Hangup"),
+    ]
+    assert rows[0].detail["Queue"] == "q-a" and rows[2].detail["MemberName"] == "坐席 乙"
