@@ -397,9 +397,13 @@ def _update_call_sql(dialect: str, columns: tuple[str, ...], with_event: bool = 
     )
 
 
+_POSTGRESQL: Any = postgresql.dialect()  # type: ignore[no-untyped-call]
+
+
 def _pg_type(table: str, column: str) -> str:
+    """A column's type as PostgreSQL names it (the models are the schema's source)."""
     owner = Call.__table__ if table == "calls" else CallEvent.__table__
-    return str(owner.columns[column].type.compile(dialect=postgresql.dialect()))
+    return str(owner.columns[column].type.compile(dialect=_POSTGRESQL))
 
 
 @functools.cache
