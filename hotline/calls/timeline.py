@@ -38,6 +38,11 @@ _DETAIL = {
     "AttendedTransfer": ("Result", "DestType", "DestApp", "DestBridgeUniqueid"),
     "Hangup": ("Channel", "Cause", "Cause-txt"),
 }
+assert set(_DETAIL) == set(TRACKED)
+
+
+# The columns whose change ``advance`` carries into the view.
+_VIEWED = frozenset({"connected_at", "queue_joined_at", "outcome"})
 
 
 @dataclass(frozen=True)
@@ -67,17 +72,15 @@ def event_time(event: Message) -> dt.datetime:
         return dt.datetime.now(dt.UTC)
 
 
-def concerns(call: CallView, event: Message) -> bool:
-    return event.get("Uniqueid") == call.uniqueid or event.get("Linkedid") == call.linkedid
-
-
 def apply_event(call: CallView, event: Message) -> Change | None:
     name = event.event
-    if name not in TRACKED or not concerns(call, event):
+    if name not in _DETAIL:  # not a tracked event
         return None
     own = event.get("Uniqueid") == call.uniqueid
+    if not own and event.get("Linkedid") != call.linkedid:  # another call's
+        return None
     at = event_time(event)
-    detail = {key: event.get(key) for key in _DETAIL[name] if event.get(key)}
+    detail = {key: value for key in _DETAIL[name] if (value := event.get(key))}
     updates: dict[str, Any] = {}
     if name == "QueueCallerJoin" and own:
         updates = {"queue_joined_at": at, "queue": event.get("Queue")}
@@ -100,6 +103,8 @@ def apply_event(call: CallView, event: Message) -> Change | None:
 
 def advance(call: CallView, change: Change) -> CallView:
     """The call as it stands once ``change`` is stored (for the next event's fold)."""
+    if not change.updates.keys() & _VIEWED:
+        return call  # other legs' hangups, agents rung or done: nothing the view holds
     return dataclasses.replace(
         call,
         connected=call.connected or "connected_at" in change.updates,
