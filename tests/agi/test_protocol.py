@@ -172,6 +172,33 @@ def test_line_too_long_and_garbage() -> None:
         connection.next_event()
 
 
+def test_header_written_a_line_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As Asterisk writes it: a line per write. The parser waits for the blank line and
+    reads the header in one pass, not line by line; a line that cannot belong to a header
+    is refused as soon as it arrives."""
+    writes = [s.data for s in load("agi-ivr-1.txt") if s.from_asterisk]
+    lines = writes[: writes.index(b"\n") + 1]  # the transcript keeps Asterisk's writes
+    assert len(lines) > 20 and all(line.count(b"\n") == 1 for line in lines)
+    expected = replay("agi-ivr-1.txt")[0]
+    taken: list[int] = []
+    monkeypatch.setattr(AgiConnection, "_line", lambda self: taken.append(1))
+    connection = AgiConnection()
+    for line in lines[:-1]:
+        connection.receive_data(line[:5])
+        assert connection.next_event() is NEED_DATA
+        connection.receive_data(line[5:])
+        assert connection.next_event() is NEED_DATA
+    connection.receive_data(lines[-1])
+    env = connection.next_event()
+    assert isinstance(env, Env) and env == expected and taken == []
+    monkeypatch.undo()
+    for bad in (b"GET / HTTP/1.1\n", b"agi_x\n", b"agi_x: \xff\n"):
+        connection = AgiConnection()
+        connection.receive_data(lines[0] + bad)
+        with pytest.raises(ProtocolError):
+            connection.next_event()
+
+
 def test_environment_size_is_capped() -> None:
     connection = AgiConnection(max_env_lines=3)
     connection.receive_data(b"".join(b"agi_k%d: v\n" % i for i in range(5)))
