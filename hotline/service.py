@@ -10,6 +10,7 @@ import logging
 import logging.handlers
 import os
 import queue
+import re
 import signal
 import socket
 from collections.abc import Iterator, Mapping
@@ -95,22 +96,57 @@ def _telephony(settings: Settings, engine: Engine, records: CallRecords) -> _Tel
     return _Telephony(clients, monitors, tracker)
 
 
+class _QueueHandler(logging.handlers.QueueHandler):
+    """Hands records to the writer thread as they are, their message merged with its
+    arguments (so that a later change to an argument does not change the line). The
+    standard handler also formats and copies each record: with the writer in this process,
+    that is work the writer does again."""
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        record.msg, record.args = record.getMessage(), None
+        return record
+
+
+# What a log record collects that a format may not print (logging HOWTO, "Optimization"):
+# (record field the format names, logging's switch). The caller's file and line cost a
+# walk up the stack on every record.
+_COLLECTED = (
+    (("pathname", "filename", "module", "lineno", "funcName"), "_srcfile"),
+    (("thread", "threadName"), "logThreads"),
+    (("process",), "logProcesses"),
+    (("processName",), "logMultiprocessing"),
+)
+
+
 @contextlib.contextmanager
 def logging_off_the_loop() -> Iterator[None]:
     """While serving, log records are written by a thread of their own: a stderr that
     blocks (a full pipe to journald or to a container's log driver) must not stop the
-    event loop, where every call in the IVR would wait with it."""
+    event loop, where every call in the IVR would wait with it. Records collect only what
+    the writers' formats print."""
     root = logging.getLogger()
     handlers = root.handlers[:]
+    formats = " ".join(
+        str(getattr(getattr(h.formatter, "_style", None), "_fmt", "")) for h in handlers
+    )
+    switches = {
+        switch: getattr(logging, switch)
+        for fields, switch in _COLLECTED
+        if not any(re.search(rf"\b{field}\b", formats) for field in fields)
+    }
     records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
     listener = logging.handlers.QueueListener(records, *handlers, respect_handler_level=True)
-    root.handlers = [logging.handlers.QueueHandler(records)]
+    root.handlers = [_QueueHandler(records)]
+    for switch in switches:
+        setattr(logging, switch, None if switch == "_srcfile" else False)
     listener.start()
     try:
         yield
     finally:
         listener.stop()  # writes what is still queued
         root.handlers = handlers
+        for switch, value in switches.items():
+            setattr(logging, switch, value)
 
 
 def new_event_loop(kind: str) -> asyncio.AbstractEventLoop:

@@ -3,6 +3,7 @@ loop); what was logged is written once the writer moves again."""
 
 from __future__ import annotations
 
+import io
 import logging
 import threading
 
@@ -35,3 +36,30 @@ def test_a_blocked_writer_does_not_hold_the_caller() -> None:
         assert root.handlers == [writer]
     finally:
         root.handlers, root.level = saved, level
+
+
+def test_records_collect_what_the_format_prints() -> None:
+    """The caller's line and the thread are looked up only when a format prints them; a
+    record's arguments are merged into its message when it is logged, not when written."""
+    root = logging.getLogger()
+    saved, level = root.handlers[:], root.level
+
+    def logged(fmt: str) -> str:
+        writer = logging.StreamHandler(io.StringIO())
+        writer.setFormatter(logging.Formatter(fmt))
+        root.handlers, root.level = [writer], logging.INFO
+        changing = ["before"]
+        try:
+            with logging_off_the_loop():
+                assert (logging._srcfile is None) == ("lineno" not in fmt)
+                assert logging.logThreads == ("thread" in fmt)
+                logging.getLogger("hotline.test").info("%s at %s", changing, "x")
+                changing[0] = "after"
+        finally:
+            root.handlers, root.level = saved, level
+        assert logging._srcfile is not None and logging.logThreads  # put back
+        return writer.stream.getvalue()  # type: ignore[attr-defined,no-any-return]
+
+    assert logged("%(levelname)s %(message)s") == "INFO ['before'] at x\n"
+    line = logged("%(filename)s:%(lineno)d %(threadName)s %(message)s")
+    assert line.startswith("test_service_logging.py:") and "MainThread ['before']" in line
