@@ -403,17 +403,16 @@ def _update_call_sql(dialect: str, columns: tuple[str, ...], with_event: bool = 
 _POSTGRESQL: Any = postgresql.dialect()  # type: ignore[no-untyped-call]
 
 
-def _pg_type(table: str, column: str) -> str:
+def _pg_type(model: type[Call | CallEvent], column: str) -> str:
     """A column's type as PostgreSQL names it (the models are the schema's source)."""
-    owner = Call.__table__ if table == "calls" else CallEvent.__table__
-    return str(owner.columns[column].type.compile(dialect=_POSTGRESQL))
+    return str(model.__table__.columns[column].type.compile(dialect=_POSTGRESQL))
 
 
 def _update_calls_from_arrays(columns: tuple[str, ...], prefix: str) -> str:
     """PostgreSQL: ``UPDATE calls`` of many calls' same columns, one array per column (and
     ``call_id_`` for the ids), the parameters named ``<prefix><column>``."""
     _check_columns(columns)
-    arrays = ", ".join(f"%({prefix}{c})b::{_pg_type('calls', c)}[]" for c in columns)
+    arrays = ", ".join(f"%({prefix}{c})b::{_pg_type(Call, c)}[]" for c in columns)
     return (
         f"UPDATE calls SET {', '.join(f'{c} = v.{c}' for c in columns)}"
         f" FROM unnest(%({prefix}call_id_)b::integer[], {arrays})"
@@ -438,7 +437,7 @@ _EVENT_COLUMNS = ("call_id", "at", "kind", "detail")
 _INSERT_EVENTS_FROM_ARRAYS = (
     f"INSERT INTO call_events ({', '.join(_EVENT_COLUMNS)})"
     f" SELECT {', '.join(_EVENT_COLUMNS)} FROM unnest("
-    + ", ".join(f"%({c})b::{_pg_type('call_events', c)}[]" for c in _EVENT_COLUMNS)
+    + ", ".join(f"%({c})b::{_pg_type(CallEvent, c)}[]" for c in _EVENT_COLUMNS)
     + f") WITH ORDINALITY AS e({', '.join(_EVENT_COLUMNS)}, n) ORDER BY n"
 )
 

@@ -15,18 +15,7 @@ from typing import Any
 
 from agi.ami_protocol import Message
 
-TRACKED = (
-    "QueueCallerJoin",
-    "AgentCalled",
-    "AgentConnect",
-    "AgentComplete",
-    "AgentRingNoAnswer",
-    "QueueCallerAbandon",
-    "BlindTransfer",
-    "AttendedTransfer",
-    "Hangup",
-)
-# Per event: which headers the timeline keeps.
+# The events the tracker follows, and per event which headers the timeline keeps.
 _DETAIL = {
     "QueueCallerJoin": ("Queue", "Position", "Count"),
     "AgentCalled": ("Queue", "MemberName", "Interface"),
@@ -38,7 +27,7 @@ _DETAIL = {
     "AttendedTransfer": ("Result", "DestType", "DestApp", "DestBridgeUniqueid"),
     "Hangup": ("Channel", "Cause", "Cause-txt"),
 }
-assert set(_DETAIL) == set(TRACKED)
+TRACKED = tuple(_DETAIL)
 
 
 # The columns whose change ``advance`` carries into the view.
