@@ -118,6 +118,14 @@ _COLLECTED = (
 )
 
 
+def _format_of(handler: logging.Handler) -> str | None:
+    """The format string a writer prints with (a plain Formatter's), None if unknown."""
+    if handler.formatter is None:
+        return "%(message)s"  # logging's default
+    style = getattr(handler.formatter, "_style", None)  # Formatter keeps it there
+    return getattr(style, "_fmt", None)
+
+
 @contextlib.contextmanager
 def logging_off_the_loop() -> Iterator[None]:
     """While serving, log records are written by a thread of their own: a stderr that
@@ -126,13 +134,13 @@ def logging_off_the_loop() -> Iterator[None]:
     the writers' formats print."""
     root = logging.getLogger()
     handlers = root.handlers[:]
-    formats = " ".join(
-        str(getattr(getattr(h.formatter, "_style", None), "_fmt", "")) for h in handlers
-    )
+    formats = [_format_of(h) for h in handlers]
+    # A writer whose format cannot be read may print anything: then nothing is switched off.
+    printed = None if None in formats else " ".join(f for f in formats if f)
     switches = {
         switch: getattr(logging, switch)
         for fields, switch in _COLLECTED
-        if not any(re.search(rf"\b{field}\b", formats) for field in fields)
+        if printed is not None and not any(re.search(rf"\b{f}\b", printed) for f in fields)
     }
     records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
     listener = logging.handlers.QueueListener(records, *handlers, respect_handler_level=True)
