@@ -7,7 +7,7 @@ import dataclasses
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
@@ -36,8 +36,8 @@ class CaseIn(BaseModel):
     district_code: str | None = Field(default=None, pattern=r"^\d{6}$")
     grid_code: str | None = Field(default=None, pattern=r"^\d{14,15}$")
     address: str = Field(default="", max_length=256)
-    lon: float | None = Field(default=None, ge=73, le=136)
-    lat: float | None = Field(default=None, ge=3, le=54)
+    lon: float | None = Field(default=None, allow_inf_nan=False, description="WGS 84")
+    lat: float | None = Field(default=None, allow_inf_nan=False, description="WGS 84")
     description: str = Field(default="", max_length=4000)
     urgency: Literal["normal", "urgent"] = "normal"
     citizen_name: str = Field(default="", max_length=64)
@@ -105,6 +105,7 @@ def case_out(case: Case, role: str) -> CaseOut:
 @router.post("", status_code=201, response_model=CaseOut)
 def create(
     body: CaseIn,
+    request: Request,
     session: DbSession,
     actor: TokenActor,
     response: Response,
@@ -116,8 +117,9 @@ def create(
         session,
         actor,
         NewCase(source="api", **body.model_dump()),
-        idempotency_key,
+        f"rest:{actor.username}:{idempotency_key}" if idempotency_key else None,
         calendar=calendar,
+        bounds=request.app.state.settings.bounds,
     )
     if not created:
         response.status_code = 200

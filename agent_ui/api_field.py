@@ -14,6 +14,7 @@ from agent_ui.api_cases import CaseOut, case_out
 from agent_ui.deps import DbSession, TokenActor, grid_index
 from hotline.cases.media import attach_photo
 from hotline.cases.service import Actor, CaseError, NewCase, create_case, get_case
+from hotline.geo import PointError, check_point
 from hotline.models import Attachment, Case, utcnow
 
 router = APIRouter(prefix="/api/v1", tags=["field"])
@@ -34,8 +35,8 @@ async def field_report(
     actor: TokenActor,
     response: Response,
     photo: Annotated[UploadFile, File()],
-    lat: Annotated[float, Form(ge=3, le=54)],
-    lon: Annotated[float, Form(ge=73, le=136)],
+    lat: Annotated[float, Form(allow_inf_nan=False)],
+    lon: Annotated[float, Form(allow_inf_nan=False)],
     kind: Annotated[Literal["component", "event"], Form()],
     class_code: Annotated[str, Form(pattern=r"^\d{4,5}$")],
     description: Annotated[str, Form(max_length=4000)] = "",
@@ -43,7 +44,8 @@ async def field_report(
     idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
 ) -> CaseOut:
     report = FieldReport(lat, lon, kind, class_code, description, urgency)
-    case, created = await register_report(request, session, actor, photo, report, idempotency_key)
+    key = f"rest:{actor.username}:{idempotency_key}" if idempotency_key else None
+    case, created = await register_report(request, session, actor, photo, report, key)
     if not created:
         response.status_code = 200
     return case_out(case, actor.role)
@@ -71,7 +73,13 @@ async def register_report(
     repeat of the same idempotency key gives the first case back. API and mobile form."""
     data = await _read(request, photo)
 
+    bounds = request.app.state.settings.bounds
+
     def register() -> tuple[Case, bool]:  # database and disk work, off the event loop
+        try:
+            check_point(report.lon, report.lat, bounds)
+        except PointError as exc:
+            raise CaseError("case-bad-point", str(exc), 422) from exc
         cell = grid_index(request, session).locate(report.lon, report.lat)
         if cell is None:
             raise CaseError("case-outside-grid", "the point lies outside every grid cell", 422)
@@ -90,6 +98,7 @@ async def register_report(
                 urgency=report.urgency,
             ),
             idempotency_key,
+            bounds=bounds,
         )
         if created:
             attach_photo(

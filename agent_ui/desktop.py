@@ -165,6 +165,7 @@ class DeskCase(CaseIn):
 @router.post("/desk/cases", status_code=201)
 def save_case(
     body: DeskCase,
+    request: Request,
     current: Current,
     session: DbSession,
     x_csrf_token: Annotated[str, Header()] = "",
@@ -179,6 +180,7 @@ def save_case(
         NewCase(source="phone", call_id=body.call_id, **fields),
         f"desk:{current.user.username}:{body.idempotency_key}",
         calendar=load_calendar(session) if body.dispatch_to else None,
+        bounds=request.app.state.settings.bounds,
     )
     return {
         "number": case.number,

@@ -12,12 +12,14 @@ import datetime as dt
 import xml.etree.ElementTree as ET
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Form, Query, Request, Response
+from fastapi import APIRouter, Form, Header, Query, Request, Response
 from sqlalchemy import select
 
 from agent_ui.deps import DbSession, grid_index
 from hotline.cases.service import CaseError, NewCase, create_case
+from hotline.geo import PointError, check_point, finite_or_none
 from hotline.models import Case, CatalogueClass, Unit
+from hotline.text import clean_text
 from hotline.tokens import actor_for_token
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
@@ -57,8 +59,10 @@ def _render(
         node = ET.SubElement(top, item)
         for key, value in entry.items():
             child = ET.SubElement(node, key)
-            if value is not None:
-                child.text = str(value).lower() if isinstance(value, bool) else str(value)
+            if value is not None:  # cleaned: a row stored before text was cleaned on entry
+                child.text = (
+                    str(value).lower() if isinstance(value, bool) else clean_text(str(value))
+                )
     body = b'<?xml version="1.0" encoding="utf-8"?>' + ET.tostring(top, encoding="utf-8")
     return Response(body, status_code=status, media_type="text/xml; charset=utf-8")
 
@@ -115,8 +119,8 @@ def _request_item(
         "address": case.address,
         "address_id": case.grid_code or "",
         "zipcode": "",
-        "lat": case.lat,
-        "long": case.lon,
+        "lat": finite_or_none(case.lat),
+        "long": finite_or_none(case.lon),
         "media_url": "",
     }
 
@@ -188,7 +192,11 @@ def post_request(
     last_name: Annotated[str, Form(max_length=32)] = "",
     phone: Annotated[str, Form(max_length=32)] = "",
     device_id: Annotated[str, Form(max_length=128)] = "",
+    idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
 ) -> Response:
+    """File a request. GeoReport v2 defines no idempotency key (``device_id`` names the
+    phone, which files many reports): a client that wants a repeat to return the first
+    request sends an ``Idempotency-Key`` header, scoped to its api_key."""
     actor = actor_for_token(session, api_key) if api_key else None
     if actor is None:
         return _error(fmt, 403, "a valid api_key is required")
@@ -197,6 +205,11 @@ def post_request(
         return _error(fmt, 400, f"unknown service_code {service_code!r}")
     if (lat is None or long is None) and not address_string:
         return _error(fmt, 400, "lat and long, or address_string, are required")
+    bounds = request.app.state.settings.bounds
+    try:
+        check_point(long, lat, bounds)
+    except PointError as exc:
+        return _error(fmt, 400, str(exc))
     grid = (
         grid_index(request, session).locate(long, lat)
         if lat is not None and long is not None
@@ -215,9 +228,9 @@ def post_request(
         citizen_name=f"{last_name}{first_name}",
         citizen_phone=phone,
     )
-    key = f"open311:{actor.username}:{device_id}" if device_id else None
+    key = f"open311:{actor.username}:{idempotency_key}" if idempotency_key else None
     try:
-        case, _ = create_case(session, actor, new, key)
+        case, _ = create_case(session, actor, new, key, bounds=bounds)
     except CaseError as exc:
         return _error(fmt, exc.status if exc.status != 422 else 400, str(exc))
     return _render(

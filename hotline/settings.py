@@ -9,6 +9,7 @@ repository or in the environment, never in code.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -20,6 +21,8 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from hotline.geo import Bounds
 
 CONFIG_ENV = "HOTLINE_CONFIG"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -82,6 +85,11 @@ class Settings(BaseSettings):
         description="The IVR flow (flow.toml) and its prompts (prompts.csv).",
     )
     timezone: str = Field(default="Asia/Shanghai", description="The city's time zone.")
+    city_bounds: tuple[float, float, float, float] = Field(
+        default=(115.4, 39.4, 117.6, 41.1),
+        description="West, south, east, north (WGS 84 degrees): a point outside is refused "
+        "wherever it enters (Open311, REST, field form, desk). Default: Beijing.",
+    )
     queue_max_wait_seconds: int = Field(default=600, ge=10, le=7200)
     fastagi_url_host: str = Field(
         default="",
@@ -152,6 +160,20 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value  # HOTLINE_SPEECH_MODEL_PATH= means no model
+
+    @field_validator("city_bounds")
+    @classmethod
+    def _a_box(cls, value: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+        west, south, east, north = value
+        if not all(math.isfinite(v) for v in value):
+            raise ValueError("city_bounds must be finite numbers")
+        if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
+            raise ValueError("city_bounds: west, south, east, north; west < east, south < north")
+        return value
+
+    @property
+    def bounds(self) -> Bounds:
+        return Bounds(*self.city_bounds)
 
     @model_validator(mode="after")
     def _rtp_range(self) -> Settings:

@@ -187,11 +187,23 @@ def load(session: Session, end: dt.datetime) -> list[Event]:
                 str(data.get("unit_code") or unit) if (data.get("unit_code") or unit) else None,
                 district,
                 _aware(due) if due else None,
-                solved=data.get("solved"),
-                satisfaction=data.get("satisfaction"),
+                solved=_typed(data.get("solved"), bool),
+                satisfaction=_score(data.get("satisfaction")),
             )
         )
     return events
+
+
+def _typed(value: object, kind: type[bool]) -> bool | None:
+    """A stored value of the expected type, or None: rows written before each action's
+    data was checked (``"false"``, ``"5"``) must not break a whole month's figures."""
+    return value if isinstance(value, kind) else None
+
+
+def _score(value: object) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 5:
+        return None
+    return value
 
 
 def _aware(moment: dt.datetime) -> dt.datetime:

@@ -12,7 +12,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,18 +23,21 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from hotline.cases.action_data import ActionDataError, check_action_data
 from hotline.cases.lifecycle import TransitionError, check_transition
 from hotline.cases.numbers import next_case_number
 from hotline.cases.reference import Reference, reference_data
 from hotline.cases.rules import assign_unit, deadline_for, due_at
 from hotline.cases.store import insert_case
 from hotline.codes import CodeError, parse_grid_code
+from hotline.geo import WORLD, Bounds, PointError, check_point
 from hotline.models import (
     Case,
     CaseHistory,
     OutboxEvent,
     utcnow,
 )
+from hotline.text import clean_text
 from hotline.workcalendar import WorkCalendar
 
 BEIJING = ZoneInfo("Asia/Shanghai")  # the default city; services pass settings.timezone
@@ -97,16 +102,19 @@ def create_case(
     now: dt.datetime | None = None,
     zone: ZoneInfo = BEIJING,
     calendar: WorkCalendar | None = None,
+    bounds: Bounds = WORLD,
 ) -> tuple[Case, bool]:
     """Register a case (or receive it, when unclassified); with ``new.dispatch_to`` also
     dispatch it (a unit's code, or ``auto`` for the assignment rules) in the same
-    transaction, with the deadline from ``calendar``. Returns (case, created)."""
+    transaction, with the deadline from ``calendar``. A point must lie in ``bounds`` (the
+    city's, from the settings). Returns (case, created)."""
     if actor.role not in ("agent", "supervisor") and not (
         actor.role == "inspector" and new.source == "field"
     ):
         raise CaseError("case-forbidden", f"a {actor.role} cannot create such cases", 403)
     reference = reference_data(session)
-    _check_new(session, reference, actor, new)
+    new = _cleaned(new)
+    _check_new(session, reference, actor, new, bounds)
     now = now or utcnow()
     classified = bool(new.kind and new.class_code)
     values: dict[str, Any] = {
@@ -210,7 +218,31 @@ def _dispatch_on_create(
     return data
 
 
-def _check_new(session: Session, reference: Reference, actor: Actor, new: NewCase) -> None:
+def _cleaned(new: NewCase) -> NewCase:
+    """``new`` with its free text cleaned of what XML and PostgreSQL cannot hold."""
+    return dataclasses.replace(
+        new,
+        address=clean_text(new.address),
+        description=clean_text(new.description),
+        citizen_name=clean_text(new.citizen_name),
+        citizen_phone=new.citizen_phone.strip(),
+    )
+
+
+_PHONE = re.compile(r"^\+?[0-9][0-9 -]{2,30}$")
+
+
+def _check_new(
+    session: Session, reference: Reference, actor: Actor, new: NewCase, bounds: Bounds
+) -> None:
+    try:
+        check_point(new.lon, new.lat, bounds)
+    except PointError as exc:
+        raise CaseError("case-bad-point", str(exc), 422) from exc
+    if new.citizen_phone and not _PHONE.match(new.citizen_phone):
+        raise CaseError(
+            "case-bad-phone", "the citizen's phone: digits, with an optional leading +", 422
+        )
     if new.district_code is not None:
         if new.district_code not in reference.districts:
             raise CaseError("case-bad-district", f"unknown district {new.district_code}", 422)
@@ -258,9 +290,14 @@ def transition(
     zone: ZoneInfo = BEIJING,
 ) -> Case:
     """Apply ``action`` to the case, made on ``version``; write its history."""
-    data = dict(data or {})
     now = now or utcnow()
     case = get_case(session, actor, number)
+    try:
+        note, data = check_action_data(action, data or {})
+    except ActionDataError as exc:
+        raise CaseError("case-bad-data", f"{action}: {exc}", 422) from exc
+    if note:
+        data["note"] = note
     if case.version != version:
         raise CaseError(
             "case-conflict",
@@ -278,7 +315,7 @@ def transition(
         ) from exc
     before = case.state
     with session.no_autoflush:  # one UPDATE per change, so one version step per change
-        _apply(session, case, action, data, now, calendar, zone)
+        _apply(session, actor, case, action, data, now, calendar, zone)
         case.state = target
         case.updated_at = now
     try:
@@ -365,6 +402,7 @@ def change_rows(
 
 def _apply(
     session: Session,
+    actor: Actor,
     case: Case,
     action: str,
     data: dict[str, Any],
@@ -376,9 +414,13 @@ def _apply(
         _check_class(reference_data(session), str(data["kind"]), str(data["class_code"]))
         case.kind, case.class_code = str(data["kind"]), str(data["class_code"])
     elif action == "mark_duplicate":
-        original = session.get(Case, int(data["duplicate_of"]))
-        if original is None or original.id == case.id:
-            raise CaseError("case-bad-duplicate", "duplicate_of must be another case", 422)
+        number = str(data["duplicate_of"])
+        original = session.scalar(select(Case).where(Case.number == number))
+        # A case the actor may not see is answered like one that does not exist.
+        if original is None or original.id == case.id or not may_see(actor, original):
+            raise CaseError(
+                "case-bad-duplicate", f"duplicate_of: no other case {number} you can see", 422
+            )
         case.duplicate_of = original.id
     elif action == "dispatch":
         reference = reference_data(session)
@@ -393,12 +435,9 @@ def _apply(
             case.due_at = _deadline(
                 reference, case.kind, case.class_code, case.urgency, now, calendar, zone
             )
-    elif action == "verify":
-        case.solved = bool(data["solved"])
-        satisfaction = int(data["satisfaction"])
-        if not 1 <= satisfaction <= 5:
-            raise CaseError("case-bad-satisfaction", "satisfaction is 1 to 5", 422)
-        case.satisfaction = satisfaction
+    elif action == "verify":  # both checked by their shape (action_data.Verify)
+        case.solved = data["solved"]
+        case.satisfaction = data["satisfaction"]
     elif action == "escalate":
         case.platform_level = "city"
 
@@ -447,7 +486,8 @@ def request_extension(
     case = get_case(session, actor, number)
     if actor.role != "unit" or case.state not in ("dispatched", "in_progress", "rework"):
         raise CaseError("case-forbidden", "only the unit handling the job can ask", 403)
-    if not 1 <= hours <= 400 or not reason.strip():
+    reason = clean_text(reason)
+    if not 1 <= hours <= 400 or not reason.strip() or len(reason) > 4000:
         raise CaseError("case-bad-extension", "1 to 400 working hours, with a reason", 422)
     touch_case(session, case, version, now)
     record_change(

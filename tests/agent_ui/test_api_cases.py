@@ -49,14 +49,17 @@ def test_create_dispatched_and_key_scope(api: Any) -> None:
     body = made.json()
     assert (body["state"], body["unit_code"]) == ("dispatched", "dongcheng.sanitation")
     assert body["due_at"] is not None
-    # Another system that may not see that case cannot learn it through the same key.
-    taken = api.client.post(
+    # Keys are each client's own: another system using the same key files its own case
+    # (it neither gets the first one back nor learns that it exists).
+    other = api.client.post(
         "/api/v1/cases",
         json=RUBBISH | {"district_code": "110102", "grid_code": None},
         headers={**api.xicheng, "Idempotency-Key": "k-dispatch"},
     )
-    assert taken.status_code == 409 and body["number"] not in taken.text
-    assert "case-key-taken" in taken.text
+    assert other.status_code == 201, other.text
+    assert other.json()["number"] != body["number"]
+    same_scope = post_case(api, RUBBISH | {"dispatch_to": "auto"}, "k-dispatch")
+    assert same_scope.status_code == 200 and same_scope.json()["number"] == body["number"]
 
 
 def test_unit_works_its_job(api: Any) -> None:
@@ -106,6 +109,9 @@ def test_needs_a_token(api: Any, headers: dict[str, str], status: int, error_id:
         ({"class_code": "0198"}, 422),
         ({"grid_code": "110102001001001"}, 422),
         ({"lat": 95}, 422),
+        ({"lat": 39.9}, 422),  # half a point
+        ({"lat": 30.0, "lon": 116.4}, 422),  # outside the city's bounds (Shanghai's latitude)
+        ({"citizen_phone": "abc"}, 422),
         ({"urgency": "now"}, 422),
     ],
 )
@@ -171,3 +177,54 @@ def test_joint_job_over_the_api(api: Any) -> None:
     assert mine[0]["done"] is True
     case = api.client.get(f"/api/v1/cases/{number}", headers=api.system).json()
     assert (case["state"], case["unit_code"]) == ("dispatched", "dongcheng.sanitation")
+
+
+def test_action_data_is_strictly_typed(api: Any) -> None:
+    """The review's request: strings where a yes/no and a score are meant were stored as
+    solved=true and broke the public evaluation for the month."""
+    number = post_case(api).json()["number"]
+    act(api, api.system, number, "dispatch", 1, unit_code="auto")
+    act(api, api.unit, number, "accept", 2)
+    act(api, api.unit, number, "report_handled", 3, note="已清运")
+    forged = act(api, api.system, number, "verify", 4, solved="false", satisfaction="5")
+    assert forged.status_code == 422, forged.text
+    assert forged.json()["error_id"] == "case-bad-data" and "solved" in forged.json()["detail"]
+    extra = act(api, api.system, number, "verify", 4, solved=False, satisfaction=5, junk=1)
+    assert extra.status_code == 422 and "junk" in extra.json()["detail"]
+    verified = act(api, api.system, number, "verify", 4, solved=False, satisfaction=2)
+    assert verified.status_code == 200, verified.text
+    assert verified.json()["solved"] is False
+    assert api.client.get("/public/evaluation.json").status_code == 200
+
+
+def test_history_holds_only_checked_values(api: Any) -> None:
+    number = post_case(api).json()["number"]
+    act(api, api.system, number, "dispatch", 1, unit_code="auto")
+    forged = act(api, api.unit, number, "accept", 2, state="closed", unit_code="bj.water_supply")
+    assert forged.status_code == 422 and forged.json()["error_id"] == "case-bad-data"
+    huge = api.client.post(
+        f"/api/v1/cases/{number}/actions/accept",
+        headers=api.unit,
+        json={"version": 2, "data": {"note": "x" * 5_000_000}},
+    )
+    assert huge.status_code == 422
+    assert act(api, api.unit, number, "accept", 2).status_code == 200
+
+
+def test_duplicate_takes_a_case_number_in_scope(api: Any) -> None:
+    first = post_case(api, key="dup-1").json()["number"]
+    second = post_case(api, key="dup-2").json()["number"]
+    theirs = api.client.post(
+        "/api/v1/cases",
+        json=RUBBISH | {"district_code": "110102", "grid_code": None},
+        headers={**api.xicheng, "Idempotency-Key": "dup-3"},
+    ).json()["number"]
+    # Xicheng cannot point at a Dongcheng case (nor learn that it exists).
+    hidden = act(api, api.xicheng, theirs, "mark_duplicate", 1, duplicate_of=first)
+    unknown = act(api, api.xicheng, theirs, "mark_duplicate", 1, duplicate_of="2001010001")
+    assert hidden.status_code == unknown.status_code == 422
+    assert hidden.json()["detail"].replace(first, "N") == unknown.json()["detail"].replace(
+        "2001010001", "N"
+    )
+    done = act(api, api.system, second, "mark_duplicate", 1, duplicate_of=first)
+    assert done.status_code == 200 and done.json()["state"] == "duplicate"

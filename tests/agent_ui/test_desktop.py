@@ -78,6 +78,13 @@ def test_saving_twice_makes_one_case(api: Any, loaded_engine: Engine) -> None:
         headers={"X-CSRF-Token": csrf},
     )
     assert wrong.status_code == 403  # a Dongcheng agent cannot file for Xicheng
+    for point in ({"lat": 31.23, "lon": 121.47}, {"lat": 39.9}):  # Shanghai; half a point
+        nowhere = api.client.post(
+            "/desk/cases",
+            json=body | {"idempotency_key": "form-888888"} | point,
+            headers={"X-CSRF-Token": csrf},
+        )
+        assert nowhere.status_code == 422 and nowhere.json()["error_id"] == "case-bad-point"
     dispatched = api.client.post(
         "/desk/cases",
         json=body | {"idempotency_key": "form-777777", "dispatch_to": "auto"},

@@ -51,8 +51,15 @@ def test_field_report(api: Any, loaded_engine: Engine) -> None:
 
 
 def test_bad_field_reports(api: Any) -> None:
-    outside = report(api, key="f-2", lat="30.0", lon="100.0")
+    outside = report(api, key="f-2", lat="40.5", lon="116.0")  # in Beijing, not on the grid
     assert outside.status_code == 422 and outside.json()["error_id"] == "case-outside-grid"
+    for key, lat, lon in (
+        ("f-6", "30.0", "100.0"),
+        ("f-7", "inf", "116.4"),
+        ("f-8", "39.9", "nan"),
+    ):
+        elsewhere = report(api, key=key, lat=lat, lon=lon)
+        assert elsewhere.status_code == 422, (lat, lon, elsewhere.text)
     not_photo = report(api, photo=b"%PDF-1.4 ...", key="f-3")
     assert not_photo.status_code == 415
     big = report(api, photo=JPEG + b"\x00" * (11 * 1024 * 1024), key="f-4")
@@ -128,7 +135,12 @@ def test_the_mobile_form(api: Any, loaded_engine: Engine, username: str, passwor
             "110101001001001",
             username,
         )
-    outside = api.client.post("/field", data=fields | {"key": "0" * 32, "lat": "30.0"}, files=photo)
+    outside = api.client.post("/field", data=fields | {"key": "0" * 32, "lat": "40.5"}, files=photo)
     assert outside.status_code == 422 and "outside every grid cell" in outside.text
+    for lat in ("30.0", "inf", "nan"):
+        refused = api.client.post(
+            "/field", data=fields | {"key": "1" * 32, "lat": lat}, files=photo
+        )
+        assert refused.status_code == 422 and "form" in refused.text, lat  # the page, kept
     forged = api.client.post("/field", data=fields | {"csrf_token": "x"}, files=photo)
     assert forged.status_code == 403

@@ -43,7 +43,7 @@ def test_backlog_and_overdue_jobs(api: Any, loaded_engine: Engine) -> None:
     with transaction(loaded_engine) as session:
         session.execute(
             update(Case)
-            .where(Case.idempotency_key == "m-1")
+            .where(Case.idempotency_key == "rest:api:city-system:m-1")  # keys are per client
             .values(overdue_at=dt.datetime(2026, 11, 30, tzinfo=dt.UTC))
         )
     response = api.client.get("/metrics")

@@ -5,6 +5,12 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import Any
 
+import pytest
+from sqlalchemy import Engine, update
+
+from hotline.db import transaction
+from hotline.models import Case
+
 REQUEST_FIELDS = {
     "service_request_id",
     "status",
@@ -69,7 +75,8 @@ def test_post_then_read(api: Any) -> None:
             "device_id": "phone-1",
         },
     )
-    assert again.json()[0]["service_request_id"] == number  # same device report: one case
+    # device_id names the phone, not the report: a second report from it is a second case.
+    assert again.status_code == 201 and again.json()[0]["service_request_id"] != number
 
     (request,) = api.client.get(f"/open311/v2/requests/{number}.json").json()
     assert set(request) == REQUEST_FIELDS
@@ -80,7 +87,7 @@ def test_post_then_read(api: Any) -> None:
     assert xml.tag == "service_requests"
     assert xml.findtext("request/service_request_id") == number
     listed = api.client.get("/open311/v2/requests.json", params={"status": "open"}).json()
-    assert [r["service_request_id"] for r in listed] == [number]
+    assert number in [r["service_request_id"] for r in listed]
 
 
 def test_post_errors(api: Any) -> None:
@@ -96,3 +103,57 @@ def test_post_errors(api: Any) -> None:
     )
     assert nowhere.status_code == 400 and ET.fromstring(nowhere.content).tag == "errors"
     assert api.client.get("/open311/v2/requests/999.json").status_code == 404
+
+
+POINT = {"service_code": "E0102", "lat": "39.9175", "long": "116.406"}
+
+
+def _post(api: Any, fields: dict[str, str], fmt: str = "json", **headers: str) -> Any:
+    return api.client.post(
+        f"/open311/v2/requests.{fmt}", data={"api_key": api.system_key, **fields}, headers=headers
+    )
+
+
+def test_an_idempotency_key_the_client_means(api: Any) -> None:
+    first = _post(api, POINT | {"description": "一"}, **{"Idempotency-Key": "r-1"})
+    again = _post(api, POINT | {"description": "一"}, **{"Idempotency-Key": "r-1"})
+    assert first.status_code == 201 and again.status_code == 201
+    assert first.json()[0]["service_request_id"] == again.json()[0]["service_request_id"]
+
+
+@pytest.mark.parametrize(
+    ("lat", "long"),
+    [("inf", "-inf"), ("nan", "116.4"), ("39.9", "nan"), ("31.23", "121.47"), ("1e308", "1")],
+)
+def test_a_point_must_be_a_place_in_the_city(api: Any, lat: str, long: str) -> None:
+    """One POST with lat=inf was stored and made every later read of the feed a 500."""
+    refused = _post(api, {"service_code": "E0102", "lat": lat, "long": long})
+    assert refused.status_code == 400, refused.text
+    assert refused.json()[0]["code"] == 400
+    assert api.client.get("/open311/v2/requests.json").status_code == 200
+    xml = _post(api, {"service_code": "E0102", "lat": lat, "long": long}, fmt="xml")
+    assert xml.status_code == 400 and ET.fromstring(xml.content).tag == "errors"
+
+
+def test_reads_survive_a_point_stored_before_the_check(api: Any, loaded_engine: Engine) -> None:
+    number = _post(api, POINT).json()[0]["service_request_id"]
+    with transaction(loaded_engine) as session:
+        session.execute(
+            update(Case).where(Case.number == number).values(lat=float("inf"), lon=float("nan"))
+        )
+    listed = api.client.get("/open311/v2/requests.json")
+    assert listed.status_code == 200
+    (one,) = api.client.get(f"/open311/v2/requests/{number}.json").json()
+    assert one["lat"] is None and one["long"] is None
+
+
+def test_control_characters_never_reach_the_xml(api: Any, loaded_engine: Engine) -> None:
+    number = _post(api, POINT | {"description": "垃\x0b圾\x01\x00堆"}).json()[0][
+        "service_request_id"
+    ]
+    xml = api.client.get(f"/open311/v2/requests/{number}.xml")
+    assert ET.fromstring(xml.content).findtext("request/description") == "垃圾堆"
+    with transaction(loaded_engine) as session:  # a row stored before text was cleaned
+        session.execute(update(Case).where(Case.number == number).values(description="a\x0bb"))
+    listed = api.client.get("/open311/v2/requests.xml")
+    assert ET.fromstring(listed.content).tag == "service_requests"

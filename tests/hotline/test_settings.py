@@ -83,3 +83,18 @@ def test_rtp_range_must_be_a_range(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOTLINE_RTP_END", "10000")
     with pytest.raises(ValueError, match="rtp_end must be above rtp_start"):
         Settings()
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["[117.6, 39.4, 115.4, 41.1]", "[115.4, 39.4, 117.6, 91]", '[115.4, 39.4, 117.6, "inf"]'],
+)
+def test_city_bounds_must_be_a_box(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("HOTLINE_CITY_BOUNDS", value)
+    with pytest.raises(ValueError, match="city_bounds"):
+        Settings()
+
+
+def test_city_bounds_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOTLINE_CITY_BOUNDS", "[121.0, 30.7, 122.0, 31.9]")
+    assert Settings().bounds.contains(121.47, 31.23)

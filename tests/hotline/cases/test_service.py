@@ -254,7 +254,8 @@ def test_stale_session_loses(loaded_engine: Engine) -> None:
         (AGENT, "close", {}, "case-bad-state"),  # not verified yet
         (AGENT, "escalate", {"note": "x"}, "case-forbidden"),  # supervisors escalate
         (AGENT, "dispatch", {"unit_code": "nobody"}, "case-bad-unit"),
-        (AGENT, "mark_duplicate", {"duplicate_of": 999999}, "case-bad-duplicate"),
+        (AGENT, "mark_duplicate", {"duplicate_of": "2612319999"}, "case-bad-duplicate"),
+        (AGENT, "mark_duplicate", {"duplicate_of": 1}, "case-bad-data"),  # an internal id
     ],
 )
 def test_refused(
