@@ -11,8 +11,9 @@ from typing import NamedTuple
 
 from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
-from hotline.db import transaction
+from hotline.db import using
 from hotline.models import AgentState, utcnow
 
 
@@ -26,12 +27,17 @@ LOGGED_OUT = "logged_out"
 
 
 def record_state(
-    engine: Engine, username: str, state: str, reason: str = "", at: dt.datetime | None = None
+    bind: Engine | Session,
+    username: str,
+    state: str,
+    reason: str = "",
+    at: dt.datetime | None = None,
 ) -> PhoneState:
-    """Store ``username``'s new state (upsert that works on SQLite and PostgreSQL)."""
+    """Store ``username``'s new state (upsert that works on SQLite and PostgreSQL); in the
+    caller's session when given one."""
     since = at or utcnow()
     values = {"state": state, "reason": reason[:32], "since": since}
-    with transaction(engine) as session:
+    with using(bind) as session:
         row = session.get(AgentState, username)
         if row is not None:
             row.state, row.reason, row.since = state, reason[:32], since
@@ -46,17 +52,17 @@ def record_state(
     return PhoneState(state, since.timestamp(), reason)
 
 
-def load_states(engine: Engine, usernames: Collection[str]) -> dict[str, PhoneState]:
+def load_states(bind: Engine | Session, usernames: Collection[str]) -> dict[str, PhoneState]:
     """The stored states of ``usernames``; an agent never seen is absent (logged out)."""
     if not usernames:
         return {}
-    with transaction(engine) as session:
+    with using(bind) as session:
         rows = session.scalars(select(AgentState).where(AgentState.username.in_(usernames)))
         return {row.username: _phone_state(row) for row in rows}
 
 
-def state_of(engine: Engine, username: str) -> PhoneState:
-    return load_states(engine, [username]).get(username) or PhoneState(
+def state_of(bind: Engine | Session, username: str) -> PhoneState:
+    return load_states(bind, [username]).get(username) or PhoneState(
         LOGGED_OUT, utcnow().timestamp()
     )
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
-from sqlalchemy import select
+from sqlalchemy import QueuePool, select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from hotline.cases.service import Actor, CaseError
 from hotline.db import session_factory
@@ -16,11 +18,63 @@ from hotline.models import GridCell
 from hotline.tokens import actor_for_token
 
 
-def db_session(request: Request) -> Iterator[Session]:
+class DatabaseBusy(Exception):
+    """No database slot came free in time: the client should retry shortly (503)."""
+
+
+GATE_PATIENCE = 20.0  # seconds a request waits its turn for the database before a 503
+RESERVED_CONNECTIONS = 3  # left to the call records' thread, the scheduler, streams' checks
+
+
+def _gate(request: Request) -> asyncio.Semaphore:
+    """The app's database gate in the running loop (a test may run the app in several)."""
+    loop = asyncio.get_running_loop()
+    held: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = getattr(
+        request.app.state, "db_gate", None
+    )
+    if held is None or held[0] is not loop:
+        pool = request.app.state.engine.pool
+        # QueuePool keeps its overflow limit private; SQLAlchemy has named it so since 0.x.
+        size = pool.size() + getattr(pool, "_max_overflow", 0) if isinstance(pool, QueuePool) else 8
+        held = (loop, asyncio.Semaphore(max(size - RESERVED_CONNECTIONS, 1)))
+        request.app.state.db_gate = held
+    return held[1]
+
+
+async def db_session(request: Request) -> AsyncIterator[Session]:
     """One transaction per request: committed when the handler returns, rolled back if it
-    raises."""
-    with session_factory(request.app.state.engine)() as session, session.begin():
-        yield session
+    raises.
+
+    A request waits for a database slot in the event loop (holding no thread and no
+    connection) before it takes a connection: at most as many requests as the pool has
+    connections (less a reserve) hold one at once. Before, 200 pages loaded at once put
+    40 worker threads to wait on a pool of 15 while the requests that held the connections
+    needed those same threads to finish, and the instance hung for the pool's timeout."""
+    gate = _gate(request)
+    try:
+        await asyncio.wait_for(gate.acquire(), GATE_PATIENCE)
+    except TimeoutError:
+        raise DatabaseBusy from None
+    try:
+        session = session_factory(request.app.state.engine)()
+        try:
+            yield session
+        except BaseException:
+            await run_in_threadpool(_end, session, False)
+            raise
+        await run_in_threadpool(_end, session, True)
+    finally:
+        gate.release()
+
+
+def _end(session: Session, commit: bool) -> None:
+    try:
+        if commit:
+            session.commit()
+        else:
+            session.rollback()
+    finally:
+        session.close()
 
 
 # scope="function" commits before the response leaves: with the default ("request") the

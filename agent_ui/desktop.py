@@ -43,7 +43,7 @@ def _platform_only(current: Current) -> None:
 
 
 @router.get("/", response_class=HTMLResponse)
-def desktop(request: Request, current: Current) -> Response:
+def desktop(request: Request, current: Current, session: DbSession) -> Response:
     if current.user.role == "unit":
         return RedirectResponse("/unit", status_code=303)
     if current.user.role == "admin":
@@ -51,7 +51,7 @@ def desktop(request: Request, current: Current) -> Response:
     if current.user.role == "inspector":
         return RedirectResponse("/field", status_code=303)
     _platform_only(current)
-    state = state_of(request.app.state.engine, current.user.username)
+    state = state_of(session, current.user.username)
     return TEMPLATES.TemplateResponse(
         request,
         "desktop.html",
@@ -265,7 +265,7 @@ async def set_state(
     queues = await run_in_threadpool(agent_queues, session, current.user)
     if not queues:
         raise HTTPException(409, "no queue for your scope: ask an administrator")
-    await set_agent_state(request.app.state, current.user, queues, body.state, body.reason)
+    await set_agent_state(request.app.state, session, current.user, queues, body.state, body.reason)
     return {
         "state": body.state,
         "reason": body.reason,

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine, func, select, text
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from agent_ui import (
     admin,
@@ -25,7 +26,9 @@ from agent_ui import (
     supervisor,
     unit_portal,
 )
+from agent_ui.deps import DatabaseBusy
 from agent_ui.events import EventHub
+from agent_ui.shared_cache import SharedCache
 from agent_ui.templating import TEMPLATES
 from agi.ami import AmiClient
 from hotline import __version__
@@ -53,6 +56,7 @@ def create_app(
     app.state.agi = None  # the FastAGI server, when this process runs one
     app.state.queues = queues
     app.state.metrics = metrics.registry_for(app.state)
+    app.state.shared_cache = SharedCache()
     app.mount(
         "/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static"
     )
@@ -81,6 +85,15 @@ def create_app(
     @app.exception_handler(CaseError)
     def case_error(request: Request, exc: CaseError) -> JSONResponse:
         return JSONResponse({"error_id": exc.error_id, "detail": str(exc)}, status_code=exc.status)
+
+    @app.exception_handler(DatabaseBusy)
+    @app.exception_handler(PoolTimeout)
+    def database_busy(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse(
+            {"error_id": "busy", "detail": "the database is busy: try again in a moment"},
+            status_code=503,
+            headers={"Retry-After": "2"},
+        )
 
     sessions = session_factory(engine)
     app.state.settings = settings

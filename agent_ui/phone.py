@@ -8,6 +8,7 @@ import contextlib
 from typing import Any
 
 from fastapi import HTTPException
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from agent_ui.agent_states import record_state
@@ -76,10 +77,16 @@ def phone_of(settings: Settings, user: User) -> str:
 
 
 async def set_agent_state(
-    app_state: Any, agent: User, queues: list[tuple[str, int]], state: str, reason: str
+    app_state: Any,
+    session: Session,
+    agent: User,
+    queues: list[tuple[str, int]],
+    state: str,
+    reason: str,
 ) -> None:
-    """Apply ``state`` to all of ``agent``'s queues over AMI, store it for every instance and
-    tell the agent's pages. 503 without Asterisk, 502 when it refuses."""
+    """Apply ``state`` to all of ``agent``'s queues over AMI, store it (in the request's
+    ``session``) for every instance and tell the agent's pages. 503 without Asterisk, 502
+    when it refuses."""
     ami = app_state.ami
     if ami is None:
         raise HTTPException(503, "telephony is not connected")
@@ -89,5 +96,5 @@ async def set_agent_state(
         )
     except AmiError as exc:
         raise HTTPException(502, f"Asterisk refused: {exc}") from exc
-    await run_in_threadpool(record_state, app_state.engine, agent.username, state, reason)
+    await run_in_threadpool(record_state, session, agent.username, state, reason)
     app_state.hub.publish(agent.username, "state", {"state": state, "reason": reason})

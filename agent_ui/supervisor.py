@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Header, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -27,6 +27,7 @@ from agent_ui.auth import Current, SignedIn, StreamUser, check_csrf
 from agent_ui.deps import DbSession
 from agent_ui.i18n import translator
 from agent_ui.phone import phone_of, set_agent_state
+from agent_ui.shared_cache import SharedCache
 from agent_ui.templating import TEMPLATES
 from agi.ami import AmiError
 from hotline.calls import reports
@@ -55,14 +56,18 @@ def _today(zone: ZoneInfo) -> tuple[dt.datetime, dt.datetime]:
     return start.astimezone(dt.UTC), (start + dt.timedelta(days=1)).astimezone(dt.UTC)
 
 
-def wallboard_data(request: Request, queues: list[str], agents: list[User]) -> dict[str, Any]:
+def wallboard_data(
+    request: Request, queues: list[str], agents: list[User], session: Session | None = None
+) -> dict[str, Any]:
+    """The wallboard's figures; read in the request's ``session`` when it has one (never a
+    second connection while holding the first)."""
     settings = request.app.state.settings
+    bind = session if session is not None else request.app.state.engine
     live = request.app.state.queues() or {}
-    start, end = _today(ZoneInfo(settings.timezone))
-    today = reports.compute(
-        reports.load(request.app.state.engine, start, end, queues), ZoneInfo(settings.timezone)
-    )["queue"]
-    states = load_states(request.app.state.engine, [a.username for a in agents])
+    zone = ZoneInfo(settings.timezone)
+    start, end = _today(zone)
+    today = _figures(request, bind, start, end, queues, zone, WALLBOARD_SECONDS)["queue"]
+    states = load_states(bind, [a.username for a in agents])
     now = time.time()
     return {
         "queues": [
@@ -99,6 +104,24 @@ def wallboard_data(request: Request, queues: list[str], agents: list[User]) -> d
     }
 
 
+def _figures(
+    request: Request,
+    bind: Engine | Session,
+    start: dt.datetime,
+    end: dt.datetime,
+    queues: list[str],
+    zone: ZoneInfo,
+    ttl: float,
+) -> dict[str, dict[str, reports.Figures]]:
+    """The period's call figures, computed once for everyone asking within ``ttl`` s."""
+    cache: SharedCache = request.app.state.shared_cache
+    return cache.get(
+        ("calls", start, end, tuple(queues), str(zone)),
+        ttl,
+        lambda: reports.compute(reports.load(bind, start, end, queues), zone),
+    )
+
+
 def _agents(session: Session, current: SignedIn) -> list[User]:
     query = select(User).where(User.role == "agent", User.active.is_(True))
     if not current.actor.is_city:
@@ -116,7 +139,9 @@ def wallboard(request: Request, current: Current, session: DbSession) -> HTMLRes
             "t": translator(request),
             "user": current.user,
             "csrf": current.session.csrf_token,
-            "data": wallboard_data(request, _queues(session, current), _agents(session, current)),
+            "data": wallboard_data(
+                request, _queues(session, current), _agents(session, current), session
+            ),
         },
     )
 
@@ -155,9 +180,7 @@ def report_page(
         raise HTTPException(422, "end must follow start, within a year")
     begin = dt.datetime.combine(first, dt.time(), zone).astimezone(dt.UTC)
     finish = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), zone).astimezone(dt.UTC)
-    figures = reports.compute(
-        reports.load(request.app.state.engine, begin, finish, _queues(session, current)), zone
-    )
+    figures = _figures(request, session, begin, finish, _queues(session, current), zone, 10.0)
     if format == "csv":
         out = io.StringIO()
         writer = csv.writer(out)
@@ -219,7 +242,7 @@ async def force_state(
     _supervisor_only(current)
     check_csrf(current, x_csrf_token)
     agent, queues = await run_in_threadpool(_agent_queues, session, current, username)
-    await set_agent_state(request.app.state, agent, queues, body.state, body.reason)
+    await set_agent_state(request.app.state, session, agent, queues, body.state, body.reason)
     return {"agent": agent.username, "state": body.state}
 
 

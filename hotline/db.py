@@ -14,8 +14,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
+POOL_SIZE, POOL_OVERFLOW = 5, 10  # SQLAlchemy's defaults, named: the web gate counts them
+POOL_TIMEOUT = 5.0  # seconds to wait for a pooled connection before giving up (a 503)
+
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
+    kwargs.setdefault("pool_size", POOL_SIZE)
+    kwargs.setdefault("max_overflow", POOL_OVERFLOW)
+    kwargs.setdefault("pool_timeout", POOL_TIMEOUT)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -73,3 +79,16 @@ def transaction(engine: Engine) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any exception."""
     with session_factory(engine)() as session, session.begin():
         yield session
+
+
+@contextmanager
+def using(bind: Engine | Session) -> Iterator[Session]:
+    """The session a caller already holds (its transaction, its one connection), or a
+    transaction of its own on an engine. A web request passes its session so that it never
+    waits for a second pooled connection while holding one: with every worker thread doing
+    that, the pool ran dry and the pages hung for the pool's whole timeout."""
+    if isinstance(bind, Session):
+        yield bind
+    else:
+        with transaction(bind) as session:
+            yield session

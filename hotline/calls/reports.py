@@ -26,7 +26,9 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
+from hotline.db import using
 from hotline.models import Call
 
 
@@ -114,7 +116,7 @@ def compute(rows: Iterable[CallRow], zone: dt.tzinfo) -> dict[str, dict[str, Fig
 
 
 def load(
-    engine: Engine,
+    bind: Engine | Session,
     start: dt.datetime,
     end: dt.datetime,
     queues: list[str] | None = None,
@@ -129,8 +131,8 @@ def load(
         query = query.where(Call.queue.in_(queues))
     if uniqueids is not None:
         query = query.where(Call.uniqueid.in_(uniqueids))
-    with engine.connect() as connection:
-        rows = connection.execute(query).all()
+    with using(bind) as session:
+        rows = session.execute(query).all()
     return [
         CallRow(q or "", a, _aware(j), _aware(c) if c else None, _aware(e) if e else None, o)
         for q, a, j, c, e, o in rows

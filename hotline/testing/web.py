@@ -1,10 +1,38 @@
-"""Signing in to the web desktop from a test, the way a browser does."""
+"""The web app on a real uvicorn on loopback, and signing in the way a browser does."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
+import uvicorn
+
+from hotline.service import EmbeddedWebServer
+from hotline.testing.pbx import free_port
+
+
+@asynccontextmanager
+async def serving(app: Any) -> AsyncIterator[str]:
+    """``app`` served by uvicorn on 127.0.0.1 (a free port) for the block; its base URL.
+    The server stops even when the block fails."""
+    port = free_port()
+    server = EmbeddedWebServer(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, backlog=1024)
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()  # it could not start: say why
+        await asyncio.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
 
 
 async def sign_in(client: httpx.AsyncClient, username: str, password: str) -> str:

@@ -5,49 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 
 import httpx
-import uvicorn
 from sqlalchemy import Engine
 
 from agent_ui.events import EventHub
 from agent_ui.main import create_app
-from hotline.service import EmbeddedWebServer
 from hotline.settings import Settings
-from hotline.testing.pbx import free_port
+from hotline.testing.web import serving, sign_in
 
 
 def test_many_streams_leave_the_pool_free(loaded_engine: Engine, loaded_db_url: str) -> None:
     async def main() -> None:
         hub = EventHub()
-        port = free_port()
-        server = EmbeddedWebServer(
-            uvicorn.Config(
-                create_app(Settings(database_url=loaded_db_url), loaded_engine, hub=hub),
-                host="127.0.0.1",
-                port=port,
-                log_config=None,
-            )
-        )
-        serving = asyncio.create_task(server.serve())
-        while not server.started:
-            await asyncio.sleep(0.05)
-        try:
-            base = f"http://127.0.0.1:{port}"
+        app = create_app(Settings(database_url=loaded_db_url), loaded_engine, hub=hub)
+        async with serving(app) as base:
             async with httpx.AsyncClient(base_url=base, timeout=10) as client:
-                page = await client.get("/login")
-                csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-                assert csrf is not None
-                signed = await client.post(
-                    "/login",
-                    data={
-                        "username": "dc_agent",
-                        "password": "agent-demo-123",
-                        "csrf_token": csrf.group(1),
-                    },
-                )
-                assert signed.status_code == 303, signed.text
+                await sign_in(client, "dc_agent", "agent-demo-123")
                 cookie = client.cookies.get("hotline_session")
                 assert cookie, "sign-in set no session cookie"
             stack = contextlib.AsyncExitStack()
@@ -72,8 +46,5 @@ def test_many_streams_leave_the_pool_free(loaded_engine: Engine, loaded_db_url: 
                 ) as other:
                     places = await other.get("/desk/places", params={"q": "dhm"})
                     assert places.status_code == 200 and places.json()[0]["name"] == "东华门街道"
-        finally:  # a failed assertion must not leave the server or its sockets open
-            server.should_exit = True
-            await serving
 
     asyncio.run(main())

@@ -1,0 +1,51 @@
+"""Figures many pages ask for at once, computed once: a small time-limited cache.
+
+At a shift start 200 supervisors' wallboards ask for the same day's queue figures within a
+second; each computation folds every call of the day. The first asker computes, the others
+asking for the same key meanwhile wait for that result instead of computing it again (one
+lock per key), and the result serves everyone for ``ttl`` seconds. Per process, bounded.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class SharedCache:
+    def __init__(self, max_entries: int = 256) -> None:
+        self._entries: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
+        self._locks: dict[Hashable, threading.Lock] = {}
+        self._guard = threading.Lock()
+        self._max = max_entries
+
+    def get(self, key: Hashable, ttl: float, compute: Callable[[], T]) -> T:
+        """The value for ``key`` if computed less than ``ttl`` seconds ago, else computed
+        now (once, however many threads ask at the same moment)."""
+        found = self._fresh(key)
+        if found is not None:
+            return found[1]  # type: ignore[no-any-return]
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            found = self._fresh(key)
+            if found is not None:  # computed by the thread we waited for
+                return found[1]  # type: ignore[no-any-return]
+            value = compute()
+            with self._guard:
+                self._entries[key] = (time.monotonic() + ttl, value)
+                self._entries.move_to_end(key)
+                while len(self._entries) > self._max:
+                    old, _ = self._entries.popitem(last=False)
+                    self._locks.pop(old, None)
+            return value
+
+    def _fresh(self, key: Hashable) -> tuple[float, Any] | None:
+        with self._guard:
+            entry = self._entries.get(key)
+        return entry if entry is not None and entry[0] > time.monotonic() else None
