@@ -12,24 +12,19 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from agent_ui import (
-    admin,
-    api_cases,
-    api_field,
-    auth,
-    desktop,
-    field_form,
-    metrics,
-    open311,
-    platform_work,
-    public,
-    supervisor,
-    unit_portal,
-)
-from agent_ui.deps import DatabaseBusy
-from agent_ui.events import EventHub
-from agent_ui.shared_cache import SharedCache
-from agent_ui.templating import TEMPLATES
+from agent_ui.api import cases as api_cases
+from agent_ui.api import field as api_field
+from agent_ui.api import metrics, open311
+from agent_ui.live.events import EventHub
+from agent_ui.pages import admin, public, supervisor
+from agent_ui.pages import desk as desktop
+from agent_ui.pages import field as field_form
+from agent_ui.pages import inbox as platform_work
+from agent_ui.pages import unit as unit_portal
+from agent_ui.web import auth
+from agent_ui.web.deps import DatabaseBusy
+from agent_ui.web.shared_cache import SharedCache
+from agent_ui.web.templating import TEMPLATES
 from agi.ami import AmiClient
 from hotline import __version__
 from hotline.cases.service import CaseError
@@ -122,7 +117,7 @@ def create_app(
             }
         return TEMPLATES.TemplateResponse(
             request,
-            "index.html",
+            "status.html",
             {"counts": counts, "hotline_number": settings.hotline_number, "version": __version__},
         )
 

@@ -32,7 +32,7 @@ import uvicorn  # noqa: E402
 from sqlalchemy import insert  # noqa: E402
 from stats import percentile  # noqa: E402
 
-from agent_ui.events import EventHub  # noqa: E402
+from agent_ui.live.events import EventHub  # noqa: E402
 from agent_ui.main import create_app  # noqa: E402
 from agi.ami_protocol import Message  # noqa: E402
 from hotline import migrate  # noqa: E402

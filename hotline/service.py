@@ -19,10 +19,10 @@ from dataclasses import dataclass
 import uvicorn
 from sqlalchemy import Engine
 
-from agent_ui.events import EventHub
+from agent_ui.live.events import EventHub
+from agent_ui.live.pg_events import PgEventBus
+from agent_ui.live.wrapup import WrapUp
 from agent_ui.main import create_app
-from agent_ui.pg_events import PgEventBus
-from agent_ui.wrapup import WrapUp
 from agi.ami import AmiClient
 from agi.queues import QueueMonitor, merged_snapshot
 from agi.server import FastAgiServer

@@ -6,7 +6,7 @@ import datetime as dt
 
 from sqlalchemy import Engine
 
-from agent_ui.agent_states import LOGGED_OUT, load_states, record_state, state_of
+from hotline.agent_states import LOGGED_OUT, load_states, record_state, state_of
 
 T0 = dt.datetime(2026, 11, 30, 1, 0, tzinfo=dt.UTC)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from agent_ui.events import EventHub
+from agent_ui.live.events import EventHub
 from hotline.calls.tracker import CallConnected
 from hotline.cases.service import Actor, NewCase, create_case
 from hotline.db import transaction

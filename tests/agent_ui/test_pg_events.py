@@ -8,8 +8,8 @@ import logging
 import psycopg
 import pytest
 
-from agent_ui.events import EventHub
-from agent_ui.pg_events import CHANNEL, PgEventBus, libpq_conninfo
+from agent_ui.live.events import EventHub
+from agent_ui.live.pg_events import CHANNEL, PgEventBus, libpq_conninfo
 from hotline.testing.pbx import free_port
 
 

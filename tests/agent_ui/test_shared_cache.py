@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from agent_ui.shared_cache import SharedCache
+from agent_ui.web.shared_cache import SharedCache
 
 
 def test_many_askers_one_computation() -> None:

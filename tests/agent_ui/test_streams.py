@@ -9,7 +9,7 @@ import contextlib
 import httpx
 from sqlalchemy import Engine
 
-from agent_ui.events import EventHub
+from agent_ui.live.events import EventHub
 from agent_ui.main import create_app
 from hotline.settings import Settings
 from hotline.testing.web import serving, sign_in

@@ -8,7 +8,7 @@ import datetime as dt
 
 import httpx
 
-from agent_ui.events import EventHub
+from agent_ui.live.events import EventHub
 from agent_ui.main import create_app
 from hotline.db import transaction
 from hotline.models import QueueMembership

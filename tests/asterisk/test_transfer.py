@@ -11,9 +11,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from agent_ui.events import EventHub
+from agent_ui.live.events import EventHub
+from agent_ui.live.phone import bridged_with
 from agent_ui.main import create_app
-from agent_ui.phone import bridged_with
 from agi.ami_protocol import Message
 from hotline.db import transaction
 from hotline.models import Call, CallEvent

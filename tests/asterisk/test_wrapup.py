@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
-from agent_ui.agent_states import state_of
-from agent_ui.events import EventHub
-from agent_ui.wrapup import WrapUp
+from agent_ui.live.events import EventHub
+from agent_ui.live.wrapup import WrapUp
+from hotline.agent_states import state_of
 from hotline.testing.pbx import Pbx, Scene, play
 
 NOON = dt.datetime(2026, 11, 30, 4, 0, tzinfo=dt.UTC)

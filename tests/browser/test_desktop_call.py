@@ -11,7 +11,7 @@ import pytest
 import uvicorn
 from sqlalchemy import select
 
-from agent_ui.events import EventHub
+from agent_ui.live.events import EventHub
 from agent_ui.main import create_app
 from agi.ami import AmiClient
 from agi.queues import QueueMonitor

@@ -22,9 +22,9 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import delete, select
 
-from agent_ui.deps import DbSession
-from agent_ui.i18n import translator
-from agent_ui.templating import TEMPLATES
+from agent_ui.web.deps import DbSession
+from agent_ui.web.i18n import translator
+from agent_ui.web.templating import TEMPLATES
 from hotline.cases.service import Actor
 from hotline.db import session_factory
 from hotline.models import User, WebSession, utcnow
@@ -121,7 +121,7 @@ def login_page(request: Request, next: str = "/", error: str = "") -> HTMLRespon
     token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
     response = TEMPLATES.TemplateResponse(
         request,
-        "login.html",
+        "auth/login.html",
         {"t": translator(request), "csrf": token, "next": _safe_next(next), "error": error},
     )
     response.set_cookie(

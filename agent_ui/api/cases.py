@@ -11,7 +11,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from agent_ui.deps import DbSession, TokenActor
+from agent_ui.web.deps import DbSession, TokenActor
 from hotline.cases.calendar import load_calendar
 from hotline.cases.joint import assign_joint, assist_done, assisting_jobs
 from hotline.cases.lifecycle import actions_for

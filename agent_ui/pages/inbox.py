@@ -12,15 +12,16 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from agent_ui.auth import Current, SignedIn, check_csrf
-from agent_ui.deps import DbSession
-from agent_ui.i18n import translator
-from agent_ui.public import Month, month_bounds
-from agent_ui.templating import TEMPLATES
+from agent_ui.pages.public import Month
+from agent_ui.web.auth import Current, SignedIn, check_csrf
+from agent_ui.web.deps import DbSession
+from agent_ui.web.i18n import translator
+from agent_ui.web.templating import TEMPLATES
 from hotline.cases import ledger
 from hotline.cases.calendar import load_calendar
 from hotline.cases.service import CaseError, decide_extension, waiting_extension_request
 from hotline.models import Case, CaseHistory, Notification, utcnow
+from hotline.periods import month_bounds
 
 router = APIRouter(prefix="/supervisor", include_in_schema=False)
 ACTIVE = ("dispatched", "in_progress", "rework")
@@ -68,7 +69,7 @@ def inbox(
     ).all()
     return TEMPLATES.TemplateResponse(
         request,
-        "inbox.html",
+        "supervisor/inbox.html",
         {
             "t": translator(request),
             "user": current.user,
@@ -140,7 +141,7 @@ def ledger_page(
     rows = ledger.ledger_rows(session, current.actor, start, end)
     return TEMPLATES.TemplateResponse(
         request,
-        "ledger.html",
+        "supervisor/ledger.html",
         {
             "t": translator(request),
             "user": current.user,

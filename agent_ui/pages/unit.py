@@ -12,10 +12,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from agent_ui.auth import Current, check_csrf
-from agent_ui.deps import DbSession
-from agent_ui.i18n import translator
-from agent_ui.templating import TEMPLATES
+from agent_ui.web.auth import Current, check_csrf
+from agent_ui.web.deps import DbSession
+from agent_ui.web.i18n import translator
+from agent_ui.web.templating import TEMPLATES
 from hotline.cases.calendar import load_calendar
 from hotline.cases.joint import assist_done, assisting_jobs
 from hotline.cases.lifecycle import actions_for
@@ -51,7 +51,7 @@ def jobs(request: Request, current: Current, session: DbSession) -> HTMLResponse
     ).all()
     return TEMPLATES.TemplateResponse(
         request,
-        "unit_jobs.html",
+        "unit/jobs.html",
         {
             "t": translator(request),
             "cases": cases,
@@ -73,7 +73,7 @@ def job(
     case = get_case(session, current.actor, number)
     return TEMPLATES.TemplateResponse(
         request,
-        "unit_case.html",
+        "unit/case.html",
         {
             "t": translator(request),
             "case": case,

@@ -12,11 +12,11 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from agent_ui.api_field import FieldReport, register_report
-from agent_ui.auth import Current, SignedIn, check_csrf
-from agent_ui.deps import DbSession
-from agent_ui.i18n import translator
-from agent_ui.templating import TEMPLATES
+from agent_ui.api.field import FieldReport, register_report
+from agent_ui.web.auth import Current, SignedIn, check_csrf
+from agent_ui.web.deps import DbSession
+from agent_ui.web.i18n import translator
+from agent_ui.web.templating import TEMPLATES
 from hotline.cases.service import CaseError
 from hotline.models import CatalogueClass
 
@@ -38,7 +38,7 @@ def _page(
     ).all()
     return TEMPLATES.TemplateResponse(
         request,
-        "field.html",
+        "field/form.html",
         {
             "t": translator(request),
             "user": current.user,

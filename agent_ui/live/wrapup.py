@@ -10,9 +10,9 @@ import logging
 
 from sqlalchemy import Engine
 
-from agent_ui.agent_states import PhoneState, record_state, state_of
-from agent_ui.events import EventHub
+from agent_ui.live.events import EventHub
 from agi.ami import AmiClient, AmiError
+from hotline.agent_states import PhoneState, record_state, state_of
 from hotline.calls.tracker import CallCompleted, CallNotice
 
 log = logging.getLogger("hotline.wrapup")

@@ -3,7 +3,7 @@
 With several instances behind one PostgreSQL, the instance that sees a call connect (the one
 tracking AMI events) is rarely the one serving the agent's browser. Every instance LISTENs on
 one channel; ``publish`` NOTIFYs it; whatever arrives is handed to the instance's own
-:class:`~agent_ui.events.EventHub`, which holds the open pages. PostgreSQL delivers a
+:class:`~agent_ui.live.events.EventHub`, which holds the open pages. PostgreSQL delivers a
 notification to every listening session, the sender's included, so each page gets each event
 once, whichever instance serves it.
 
@@ -25,7 +25,7 @@ from typing import Any
 import psycopg
 from sqlalchemy.engine import make_url
 
-from agent_ui.events import EventHub
+from agent_ui.live.events import EventHub
 
 log = logging.getLogger("hotline.events.pg")
 CHANNEL = "hotline_events"

@@ -17,15 +17,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from agent_ui.agent_states import state_of
-from agent_ui.api_cases import CaseIn
-from agent_ui.auth import Current, SignedIn, StreamUser, check_csrf
-from agent_ui.deps import DbSession
-from agent_ui.i18n import translator
-from agent_ui.phone import bridged_with, set_agent_state
-from agent_ui.templating import TEMPLATES
+from agent_ui.api.cases import CaseIn
+from agent_ui.live.phone import bridged_with, set_agent_state
+from agent_ui.web.auth import Current, SignedIn, StreamUser, check_csrf
+from agent_ui.web.deps import DbSession
+from agent_ui.web.i18n import translator
+from agent_ui.web.templating import TEMPLATES
 from agi.ami import AmiError
 from dialplan.render import CONSULT_EMERGENCY
+from hotline.agent_states import state_of
 from hotline.cases.calendar import load_calendar
 from hotline.cases.service import NewCase, create_case
 from hotline.gazetteer import search
@@ -54,7 +54,7 @@ def desktop(request: Request, current: Current, session: DbSession) -> Response:
     state = state_of(session, current.user.username)
     return TEMPLATES.TemplateResponse(
         request,
-        "desktop.html",
+        "desk/desk.html",
         {
             "t": translator(request),
             "user": current.user,

@@ -11,10 +11,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from agent_ui.auth import Current, SignedIn, check_csrf
-from agent_ui.deps import DbSession
-from agent_ui.i18n import translator
-from agent_ui.templating import TEMPLATES
+from agent_ui.web.auth import Current, SignedIn, check_csrf
+from agent_ui.web.deps import DbSession
+from agent_ui.web.i18n import translator
+from agent_ui.web.templating import TEMPLATES
 from hotline.models import CallPlatform, QueueMembership, User
 from hotline.users import (
     UserError,
@@ -56,7 +56,7 @@ def users(
     }
     return TEMPLATES.TemplateResponse(
         request,
-        "admin.html",
+        "admin/users.html",
         {
             "t": translator(request),
             "user": current.user,

@@ -1,7 +1,7 @@
 """Live events to the browser over SSE: one bounded queue per open page.
 
 The call tracker says a call connected to an agent; the hub puts a ``pop`` event on that
-agent's pages. With several app instances a carrier (``agent_ui.pg_events``) takes each event
+agent's pages. With several app instances a carrier (``agent_ui.live.pg_events``) takes each event
 to every instance first. A page that does not keep up (queue full) is dropped rather than buffered
 without bound; the browser's EventSource reconnects by itself.
 """

@@ -22,14 +22,14 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from agent_ui.agent_states import LOGGED_OUT, load_states
-from agent_ui.auth import Current, SignedIn, StreamUser, check_csrf
-from agent_ui.deps import DbSession
-from agent_ui.i18n import translator
-from agent_ui.phone import phone_of, set_agent_state
-from agent_ui.shared_cache import SharedCache
-from agent_ui.templating import TEMPLATES
+from agent_ui.live.phone import phone_of, set_agent_state
+from agent_ui.web.auth import Current, SignedIn, StreamUser, check_csrf
+from agent_ui.web.deps import DbSession
+from agent_ui.web.i18n import translator
+from agent_ui.web.shared_cache import SharedCache
+from agent_ui.web.templating import TEMPLATES
 from agi.ami import AmiError
+from hotline.agent_states import LOGGED_OUT, load_states
 from hotline.calls import reports
 from hotline.db import session_factory
 from hotline.models import CallPlatform, User
@@ -134,7 +134,7 @@ def wallboard(request: Request, current: Current, session: DbSession) -> HTMLRes
     _supervisor_only(current)
     return TEMPLATES.TemplateResponse(
         request,
-        "wallboard.html",
+        "supervisor/wallboard.html",
         {
             "t": translator(request),
             "user": current.user,
@@ -197,7 +197,7 @@ def report_page(
     peak = max((r.offered for r in figures["hour"].values()), default=0) or 1
     return TEMPLATES.TemplateResponse(
         request,
-        "reports.html",
+        "supervisor/reports.html",
         {
             "t": translator(request),
             "user": current.user,

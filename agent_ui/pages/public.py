@@ -4,7 +4,6 @@ and per unit for a month. No personal data: counts and rates only."""
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -12,23 +11,16 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 
-from agent_ui.deps import DbSession, TokenActor
-from agent_ui.templating import TEMPLATES
+from agent_ui.web.deps import DbSession, TokenActor
+from agent_ui.web.templating import TEMPLATES
 from hotline.cases import ledger
 from hotline.cases.indicators import compute, load
 from hotline.cases.service import CaseError
 from hotline.models import Area, Unit
+from hotline.periods import month_bounds
 
 router = APIRouter(tags=["evaluation"])
-Month = Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
-
-
-def month_bounds(month: str | None, zone: ZoneInfo) -> tuple[str, dt.datetime, dt.datetime]:
-    today = dt.datetime.now(zone)
-    year, number = (int(p) for p in month.split("-")) if month else (today.year, today.month)
-    start = dt.datetime(year, number, 1, tzinfo=zone)
-    end = dt.datetime(year + (number == 12), number % 12 + 1, 1, tzinfo=zone)
-    return f"{year:04d}-{number:02d}", start.astimezone(dt.UTC), end.astimezone(dt.UTC)
+Month = Annotated[str | None, Query(pattern=r"^(19|20)\d{2}-(0[1-9]|1[0-2])$")]
 
 
 def _evaluation(session: DbSession, request: Request, month: str | None) -> dict[str, Any]:
@@ -58,7 +50,7 @@ def evaluation_json(request: Request, session: DbSession, month: Month = None) -
 @router.get("/public/evaluation", response_class=HTMLResponse, include_in_schema=False)
 def evaluation_page(request: Request, session: DbSession, month: Month = None) -> HTMLResponse:
     return TEMPLATES.TemplateResponse(
-        request, "evaluation.html", _evaluation(session, request, month)
+        request, "public/evaluation.html", _evaluation(session, request, month)
     )
 
 

@@ -11,8 +11,8 @@ from fastapi import HTTPException
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from agent_ui.agent_states import record_state
 from agi.ami import AmiClient, AmiError
+from hotline.agent_states import record_state
 from hotline.models import User
 from hotline.settings import Settings
 

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Form, Header, Query, Request, Response
 from sqlalchemy import select
 
-from agent_ui.deps import DbSession, grid_index
+from agent_ui.web.deps import DbSession, grid_index
 from hotline.cases.service import CaseError, NewCase, create_case
 from hotline.geo import PointError, check_point, finite_or_none
 from hotline.models import Case, CatalogueClass, Unit

@@ -10,8 +10,8 @@ from fastapi import APIRouter, File, Form, Header, Request, Response, UploadFile
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from agent_ui.api_cases import CaseOut, case_out
-from agent_ui.deps import DbSession, TokenActor, grid_index
+from agent_ui.api.cases import CaseOut, case_out
+from agent_ui.web.deps import DbSession, TokenActor, grid_index
 from hotline.cases.media import attach_photo
 from hotline.cases.service import Actor, CaseError, NewCase, create_case, get_case
 from hotline.geo import PointError, check_point
