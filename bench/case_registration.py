@@ -40,7 +40,7 @@ from hotline.models import Case  # noqa: E402
 from hotline.refdata import load_reference_data  # noqa: E402
 from hotline.testing import pg  # noqa: E402
 
-AGENT = Actor("bench", "agent", "110000")
+AGENT = Actor("bench", "dispatcher", "110000")  # registers and dispatches
 CLASSES = ["0102", "0104", "0501", "0505", "0301", "0403"]
 
 

@@ -282,17 +282,25 @@ def token_add(
         str | None, typer.Option(help="A unit's code: the token acts as that unit.")
     ] = None,
     scope: Annotated[
-        str | None, typer.Option(help="For a system token: city or district code.")
+        str | None, typer.Option(help="For a platform token: the city's or a district's code.")
     ] = None,
+    role: Annotated[
+        str,
+        typer.Option(
+            help="For a platform token: agent (registers cases), dispatcher (works them) or "
+            "supervisor."
+        ),
+    ] = "dispatcher",
 ) -> None:
-    """Make an API token (REST API, Open311 api_key). It is printed once, stored hashed."""
+    """Make an API token (REST API, Open311 api_key) with the role and scope of the people
+    it stands for. It is printed once, stored hashed."""
     from hotline.tokens import TokenError, make_token
 
     engine = make_engine(settings().database_url)
     try:
         with transaction(engine) as session:
             token = make_token(
-                session, name, "unit" if unit else "system", unit_code=unit, scope_code=scope
+                session, name, "unit" if unit else role, unit_code=unit, scope_code=scope
             )
     except TokenError as exc:
         typer.echo(f"error: {exc}", err=True)

@@ -28,6 +28,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from hotline.roles import ROLES, TOKEN_ROLES
+
 # Stable constraint names so migrations behave the same on SQLite and PostgreSQL.
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -40,10 +42,11 @@ NAMING = {
 AREA_LEVELS = ("city", "district", "street", "community")
 CATALOGUE_KINDS = ("component", "event")
 UNIT_LEVELS = ("city", "district")
-ROLES = ("agent", "supervisor", "unit", "admin", "inspector")
 URGENCIES = ("normal", "urgent")
 DEADLINE_UNITS = ("working_hours", "working_days")
-CASE_SOURCES = ("phone", "callback_request", "field", "api", "open311")
+# How a case reached us: a call, a visit to the platform, the web, an inspector in the
+# street, a caller who left a callback request, another system, Open311, anything else.
+CASE_SOURCES = ("phone", "walk_in", "web", "field", "callback_request", "api", "open311", "other")
 CASE_STATES = (
     "received",
     "registered",
@@ -357,6 +360,9 @@ class Case(Base):
     solved: Mapped[bool | None] = mapped_column(Boolean)
     satisfaction: Mapped[int | None] = mapped_column(Integer)
     overdue_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    urge_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # 督办
+    # Working hours a unit asked for and the platform has not decided yet (one at a time).
+    pending_extension_hours: Mapped[int | None] = mapped_column(Integer)
     created_by: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(
@@ -485,9 +491,6 @@ class Lease(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     holder: Mapped[str] = mapped_column(String(128))
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-
-
-TOKEN_ROLES = ("unit", "system")
 
 
 class ApiToken(Base):

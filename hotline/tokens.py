@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from hotline.cases.service import Actor
 from hotline.models import ApiToken, Area, Unit
+from hotline.roles import TOKEN_ROLES
 
 
 class TokenError(ValueError):
@@ -34,12 +35,12 @@ def make_token(
         if unit is None:
             raise TokenError("unit: a unit token needs a known unit code")
         scope_code = unit.district_code or "110000"
-    elif role == "system":
+    elif role in TOKEN_ROLES:
         area = session.get(Area, scope_code) if scope_code else None
         if area is None or area.level not in ("city", "district"):
             raise TokenError("scope: the code of the city or of a district")
     else:
-        raise TokenError("role: unit or system")
+        raise TokenError(f"role: one of {', '.join(TOKEN_ROLES)}")
     if session.scalar(select(ApiToken.id).where(ApiToken.name == name)) is not None:
         raise TokenError(f"name: {name} exists")
     token = "htl_" + secrets.token_urlsafe(32)
@@ -64,5 +65,5 @@ def actor_for_token(session: Session, token: str) -> Actor | None:
         return None
     if row.role == "unit":
         return Actor(f"api:{row.name}", "unit", row.scope_code, row.unit_code)
-    # An external system files and reads cases as a platform agent of its scope.
-    return Actor(f"api:{row.name}", "agent", row.scope_code)
+    # Another system acts with the role and scope it was given, as a person would.
+    return Actor(f"api:{row.name}", row.role, row.scope_code)

@@ -7,7 +7,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hotline.models import ROLES, Area, CallPlatform, QueueMembership, Unit, User
+from hotline.models import Area, CallPlatform, QueueMembership, Unit, User
+from hotline.roles import ROLES
 
 _hasher = PasswordHasher()
 MIN_PASSWORD_LENGTH = 8

@@ -30,6 +30,7 @@ from hotline.cases.calendar import load_calendar
 from hotline.cases.service import NewCase, create_case
 from hotline.gazetteer import search
 from hotline.models import Call, CallEvent, CallPlatform, Case, CatalogueClass, utcnow
+from hotline.roles import DESK
 from hotline.users import agent_queues
 
 router = APIRouter(include_in_schema=False)
@@ -38,8 +39,8 @@ CLOSED = ("closed", "invalid", "duplicate")
 
 
 def _platform_only(current: Current) -> None:
-    if current.user.role not in ("agent", "supervisor"):
-        raise HTTPException(403, "the desktop is for agents and supervisors")
+    if current.user.role not in DESK:
+        raise HTTPException(403, "the desk is for the platforms' agents and staff")
 
 
 @router.get("/", response_class=HTMLResponse)

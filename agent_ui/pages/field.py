@@ -19,12 +19,13 @@ from agent_ui.web.i18n import translator
 from agent_ui.web.templating import TEMPLATES
 from hotline.cases.service import CaseError
 from hotline.models import CatalogueClass
+from hotline.roles import DESK
 
 router = APIRouter(prefix="/field", include_in_schema=False)
 
 
 def _staff(current: SignedIn) -> None:
-    if current.user.role not in ("inspector", "agent", "supervisor"):
+    if current.user.role not in ("inspector", *DESK):
         raise HTTPException(403, "the field form is for inspectors and platform staff")
 
 

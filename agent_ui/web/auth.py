@@ -35,7 +35,14 @@ router = APIRouter(tags=["auth"])
 SESSION_COOKIE = "hotline_session"
 LOGIN_CSRF_COOKIE = "hotline_login_csrf"
 SESSION_HOURS = 12
-HOME = {"agent": "/", "supervisor": "/", "admin": "/", "unit": "/unit", "inspector": "/field"}
+HOME = {
+    "agent": "/",
+    "dispatcher": "/",
+    "supervisor": "/",
+    "admin": "/",
+    "unit": "/unit",
+    "inspector": "/field",
+}
 
 
 class LoginLimiter:

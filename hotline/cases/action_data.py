@@ -56,6 +56,12 @@ class Verify(_Shape):
     satisfaction: Annotated[int, Field(ge=1, le=5)]
 
 
+class HandDown(_Shape):
+    district_code: Annotated[str, Field(pattern=r"^\d{6}$")] | None = Field(
+        default=None, description="the district platform that takes the case (default: its own)"
+    )
+
+
 class Ledger(_Shape):
     reason: Annotated[str, Field(max_length=32)] | None = Field(
         default=None, description="the ledger reason's code (the note tells the details)"
@@ -68,6 +74,7 @@ SHAPES: dict[str, type[_Shape]] = {
     "mark_duplicate": MarkDuplicate,
     "verify": Verify,
     "to_ledger": Ledger,
+    "hand_down": HandDown,
 }
 
 

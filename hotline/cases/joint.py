@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from hotline.cases.service import Actor, CaseError, get_case, record_change, touch_case
 from hotline.models import Case, CaseAssist, Notification, Unit, utcnow
+from hotline.roles import PLATFORM_STAFF
 
 ACTIVE = ("dispatched", "in_progress", "rework")
 
@@ -30,7 +31,7 @@ def assign_joint(
 ) -> Case:
     """The city platform adds assisting units to a job a lead unit holds."""
     now = now or utcnow()
-    if actor.role not in ("agent", "supervisor") or not actor.is_city:
+    if actor.role not in PLATFORM_STAFF or not actor.is_city:
         raise CaseError("case-forbidden", "joint jobs are assigned by the city platform", 403)
     case = get_case(session, actor, number)
     if case.state not in ACTIVE or case.unit_code is None:

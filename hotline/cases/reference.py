@@ -32,6 +32,7 @@ class Reference:
     districts: frozenset[str]
     classes: frozenset[tuple[str, str]]  # (kind, code) of active minor classes
     units: dict[str, str]  # active unit code → level (city | district)
+    unit_districts: dict[str, str | None]  # active unit code → its district (None: city)
     loaded: float
     grid_cells: set[str] = field(default_factory=set)  # cells found so far (a cell is
     # never deleted by a data load, only added, so a hit stays true)
@@ -101,10 +102,11 @@ def _load(session: Session) -> Reference:
             )
         )
     )
-    units = {
-        code: level
-        for code, level in session.execute(
-            select(Unit.code, Unit.level).where(Unit.active.is_(True))
-        )
-    }
-    return Reference(assignment, deadlines, districts, classes, units, time.monotonic())
+    rows = session.execute(
+        select(Unit.code, Unit.level, Unit.district_code).where(Unit.active.is_(True))
+    ).all()
+    units = {code: level for code, level, _ in rows}
+    unit_districts = {code: district for code, _, district in rows}
+    return Reference(
+        assignment, deadlines, districts, classes, units, unit_districts, time.monotonic()
+    )

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from hotline.cases.action_data import ActionDataError, check_action_data
-from hotline.cases.lifecycle import TransitionError, check_transition
+from hotline.cases.lifecycle import ACTIVE_JOBS, TransitionError, check_transition
 from hotline.cases.numbers import next_case_number
 from hotline.cases.reference import Reference, reference_data
 from hotline.cases.rules import assign_unit, deadline_for, due_at
@@ -34,9 +34,11 @@ from hotline.geo import WORLD, Bounds, PointError, check_point
 from hotline.models import (
     Case,
     CaseHistory,
+    Notification,
     OutboxEvent,
     utcnow,
 )
+from hotline.roles import DESK, PLATFORM_STAFF
 from hotline.text import clean_text
 from hotline.workcalendar import WorkCalendar
 
@@ -63,13 +65,20 @@ class Actor:
     def is_city(self) -> bool:
         return len(self.scope_code) == 6 and self.scope_code.endswith("0000")
 
+    @property
+    def level(self) -> str:
+        """The platform the actor works at: "city" or "district"."""
+        return "city" if self.is_city else "district"
+
 
 def may_see(actor: Actor, case: Case) -> bool:
+    """Least privilege: a unit its jobs; an agent and an inspector the cases they
+    registered; platform staff their district's cases (the city's staff every case)."""
     if actor.role == "unit":
         return case.unit_code is not None and case.unit_code == actor.unit_code
-    if actor.role == "inspector":  # a field inspector sees the reports they filed
+    if actor.role in ("inspector", "agent"):
         return case.created_by == actor.username
-    if actor.role not in ("agent", "supervisor"):
+    if actor.role not in PLATFORM_STAFF:
         return False
     return actor.is_city or case.district_code == actor.scope_code
 
@@ -108,9 +117,7 @@ def create_case(
     dispatch it (a unit's code, or ``auto`` for the assignment rules) in the same
     transaction, with the deadline from ``calendar``. A point must lie in ``bounds`` (the
     city's, from the settings). Returns (case, created)."""
-    if actor.role not in ("agent", "supervisor") and not (
-        actor.role == "inspector" and new.source == "field"
-    ):
+    if actor.role not in DESK and not (actor.role == "inspector" and new.source == "field"):
         raise CaseError("case-forbidden", f"a {actor.role} cannot create such cases", 403)
     reference = reference_data(session)
     new = _cleaned(new)
@@ -202,12 +209,10 @@ def _dispatch_on_create(
             raise CaseError("case-no-unit", "no assignment rule matches; choose a unit", 409)
     data: dict[str, Any] = {"unit_code": unit_code}
     try:
-        target = check_transition("registered", "dispatch", actor.role, data)
+        target = check_transition("registered", "dispatch", actor.role, data, actor.level)
     except TransitionError as exc:
         raise CaseError(exc.error_id, str(exc), 403) from exc
-    level = reference.units.get(str(unit_code))
-    if level is None:
-        raise CaseError("case-bad-unit", f"unknown unit {unit_code}", 422)
+    level = _check_unit(reference, actor, str(unit_code), new.district_code)
     values["state"] = target
     values["unit_code"] = unit_code
     if level == "city":
@@ -308,7 +313,7 @@ def transition(
     if action == "dispatch" and data.get("unit_code") in (None, "", "auto"):
         data["unit_code"] = _auto_unit(session, case)
     try:
-        target = check_transition(case.state, action, actor.role, data)
+        target = check_transition(case.state, action, actor.role, data, actor.level)
     except TransitionError as exc:
         raise CaseError(
             exc.error_id, str(exc), 403 if exc.error_id == "case-forbidden" else 409
@@ -318,6 +323,8 @@ def transition(
         _apply(session, actor, case, action, data, now, calendar, zone)
         case.state = target
         case.updated_at = now
+        if target not in ACTIVE_JOBS:  # a job no longer open has no extension to decide
+            case.pending_extension_hours = None
     try:
         session.flush()
     except StaleDataError as exc:
@@ -425,9 +432,7 @@ def _apply(
     elif action == "dispatch":
         reference = reference_data(session)
         unit_code = str(data["unit_code"])
-        level = reference.units.get(unit_code)
-        if level is None:
-            raise CaseError("case-bad-unit", f"unknown unit {unit_code}", 422)
+        level = _check_unit(reference, actor, unit_code, case.district_code)
         case.unit_code = unit_code
         if level == "city":
             case.platform_level = "city"
@@ -440,6 +445,99 @@ def _apply(
         case.satisfaction = data["satisfaction"]
     elif action == "escalate":
         case.platform_level = "city"
+        _notify(
+            session,
+            case,
+            None,
+            CITY_SCOPE,
+            "escalated",
+            f"案件 {case.number} 由区级平台上报市级平台协调",
+            now,
+        )
+    elif action == "hand_down":
+        _hand_down(session, case, data, now)
+    elif action == "urge":
+        case.urge_count = (case.urge_count or 0) + 1
+        text = f"督办：案件 {case.number} 请抓紧处置（第 {case.urge_count} 次督办）"
+        _notify(session, case, case.unit_code, None, "urge", text, now)
+        _notify(session, case, None, case.district_code or CITY_SCOPE, "urge", text, now)
+
+
+CITY_SCOPE = "110000"  # the city platform's scope code in notifications
+
+
+def _check_unit(
+    reference: Reference, actor: Actor, unit_code: str, district_code: str | None
+) -> str:
+    """The level of the unit a case goes to, if this actor may send that case there: a
+    district platform to its own district's units; the city platform to any unit; a case
+    with no district only to a city-level unit (a district's unit would never see it in
+    its district's lists)."""
+    level = reference.units.get(unit_code)
+    if level is None:
+        raise CaseError("case-bad-unit", f"unknown unit {unit_code}", 422)
+    unit_district = reference.unit_districts.get(unit_code)
+    if level == "district" and district_code is None:
+        raise CaseError(
+            "case-no-district",
+            "the case has no district: set its district (or hand it down) before sending it "
+            "to a district's unit",
+            409,
+        )
+    if level == "district" and unit_district != district_code:
+        raise CaseError("case-bad-unit", f"{unit_code} works in another district", 422)
+    if not actor.is_city and level == "city":
+        raise CaseError(
+            "case-forbidden", "city-level units are dispatched by the city platform", 403
+        )
+    return level
+
+
+def _notify(
+    session: Session,
+    case: Case,
+    unit_code: str | None,
+    scope_code: str | None,
+    kind: str,
+    text: str,
+    now: dt.datetime,
+) -> None:
+    session.add(
+        Notification(
+            case_id=case.id,
+            unit_code=unit_code,
+            scope_code=scope_code,
+            kind=kind,
+            text=text,
+            created_at=now,
+        )
+    )
+
+
+def _hand_down(session: Session, case: Case, data: dict[str, Any], now: dt.datetime) -> None:
+    """The city platform gives a case to a district platform: its district (given, or the
+    case's own) and a grid cell in that district, if any."""
+    district = data.get("district_code") or case.district_code
+    if district is None:
+        raise CaseError("case-no-district", "hand_down: name the district platform", 422)
+    if district not in reference_data(session).districts:
+        raise CaseError("case-bad-district", f"hand_down: unknown district {district}", 422)
+    if case.grid_code and not case.grid_code.startswith(district):
+        raise CaseError("case-bad-grid", "hand_down: the case's grid cell lies elsewhere", 422)
+    case.district_code = district
+    case.platform_level = "district"
+    case.unit_code = None
+    case.due_at = None
+    case.overdue_at = None
+    _notify(
+        session,
+        case,
+        None,
+        district,
+        "handed_down",
+        f"市级平台将案件 {case.number} 交由本区处置",
+        now,
+    )
 
 
 def _auto_unit(session: Session, case: Case) -> str:
@@ -486,10 +584,27 @@ def request_extension(
     case = get_case(session, actor, number)
     if actor.role != "unit" or case.state not in ("dispatched", "in_progress", "rework"):
         raise CaseError("case-forbidden", "only the unit handling the job can ask", 403)
+    if case.pending_extension_hours is not None:
+        raise CaseError(
+            "case-extension-waiting",
+            f"an extension of {case.pending_extension_hours} hours is already waiting for the "
+            "platform's decision",
+            409,
+        )
     reason = clean_text(reason)
     if not 1 <= hours <= 400 or not reason.strip() or len(reason) > 4000:
         raise CaseError("case-bad-extension", "1 to 400 working hours, with a reason", 422)
+    case.pending_extension_hours = hours  # before the lock's flush: one version step
     touch_case(session, case, version, now)
+    _notify(
+        session,
+        case,
+        None,
+        case.district_code or CITY_SCOPE,
+        "extension",
+        f"案件 {case.number} 的责任单位申请延期 {hours} 个工作小时",
+        now,
+    )
     record_change(
         session,
         case,
@@ -517,17 +632,20 @@ def decide_extension(
     """The platform approves (the deadline moves by the working hours asked) or refuses."""
     now = now or utcnow()
     case = get_case(session, actor, number)
-    if actor.role not in ("agent", "supervisor"):
-        raise CaseError("case-forbidden", "the platform decides extensions", 403)
-    pending = pending_extension(session, case)
+    if actor.role not in PLATFORM_STAFF:
+        raise CaseError("case-forbidden", "the platform's staff decide extensions", 403)
+    pending = case.pending_extension_hours
     if pending is None:
         raise CaseError("case-no-extension", "no extension request is waiting", 409)
-    touch_case(session, case, version, now)
+    # Every change before the lock's flush: one version step for the decision (a refused
+    # version raises there and the caller's transaction rolls them back).
+    case.pending_extension_hours = None
     if approve and case.due_at is not None:
         local = _aware(case.due_at).astimezone(zone).replace(tzinfo=None)
         moved = calendar.add_working_hours(local, pending)
         case.due_at = moved.replace(tzinfo=zone).astimezone(dt.UTC)
         case.overdue_at = None
+    touch_case(session, case, version, now)
     record_change(
         session,
         case,

@@ -29,8 +29,8 @@ def api(loaded_engine: Engine, loaded_db_url: str, tmp_path: Path) -> Iterator[A
     with transaction(loaded_engine) as session:
         unit = make_token(session, "dc-sanitation", "unit", unit_code="dongcheng.sanitation")
         water = make_token(session, "water", "unit", unit_code="bj.water_supply")
-        system = make_token(session, "city-system", "system", scope_code="110000")
-        xicheng = make_token(session, "xc-system", "system", scope_code="110102")
+        system = make_token(session, "city-system", "dispatcher", scope_code="110000")
+        xicheng = make_token(session, "xc-system", "dispatcher", scope_code="110102")
     app = create_app(
         Settings(database_url=loaded_db_url, media_dir=tmp_path / "media"), loaded_engine
     )

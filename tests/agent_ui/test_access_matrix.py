@@ -71,7 +71,8 @@ def world(engine: Engine) -> dict[str, str]:
             NewCase(source="phone", kind="event", class_code="0102", district_code="110101"),
             "m",
         )
-        transition(session, agent, case.number, "dispatch", 1, {"unit_code": "auto"})
+        dispatcher = Actor("dc_dispatcher", "dispatcher", "110101")
+        transition(session, dispatcher, case.number, "dispatch", 1, {"unit_code": "auto"})
         ids = {}
         for name, district in (("dc_call", "110101"), ("xc_call", "110102")):
             call = Call(

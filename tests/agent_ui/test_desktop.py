@@ -17,6 +17,7 @@ from hotline.models import Call
 
 PASSWORDS = {
     "dc_agent": "agent-demo-123",
+    "dc_dispatcher": "dispatch-demo-123",
     "xc_agent": "agent-demo-123",
     "city_agent": "agent-demo-123",
     "unit_dc_sanitation": "unit-demo-123",
@@ -85,12 +86,20 @@ def test_saving_twice_makes_one_case(api: Any, loaded_engine: Engine) -> None:
             headers={"X-CSRF-Token": csrf},
         )
         assert nowhere.status_code == 422 and nowhere.json()["error_id"] == "case-bad-point"
+    not_an_agents = api.client.post(
+        "/desk/cases",
+        json=body | {"idempotency_key": "form-666666", "dispatch_to": "auto"},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert not_an_agents.status_code == 403  # agents register; dispatchers dispatch
+    api.client.post("/logout", data={"csrf_token": csrf})
+    csrf = sign_in(api.client, "dc_dispatcher")
     dispatched = api.client.post(
         "/desk/cases",
         json=body | {"idempotency_key": "form-777777", "dispatch_to": "auto"},
         headers={"X-CSRF-Token": csrf},
     )
-    assert dispatched.status_code == 201
+    assert dispatched.status_code == 201, dispatched.text
     assert (dispatched.json()["state"], dispatched.json()["unit_code"]) == (
         "dispatched",
         "dongcheng.sanitation",

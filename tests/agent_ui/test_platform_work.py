@@ -18,7 +18,7 @@ from hotline.db import transaction
 from hotline.demo import load_demo_users
 from hotline.models import Case, CaseHistory, Notification
 
-AGENT = Actor("dc_agent", "agent", "110101")
+AGENT = Actor("dc_dispatcher", "dispatcher", "110101")
 SUPER = Actor("dc_super", "supervisor", "110101")
 UNIT = Actor("u", "unit", "110101", "dongcheng.sanitation")
 PASSWORDS = {

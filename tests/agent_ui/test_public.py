@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from hotline.cases.service import Actor, NewCase, create_case, transition
 from hotline.db import transaction
 
-AGENT = Actor("dc_agent", "agent", "110101")
+AGENT = Actor("dc_dispatcher", "dispatcher", "110101")
 SUPER = Actor("dc_super", "supervisor", "110101")
 UNIT = Actor("u", "unit", "110101", "dongcheng.sanitation")
 WHEN = dt.datetime(2026, 11, 16, 2, tzinfo=dt.UTC)

@@ -27,7 +27,7 @@ PASSWORDS = {
 
 def a_job(engine: Engine) -> str:
     load_demo_users(engine)
-    agent = Actor("dc_agent", "agent", "110101")
+    agent = Actor("dc_dispatcher", "dispatcher", "110101")
     with transaction(engine) as session:
         case, _ = create_case(
             session,

@@ -120,7 +120,7 @@ def test_month() -> None:
 
 
 def test_from_the_database(loaded_engine: Engine) -> None:
-    agent = Actor("dc_agent", "agent", "110101")
+    agent = Actor("dc_dispatcher", "dispatcher", "110101")
     unit = Actor("u", "unit", "110101", "dongcheng.sanitation")
     when = at(16, 2)
     with transaction(loaded_engine) as session:

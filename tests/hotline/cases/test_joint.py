@@ -12,7 +12,7 @@ from hotline.cases.service import Actor, CaseError, NewCase, create_case, get_ca
 from hotline.db import transaction
 from hotline.models import CaseHistory, Notification, OutboxEvent
 
-AGENT = Actor("dc_agent", "agent", "110101")
+AGENT = Actor("dc_dispatcher", "dispatcher", "110101")
 DC_SUPER = Actor("dc_super", "supervisor", "110101")
 CITY = Actor("city_super", "supervisor", "110000")
 LEAD = Actor("lead", "unit", "110101", "dongcheng.sanitation")

@@ -14,7 +14,8 @@ from hotline.cases.lifecycle import (
     actions_for,
     check_transition,
 )
-from hotline.models import CASE_STATES, ROLES
+from hotline.models import CASE_STATES
+from hotline.roles import ROLES
 
 FULL = {
     "kind": "event",
@@ -27,20 +28,22 @@ FULL = {
 }
 ALLOWED = {
     ("received", "register", "agent"): "registered",
-    ("registered", "dispatch", "agent"): "dispatched",
+    ("registered", "dispatch", "dispatcher"): "dispatched",
     ("dispatched", "accept", "unit"): "in_progress",
     ("in_progress", "report_handled", "unit"): "handled",
-    ("handled", "verify", "agent"): "verified",
+    ("handled", "verify", "dispatcher"): "verified",
     ("verified", "close", "supervisor"): "closed",
     ("dispatched", "return", "unit"): "returned",
     ("returned", "dispatch", "supervisor"): "dispatched",
     ("handled", "rework", "supervisor"): "rework",
     ("rework", "accept", "unit"): "in_progress",
     ("in_progress", "escalate", "supervisor"): "escalated",
-    ("escalated", "dispatch", "agent"): "dispatched",
+    ("escalated", "dispatch", "dispatcher"): "dispatched",
+    ("escalated", "hand_down", "dispatcher"): "registered",
+    ("in_progress", "urge", "dispatcher"): "in_progress",
     ("in_progress", "to_ledger", "supervisor"): "ledger",
     ("ledger", "resume", "supervisor"): "in_progress",
-    ("received", "mark_duplicate", "agent"): "duplicate",
+    ("received", "mark_duplicate", "dispatcher"): "duplicate",
     ("registered", "mark_invalid", "supervisor"): "invalid",
 }
 
@@ -48,7 +51,7 @@ ALLOWED = {
 def expected(state: str, action: str, role: str) -> str | None:
     transition = TRANSITIONS[action]
     if state in transition.sources and role in transition.roles:
-        return transition.target
+        return state if transition.target is None else transition.target
     return None
 
 
@@ -83,6 +86,27 @@ def test_missing_data_and_unknown_action() -> None:
     with pytest.raises(TransitionError) as unknown:
         check_transition("received", "teleport", "agent", FULL)
     assert unknown.value.error_id == "case-unknown-action"
+
+
+def test_agents_register_and_nothing_after() -> None:
+    assert actions_for("received", "agent") == ["register"]
+    for state in ("registered", "dispatched", "handled", "verified", "returned", "ledger"):
+        assert actions_for(state, "agent") == [], state
+
+
+@pytest.mark.parametrize(
+    ("action", "state", "allowed", "refused"),
+    [
+        ("escalate", "in_progress", "district", "city"),
+        ("hand_down", "escalated", "city", "district"),
+    ],
+)
+def test_platform_level_actions(action: str, state: str, allowed: str, refused: str) -> None:
+    assert action in actions_for(state, "dispatcher", allowed)
+    assert action not in actions_for(state, "dispatcher", refused)
+    with pytest.raises(TransitionError) as caught:
+        check_transition(state, action, "supervisor", FULL, refused)
+    assert caught.value.error_id == "case-forbidden"
 
 
 def test_admins_and_units_cannot_run_the_platform() -> None:

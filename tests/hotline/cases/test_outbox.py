@@ -20,7 +20,7 @@ from hotline.db import transaction
 from hotline.models import OutboxEvent
 from hotline.testing.pbx import free_port
 
-AGENT = Actor("dc_agent", "agent", "110101")
+AGENT = Actor("dc_dispatcher", "dispatcher", "110101")
 SECRET = "webhook-secret"
 START = dt.datetime(2026, 11, 30, 2, tzinfo=dt.UTC)
 

@@ -14,7 +14,7 @@ from hotline.db import transaction
 from hotline.lease import acquire
 from hotline.models import Case, CaseHistory, Notification, OutboxEvent
 
-AGENT = Actor("dc_agent", "agent", "110101")
+AGENT = Actor("dc_dispatcher", "dispatcher", "110101")
 UNIT = Actor("unit_dc_sanitation", "unit", "110101", "dongcheng.sanitation")
 GRACE = dt.timedelta(hours=4)
 

@@ -12,10 +12,12 @@ from sqlalchemy import Engine, func, select
 from hotline.cases.calendar import load_calendar
 from hotline.cases.service import Actor, CaseError, NewCase, create_case, get_case, transition
 from hotline.db import session_factory, transaction
-from hotline.models import Case, CaseHistory, OutboxEvent
+from hotline.models import Case, CaseHistory, Notification, OutboxEvent
 
 AGENT = Actor("dc_agent", "agent", "110101")
 SUPERVISOR = Actor("dc_super", "supervisor", "110101")
+DISPATCHER = Actor("dc_dispatcher", "dispatcher", "110101")
+CITY_DISPATCHER = Actor("city_dispatcher", "dispatcher", "110000")
 XICHENG = Actor("xc_agent", "agent", "110102")
 CITY = Actor("city_agent", "agent", "110000")
 SANITATION = Actor("unit_dc_sanitation", "unit", "110101", "dongcheng.sanitation")
@@ -51,7 +53,7 @@ def step(engine: Engine, actor: Actor, number: str, action: str, **data: object)
 
 def test_whole_life_with_history(loaded_engine: Engine) -> None:
     number = register(loaded_engine)
-    dispatched = step(loaded_engine, AGENT, number, "dispatch", unit_code="auto")
+    dispatched = step(loaded_engine, DISPATCHER, number, "dispatch", unit_code="auto")
     assert dispatched.unit_code == "dongcheng.sanitation"  # event 0102 in Dongcheng
     assert dispatched.due_at is not None
     due = (
@@ -63,7 +65,7 @@ def test_whole_life_with_history(loaded_engine: Engine) -> None:
     assert due == dt.datetime(2026, 11, 30, 7, 30, tzinfo=dt.UTC)
     step(loaded_engine, SANITATION, number, "accept")
     step(loaded_engine, SANITATION, number, "report_handled", note="已清理")
-    step(loaded_engine, AGENT, number, "verify", solved=True, satisfaction=5)
+    step(loaded_engine, DISPATCHER, number, "verify", solved=True, satisfaction=5)
     closed = step(loaded_engine, SUPERVISOR, number, "close")
     assert (closed.state, closed.solved, closed.satisfaction, closed.version) == (
         "closed",
@@ -82,10 +84,10 @@ def test_whole_life_with_history(loaded_engine: Engine) -> None:
         ).all()
     assert [tuple(h) for h in history] == [
         ("create", None, "registered", "dc_agent"),
-        ("dispatch", "registered", "dispatched", "dc_agent"),
+        ("dispatch", "registered", "dispatched", "dc_dispatcher"),
         ("accept", "dispatched", "in_progress", "unit_dc_sanitation"),
         ("report_handled", "in_progress", "handled", "unit_dc_sanitation"),
-        ("verify", "handled", "verified", "dc_agent"),
+        ("verify", "handled", "verified", "dc_dispatcher"),
         ("close", "verified", "closed", "dc_super"),
     ]
 
@@ -104,7 +106,7 @@ def test_dispatched_on_registration(loaded_engine: Engine) -> None:
     with transaction(loaded_engine) as session:
         case, created = create_case(
             session,
-            AGENT,
+            DISPATCHER,
             dataclasses.replace(RUBBISH, dispatch_to="auto"),
             "at-once",
             now=NOW,
@@ -156,7 +158,7 @@ def test_dispatch_on_registration_refused(
     loaded_engine: Engine, change: dict[str, object], error_id: str
 ) -> None:
     with transaction(loaded_engine) as session, pytest.raises(CaseError) as caught:
-        create_case(session, AGENT, dataclasses.replace(RUBBISH, **change), "k", now=NOW)
+        create_case(session, DISPATCHER, dataclasses.replace(RUBBISH, **change), "k", now=NOW)
     assert caught.value.error_id == error_id
     with transaction(loaded_engine) as session:
         assert session.scalar(select(func.count()).select_from(Case)) == 0
@@ -227,7 +229,7 @@ def test_same_key_at_the_same_time_makes_one_case(loaded_engine: Engine) -> None
 def test_two_people_edit_at_once(loaded_engine: Engine) -> None:
     number = register(loaded_engine)
     # Both load version 1; the first change wins, the second gets a clear conflict.
-    step(loaded_engine, AGENT, number, "dispatch", unit_code="dongcheng.enforcement")
+    step(loaded_engine, DISPATCHER, number, "dispatch", unit_code="dongcheng.enforcement")
     with transaction(loaded_engine) as session, pytest.raises(CaseError) as caught:
         transition(session, SUPERVISOR, number, "mark_invalid", 1, {"note": "x"}, now=NOW)
     assert (caught.value.error_id, caught.value.status) == ("case-conflict", 409)
@@ -237,11 +239,11 @@ def test_stale_session_loses(loaded_engine: Engine) -> None:
     number = register(loaded_engine)
     sessions = session_factory(loaded_engine)
     with sessions() as slow:
-        get_case(slow, AGENT, number)  # loaded at version 1, not yet written
+        get_case(slow, DISPATCHER, number)  # loaded at version 1, not yet written
         slow.commit()  # end the read so the other writer can go (SQLite)
         step(loaded_engine, SUPERVISOR, number, "dispatch", unit_code="dongcheng.enforcement")
         with pytest.raises(CaseError) as caught:
-            transition(slow, AGENT, number, "mark_invalid", 1, {"note": "late"}, now=NOW)
+            transition(slow, DISPATCHER, number, "mark_invalid", 1, {"note": "late"}, now=NOW)
         assert caught.value.error_id == "case-conflict"
 
 
@@ -251,11 +253,16 @@ def test_stale_session_loses(loaded_engine: Engine) -> None:
         (SANITATION, "dispatch", {"unit_code": "auto"}, "case-not-found"),  # not its case yet
         (XICHENG, "dispatch", {"unit_code": "auto"}, "case-not-found"),  # other district
         (AGENT, "accept", {}, "case-forbidden"),  # agents do not handle jobs
-        (AGENT, "close", {}, "case-bad-state"),  # not verified yet
-        (AGENT, "escalate", {"note": "x"}, "case-forbidden"),  # supervisors escalate
-        (AGENT, "dispatch", {"unit_code": "nobody"}, "case-bad-unit"),
-        (AGENT, "mark_duplicate", {"duplicate_of": "2612319999"}, "case-bad-duplicate"),
-        (AGENT, "mark_duplicate", {"duplicate_of": 1}, "case-bad-data"),  # an internal id
+        (AGENT, "dispatch", {"unit_code": "auto"}, "case-forbidden"),  # nor dispatch
+        (AGENT, "escalate", {"note": "x"}, "case-forbidden"),  # the platform's staff escalate
+        (DISPATCHER, "close", {}, "case-bad-state"),  # not verified yet
+        (DISPATCHER, "dispatch", {"unit_code": "nobody"}, "case-bad-unit"),
+        (DISPATCHER, "dispatch", {"unit_code": "xicheng.sanitation"}, "case-bad-unit"),
+        (DISPATCHER, "dispatch", {"unit_code": "bj.water_supply"}, "case-forbidden"),
+        (CITY_DISPATCHER, "escalate", {"note": "x"}, "case-forbidden"),  # the city is the top
+        (DISPATCHER, "hand_down", {"note": "x"}, "case-forbidden"),  # the city hands down
+        (DISPATCHER, "mark_duplicate", {"duplicate_of": "2612319999"}, "case-bad-duplicate"),
+        (DISPATCHER, "mark_duplicate", {"duplicate_of": 1}, "case-bad-data"),  # an internal id
     ],
 )
 def test_refused(
@@ -273,9 +280,12 @@ def test_refused(
 def test_scope(loaded_engine: Engine) -> None:
     number = register(loaded_engine)
     with transaction(loaded_engine) as session:
-        assert get_case(session, CITY, number).number == number  # the city sees all
-        with pytest.raises(CaseError):
-            get_case(session, WATER, number)
+        assert get_case(session, CITY_DISPATCHER, number).number == number  # the city: all
+        assert get_case(session, DISPATCHER, number).number == number  # the district: its own
+        assert get_case(session, AGENT, number).number == number  # the agent who filed it
+        for outside in (CITY, WATER, Actor("dc_agent2", "agent", "110101")):
+            with pytest.raises(CaseError):  # other agents, even of the city, see only theirs
+                get_case(session, outside, number)
         with pytest.raises(CaseError) as caught:
             create_case(session, XICHENG, RUBBISH, None, now=NOW)  # a Dongcheng case
         assert caught.value.status == 403
@@ -303,7 +313,7 @@ def test_extension_requested_then_approved(loaded_engine: Engine) -> None:
     from hotline.cases.service import decide_extension, request_extension
 
     number = register(loaded_engine)
-    dispatched = step(loaded_engine, AGENT, number, "dispatch", unit_code="auto")
+    dispatched = step(loaded_engine, DISPATCHER, number, "dispatch", unit_code="auto")
     first_due = dispatched.due_at
     with transaction(loaded_engine) as session:
         with pytest.raises(CaseError) as none_waiting:
@@ -312,6 +322,9 @@ def test_extension_requested_then_approved(loaded_engine: Engine) -> None:
         with pytest.raises(CaseError):  # only the unit asks
             request_extension(session, AGENT, number, 2, 4, "x", now=NOW)
         request_extension(session, SANITATION, number, 2, 4, "需协调", now=NOW)
+        with pytest.raises(CaseError) as second:  # one request at a time, never replaced
+            request_extension(session, SANITATION, number, 3, 8, "再延", now=NOW)
+        assert second.value.error_id == "case-extension-waiting"
         case = decide_extension(
             session, SUPERVISOR, number, 3, True, load_calendar(session), now=NOW
         )
@@ -321,3 +334,71 @@ def test_extension_requested_then_approved(loaded_engine: Engine) -> None:
         assert moved - before == dt.timedelta(hours=4) or moved > before
         with pytest.raises(CaseError):  # decided: nothing waits any more
             decide_extension(session, SUPERVISOR, number, 4, True, load_calendar(session), now=NOW)
+
+
+def notes_of(engine: Engine, number: str) -> list[tuple[str | None, str | None, str]]:
+    with transaction(engine) as session:
+        rows = session.execute(
+            select(Notification.unit_code, Notification.scope_code, Notification.kind)
+            .join(Case, Case.id == Notification.case_id)
+            .where(Case.number == number)
+            .order_by(Notification.id)
+        ).all()
+    return [tuple(r) for r in rows]  # type: ignore[misc]
+
+
+def test_urge_tells_the_unit_and_the_platform_and_counts(loaded_engine: Engine) -> None:
+    number = register(loaded_engine)
+    step(loaded_engine, DISPATCHER, number, "dispatch", unit_code="auto")
+    with pytest.raises(CaseError) as no_note:
+        step(loaded_engine, DISPATCHER, number, "urge")
+    assert no_note.value.error_id == "case-missing-data"
+    first = step(loaded_engine, DISPATCHER, number, "urge", note="请今日完成")
+    second = step(loaded_engine, SUPERVISOR, number, "urge", note="再次督办")
+    assert (first.state, first.urge_count, second.urge_count) == ("dispatched", 1, 2)
+    assert notes_of(loaded_engine, number) == [
+        ("dongcheng.sanitation", None, "urge"),
+        (None, "110101", "urge"),
+        ("dongcheng.sanitation", None, "urge"),
+        (None, "110101", "urge"),
+    ]
+
+
+def test_escalate_then_the_city_hands_it_down(loaded_engine: Engine) -> None:
+    number = register(loaded_engine)
+    escalated = step(loaded_engine, DISPATCHER, number, "escalate", note="需市级协调")
+    assert (escalated.state, escalated.platform_level) == ("escalated", "city")
+    assert notes_of(loaded_engine, number) == [(None, "110000", "escalated")]
+    back = step(loaded_engine, CITY_DISPATCHER, number, "hand_down", note="属区级事权")
+    assert (back.state, back.platform_level, back.district_code) == (
+        "registered",
+        "district",
+        "110101",
+    )
+    assert notes_of(loaded_engine, number)[-1] == (None, "110101", "handed_down")
+    # The district goes on with it.
+    assert step(loaded_engine, DISPATCHER, number, "dispatch", unit_code="auto").state == (
+        "dispatched"
+    )
+
+
+def test_the_city_hands_down_a_case_with_no_district(loaded_engine: Engine) -> None:
+    with transaction(loaded_engine) as session:
+        case, _ = create_case(
+            session,
+            CITY_DISPATCHER,
+            dataclasses.replace(RUBBISH, district_code=None, grid_code=None),
+            "no-district",
+            now=NOW,
+        )
+        number = case.number
+    with pytest.raises(CaseError) as unnamed:
+        step(loaded_engine, CITY_DISPATCHER, number, "hand_down", note="x")
+    assert unnamed.value.error_id == "case-no-district"
+    with pytest.raises(CaseError) as district_unit:  # a district's unit would never see it
+        step(loaded_engine, CITY_DISPATCHER, number, "dispatch", unit_code="dongcheng.sanitation")
+    assert district_unit.value.error_id == "case-no-district"
+    down = step(
+        loaded_engine, CITY_DISPATCHER, number, "hand_down", note="x", district_code="110102"
+    )
+    assert (down.district_code, down.state) == ("110102", "registered")
