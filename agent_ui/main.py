@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine, func, select, text
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from agent_ui.api import cases as api_cases
 from agent_ui.api import field as api_field
@@ -21,13 +20,11 @@ from agent_ui.pages import desk as desktop
 from agent_ui.pages import field as field_form
 from agent_ui.pages import inbox as platform_work
 from agent_ui.pages import unit as unit_portal
-from agent_ui.web import auth
-from agent_ui.web.deps import DatabaseBusy
+from agent_ui.web import auth, errors
 from agent_ui.web.shared_cache import SharedCache
-from agent_ui.web.templating import TEMPLATES
+from agent_ui.web.templating import render
 from agi.ami import AmiClient
 from hotline import __version__
-from hotline.cases.service import CaseError
 from hotline.db import session_factory
 from hotline.models import Area, CatalogueClass, GridCell, Unit, User
 from hotline.settings import Settings
@@ -77,18 +74,7 @@ def create_app(
             response.set_cookie("lang", chosen, samesite="lax", max_age=365 * 86400)
         return response
 
-    @app.exception_handler(CaseError)
-    def case_error(request: Request, exc: CaseError) -> JSONResponse:
-        return JSONResponse({"error_id": exc.error_id, "detail": str(exc)}, status_code=exc.status)
-
-    @app.exception_handler(DatabaseBusy)
-    @app.exception_handler(PoolTimeout)
-    def database_busy(request: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse(
-            {"error_id": "busy", "detail": "the database is busy: try again in a moment"},
-            status_code=503,
-            headers={"Retry-After": "2"},
-        )
+    errors.install(app)
 
     sessions = session_factory(engine)
     app.state.settings = settings
@@ -115,7 +101,7 @@ def create_app(
                     ("users", User),
                 )
             }
-        return TEMPLATES.TemplateResponse(
+        return render(
             request,
             "status.html",
             {"counts": counts, "hotline_number": settings.hotline_number, "version": __version__},

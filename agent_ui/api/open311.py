@@ -71,6 +71,12 @@ def _error(fmt: Format, status: int, description: str) -> Response:
     return _render([{"code": status, "description": description}], fmt, "errors", "error", status)
 
 
+def spec_error(request: Request, status: int, description: str) -> Response:
+    """An error in the specification's shape, in the format the path asks for."""
+    fmt: Format = "xml" if request.url.path.endswith(".xml") else "json"
+    return _error(fmt, status, description)
+
+
 @router.get("/services.{fmt}")
 def services(fmt: Format, session: DbSession) -> Response:
     classes = session.scalars(

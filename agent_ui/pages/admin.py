@@ -13,8 +13,7 @@ from sqlalchemy.orm import Session
 
 from agent_ui.web.auth import Current, SignedIn, check_csrf
 from agent_ui.web.deps import DbSession
-from agent_ui.web.i18n import translator
-from agent_ui.web.templating import TEMPLATES
+from agent_ui.web.templating import render
 from hotline.models import CallPlatform, QueueMembership, User
 from hotline.users import (
     UserError,
@@ -54,13 +53,10 @@ def users(
             )
         )
     }
-    return TEMPLATES.TemplateResponse(
+    return render(
         request,
         "admin/users.html",
         {
-            "t": translator(request),
-            "user": current.user,
-            "csrf": current.session.csrf_token,
             "users": rows,
             "queues": queues,
             "agents": agents,
@@ -69,7 +65,9 @@ def users(
             "platform_queues": sorted(set(queues.values())),
             "error": error,
         },
-        status_code=status,
+        session=session,
+        current=current,
+        status=status,
     )
 
 

@@ -21,8 +21,7 @@ from agent_ui.api.cases import CaseIn
 from agent_ui.live.phone import bridged_with, set_agent_state
 from agent_ui.web.auth import Current, SignedIn, StreamUser, check_csrf
 from agent_ui.web.deps import DbSession
-from agent_ui.web.i18n import translator
-from agent_ui.web.templating import TEMPLATES
+from agent_ui.web.templating import render
 from agi.ami import AmiError
 from dialplan.render import CONSULT_EMERGENCY
 from hotline.agent_states import state_of
@@ -53,16 +52,15 @@ def desktop(request: Request, current: Current, session: DbSession) -> Response:
         return RedirectResponse("/field", status_code=303)
     _platform_only(current)
     state = state_of(session, current.user.username)
-    return TEMPLATES.TemplateResponse(
+    return render(
         request,
         "desk/desk.html",
         {
-            "t": translator(request),
-            "user": current.user,
-            "csrf": current.session.csrf_token,
             "state": state,
             "reasons": PAUSE_REASONS,
         },
+        session=session,
+        current=current,
     )
 
 

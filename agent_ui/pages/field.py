@@ -15,8 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from agent_ui.api.field import FieldReport, register_report
 from agent_ui.web.auth import Current, SignedIn, check_csrf
 from agent_ui.web.deps import DbSession
-from agent_ui.web.i18n import translator
-from agent_ui.web.templating import TEMPLATES
+from agent_ui.web.templating import render
 from hotline.cases.service import CaseError
 from hotline.models import CatalogueClass
 from hotline.roles import DESK
@@ -37,18 +36,17 @@ def _page(
         .where(CatalogueClass.minor.is_not(None), CatalogueClass.active.is_(True))
         .order_by(CatalogueClass.kind, CatalogueClass.code)
     ).all()
-    return TEMPLATES.TemplateResponse(
+    return render(
         request,
         "field/form.html",
         {
-            "t": translator(request),
-            "user": current.user,
-            "csrf": current.session.csrf_token,
             "classes": classes,
             "key": uuid.uuid4().hex,  # one report per page: a double tap makes one case
             **extra,
         },
-        status_code=status,
+        session=session,
+        current=current,
+        status=status,
     )
 
 

@@ -15,8 +15,7 @@ from sqlalchemy.orm import Session
 from agent_ui.pages.public import Month
 from agent_ui.web.auth import Current, SignedIn, check_csrf
 from agent_ui.web.deps import DbSession
-from agent_ui.web.i18n import translator
-from agent_ui.web.templating import TEMPLATES
+from agent_ui.web.templating import render
 from hotline.cases import ledger
 from hotline.cases.calendar import load_calendar
 from hotline.cases.service import CaseError, decide_extension, waiting_extension_request
@@ -67,18 +66,17 @@ def inbox(
         .order_by(Notification.id.desc())
         .limit(200)
     ).all()
-    return TEMPLATES.TemplateResponse(
+    return render(
         request,
         "supervisor/inbox.html",
         {
-            "t": translator(request),
-            "user": current.user,
-            "csrf": current.session.csrf_token,
             "notes": notes,
             "extensions": _waiting_extensions(session, current),
             "error": error,
         },
-        status_code=status,
+        session=session,
+        current=current,
+        status=status,
     )
 
 
@@ -139,17 +137,17 @@ def ledger_page(
     zone = ZoneInfo(request.app.state.settings.timezone)
     label, start, end = month_bounds(month, zone)
     rows = ledger.ledger_rows(session, current.actor, start, end)
-    return TEMPLATES.TemplateResponse(
+    return render(
         request,
         "supervisor/ledger.html",
         {
-            "t": translator(request),
-            "user": current.user,
             "month": label,
             "rows": rows,
             "summary": ledger.summary(rows),
             "zone": zone,
         },
+        session=session,
+        current=current,
     )
 
 

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 
 from agent_ui.web.deps import DbSession, TokenActor
-from agent_ui.web.templating import TEMPLATES
+from agent_ui.web.templating import render
 from hotline.cases import ledger
 from hotline.cases.indicators import compute, load
 from hotline.cases.service import CaseError
@@ -49,8 +49,8 @@ def evaluation_json(request: Request, session: DbSession, month: Month = None) -
 
 @router.get("/public/evaluation", response_class=HTMLResponse, include_in_schema=False)
 def evaluation_page(request: Request, session: DbSession, month: Month = None) -> HTMLResponse:
-    return TEMPLATES.TemplateResponse(
-        request, "public/evaluation.html", _evaluation(session, request, month)
+    return render(
+        request, "public/evaluation.html", _evaluation(session, request, month), session=session
     )
 
 

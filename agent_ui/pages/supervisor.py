@@ -25,9 +25,8 @@ from starlette.concurrency import run_in_threadpool
 from agent_ui.live.phone import phone_of, set_agent_state
 from agent_ui.web.auth import Current, SignedIn, StreamUser, check_csrf
 from agent_ui.web.deps import DbSession
-from agent_ui.web.i18n import translator
 from agent_ui.web.shared_cache import SharedCache
-from agent_ui.web.templating import TEMPLATES
+from agent_ui.web.templating import render
 from agi.ami import AmiError
 from hotline.agent_states import LOGGED_OUT, load_states
 from hotline.calls import reports
@@ -132,17 +131,16 @@ def _agents(session: Session, current: SignedIn) -> list[User]:
 @router.get("/supervisor", response_class=HTMLResponse)
 def wallboard(request: Request, current: Current, session: DbSession) -> HTMLResponse:
     _supervisor_only(current)
-    return TEMPLATES.TemplateResponse(
+    return render(
         request,
         "supervisor/wallboard.html",
         {
-            "t": translator(request),
-            "user": current.user,
-            "csrf": current.session.csrf_token,
             "data": wallboard_data(
                 request, _queues(session, current), _agents(session, current), session
             ),
         },
+        session=session,
+        current=current,
     )
 
 
@@ -195,19 +193,18 @@ def report_page(
             headers={"Content-Disposition": f'attachment; filename="calls-{first}-{last}.csv"'},
         )
     peak = max((r.offered for r in figures["hour"].values()), default=0) or 1
-    return TEMPLATES.TemplateResponse(
+    return render(
         request,
         "supervisor/reports.html",
         {
-            "t": translator(request),
-            "user": current.user,
-            "csrf": current.session.csrf_token,
             "figures": figures,
             "start": first,
             "end": last,
             "peak": peak,
             "definitions": reports.__doc__,
         },
+        session=session,
+        current=current,
     )
 
 

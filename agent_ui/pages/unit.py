@@ -14,8 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from agent_ui.web.auth import Current, check_csrf
 from agent_ui.web.deps import DbSession
-from agent_ui.web.i18n import translator
-from agent_ui.web.templating import TEMPLATES
+from agent_ui.web.templating import render
 from hotline.cases.calendar import load_calendar
 from hotline.cases.joint import assist_done, assisting_jobs
 from hotline.cases.lifecycle import actions_for
@@ -49,19 +48,18 @@ def jobs(request: Request, current: Current, session: DbSession) -> HTMLResponse
         .order_by(Notification.id.desc())
         .limit(20)
     ).all()
-    return TEMPLATES.TemplateResponse(
+    return render(
         request,
         "unit/jobs.html",
         {
-            "t": translator(request),
             "cases": cases,
             "notes": notes,
             "assisting": assisting_jobs(session, current.user.unit_code or ""),
-            "user": current.user,
-            "csrf": current.session.csrf_token,
             "now": utcnow(),
             "names": _names(session),
         },
+        session=session,
+        current=current,
     )
 
 
@@ -71,20 +69,19 @@ def job(
 ) -> HTMLResponse:
     _unit_only(current)
     case = get_case(session, current.actor, number)
-    return TEMPLATES.TemplateResponse(
+    return render(
         request,
         "unit/case.html",
         {
-            "t": translator(request),
             "case": case,
-            "user": current.user,
             "done": done,
-            "csrf": current.session.csrf_token,
             "names": _names(session),
             "now": utcnow(),
             "actions": actions_for(case.state, "unit")
             + (["request_extension"] if case.state in OPEN else []),
         },
+        session=session,
+        current=current,
     )
 
 

@@ -24,7 +24,7 @@ from sqlalchemy import delete, select
 
 from agent_ui.web.deps import DbSession
 from agent_ui.web.i18n import translator
-from agent_ui.web.templating import TEMPLATES
+from agent_ui.web.templating import render
 from hotline.cases.service import Actor
 from hotline.db import session_factory
 from hotline.models import User, WebSession, utcnow
@@ -126,10 +126,10 @@ def check_csrf(current: SignedIn, submitted: str) -> None:
 @router.get("/login", response_class=HTMLResponse, include_in_schema=False)
 def login_page(request: Request, next: str = "/", error: str = "") -> HTMLResponse:
     token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
-    response = TEMPLATES.TemplateResponse(
+    response = render(
         request,
         "auth/login.html",
-        {"t": translator(request), "csrf": token, "next": _safe_next(next), "error": error},
+        {"csrf": token, "next": _safe_next(next), "error": error},
     )
     response.set_cookie(
         LOGIN_CSRF_COOKIE,

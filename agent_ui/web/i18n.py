@@ -1,159 +1,66 @@
-"""Page texts in zh-CN (the default) and English; the language comes from ``?lang=`` or the
-``lang`` cookie."""
+"""Page texts in zh-CN (the default) and English, from the catalogue ``texts.toml``; the
+language comes from ``?lang=`` or the ``lang`` cookie.
+
+The catalogue is checked when it is loaded: every entry is a pair of non-empty strings, and
+the same placeholders appear in both languages.
+"""
 
 from __future__ import annotations
 
+import re
+import tomllib
+from pathlib import Path
+
 from fastapi import Request
 
-TEXTS: dict[str, tuple[str, str]] = {
-    "title": ("城市管理热线", "City management hotline"),
-    "login": ("登录", "Sign in"),
-    "logout": ("退出", "Sign out"),
-    "username": ("用户名", "Username"),
-    "password": ("密码", "Password"),
-    "bad_login": ("用户名或密码错误", "Wrong username or password"),
-    "too_many": ("登录失败次数过多，请稍后再试", "Too many failed sign-ins; try again later"),
-    "my_jobs": ("我的任务", "My jobs"),
-    "no_jobs": ("暂无任务", "No jobs"),
-    "case": ("案件", "Case"),
-    "state": ("状态", "State"),
-    "due": ("处置期限", "Due"),
-    "overdue": ("已超期", "Overdue"),
-    "address": ("地址", "Address"),
-    "description": ("问题描述", "Description"),
-    "class": ("类别", "Class"),
-    "note": ("说明", "Note"),
-    "photo": ("照片", "Photo"),
-    "hours": ("延长工作小时数", "Extra working hours"),
-    "accept": ("接收任务", "Accept"),
-    "return": ("非本单位职责，退回", "Not ours: return"),
-    "report_handled": ("反馈处置结果", "Report handled"),
-    "request_extension": ("申请延期", "Request an extension"),
-    "back": ("返回", "Back"),
-    "done": ("已提交", "Saved"),
-    "switch": ("English", "中文"),
-    "wallboard": ("监控大屏", "Wallboard"),
-    "admin": ("用户管理", "Users"),
-    "name": ("姓名", "Name"),
-    "role": ("角色", "Role"),
-    "scope": ("范围", "Scope"),
-    "unit": ("责任单位", "Unit"),
-    "deactivate": ("停用", "Deactivate"),
-    "add_user": ("新增用户", "Add a user"),
-    "memberships": ("队列成员与技能", "Queue memberships and skills"),
-    "memberships_help": (
-        "坐席就绪时加入这里列出的全部队列；罚值越小越优先接听（0 为首选）。"
-        "本平台队列总在其中（罚值可改，不能移除）。",
-        "When ready, an agent joins every queue listed here; a lower penalty answers first "
-        "(0 = first choice). Their own platform's queue is always there (its penalty can "
-        "change; it cannot be removed).",
-    ),
-    "penalty": ("罚值", "Penalty"),
-    "inbox": ("待办与通知", "Inbox"),
-    "assisting": ("协同处置任务", "Joint jobs we assist on"),
-    "lead_unit": ("主办单位", "Lead unit"),
-    "assist_done": ("协办完成", "Our part is done"),
-    "assist_reported": ("已报告协办完成", "Reported done"),
-    "field_report": ("城管通 · 现场上报", "Field report"),
-    "field_saved": ("已立案，案件编号", "Registered: case number"),
-    "position": ("位置（纬度，经度）", "Position (latitude, longitude)"),
-    "use_gps": ("使用手机定位", "Use the phone's GPS"),
-    "submit_report": ("上报", "Report"),
-    "ledger": ("挂账台账", "Ledger"),
-    "extension_requests": ("待审批的延期申请", "Extension requests waiting"),
-    "notifications": ("通知", "Notifications"),
-    "nothing_waiting": ("暂无", "Nothing waiting"),
-    "approve": ("批准", "Approve"),
-    "refuse": ("驳回", "Refuse"),
-    "mark_read": ("标为已读", "Mark read"),
-    "when": ("时间", "When"),
-    "kind": ("类型", "Kind"),
-    "message": ("内容", "Message"),
-    "note_overdue": ("超期", "Overdue"),
-    "note_escalated": ("上报市级", "Escalated"),
-    "number": ("案件编号", "Case"),
-    "class_label": ("类别", "Class"),
-    "cases": ("案件数", "Cases"),
-    "total": ("合计", "Total"),
-    "put_on": ("挂账时间", "Put on the ledger"),
-    "print": ("打印", "Print"),
-    "add_membership": ("加入队列", "Add to queue"),
-    "remove": ("移除", "Remove"),
-    "hang_up": ("挂断", "Hang up"),
-    "to_emergency": ("转应急指挥中心", "To the emergency center"),
-    "to_city": ("转市级平台", "To the city platform"),
-    "consult_emergency": ("咨询转接应急中心", "Consult the emergency center"),
-    "consult_help": (
-        "来电人保持等待，先与应急指挥中心通话，再完成或取消转接",
-        "The caller waits on hold while you talk to the emergency center; then complete or cancel",
-    ),
-    "consult_complete": ("完成转接", "Complete the transfer"),
-    "consult_cancel": ("取消，回到来电人", "Cancel, back to the caller"),
-    "to_district": ("转其他区", "To another district"),
-    "reports": ("统计报表", "Reports"),
-    "queue": ("队列", "Queue"),
-    "waiting": ("排队", "Waiting"),
-    "longest": ("最长等待", "Longest wait"),
-    "available": ("空闲/签入", "Free / in"),
-    "answered_today": ("今日接通", "Answered today"),
-    "abandoned_today": ("今日放弃", "Abandoned today"),
-    "agent": ("坐席", "Agent"),
-    "in_state": ("状态时长", "Time in state"),
-    "reason": ("原因", "Reason"),
-    "no_live": ("（未连接交换机，无实时数据）", "(no live data: telephony not connected)"),
-    "spy_listen": ("监听", "Listen"),
-    "spy_whisper": ("耳语", "Whisper"),
-    "spy_barge": ("强插", "Barge"),
-    "start": ("开始日期", "From"),
-    "end": ("结束日期", "To"),
-    "show": ("查询", "Show"),
-    "offered": ("呼入", "Offered"),
-    "answered": ("接通", "Answered"),
-    "abandoned": ("放弃", "Abandoned"),
-    "by_queue": ("按队列", "By queue"),
-    "by_agent": ("按坐席", "By agent"),
-    "by_hour": ("按小时", "By hour"),
-    "definitions": ("指标定义", "Definitions"),
-    "agent_state": ("坐席状态", "State"),
-    "agent_ready": ("就绪", "Ready"),
-    "agent_pause": ("小休", "Pause"),
-    "agent_leave": ("签出", "Leave queues"),
-    "agent_logged_out": ("未签入", "Not in queues"),
-    "agent_paused": ("小休", "Paused"),
-    "agent_wrapup": ("话后处理", "Wrap-up"),
-    "reason_meal": ("用餐", "Meal"),
-    "reason_training": ("培训", "Training"),
-    "reason_after_call_work": ("话后处理", "After-call work"),
-    "reason_meeting": ("会议", "Meeting"),
-    "reason_other": ("其他", "Other"),
-    "incoming": ("来电", "Caller"),
-    "waited": ("等待", "waited"),
-    "district": ("区", "District"),
-    "grid": ("网格", "Grid cell"),
-    "intent": ("意图", "Intent"),
-    "earlier": ("既往案件", "Earlier cases"),
-    "elsewhere": ("另有 {n} 件在其他区（本席位不可见）", "{n} more in other districts (not shown)"),
-    "nearby": ("附近未结案件", "Open cases nearby"),
-    "new_case": ("登记案件", "New case"),
-    "class_hint": ("名称、别名、拼音首字母或编码", "Name, alias, pinyin initials or code"),
-    "place": ("位置", "Place"),
-    "place_hint": ("街道、社区、道路或地标", "Street, community, road or landmark"),
-    "urgency": ("紧急程度", "Urgency"),
-    "normal": ("一般", "Normal"),
-    "urgent": ("紧急", "Urgent"),
-    "citizen": ("市民姓名", "Citizen's name"),
-    "phone": ("联系电话", "Phone"),
-    "consent": ("同意回访", "Agrees to a callback"),
-    "save_case": ("保存立案", "Register the case"),
-    "dispatch_now": ("立案后按规则立即派遣", "Dispatch at once by the assignment rules"),
-    "case_number": ("案件编号（请告知市民）", "Case number (read it to the caller)"),
-    "next_case": ("下一个", "Next"),
-    "agent_ready_state": ("就绪", "Ready"),
-    "state_dispatched": ("已派遣", "Dispatched"),
-    "state_in_progress": ("处理中", "In progress"),
-    "state_rework": ("返工", "Rework"),
-    "state_handled": ("已反馈", "Handled"),
-    "state_returned": ("已退回", "Returned"),
+CATALOGUE = Path(__file__).with_name("texts.toml")
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+class CatalogueError(ValueError):
+    """The text catalogue is malformed; the message names the file and the key."""
+
+
+def load_texts(path: Path = CATALOGUE) -> dict[str, tuple[str, str]]:
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise CatalogueError(f"{path}: {exc}") from exc
+    texts: dict[str, tuple[str, str]] = {}
+    for key, pair in raw.items():
+        if not (
+            isinstance(pair, list)
+            and len(pair) == 2
+            and all(isinstance(p, str) and p for p in pair)
+        ):
+            raise CatalogueError(f'{path}: {key}: give ["中文", "English"]')
+        zh, en = pair
+        if set(_PLACEHOLDER.findall(zh)) != set(_PLACEHOLDER.findall(en)):
+            raise CatalogueError(f"{path}: {key}: the two languages name different placeholders")
+        texts[key] = (zh, en)
+    return texts
+
+
+TEXTS = load_texts()
+
+
+class Texts(dict[str, str]):
+    """The texts of one language: ``t.key`` or ``t["key"]`` in templates, ``t.get(key,
+    default)`` for a key built at run time, ``t.fmt(key, n=3)`` to fill placeholders."""
+
+    def __getattr__(self, key: str) -> str:
+        try:
+            return self[key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+    def fmt(self, key: str, **values: object) -> str:
+        return self.get(key, key).format(**values)
+
+
+_BY_LANGUAGE = {
+    lang: Texts({key: pair[index] for key, pair in TEXTS.items()})
+    for index, lang in enumerate(("zh", "en"))
 }
 
 
@@ -162,6 +69,9 @@ def language(request: Request) -> str:
     return "en" if chosen == "en" else "zh"
 
 
-def translator(request: Request) -> dict[str, str]:
-    index = 1 if language(request) == "en" else 0
-    return {key: pair[index] for key, pair in TEXTS.items()}
+def translator(request: Request) -> Texts:
+    return _BY_LANGUAGE[language(request)]
+
+
+def texts_for(lang: str) -> Texts:
+    return _BY_LANGUAGE["en" if lang == "en" else "zh"]

@@ -1,9 +1,106 @@
-"""The Jinja2 templates of the web pages."""
+"""The Jinja2 templates of the web pages and what every page is rendered with: the texts in
+the reader's language, names for codes, times in the city's time zone, the role's
+navigation, the CSRF token for its forms."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
+from fastapi import Request
+from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session
+
+from agent_ui.web.i18n import language, translator
+from agent_ui.web.names import names_for
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent.parent / "templates"))
+
+# Each role's pages (the catalogue key of the label, the path), in the order of its work.
+NAVIGATION: dict[str, tuple[tuple[str, str], ...]] = {
+    "agent": (("nav_desk", "/"), ("nav_mine", "/cases?view=mine"), ("nav_field", "/field")),
+    "dispatcher": (
+        ("nav_workspace", "/cases"),
+        ("nav_desk", "/"),
+        ("nav_inbox", "/supervisor/inbox"),
+        ("nav_ledger", "/supervisor/ledger"),
+        ("nav_evaluation", "/public/evaluation"),
+    ),
+    "supervisor": (
+        ("nav_workspace", "/cases"),
+        ("nav_desk", "/"),
+        ("nav_wallboard", "/supervisor"),
+        ("nav_reports", "/reports"),
+        ("nav_inbox", "/supervisor/inbox"),
+        ("nav_ledger", "/supervisor/ledger"),
+        ("nav_evaluation", "/public/evaluation"),
+    ),
+    "unit": (("nav_jobs", "/unit"),),
+    "inspector": (("nav_field", "/field"),),
+    "admin": (("nav_users", "/admin"),),
+}
+
+
+def city_zone(request: Request) -> ZoneInfo:
+    return ZoneInfo(request.app.state.settings.timezone)
+
+
+def local_time(moment: dt.datetime | None, zone: ZoneInfo, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored moment (UTC; SQLite gives it back naive) as the city's wall-clock time."""
+    if moment is None:
+        return ""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    return aware.astimezone(zone).strftime(fmt)
+
+
+def iso(moment: dt.datetime | None) -> str:
+    if moment is None:
+        return ""
+    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).isoformat()
+
+
+def switch_language_url(request: Request) -> str:
+    """This page in the other language, its query string kept."""
+    query = {k: v for k, v in request.query_params.multi_items() if k != "lang"}
+    other = "zh" if language(request) == "en" else "en"
+    return f"{request.url.path}?{urlencode([*query.items(), ('lang', other)])}"
+
+
+def render(
+    request: Request,
+    name: str,
+    context: dict[str, Any] | None = None,
+    *,
+    session: Session | None = None,
+    current: Any = None,
+    status: int = 200,
+) -> HTMLResponse:
+    """``name`` rendered for ``current`` (a signed-in user, or None) with what every page
+    needs; ``session`` lets the page look names up (else codes show)."""
+    zone = city_zone(request)
+    user = getattr(current, "user", None)
+    base: dict[str, Any] = {
+        "t": translator(request),
+        "lang": language(request),
+        "zone": zone,
+        "zone_label": request.app.state.settings.timezone,
+        "user": user,
+        "csrf": current.session.csrf_token if current is not None else "",
+        "nav": NAVIGATION.get(user.role, ()) if user is not None else (),
+        "here": request.url.path,
+        "switch_url": switch_language_url(request),
+        "now": dt.datetime.now(dt.UTC),
+    }
+    if session is not None:
+        base["names"] = names_for(request, session)
+    return TEMPLATES.TemplateResponse(
+        request, name, {**base, **(context or {})}, status_code=status
+    )
+
+
+TEMPLATES.env.filters["iso"] = iso
+TEMPLATES.env.globals["local_time"] = local_time
