@@ -67,16 +67,16 @@ def search(session: Session, text: str, limit: int = 20) -> list[Place]:
     if not query:
         return []
     lowered = query.lower().replace(" ", "")
-    pattern = f"%{query}%"
+    # autoescape: a caller's "%" or "_" is a character to find, not a wildcard.
     rows = session.scalars(
         select(GazetteerEntry)
         .where(GazetteerEntry.active.is_(True))
         .where(
             or_(
-                GazetteerEntry.name_zh.like(pattern),
-                GazetteerEntry.aliases.like(pattern),
-                GazetteerEntry.pinyin.startswith(lowered),
-                GazetteerEntry.initials.startswith(lowered),
+                GazetteerEntry.name_zh.contains(query, autoescape=True),
+                GazetteerEntry.aliases.contains(query, autoescape=True),
+                GazetteerEntry.pinyin.startswith(lowered, autoescape=True),
+                GazetteerEntry.initials.startswith(lowered, autoescape=True),
             )
         )
         .limit(limit * 5)

@@ -7,11 +7,11 @@ JSON calls from the page send the session's CSRF token in ``X-CSRF-Token``.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from pypinyin import Style, lazy_pinyin
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -20,8 +20,10 @@ from starlette.concurrency import run_in_threadpool
 from agent_ui.api.cases import CaseIn
 from agent_ui.live.phone import bridged_with, set_agent_state
 from agent_ui.web.auth import Current, SignedIn, StreamUser, check_csrf
-from agent_ui.web.deps import DbSession
-from agent_ui.web.templating import render
+from agent_ui.web.deps import DbSession, grid_index
+from agent_ui.web.i18n import language
+from agent_ui.web.names import names_for
+from agent_ui.web.templating import city_zone, local_time, render
 from agi.ami import AmiError
 from dialplan.render import CONSULT_EMERGENCY
 from hotline.agent_states import state_of
@@ -29,7 +31,7 @@ from hotline.cases.calendar import load_calendar
 from hotline.cases.service import NewCase, create_case
 from hotline.gazetteer import search
 from hotline.models import Call, CallEvent, CallPlatform, Case, CatalogueClass, utcnow
-from hotline.roles import DESK
+from hotline.roles import DESK, PLATFORM_STAFF
 from hotline.users import agent_queues
 
 router = APIRouter(include_in_schema=False)
@@ -58,6 +60,8 @@ def desktop(request: Request, current: Current, session: DbSession) -> Response:
         {
             "state": state,
             "reasons": PAUSE_REASONS,
+            "sources": DESK_SOURCES,
+            "can_dispatch": current.user.role in PLATFORM_STAFF,
         },
         session=session,
         current=current,
@@ -81,7 +85,9 @@ def _aware(moment: dt.datetime | None) -> dt.datetime | None:
 
 
 @router.get("/calls/{call_id}/pop")
-def screen_pop(call_id: int, current: Current, session: DbSession) -> dict[str, Any]:
+def screen_pop(
+    call_id: int, request: Request, current: Current, session: DbSession
+) -> dict[str, Any]:
     """What the agent needs the moment a call connects."""
     _platform_only(current)
     call = session.get(Call, call_id)
@@ -125,6 +131,7 @@ def screen_pop(call_id: int, current: Current, session: DbSession) -> dict[str, 
             )
         )
     result = call.ivr_result or {}
+    names = names_for(request, session)
     return {
         "call_id": call.id,
         "caller": call.caller_number,
@@ -133,6 +140,7 @@ def screen_pop(call_id: int, current: Current, session: DbSession) -> dict[str, 
         if joined and connected
         else None,
         "district": call.district_code,
+        "district_name": names.area(call.district_code),
         "grid": call.grid_code,
         "intent": call.intent,
         "district_source": result.get("district_source"),
@@ -144,21 +152,40 @@ def screen_pop(call_id: int, current: Current, session: DbSession) -> dict[str, 
                 "number": c.number,
                 "state": c.state,
                 "class_code": c.class_code,
+                "class_name": names.klass(c.kind, c.class_code),
                 "created_at": _aware(c.created_at).isoformat(),  # type: ignore[union-attr]
+                "created": local_time(c.created_at, city_zone(request), "%Y-%m-%d"),
             }
             for c in earlier
         ],
         "earlier_elsewhere": elsewhere,
         "nearby_open_cases": [
-            {"number": c.number, "state": c.state, "address": c.address, "class_code": c.class_code}
+            {
+                "number": c.number,
+                "state": c.state,
+                "address": c.address,
+                "class_code": c.class_code,
+                "class_name": names.klass(c.kind, c.class_code),
+            }
             for c in nearby
         ],
     }
 
 
+DESK_SOURCES = ("phone", "walk_in", "web", "field", "other")
+
+
 class DeskCase(CaseIn):
     idempotency_key: str = Field(min_length=8, max_length=128)
     call_id: int | None = None
+    source: Literal["phone", "walk_in", "web", "field", "other"] = "phone"
+
+    @model_validator(mode="after")
+    def _says_something(self) -> DeskCase:
+        """An empty form (Enter pressed in a search box) is not a case."""
+        if not self.class_code and not self.description.strip():
+            raise ValueError("give the class, or describe the problem")
+        return self
 
 
 @router.post("/desk/cases", status_code=201)
@@ -172,19 +199,24 @@ def save_case(
     """Register the case the agent typed; the same form saved twice makes one case."""
     _platform_only(current)
     check_csrf(current, x_csrf_token)
-    fields = body.model_dump(exclude={"idempotency_key", "call_id"})
+    fields = body.model_dump(exclude={"idempotency_key", "call_id", "source"})
     case, created = create_case(
         session,
         current.actor,
-        NewCase(source="phone", call_id=body.call_id, **fields),
+        NewCase(source=body.source, call_id=body.call_id, **fields),
         f"desk:{current.user.username}:{body.idempotency_key}",
         calendar=load_calendar(session) if body.dispatch_to else None,
         bounds=request.app.state.settings.bounds,
     )
+    names = names_for(request, session)
     return {
         "number": case.number,
         "state": case.state,
         "unit_code": case.unit_code,
+        "unit": names.unit(case.unit_code),
+        "due": local_time(case.due_at, city_zone(request), "%m月%d日 %H:%M")
+        if language(request) == "zh"
+        else local_time(case.due_at, city_zone(request)),
         "created": created,
     }
 
@@ -234,13 +266,32 @@ def catalogue(
 
 @router.get("/desk/places")
 def places(
-    current: Current, session: DbSession, q: Annotated[str, Query(max_length=32)] = ""
+    request: Request,
+    current: Current,
+    session: DbSession,
+    q: Annotated[str, Query(max_length=32)] = "",
 ) -> list[dict[str, Any]]:
+    """Places from the gazetteer, each with its district and the grid cell of its point
+    (picking one fills both on the form)."""
     _platform_only(current)
-    return [
-        {"kind": p.kind, "name": p.name_zh, "area": p.area_code, "lon": p.lon, "lat": p.lat}
-        for p in search(session, q)
-    ]
+    grid = grid_index(request, session)
+    names = names_for(request, session)
+    found = []
+    for p in search(session, q):
+        cell = grid.locate(p.lon, p.lat) if p.lon is not None and p.lat is not None else None
+        found.append(
+            {
+                "kind": p.kind,
+                "name": p.name_zh,
+                "area": p.area_code,
+                "area_name": names.area(p.area_code[:6]),
+                "district": (cell or p.area_code)[:6],
+                "grid": cell,
+                "lon": p.lon,
+                "lat": p.lat,
+            }
+        )
+    return found
 
 
 class StateIn(BaseModel):

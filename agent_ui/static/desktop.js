@@ -9,6 +9,7 @@
   const post = (url, body) => fetch(url, {method: "POST", credentials: "same-origin",
     headers: {"Content-Type": "application/json", "X-CSRF-Token": H.csrf},
     body: JSON.stringify(body)});
+  const refusal = (status, data) => t["error_" + (data && data.error_id)] || t["error_" + status] || t.error_500;
   const esc = (s) => String(s == null ? "" : s).replace(/[&<>"]/g,
     (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}[c]));
 
@@ -21,7 +22,7 @@
   async function setState(state, reason) {
     const r = await post("/agent/state", {state: state, reason: reason || ""});
     if (r.ok) { showState(state, reason); $("state-error").textContent = ""; }
-    else { $("state-error").textContent = (await r.json()).detail || r.statusText; }
+    else { $("state-error").textContent = refusal(r.status, await r.json()); }
   }
   $("ready").onclick = () => setState("ready");
   $("pause").onclick = () => setState("paused", $("reason").value);
@@ -36,14 +37,17 @@
     const r = await fetch("/calls/" + callId + "/pop", {credentials: "same-origin"});
     if (!r.ok) return;
     const p = await r.json();
-    const cases = p.earlier_cases.map((c) => "<li>" + esc(c.number) + " · " + esc(c.state) + "</li>").join("") +
+    const state = (s) => t["state_" + s] || s;
+    const cases = p.earlier_cases.map((c) => "<li>" + esc(c.number) + " · " + esc(c.created) + " · " +
+      esc(c.class_name || "") + " · " + esc(state(c.state)) + "</li>").join("") +
       (p.earlier_elsewhere ? "<li class='muted' id='pop-elsewhere'>" + esc(t.elsewhere.replace("{n}", p.earlier_elsewhere)) + "</li>" : "");
-    const near = p.nearby_open_cases.map((c) => "<li>" + esc(c.number) + " · " + esc(c.address) + "</li>").join("");
+    const near = p.nearby_open_cases.map((c) => "<li>" + esc(c.number) + " · " + esc(c.class_name || "") +
+      " · " + esc(c.address) + " · " + esc(state(c.state)) + "</li>").join("");
     $("pop-body").innerHTML =
       "<p><strong id='pop-caller'>" + esc(p.caller) + "</strong> · " + t.waited + " " + esc(p.waited_seconds) + "s</p>" +
-      "<p>" + t.district + ": " + esc(p.district || "—") + " · " + t.grid + ": " + esc(p.grid || "—") +
-      " · " + t.intent + ": " + esc(p.intent || "—") + "</p>" +
-      "<p class='muted'>" + esc(p.reason || "") + "</p>" +
+      "<p>" + t.district + "：" + esc(p.district_name || "—") + " · " + t.grid + "：" + esc(p.grid || "—") +
+      " · " + t.intent + "：" + esc(t["intent_" + p.intent] || "—") + "</p>" +
+      "<p class='muted'>" + esc(t["route_" + p.reason] || "") + "</p>" +
       "<p>" + t.earlier + "</p><ul>" + (cases || "<li>—</li>") + "</ul>" +
       "<p>" + t.nearby + "</p><ul>" + (near || "<li>—</li>") + "</ul>";
     $("pop").hidden = false;
@@ -67,7 +71,7 @@
       const r = what === "hangup" ? await post("/calls/" + id + "/hangup", {})
         : await post("/calls/" + id + "/transfer", {target: what === "district"
             ? "district:" + $("to-district").value.trim() : what});
-      $("control-error").textContent = r.ok ? "" : ((await r.json()).detail || r.statusText);
+      $("control-error").textContent = r.ok ? "" : refusal(r.status, await r.json());
     };
   });
 
@@ -76,35 +80,65 @@
       const id = $("pop").dataset.callId;
       if (!id) return;
       const r = await post("/calls/" + id + "/attended", {action: b.dataset.attended});
-      $("control-error").textContent = r.ok ? "" : ((await r.json()).detail || r.statusText);
+      $("control-error").textContent = r.ok ? "" : refusal(r.status, await r.json());
     };
   });
 
   // --- searches ---------------------------------------------------------------------
+  // Typing searches; arrow keys move, Enter picks the highlighted (or first) hit and never
+  // submits the form (it once registered an empty case).
   function searcher(input, list, url, label, pick) {
-    let timer = null;
-    $(input).addEventListener("input", () => {
+    let timer = null, hits = [], active = 0;
+    const box = $(input), ul = $(list);
+    function show() {
+      ul.innerHTML = "";
+      hits.slice(0, 12).forEach((h, i) => {
+        const li = document.createElement("li");
+        li.textContent = label(h);
+        li.setAttribute("role", "option");
+        if (i === active) li.className = "active";
+        li.onclick = () => choose(i);
+        ul.appendChild(li);
+      });
+    }
+    function choose(i) {
+      if (!hits[i]) return;
+      pick(hits[i]); hits = []; ul.innerHTML = ""; saveDraft();
+    }
+    box.addEventListener("keydown", (e) => {
+      if (e.key === "Enter") { e.preventDefault(); choose(active); }
+      else if (e.key === "ArrowDown") { e.preventDefault(); active = Math.min(active + 1, hits.length - 1); show(); }
+      else if (e.key === "ArrowUp") { e.preventDefault(); active = Math.max(active - 1, 0); show(); }
+      else if (e.key === "Escape") { hits = []; ul.innerHTML = ""; }
+    });
+    box.addEventListener("input", () => {
       clearTimeout(timer);
       timer = setTimeout(async () => {
-        const q = $(input).value.trim();
-        if (!q) { $(list).innerHTML = ""; return; }
+        const q = box.value.trim();
+        if (!q) { hits = []; ul.innerHTML = ""; return; }
         const r = await fetch(url + "?q=" + encodeURIComponent(q), {credentials: "same-origin"});
-        const hits = r.ok ? await r.json() : [];
-        $(list).innerHTML = "";
-        hits.slice(0, 12).forEach((h) => {
-          const li = document.createElement("li");
-          li.textContent = label(h);
-          li.onclick = () => { pick(h); $(list).innerHTML = ""; saveDraft(); };
-          $(list).appendChild(li);
-        });
+        hits = r.ok ? await r.json() : [];
+        active = 0;
+        show();
       }, 150);
     });
   }
+  const kindName = (k) => t["kind_" + k] || k;
+  function showClass(kind, code, name) {
+    $("class-chosen").textContent = code ? kindName(kind) + " · " + code + " " + (name || "") : t.no_class_yet;
+    $("class-chosen").classList.toggle("muted", !code);
+  }
   searcher("class-search", "class-hits", "/desk/catalogue",
-    (h) => h.code + " " + h.name + (h.aliases ? " (" + h.aliases.replace(/\|/g, ", ") + ")" : ""),
-    (h) => { form.elements.kind.value = h.kind; form.elements.class_code.value = h.code; $("class-search").value = h.name; });
-  searcher("place-search", "place-hits", "/desk/places", (h) => h.name + " · " + h.area,
-    (h) => { form.elements.district_code.value = h.area.slice(0, 6);
+    (h) => kindName(h.kind) + " " + h.code + " " + h.name + (h.aliases ? "（" + h.aliases.replace(/\|/g, "、") + "）" : ""),
+    (h) => { form.elements.kind.value = h.kind; form.elements.class_code.value = h.code;
+             $("class-search").value = h.name; showClass(h.kind, h.code, h.name); });
+  searcher("place-search", "place-hits", "/desk/places",
+    (h) => h.name + " · " + (h.area_name || h.area),
+    (h) => { form.elements.district_code.value = h.district || "";
+             form.elements.grid_code.value = h.grid || "";
+             form.elements.lon.value = h.lon == null ? "" : h.lon;
+             form.elements.lat.value = h.lat == null ? "" : h.lat;
+             $("place-search").value = h.name;
              if (!form.elements.address.value) form.elements.address.value = h.name; });
 
   // --- draft and saving ---------------------------------------------------------------
@@ -125,34 +159,67 @@
       if (!el) continue;
       if (el.type === "checkbox") el.checked = !!v; else el.value = v;
     }
+    showClass(form.elements.kind.value, form.elements.class_code.value, $("class-search").value);
+  }
+  function clearErrors() {
+    $("case-error").textContent = "";
+    form.querySelectorAll("[data-error]").forEach((p) => { p.textContent = ""; });
+    form.querySelectorAll("[aria-invalid]").forEach((el) => el.removeAttribute("aria-invalid"));
+  }
+  function fieldError(name, text) {
+    const slot = form.querySelector("[data-error='" + name + "']") || $("case-error");
+    slot.textContent = text;
+    if (form.elements[name]) form.elements[name].setAttribute("aria-invalid", "true");
+  }
+  function showRefusal(status, data) {
+    // Errors in the reader's language: the catalogue's text for the error id, the field
+    // beside its box; never the server's English.
+    if (Array.isArray(data.detail)) {
+      data.detail.forEach((d) => {
+        const name = d.loc ? d.loc[d.loc.length - 1] : "";
+        fieldError(name === "body" ? "description" : name,
+          name === "body" ? t.empty_case : (t["field_" + name] || name) + "：" + (t.error_422 || ""));
+      });
+      return;
+    }
+    const text = t["error_" + data.error_id] || t["error_" + status] || t.error_500;
+    const field = {"case-bad-phone": "citizen_phone", "case-bad-grid": "grid_code",
+                   "case-bad-district": "district_code", "case-bad-class": "class_code"}[data.error_id];
+    if (field) fieldError(field, text); else $("case-error").textContent = text;
   }
   form.addEventListener("input", saveDraft);
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
+    clearErrors();
     saveDraft();
     const d = JSON.parse(localStorage.getItem(draftKey));
     const v = values(), body = {idempotency_key: d.key};
-    for (const k of ["kind", "class_code", "district_code", "grid_code", "address", "description",
-                     "urgency", "citizen_name", "citizen_phone"]) body[k] = v[k] || null;
+    if (!v.class_code && !v.description.trim()) { fieldError("description", t.empty_case); return; }
+    if (v.dispatch_now && !v.district_code) { $("case-error").textContent = t.dispatch_needs_district; return; }
+    for (const k of ["kind", "class_code", "district_code", "grid_code"]) body[k] = v[k] || null;
+    body.lon = v.lon === "" ? null : parseFloat(v.lon);
+    body.lat = v.lat === "" ? null : parseFloat(v.lat);
     body.address = v.address || ""; body.description = v.description || "";
-    body.citizen_name = v.citizen_name || ""; body.citizen_phone = v.citizen_phone || "";
+    body.citizen_name = v.citizen_name || ""; body.citizen_phone = (v.citizen_phone || "").trim();
     body.urgency = v.urgency || "normal"; body.callback_consent = !!v.callback_consent;
+    body.source = v.source || "phone";
     body.call_id = v.call_id ? parseInt(v.call_id, 10) : null;
     if (v.dispatch_now) body.dispatch_to = "auto";
     const r = await post("/desk/cases", body);
     const data = await r.json();
-    if (!r.ok) {
-      $("case-error").textContent = data.detail ? (typeof data.detail === "string" ? data.detail : JSON.stringify(data.detail)) : r.statusText;
-      return;
-    }
-    $("case-error").textContent = "";
-    $("case-number").textContent = data.number + (data.unit_code ? " → " + data.unit_code : "");
+    if (!r.ok) { showRefusal(r.status, data); return; }
+    $("case-number").textContent = data.number;
+    $("case-outcome").textContent = data.state === "dispatched"
+      ? t.saved_dispatched.replace("{unit}", data.unit).replace("{due}", data.due || "—")
+      : (data.state === "received" ? t.saved_received : t.saved_registered);
+    $("case-link").href = "/cases/" + data.number;
     $("saved").hidden = false;
     form.hidden = true;
   });
   $("next-case").onclick = () => {
     localStorage.removeItem(draftKey);
-    form.reset(); form.hidden = false; $("saved").hidden = true; $("pop").hidden = true;
+    form.reset(); showClass("", "", ""); clearErrors();
+    form.hidden = false; $("saved").hidden = true; $("pop").hidden = true;
   };
   loadDraft();
 })();

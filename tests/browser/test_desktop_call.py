@@ -94,10 +94,21 @@ def test_real_call_pops_and_becomes_a_case(pbx: Pbx, chromium: str) -> None:
                 assert await page.inner_text("#pop-caller") == CALLER
                 await page.screenshot(path=str(ARTIFACTS / "desktop-pop.png"))
 
+                # Enter in the class search takes the first hit; it never submits the form.
                 await page.fill("#class-search", "bllj")
-                await page.click("#class-hits li")
+                await page.wait_for_selector("#class-hits li")
+                await page.press("#class-search", "Enter")
+                assert await page.is_visible("#case-form")
+                assert "0102" in await page.inner_text("#class-chosen")
+                # Picking a place fills its district and grid cell.
+                await page.fill("#place-search", "王府井大街")
+                await page.wait_for_selector("#place-hits li")
+                await page.click("#place-hits li")
+                assert (await page.input_value("input[name=grid_code]")).startswith("110101")
+                assert await page.input_value("select[name=district_code]") == "110101"
                 await page.fill("textarea[name=description]", "王府井大街路边暴露垃圾")
                 await page.fill("input[name=address]", "王府井大街")
+                await page.screenshot(path=str(ARTIFACTS / "desktop-form.png"), full_page=True)
                 await page.reload()  # the draft survives a reload
                 assert await page.input_value("input[name=class_code]") == "0102"
                 await page.click("#case-form button[type=submit]")
@@ -118,11 +129,13 @@ def test_real_call_pops_and_becomes_a_case(pbx: Pbx, chromium: str) -> None:
         with transaction(pbx.engine) as session:
             case = session.scalar(select(Case).where(Case.number == number))
             assert case is not None
-            assert (case.state, case.class_code, case.district_code) == (
+            assert (case.state, case.class_code, case.district_code, case.source) == (
                 "registered",
                 "0102",
                 "110101",
+                "phone",
             )
+            assert case.grid_code is not None and case.grid_code.startswith("110101")
             assert case.citizen_phone == CALLER and case.call_id is not None
 
     asyncio.run(main())

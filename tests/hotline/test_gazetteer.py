@@ -44,3 +44,10 @@ def test_search_nothing(loaded_engine: Engine) -> None:
     with transaction(loaded_engine) as session:
         assert search(session, "   ") == []
         assert search(session, "不存在的地方") == []
+
+
+@pytest.mark.parametrize("wildcard", ["%", "_", "%%", "\\"])
+def test_wildcards_are_characters(loaded_engine: Engine, wildcard: str) -> None:
+    """`/desk/places?q=%` matched every place: the caller's % and _ are text to find."""
+    with transaction(loaded_engine) as session:
+        assert search(session, wildcard) == []
