@@ -1,48 +1,106 @@
 """The responsible units' portal: pages for a phone. A unit's staff see their unit's open
-jobs, accept them, return what is not theirs, report the result with a photo and ask for
-more time. Every form carries the session's CSRF token and the version it was read at."""
+jobs (soonest deadline first, a page at a time), accept them, return what is not theirs,
+report the result with a photo and ask for more time; each job shows why it came back
+(rework, urging) in its timeline. Every form carries the session's CSRF token and the
+version it was read at; a refused form comes back with the reason beside it and what was
+typed kept."""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from agent_ui.web.auth import Current, check_csrf
+from agent_ui.web.auth import Current, SignedIn, check_csrf
 from agent_ui.web.deps import DbSession
+from agent_ui.web.errors import refusal_text
 from agent_ui.web.templating import render
 from hotline.cases.calendar import load_calendar
 from hotline.cases.joint import assist_done, assisting_jobs
 from hotline.cases.lifecycle import actions_for
 from hotline.cases.media import attach_photo
-from hotline.cases.service import get_case, request_extension, transition
-from hotline.models import Case, CatalogueClass, Notification, utcnow
+from hotline.cases.service import CaseError, get_case, request_extension, transition
+from hotline.models import Case, CaseHistory, Notification, utcnow
 
 router = APIRouter(prefix="/unit", tags=["unit portal"], include_in_schema=False)
 OPEN = ("dispatched", "in_progress", "rework")
+PAGE = 50
+# What a unit reads in its job's timeline: how the job reached it and came back to it.
+UNIT_TIMELINE = (
+    "dispatch",
+    "accept",
+    "return",
+    "report_handled",
+    "rework",
+    "urge",
+    "request_extension",
+    "approve_extension",
+    "refuse_extension",
+    "joint_job",
+    "to_ledger",
+    "resume",
+    "overdue",
+)
 
 
-def _unit_only(current: Current) -> None:
+def _unit_only(current: SignedIn) -> None:
     if current.user.role != "unit":
         raise HTTPException(403, "the unit portal is for responsible units")
 
 
+def _cursor(case: Case) -> str:
+    due = case.due_at.isoformat() if case.due_at else "none"
+    return f"{due}|{case.id}"
+
+
+def _page_of_jobs(session: Session, unit: str, after: str) -> tuple[list[Case], str]:
+    """Open jobs, soonest deadline first (those without one last), keyset-paged: a unit
+    with tens of thousands of open jobs gets a page, not all of them."""
+    mine = and_(Case.unit_code == unit, Case.state.in_(OPEN))
+    query = select(Case).where(mine)
+    if after:
+        due_text, _, last_id = after.partition("|")
+        if not last_id.isdigit():
+            raise HTTPException(400, "bad page cursor")
+        if due_text == "none":
+            query = query.where(Case.due_at.is_(None), Case.id > int(last_id))
+        else:
+            try:
+                due = dt.datetime.fromisoformat(due_text)
+            except ValueError:
+                raise HTTPException(400, "bad page cursor") from None
+            query = query.where(
+                or_(
+                    Case.due_at > due,
+                    and_(Case.due_at == due, Case.id > int(last_id)),
+                    Case.due_at.is_(None),
+                )
+            )
+    rows = list(
+        session.scalars(query.order_by(Case.due_at.is_(None), Case.due_at, Case.id).limit(PAGE + 1))
+    )
+    more = len(rows) > PAGE
+    rows = rows[:PAGE]
+    return rows, (_cursor(rows[-1]) if more and rows else "")
+
+
 @router.get("", response_class=HTMLResponse)
-def jobs(request: Request, current: Current, session: DbSession) -> HTMLResponse:
+def jobs(request: Request, current: Current, session: DbSession, after: str = "") -> HTMLResponse:
     _unit_only(current)
-    cases = session.scalars(
-        select(Case)
-        .where(Case.unit_code == current.user.unit_code, Case.state.in_(OPEN))
-        .order_by(Case.due_at.is_(None), Case.due_at)
-    ).all()
-    notes = session.execute(  # overdue warnings the scheduler sent this unit, last 14 days
+    unit = current.user.unit_code or ""
+    cases, next_cursor = _page_of_jobs(session, unit, after[:64])
+    total = session.scalar(
+        select(func.count()).select_from(Case).where(Case.unit_code == unit, Case.state.in_(OPEN))
+    )
+    notes = session.execute(  # what the platform told this unit in the last 14 days
         select(Notification.text, Notification.created_at)
         .where(
-            Notification.unit_code == current.user.unit_code,
+            Notification.unit_code == unit,
             Notification.created_at >= utcnow() - dt.timedelta(days=14),
         )
         .order_by(Notification.id.desc())
@@ -53,13 +111,53 @@ def jobs(request: Request, current: Current, session: DbSession) -> HTMLResponse
         "unit/jobs.html",
         {
             "cases": cases,
+            "total": total,
+            "next_cursor": next_cursor,
+            "first_page": not after,
             "notes": notes,
-            "assisting": assisting_jobs(session, current.user.unit_code or ""),
-            "now": utcnow(),
-            "names": _names(session),
+            "assisting": assisting_jobs(session, unit),
         },
         session=session,
         current=current,
+    )
+
+
+def _job_page(
+    request: Request,
+    current: SignedIn,
+    session: Session,
+    number: str,
+    *,
+    done: bool = False,
+    error: tuple[str, str] | None = None,
+    typed: dict[str, Any] | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    case = get_case(session, current.actor, number)
+    history = session.scalars(
+        select(CaseHistory)
+        .where(CaseHistory.case_id == case.id, CaseHistory.action.in_(UNIT_TIMELINE))
+        .order_by(CaseHistory.id)
+    ).all()
+    actions = actions_for(case.state, "unit")
+    if case.state in OPEN and case.pending_extension_hours is None:
+        actions.append("request_extension")
+    rework = next((h for h in reversed(history) if h.action == "rework"), None)
+    return render(
+        request,
+        "unit/case.html",
+        {
+            "case": case,
+            "done": done,
+            "actions": actions,
+            "history": history,
+            "rework": rework if case.state in ("rework", "in_progress") else None,
+            "error": error,
+            "typed": typed or {},
+        },
+        session=session,
+        current=current,
+        status=status,
     )
 
 
@@ -68,21 +166,7 @@ def job(
     number: str, request: Request, current: Current, session: DbSession, done: str = ""
 ) -> HTMLResponse:
     _unit_only(current)
-    case = get_case(session, current.actor, number)
-    return render(
-        request,
-        "unit/case.html",
-        {
-            "case": case,
-            "done": done,
-            "names": _names(session),
-            "now": utcnow(),
-            "actions": actions_for(case.state, "unit")
-            + (["request_extension"] if case.state in OPEN else []),
-        },
-        session=session,
-        current=current,
-    )
+    return _job_page(request, current, session, number, done=bool(done))
 
 
 @router.post("/cases/{number}/{action}")
@@ -95,7 +179,7 @@ async def act(
     csrf_token: Annotated[str, Form(max_length=64)],
     version: Annotated[int, Form(ge=1)],
     note: Annotated[str, Form(max_length=4000)] = "",
-    hours: Annotated[int, Form(ge=0, le=400)] = 0,
+    hours: Annotated[str, Form(max_length=8)] = "",
     photo: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     _unit_only(current)
@@ -105,11 +189,16 @@ async def act(
     content = await photo.read(settings.max_upload_bytes + 1) if photo else b""
 
     def apply() -> None:  # database and disk work, off the event loop
+        with session.begin_nested():  # a refusal undoes only this form's work
+            change()
+
+    def change() -> None:
         if action == "assist_done":  # a joint job's assisting unit: its part is done
             assist_done(session, current.actor, number, note, now=now)
             return
         if action == "request_extension":
-            request_extension(session, current.actor, number, version, hours, note, now=now)
+            asked = int(hours) if hours.isdigit() else 0
+            request_extension(session, current.actor, number, version, asked, note, now=now)
             return
         data = {"note": note} if note else {}
         case = transition(
@@ -134,16 +223,22 @@ async def act(
                 now,
             )
 
-    await run_in_threadpool(apply)
+    try:
+        await run_in_threadpool(apply)
+    except CaseError as exc:
+        if exc.status == 404 or action == "assist_done":
+            raise
+        message = refusal_text(request, exc)
+        return await run_in_threadpool(
+            _job_page,
+            request,
+            current,
+            session,
+            number,
+            error=(action, message),
+            typed={"note": note, "hours": hours},
+            status=exc.status,
+        )
     if action == "assist_done":
         return RedirectResponse("/unit", status_code=303)
     return RedirectResponse(f"/unit/cases/{number}?done=1", status_code=303)
-
-
-def _names(session: DbSession) -> dict[tuple[str, str], str]:
-    return {
-        (k, c): n
-        for k, c, n in session.execute(
-            select(CatalogueClass.kind, CatalogueClass.code, CatalogueClass.name_zh)
-        )
-    }

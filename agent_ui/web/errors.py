@@ -65,6 +65,13 @@ def error_page(
     return response
 
 
+def refusal_text(request: Request, exc: CaseError) -> str:
+    """What a person reads when the case service refuses: the catalogue's words for the
+    error id, else for its status (the service's own message is for programs)."""
+    t = translator(request)
+    return t.get(f"error_{exc.error_id}") or t.get(f"error_{exc.status}") or t.error_500
+
+
 def _field_label(request: Request, location: tuple[Any, ...]) -> str:
     name = str(location[-1]) if location else ""
     return translator(request).get(f"field_{name}", name)

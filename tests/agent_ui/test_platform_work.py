@@ -178,7 +178,7 @@ def test_an_assisting_unit_reports_its_part_on_the_portal(api: Any, loaded_engin
         )
     sign_in(api.client, "unit_water")
     page = api.client.get("/unit")
-    assert waiting in page.text and "dongcheng.sanitation" in page.text
+    assert waiting in page.text and "东城区环境卫生服务中心" in page.text  # names, not codes
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
     assert csrf is not None
     done = api.client.post(

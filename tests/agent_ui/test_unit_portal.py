@@ -171,3 +171,60 @@ def test_role_matrix(api: Any, loaded_engine: Engine, route: str, user: str, sta
     assert response.status_code == status
     if user == "unit_water" and status == 200:
         assert number not in response.text  # another unit's job is not listed
+
+
+def test_the_unit_sees_why_a_job_came_back(api: Any, loaded_engine: Engine) -> None:
+    number = a_job(loaded_engine)
+    unit = Actor("unit_dc_sanitation", "unit", "110101", "dongcheng.sanitation")
+    staff = Actor("dc_dispatcher", "dispatcher", "110101")
+    with transaction(loaded_engine) as session:
+        transition(session, unit, number, "accept", 2, {})
+        transition(session, unit, number, "report_handled", 3, {"note": "已清理"})
+        transition(session, staff, number, "rework", 4, {"note": "回访市民称垃圾仍在路东侧"})
+    sign_in(api.client, "unit_dc_sanitation")
+    page = api.client.get(f"/unit/cases/{number}")
+    assert "返工原因" in page.text and "回访市民称垃圾仍在路东侧" in page.text
+    assert "东城派遣员 孙丽" in page.text  # who sent it back, by name
+
+
+def test_one_extension_request_at_a_time(api: Any, loaded_engine: Engine) -> None:
+    number = a_job(loaded_engine)
+    sign_in(api.client, "unit_dc_sanitation")
+    page = api.client.get(f"/unit/cases/{number}")
+    csrf = form_csrf(page.text)
+    too_many = api.client.post(
+        f"/unit/cases/{number}/request_extension",
+        data={"csrf_token": csrf, "version": "2", "hours": "900", "note": "需要协调"},
+    )
+    assert too_many.status_code == 422
+    assert "1 至 400 个工作小时" in too_many.text and "需要协调" in too_many.text  # kept
+    asked = api.client.post(
+        f"/unit/cases/{number}/request_extension",
+        data={"csrf_token": csrf, "version": "2", "hours": "8", "note": "需要协调"},
+    )
+    assert asked.status_code == 200 and "等待平台审批" in asked.text
+    assert 'action="/unit/cases/' + number + '/request_extension"' not in asked.text
+
+
+def test_a_page_of_jobs_at_a_time(api: Any, loaded_engine: Engine) -> None:
+    load_demo_users(loaded_engine)
+    staff = Actor("dc_dispatcher", "dispatcher", "110101")
+    with transaction(loaded_engine) as session:
+        for n in range(53):
+            case, _ = create_case(
+                session,
+                staff,
+                NewCase(source="phone", kind="event", class_code="0102", district_code="110101"),
+                f"many-{n}",
+            )
+            transition(session, staff, case.number, "dispatch", 1, {"unit_code": "auto"})
+    sign_in(api.client, "unit_dc_sanitation")
+    first = api.client.get("/unit")
+    numbers = re.findall(r'href="/unit/cases/(\d+)"', first.text)
+    assert len(numbers) == 50 and "未办结 53 件" in first.text
+    cursor = re.search(r'href="/unit\?after=([^"]+)"', first.text)
+    assert cursor is not None
+    second = api.client.get("/unit", params={"after": cursor.group(1).replace("%7C", "|")})
+    rest = re.findall(r'href="/unit/cases/(\d+)"', second.text)
+    assert len(rest) == 3 and not set(rest) & set(numbers)
+    assert api.client.get("/unit", params={"after": "junk"}).status_code == 400
