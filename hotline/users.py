@@ -99,12 +99,12 @@ def set_membership(session: Session, username: str, queue: str, penalty: int) ->
     """Add or change an agent's membership of a platform queue."""
     user = session.scalar(select(User).where(User.username == username))
     if user is None or user.role != "agent":
-        raise UserError(f"{username!r} is not an agent")
+        raise UserError(f"agent: {username!r} is not an agent")
     queues = set(session.scalars(select(CallPlatform.queue).where(CallPlatform.active.is_(True))))
     if queue not in queues:
-        raise UserError(f"queue {queue!r} is not a platform's queue")
+        raise UserError(f"queue: {queue!r} is not a platform's queue")
     if not 0 <= penalty <= 10:
-        raise UserError("penalty must be 0 (first choice) to 10")
+        raise UserError("penalty: 0 (first choice) to 10")
     row = session.scalar(
         select(QueueMembership).where(
             QueueMembership.user_id == user.id, QueueMembership.queue == queue

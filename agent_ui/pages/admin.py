@@ -4,17 +4,18 @@ penalties (skills)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from agent_ui.web.auth import Current, SignedIn, check_csrf
 from agent_ui.web.deps import DbSession
 from agent_ui.web.templating import render
-from hotline.models import CallPlatform, QueueMembership, User
+from hotline.models import CallPlatform, QueueMembership, Unit, User, WebSession
+from hotline.roles import ROLES
 from hotline.users import (
     UserError,
     add_user,
@@ -37,9 +38,15 @@ def users_page(request: Request, current: Current, session: DbSession) -> Respon
 
 
 def users(
-    request: Request, current: SignedIn, session: Session, error: str = "", status: int = 200
+    request: Request,
+    current: SignedIn,
+    session: Session,
+    error: str = "",
+    status: int = 200,
+    typed: dict[str, str] | None = None,
 ) -> Response:
-    """The page; after a refused change, with the reason and a 4xx status."""
+    """The page; after a refused change, with the reason beside its field (in the reader's
+    language), what was typed kept and a 4xx status."""
     _admin_only(current)
     queues = dict(session.execute(select(CallPlatform.area_code, CallPlatform.queue)).all())
     rows = session.scalars(select(User).order_by(User.role, User.username)).all()
@@ -64,6 +71,13 @@ def users(
             "explicit": explicit,
             "platform_queues": sorted(set(queues.values())),
             "error": error,
+            "error_field": error.split(":", 1)[0] if ":" in error else "",
+            "typed": typed or {},
+            "roles": ROLES,
+            "units": session.execute(
+                select(Unit.code, Unit.name_zh).where(Unit.active.is_(True)).order_by(Unit.code)
+            ).all(),
+            "done": request.query_params.get("done", ""),
         },
         session=session,
         current=current,
@@ -87,10 +101,19 @@ def create(
 ) -> Response:
     _admin_only(current)
     check_csrf(current, csrf_token)
+    typed = {
+        "username": username,
+        "name": name,
+        "role": role,
+        "scope": scope,
+        "unit": unit,
+        "sip_endpoint": sip_endpoint,
+    }
     return _change(
         request,
         current,
         session,
+        typed,
         lambda: add_user(
             session,
             username,
@@ -105,24 +128,31 @@ def create(
 
 
 def _change(
-    request: Request, current: SignedIn, session: Session, change: Callable[[], object]
+    request: Request,
+    current: SignedIn,
+    session: Session,
+    typed: dict[str, str],
+    change: Callable[[], object],
 ) -> Response:
     """Apply a change; a refused one shows the page again with the reason."""
     try:
         with session.begin_nested():
             change()
     except UserError as exc:
-        return users(request, current, session, error=str(exc), status=422)
+        return users(request, current, session, error=str(exc), status=422, typed=typed)
     return RedirectResponse("/admin", status_code=303)
 
 
-@router.post("/users/{username}/deactivate")
-def deactivate(
+@router.post("/users/{username}/{change}")
+def set_active(
     username: str,
+    change: Literal["deactivate", "reactivate"],
     current: Current,
     session: DbSession,
     csrf_token: Annotated[str, Form(max_length=64)],
 ) -> Response:
+    """Deactivate a user (their sessions end at once) or take them back: never delete, as
+    cases and calls name their users."""
     _admin_only(current)
     check_csrf(current, csrf_token)
     target = session.scalar(select(User).where(User.username == username))
@@ -130,8 +160,10 @@ def deactivate(
         raise HTTPException(404, "no such user")
     if target.id == current.user.id:
         raise HTTPException(409, "you cannot deactivate yourself")
-    target.active = False  # deactivate, never delete: cases and calls name their users
-    return RedirectResponse("/admin", status_code=303)
+    target.active = change == "reactivate"
+    if not target.active:
+        session.execute(delete(WebSession).where(WebSession.user_id == target.id))
+    return RedirectResponse(f"/admin?done={change}#user-{username}", status_code=303)
 
 
 @router.post("/memberships")
@@ -149,7 +181,11 @@ def add_membership(
     _admin_only(current)
     check_csrf(current, csrf_token)
     return _change(
-        request, current, session, lambda: set_membership(session, username, queue, penalty)
+        request,
+        current,
+        session,
+        {"m_username": username, "m_queue": queue},
+        lambda: set_membership(session, username, queue, penalty),
     )
 
 

@@ -21,14 +21,16 @@ from hotline.cases.calendar import load_calendar
 from hotline.cases.service import CaseError, decide_extension, waiting_extension_request
 from hotline.models import Case, CaseHistory, Notification, utcnow
 from hotline.periods import month_bounds
+from hotline.roles import PLATFORM_STAFF
 
 router = APIRouter(prefix="/supervisor", include_in_schema=False)
 ACTIVE = ("dispatched", "in_progress", "rework")
 
 
 def _supervisor(current: SignedIn) -> None:
-    if current.user.role != "supervisor":
-        raise HTTPException(403, "for supervisors")
+    """The inbox and the ledger are the platform staff's: dispatchers and shift leaders."""
+    if current.user.role not in PLATFORM_STAFF:
+        raise HTTPException(403, "for the platforms' staff")
 
 
 def _waiting_extensions(session: Session, current: SignedIn) -> list[dict[str, Any]]:

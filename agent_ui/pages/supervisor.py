@@ -25,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from agent_ui.live.phone import phone_of, set_agent_state
 from agent_ui.web.auth import Current, SignedIn, StreamUser, check_csrf
 from agent_ui.web.deps import DbSession
+from agent_ui.web.names import names_for
 from agent_ui.web.shared_cache import SharedCache
 from agent_ui.web.templating import render
 from agi.ami import AmiError
@@ -35,6 +36,17 @@ from hotline.models import CallPlatform, User
 from hotline.users import agent_queues
 
 router = APIRouter(include_in_schema=False)
+# The figures the reports page explains beside its tables (words in the catalogue:
+# def_<name>); hotline/calls/reports.py holds the same definitions for programmers.
+REPORT_DEFINITIONS = (
+    "offered",
+    "answered",
+    "abandoned",
+    "service_level",
+    "asa",
+    "aht",
+    "queue_log",
+)
 WALLBOARD_SECONDS = 2.0
 
 
@@ -56,7 +68,11 @@ def _today(zone: ZoneInfo) -> tuple[dt.datetime, dt.datetime]:
 
 
 def wallboard_data(
-    request: Request, queues: list[str], agents: list[User], session: Session | None = None
+    request: Request,
+    queues: list[str],
+    agents: list[User],
+    session: Session | None = None,
+    queue_names: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The wallboard's figures; read in the request's ``session`` when it has one (never a
     second connection while holding the first)."""
@@ -72,6 +88,7 @@ def wallboard_data(
         "queues": [
             {
                 "queue": q,
+                "name": (queue_names or {}).get(q, q),
                 "waiting": getattr(live.get(q), "waiting", None),
                 "longest_wait": getattr(live.get(q), "longest_wait", None),
                 "members": getattr(live.get(q), "members", None),
@@ -121,6 +138,11 @@ def _figures(
     )
 
 
+def _queue_names(request: Request, session: Session, queues: list[str]) -> dict[str, str]:
+    names = names_for(request, session)
+    return {q: names.queue(q) for q in queues}
+
+
 def _agents(session: Session, current: SignedIn) -> list[User]:
     query = select(User).where(User.role == "agent", User.active.is_(True))
     if not current.actor.is_city:
@@ -131,12 +153,17 @@ def _agents(session: Session, current: SignedIn) -> list[User]:
 @router.get("/supervisor", response_class=HTMLResponse)
 def wallboard(request: Request, current: Current, session: DbSession) -> HTMLResponse:
     _supervisor_only(current)
+    queues = _queues(session, current)
     return render(
         request,
         "supervisor/wallboard.html",
         {
             "data": wallboard_data(
-                request, _queues(session, current), _agents(session, current), session
+                request,
+                queues,
+                _agents(session, current),
+                session,
+                _queue_names(request, session, queues),
             ),
         },
         session=session,
@@ -149,10 +176,11 @@ async def wallboard_stream(request: Request, current: StreamUser) -> StreamingRe
     _supervisor_only(current)
     with session_factory(request.app.state.engine)() as session:  # released before streaming
         queues, agents = _queues(session, current), _agents(session, current)
+        names = _queue_names(request, session, queues)
 
     async def frames() -> AsyncIterator[str]:
         while not await request.is_disconnected():
-            data = await asyncio.to_thread(wallboard_data, request, queues, agents)
+            data = await asyncio.to_thread(wallboard_data, request, queues, agents, None, names)
             yield f"event: wallboard\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
             await asyncio.sleep(WALLBOARD_SECONDS)
 
@@ -201,7 +229,7 @@ def report_page(
             "start": first,
             "end": last,
             "peak": peak,
-            "definitions": reports.__doc__,
+            "definitions": REPORT_DEFINITIONS,
         },
         session=session,
         current=current,

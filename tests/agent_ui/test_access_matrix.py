@@ -8,6 +8,7 @@ district alone.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -26,6 +27,8 @@ PASSWORDS = {
     "city_agent": "agent-demo-123",
     "dc_super": "super-demo-123",
     "city_super": "super-demo-123",
+    "dc_dispatcher": "dispatch-demo-123",
+    "city_dispatcher": "dispatch-demo-123",
     "unit_dc_sanitation": "unit-demo-123",
     "unit_water": "unit-demo-123",
     "admin": "admin-demo-123",
@@ -35,23 +38,23 @@ USERS = ["anon", *PASSWORDS]
 R = 303  # redirected to the sign-in page
 # route: statuses in the order of USERS
 TABLE: dict[str, list[int]] = {
-    #                          anon dc_a xc_a ci_a dc_s ci_s u_dc u_wa admin dc_i
-    "/": [R, 200, 200, 200, 200, 200, 303, 303, 303, 303],
-    "/admin": [R, 403, 403, 403, 403, 403, 403, 403, 200, 403],
-    "/supervisor": [R, 403, 403, 403, 200, 200, 403, 403, 403, 403],
-    "/reports": [R, 403, 403, 403, 200, 200, 403, 403, 403, 403],
-    "/supervisor/inbox": [R, 403, 403, 403, 200, 200, 403, 403, 403, 403],
-    "/field": [R, 200, 200, 200, 200, 200, 403, 403, 403, 200],
-    "/supervisor/ledger": [R, 403, 403, 403, 200, 200, 403, 403, 403, 403],
-    "/supervisor/ledger.csv": [R, 403, 403, 403, 200, 200, 403, 403, 403, 403],
-    "/unit": [R, 403, 403, 403, 403, 403, 200, 200, 403, 403],
-    "/unit/cases/{dc_case}": [R, 403, 403, 403, 403, 403, 200, 404, 403, 403],
-    "/desk/catalogue?q=bllj": [R, 200, 200, 200, 200, 200, 403, 403, 403, 403],
-    "/desk/places?q=dhm": [R, 200, 200, 200, 200, 200, 403, 403, 403, 403],
-    "/calls/{dc_call}/pop": [R, 200, 404, 200, 200, 200, 403, 403, 403, 403],
-    "/calls/{xc_call}/pop": [R, 404, 200, 200, 404, 200, 403, 403, 403, 403],
-    "/events": [R, None, None, None, None, None, None, None, None, None],
-    "/supervisor/stream": [R, None, None, None, None, None, None, None, None, None],
+    #                          anon dc_a xc_a ci_a dc_s ci_s dc_d ci_d u_dc u_wa admin dc_i
+    "/": [R, 200, 200, 200, 200, 200, 200, 200, 303, 303, 303, 303],
+    "/admin": [R, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200, 403],
+    "/supervisor": [R, 403, 403, 403, 200, 200, 403, 403, 403, 403, 403, 403],
+    "/reports": [R, 403, 403, 403, 200, 200, 403, 403, 403, 403, 403, 403],
+    "/supervisor/inbox": [R, 403, 403, 403, 200, 200, 200, 200, 403, 403, 403, 403],
+    "/field": [R, 200, 200, 200, 200, 200, 200, 200, 403, 403, 403, 200],
+    "/supervisor/ledger": [R, 403, 403, 403, 200, 200, 200, 200, 403, 403, 403, 403],
+    "/supervisor/ledger.csv": [R, 403, 403, 403, 200, 200, 200, 200, 403, 403, 403, 403],
+    "/unit": [R, 403, 403, 403, 403, 403, 403, 403, 200, 200, 403, 403],
+    "/unit/cases/{dc_case}": [R, 403, 403, 403, 403, 403, 403, 403, 200, 404, 403, 403],
+    "/desk/catalogue?q=bllj": [R, 200, 200, 200, 200, 200, 200, 200, 403, 403, 403, 403],
+    "/desk/places?q=dhm": [R, 200, 200, 200, 200, 200, 200, 200, 403, 403, 403, 403],
+    "/calls/{dc_call}/pop": [R, 200, 404, 200, 200, 200, 200, 200, 403, 403, 403, 403],
+    "/calls/{xc_call}/pop": [R, 404, 200, 200, 404, 200, 404, 200, 403, 403, 403, 403],
+    "/events": [R, None, None, None, None, None, None, None, None, None, None, None],
+    "/supervisor/stream": [R, None, None, None, None, None, None, None, None, None, None, None],
 }
 CASES = [
     (route, user, status)
@@ -110,7 +113,7 @@ def test_admin_adds_and_deactivates(api: Any, loaded_engine: Engine) -> None:
     sign_in(api.client, "admin")
     page = api.client.get("/admin")
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    assert csrf is not None and "hotline-110101" in page.text
+    assert csrf is not None and "东城区" in page.text and ">hotline-110101" not in page.text
     made = api.client.post(
         "/admin/users",
         data={
@@ -134,13 +137,26 @@ def test_admin_adds_and_deactivates(api: Any, loaded_engine: Engine) -> None:
             "scope": "110101",
         },
     )
-    assert "password" in bad.text
+    assert bad.status_code == 422
+    assert "密码至少 8 个字符" in bad.text and 'value="x"' in bad.text  # beside it, input kept
+    confirmable = api.client.get("/admin").text
+    assert 'action="/admin/users/dc_agent2/deactivate" data-confirm=' in confirmable
     gone = api.client.post(
         "/admin/users/dc_agent2/deactivate",
         data={"csrf_token": csrf.group(1)},
         follow_redirects=False,
     )
     assert gone.status_code == 303
+    assert 'action="/admin/users/dc_agent2/reactivate"' in api.client.get("/admin").text
+    back = api.client.post(
+        "/admin/users/dc_agent2/reactivate",
+        data={"csrf_token": csrf.group(1)},
+        follow_redirects=False,
+    )
+    assert back.status_code == 303
+    with transaction(loaded_engine) as session:
+        again = session.scalar(select(User).where(User.username == "dc_agent2"))
+        assert again is not None and again.active
     forged = api.client.post("/admin/users/dc_agent/deactivate", data={"csrf_token": "x"})
     assert forged.status_code == 403
 
@@ -167,9 +183,9 @@ def test_admin_sets_queue_memberships_with_penalties(api: Any, loaded_engine: En
         assert agent is not None
         assert agent_queues(session, agent) == [("hotline-110101", 0), ("hotline-city", 3)]
     page = api.client.get("/admin")
-    assert "hotline-city (3)" in page.text
-    assert "not a platform" in member("hotline-nowhere", 0).text
-    assert "not an agent" in member("hotline-city", 0, username="dc_super").text
+    assert "市级平台 (3)" in page.text
+    assert "请选择平台的队列" in member("hotline-nowhere", 0).text
+    assert "只有受理员可以加入队列" in member("hotline-city", 0, username="dc_super").text
     assert member("hotline-city", 11).status_code == 422  # penalty 0 to 10
     removed = api.client.post(
         "/admin/memberships/remove",
@@ -198,9 +214,15 @@ def test_supervisor_pages(api: Any, loaded_engine: Engine) -> None:
     world(loaded_engine)
     sign_in(api.client, "dc_super")
     board = api.client.get("/supervisor")
-    assert "hotline-110101" in board.text and "hotline-110102" not in board.text
+    # The wallboard draws its tables from the JSON in the page (non-ASCII escaped there).
+    assert json.dumps("东城区平台")[1:-1] in board.text
+    assert json.dumps("西城区平台")[1:-1] not in board.text
     report = api.client.get("/reports", params={"start": "2026-11-01", "end": "2026-11-30"})
-    assert "指标定义" in report.text and "service level" in report.text
+    assert (
+        "指标定义" in report.text
+        and "服务水平" in report.text
+        and "Definitions:" not in report.text
+    )
     csv_text = api.client.get("/reports", params={"format": "csv"}).text
     assert csv_text.lstrip("\ufeff").startswith("group,key,offered")
     page = api.client.get("/")
