@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from agent_ui.api.field import FieldReport, register_report
 from agent_ui.web.auth import Current, SignedIn, check_csrf
 from agent_ui.web.deps import DbSession
+from agent_ui.web.errors import refusal_text
 from agent_ui.web.templating import render
 from hotline.cases.service import CaseError
 from hotline.models import CatalogueClass
@@ -42,6 +43,7 @@ def _page(
         {
             "classes": classes,
             "key": uuid.uuid4().hex,  # one report per page: a double tap makes one case
+            "typed": {},
             **extra,
         },
         session=session,
@@ -79,5 +81,21 @@ async def submit(
             request, session, current.actor, photo, report, f"field-{current.user.id}-{key}"
         )
     except CaseError as exc:  # the page (a database read) off the event loop, like the rest
-        return await run_in_threadpool(_page, request, current, session, exc.status, error=str(exc))
+        typed = {
+            "lat": lat,
+            "lon": lon,
+            "kind_code": kind_code,
+            "description": description,
+            "urgency": urgency,
+        }
+        return await run_in_threadpool(
+            _page,
+            request,
+            current,
+            session,
+            exc.status,
+            error=refusal_text(request, exc),
+            typed=typed,
+            key=key,  # the same report when sent again
+        )
     return await run_in_threadpool(_page, request, current, session, saved=case.number)

@@ -15,11 +15,12 @@ from sqlalchemy.orm import Session
 from agent_ui.pages.public import Month
 from agent_ui.web.auth import Current, SignedIn, check_csrf
 from agent_ui.web.deps import DbSession
+from agent_ui.web.errors import refusal_text
 from agent_ui.web.templating import render
 from hotline.cases import ledger
 from hotline.cases.calendar import load_calendar
 from hotline.cases.service import CaseError, decide_extension, waiting_extension_request
-from hotline.models import Case, CaseHistory, Notification, utcnow
+from hotline.models import Case, Notification, utcnow
 from hotline.periods import month_bounds
 from hotline.roles import PLATFORM_STAFF
 
@@ -36,9 +37,9 @@ def _supervisor(current: SignedIn) -> None:
 def _waiting_extensions(session: Session, current: SignedIn) -> list[dict[str, Any]]:
     query = (
         select(Case)
-        .join(CaseHistory, CaseHistory.case_id == Case.id)
-        .where(CaseHistory.action == "request_extension", Case.state.in_(ACTIVE))
-        .distinct()
+        .where(Case.pending_extension_hours.is_not(None), Case.state.in_(ACTIVE))
+        .order_by(Case.due_at)
+        .limit(500)
     )
     if not current.actor.is_city:
         query = query.where(Case.district_code == current.user.scope_code)
@@ -127,7 +128,7 @@ def decide(
     except CaseError as exc:
         if exc.status == 404:
             raise HTTPException(404, str(exc)) from exc
-        return inbox(request, current, session, error=str(exc), status=exc.status)
+        return inbox(request, current, session, error=refusal_text(request, exc), status=exc.status)
     return RedirectResponse("/supervisor/inbox", status_code=303)
 
 

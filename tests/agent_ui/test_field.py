@@ -136,7 +136,8 @@ def test_the_mobile_form(api: Any, loaded_engine: Engine, username: str, passwor
             username,
         )
     outside = api.client.post("/field", data=fields | {"key": "0" * 32, "lat": "40.5"}, files=photo)
-    assert outside.status_code == 422 and "outside every grid cell" in outside.text
+    assert outside.status_code == 422 and "不在任何单元网格内" in outside.text
+    assert "40.5" in outside.text  # what was typed is kept
     for lat in ("30.0", "inf", "nan"):
         refused = api.client.post(
             "/field", data=fields | {"key": "1" * 32, "lat": lat}, files=photo

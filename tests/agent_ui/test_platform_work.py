@@ -96,7 +96,7 @@ def test_supervisor_decides_an_extension(api: Any, loaded_engine: Engine) -> Non
         f"/supervisor/extensions/{waiting}",
         data={"csrf_token": csrf, "version": version - 1, "decision": "approve"},
     )
-    assert stale.status_code == 409 and "changed" in stale.text  # shown, not applied
+    assert stale.status_code == 409 and "已被他人修改" in stale.text  # shown, not applied
     done = api.client.post(
         f"/supervisor/extensions/{waiting}",
         data={"csrf_token": csrf, "version": version, "decision": "approve"},
@@ -116,7 +116,7 @@ def test_supervisor_decides_an_extension(api: Any, loaded_engine: Engine) -> Non
         f"/supervisor/extensions/{waiting}",
         data={"csrf_token": csrf, "version": version + 1, "decision": "refuse"},
     )
-    assert "no extension request" in again.text
+    assert "没有待审批的延期申请" in again.text
 
 
 def test_notifications_are_read_in_scope(api: Any, loaded_engine: Engine) -> None:
