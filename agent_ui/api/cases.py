@@ -8,7 +8,7 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select
 
 from agent_ui.web.deps import DbSession, TokenActor
@@ -70,6 +70,14 @@ class CaseOut(BaseModel):
     created_at: dt.datetime
     updated_at: dt.datetime
     actions: list[str]
+
+    @field_validator("due_at", "created_at", "updated_at", mode="before")
+    @classmethod
+    def _in_utc(cls, value: object) -> object:
+        """SQLite gives stored UTC times back without their zone: say it (RFC 3339)."""
+        if isinstance(value, dt.datetime) and value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value
 
 
 class ActionIn(BaseModel):

@@ -202,7 +202,9 @@ def report_page(
     zone = ZoneInfo(request.app.state.settings.timezone)
     first = start or dt.datetime.now(zone).date()
     last = end or first
-    if last < first or (last - first).days > 366:
+    if not (dt.date(2000, 1, 1) <= first <= last <= dt.date(2100, 12, 31)):
+        raise HTTPException(422, "dates from 2000 to 2100, the end on or after the start")
+    if (last - first).days > 366:
         raise HTTPException(422, "end must follow start, within a year")
     begin = dt.datetime.combine(first, dt.time(), zone).astimezone(dt.UTC)
     finish = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), zone).astimezone(dt.UTC)

@@ -121,6 +121,10 @@ def create_case(
         raise CaseError("case-forbidden", f"a {actor.role} cannot create such cases", 403)
     reference = reference_data(session)
     new = _cleaned(new)
+    if new.district_code is None and not actor.is_city and actor.role != "unit":
+        # A district's platform files in its district: a case it could not read (and a
+        # retry of it) would otherwise be lost to it.
+        new = dataclasses.replace(new, district_code=actor.scope_code)
     _check_new(session, reference, actor, new, bounds)
     now = now or utcnow()
     classified = bool(new.kind and new.class_code)

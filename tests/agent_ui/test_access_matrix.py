@@ -218,11 +218,13 @@ def test_supervisor_pages(api: Any, loaded_engine: Engine) -> None:
     assert json.dumps("东城区平台")[1:-1] in board.text
     assert json.dumps("西城区平台")[1:-1] not in board.text
     report = api.client.get("/reports", params={"start": "2026-11-01", "end": "2026-11-30"})
-    assert (
-        "指标定义" in report.text
-        and "服务水平" in report.text
-        and "Definitions:" not in report.text
-    )
+    assert "指标定义" in report.text and "服务水平" in report.text
+    assert "Definitions" not in report.text  # words for people, not the module's docstring
+    for start, end in (("0001-01-01", "0001-01-02"), ("9999-12-30", "9999-12-31")):
+        far = api.client.get("/reports", params={"start": start, "end": end})
+        assert far.status_code == 422, (start, far.status_code)  # not a 500
+    month_zero = api.client.get("/public/evaluation.json", params={"month": "0000-01"})
+    assert month_zero.status_code == 422
     csv_text = api.client.get("/reports", params={"format": "csv"}).text
     assert csv_text.lstrip("\ufeff").startswith("group,key,offered")
     page = api.client.get("/")

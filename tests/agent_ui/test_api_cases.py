@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -228,3 +229,40 @@ def test_duplicate_takes_a_case_number_in_scope(api: Any) -> None:
     )
     done = act(api, api.system, second, "mark_duplicate", 1, duplicate_of=first)
     assert done.status_code == 200 and done.json()["state"] == "duplicate"
+
+
+def test_times_carry_their_zone(api: Any) -> None:
+    body = post_case(api, key="tz").json()
+    for field in ("created_at", "updated_at"):
+        parsed = dt.datetime.fromisoformat(body[field])
+        assert parsed.tzinfo is not None, body[field]
+
+
+def test_a_district_system_files_in_its_district(api: Any) -> None:
+    made = api.client.post(
+        "/api/v1/cases",
+        json={"kind": "event", "class_code": "0102", "description": "无地点"},
+        headers={**api.xicheng, "Idempotency-Key": "no-district"},
+    )
+    assert made.status_code == 201 and made.json()["district_code"] == "110102"
+    number = made.json()["number"]
+    assert api.client.get(f"/api/v1/cases/{number}", headers=api.xicheng).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"kind": "event", "class_code": "0102", "lat": NaN, "lon": 116.4}',
+        b'{"kind": "event", "class_code": "0102", "lat": Infinity, "lon": 116.4}',
+        b'{"kind": "event", "class_code": "0102", "description": "\\ud800"}',
+    ],
+)
+def test_odd_json_is_a_clear_422(api: Any, body: bytes) -> None:
+    """NaN, Infinity and a lone surrogate made FastAPI's 422 handler fail with a 500."""
+    response = api.client.post(
+        "/api/v1/cases",
+        content=body,
+        headers={**api.system, "Idempotency-Key": "odd", "Content-Type": "application/json"},
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["error_id"] in ("request-invalid", "case-bad-point")
