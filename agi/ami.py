@@ -17,6 +17,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from agi.ami_protocol import AmiParser, AmiProtocolError, Message, encode_action
+from hotline.faults import FaultLog
+from hotline.tasks import stop, supervise
 
 log = logging.getLogger("hotline.ami")
 EventHandler = Callable[[Message], Awaitable[None] | None]
@@ -65,6 +67,7 @@ class AmiClient:
         self._reader_task: asyncio.Task[None] | None = None
         self._supervisor: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
+        self._faults = FaultLog(log)
 
     # --- events -------------------------------------------------------------------------
     def on(self, event: str, handler: EventHandler) -> None:
@@ -85,7 +88,13 @@ class AmiClient:
                 if inspect.isawaitable(result):
                     await result
             except Exception:
-                log.exception("[%s] handler for %s failed", self.name, message.event)
+                self._faults.fault(
+                    f"handler {message.event}",
+                    "[%s] handler for %s failed",
+                    self.name,
+                    message.event,
+                    exc_info=True,
+                )
 
     # --- connection ---------------------------------------------------------------------
     async def connect(self) -> None:
@@ -142,30 +151,35 @@ class AmiClient:
             self._writer.close()
 
     def run_forever(self, retry: float = 1.0, max_retry: float = 30.0) -> asyncio.Task[None]:
-        """Keep a connection up in the background, reconnecting with backoff."""
-
-        async def supervise() -> None:
-            delay = retry
-            while True:
-                try:
-                    await self.connect()
-                    delay = retry
-                    assert self._reader_task is not None
-                    await asyncio.shield(self._reader_task)
-                except AmiError as exc:
-                    log.warning("%s; retrying in %.0f s", exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, max_retry)
-
-        self._supervisor = asyncio.create_task(supervise())
+        """Keep a connection up in the background, reconnecting with backoff (a supervised
+        task: should the loop itself ever die, it is logged and started again)."""
+        self._supervisor = supervise(
+            f"AMI {self.name}", lambda: self._keep_connected(retry, max_retry)
+        )
         return self._supervisor
 
+    async def _keep_connected(self, retry: float, max_retry: float) -> None:
+        delay = retry
+        while True:
+            try:
+                await self.connect()
+                delay = retry
+                assert self._reader_task is not None
+                await asyncio.shield(self._reader_task)
+            except AmiError as exc:
+                log.warning("%s; retrying in %.0f s", exc, delay)
+            except Exception as exc:  # a peer that breaks what connect() expects
+                self._faults.fault(
+                    "connect", "[%s] AMI session failed: %r", self.name, exc, exc_info=True
+                )
+                await self._disconnect()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, max_retry)
+
     async def close(self) -> None:
-        """Stop reconnecting and drop the connection; pending actions fail."""
-        if self._supervisor is not None:
-            self._supervisor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._supervisor
+        """Stop reconnecting and drop the connection; pending actions fail. Never raises."""
+        await stop(self._supervisor)
+        self._supervisor = None
         await self._disconnect()
 
     async def _disconnect(self) -> None:
@@ -173,10 +187,7 @@ class AmiClient:
             self._writer.close()
             with contextlib.suppress(Exception):
                 await self._writer.wait_closed()
-        if self._reader_task is not None:
-            self._reader_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader_task
+        await stop(self._reader_task)  # what it died of, if it did, was logged by now
         self._fail_pending("connection closed")
 
     async def _read(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -185,7 +196,7 @@ class AmiClient:
             while data := await reader.read(65536):
                 for message in parser.feed(data):
                     await self._route(message)
-        except (ConnectionError, AmiProtocolError) as exc:
+        except (OSError, AmiProtocolError) as exc:  # OSError: resets, timeouts, ...
             log.warning("[%s] AMI connection lost: %s", self.name, exc)
         finally:
             self.connected.clear()

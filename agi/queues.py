@@ -2,40 +2,61 @@
 
 A poll every ``interval`` seconds keeps a snapshot; routing reads it without waiting. When
 AMI is down the snapshot is ``None`` and routing keeps the district's queue (no overflow
-decision on stale data).
+decision on stale data); a queue whose reply cannot be read is left out of the snapshot,
+with the same effect for that queue.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Mapping
 
 from agi.ami import AmiClient, AmiError
 from agi.ami_protocol import Message
+from hotline.faults import FaultLog
+from hotline.tasks import stop, supervise
 from routing.model import QueueState
 
 log = logging.getLogger("hotline.queues")
 AVAILABLE_STATUS = {"0", "1"}  # AST_DEVICE_UNKNOWN (Local members), AST_DEVICE_NOT_INUSE
 
 
-def queue_states(messages: list[Message]) -> dict[str, QueueState]:
-    """Fold the events of one QueueStatus list into one state per queue."""
+def queue_states(
+    messages: list[Message], problems: list[tuple[str, str]] | None = None
+) -> dict[str, QueueState]:
+    """Fold the events of one QueueStatus list into one state per queue.
+
+    A queue whose figures cannot be read (``Calls: abc``, ``Wait: nan``, a count below
+    zero) is left out, as if AMI had not named it: routing then keeps the district's queue
+    rather than decide on a number it made up. Each such value is added to ``problems`` as
+    ``(kind, description)``."""
+    problems = [] if problems is None else problems
     params: dict[str, Message] = {}
     members: dict[str, list[Message]] = {}
     entries: dict[str, list[Message]] = {}
     for message in messages:
+        if message.event not in ("QueueParams", "QueueMember", "QueueEntry"):
+            continue
         queue = message.get("Queue")
-        if message.event == "QueueParams":
+        if not queue:
+            problems.append((f"{message.event}.Queue", f"{message.event} without a Queue"))
+        elif message.event == "QueueParams":
             params[queue] = message
         elif message.event == "QueueMember":
             members.setdefault(queue, []).append(message)
-        elif message.event == "QueueEntry":
+        else:
             entries.setdefault(queue, []).append(message)
     states = {}
     for queue, param in params.items():
+        try:
+            waits = [_number(e, "Wait", float) for e in entries.get(queue, [])]
+            waiting = _number(param, "Calls", int, required=True)
+            average_hold = _number(param, "Holdtime", float)
+        except _Unreadable as exc:
+            problems.append((exc.kind, f"queue {queue}: {exc}"))
+            continue
         queue_members = members.get(queue, [])
         available = sum(
             1
@@ -44,19 +65,47 @@ def queue_states(messages: list[Message]) -> dict[str, QueueState]:
             and m.get("Paused") == "0"
             and m.get("InCall", "0") == "0"
         )
-        waits = [float(e.get("Wait") or 0) for e in entries.get(queue, [])]
         states[queue] = QueueState(
             queue=queue,
             members=len(queue_members),
             available=available,
-            waiting=int(param.get("Calls") or 0),
+            waiting=int(waiting),
             longest_wait=max(waits, default=0.0),
-            average_hold=float(param.get("Holdtime") or 0),
+            average_hold=average_hold,
         )
     return states
 
 
+class _Unreadable(ValueError):
+    def __init__(self, message: Message, name: str, value: str) -> None:
+        super().__init__(f"{message.event} {name}: {value[:40]!r} is not a plausible figure")
+        self.kind = f"{message.event}.{name}"
+
+
+# Far above any real queue (callers waiting, seconds waited): a bigger value is garbage.
+_PLAUSIBLE = 1e7
+
+
+def _number(message: Message, name: str, kind: type[float], *, required: bool = False) -> float:
+    """A count or a number of seconds: finite, from zero up to a plausible bound. Missing
+    is zero, unless ``required``."""
+    raw = message.get(name)
+    if not raw and not required:
+        return 0.0
+    try:
+        value = float(kind(raw))
+    except (ValueError, OverflowError):
+        raise _Unreadable(message, name, raw) from None
+    if not 0 <= value <= _PLAUSIBLE:  # NaN fails this too
+        raise _Unreadable(message, name, raw)
+    return value
+
+
 class QueueMonitor:
+    """Polls QueueStatus on one node every ``interval`` seconds (:meth:`start`, a supervised
+    task: it comes back if it ever dies). A malformed reply leaves its queues out of the
+    snapshot until a good one comes; each kind of fault is logged once, not every poll."""
+
     def __init__(self, ami: AmiClient, interval: float = 1.0, max_age: float = 10.0) -> None:
         self._ami = ami
         self._interval = interval
@@ -64,6 +113,8 @@ class QueueMonitor:
         self._states: dict[str, QueueState] = {}
         self._at = 0.0
         self._task: asyncio.Task[None] | None = None
+        self._faults = FaultLog(log)
+        self._faulty: set[str] = set()
 
     def snapshot(self) -> Mapping[str, QueueState] | None:
         if time.monotonic() - self._at > self._max_age:
@@ -72,25 +123,34 @@ class QueueMonitor:
 
     async def refresh(self) -> None:
         messages = await self._ami.list_action("QueueStatus")
-        self._states = queue_states(messages)
+        problems: list[tuple[str, str]] = []
+        self._states = queue_states(messages, problems)
         self._at = time.monotonic()
+        for kind, problem in problems:
+            self._faults.fault(
+                kind, "[%s] malformed QueueStatus (%s): %s", self._ami.name, kind, problem
+            )
+        for kind in self._faulty - {kind for kind, _ in problems}:
+            self._faults.ok(kind, "[%s] QueueStatus readable again (%s)", self._ami.name, kind)
+        self._faulty = {kind for kind, _ in problems}
+
+    async def run(self) -> None:
+        """Poll until cancelled."""
+        while True:
+            try:
+                await self.refresh()
+                self._faults.ok("poll", "[%s] queue polls answered again", self._ami.name)
+            except AmiError as exc:
+                if self._ami.connected.is_set():  # while AMI is down, its client says so
+                    self._faults.fault("poll", "[%s] queue poll failed: %s", self._ami.name, exc)
+            await asyncio.sleep(self._interval)
 
     def start(self) -> None:
-        async def poll() -> None:
-            while True:
-                try:
-                    await self.refresh()
-                except AmiError as exc:
-                    log.debug("queue poll failed: %s", exc)
-                await asyncio.sleep(self._interval)
-
-        self._task = asyncio.create_task(poll())
+        self._task = supervise(f"queue poll {self._ami.name}", self.run)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop(self._task)
+        self._task = None
 
 
 def merged_snapshot(monitors: list[QueueMonitor]) -> Mapping[str, QueueState] | None:

@@ -26,6 +26,7 @@ import psycopg
 from sqlalchemy.engine import make_url
 
 from agent_ui.live.events import EventHub
+from hotline.faults import FaultLog
 
 log = logging.getLogger("hotline.events.pg")
 CHANNEL = "hotline_events"
@@ -54,6 +55,7 @@ class PgEventBus:
         self.sent = 0
         self.received = 0
         self.local_only = 0
+        self._faults = FaultLog(log)
 
     def start(self) -> None:
         self._tasks = [
@@ -151,7 +153,9 @@ class PgEventBus:
             if not isinstance(user, str) or not isinstance(kind, str) or not isinstance(data, dict):
                 raise TypeError("user and kind must be strings, data an object")
         except (ValueError, KeyError, TypeError) as exc:
-            log.warning("ignored a malformed event on %s: %s (%.200r)", CHANNEL, exc, payload)
+            self._faults.fault(
+                "malformed", "ignored a malformed event on %s: %s (%.200r)", CHANNEL, exc, payload
+            )
             return
         self.received += 1
         self._hub.deliver(user, kind, data)

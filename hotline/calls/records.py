@@ -224,8 +224,10 @@ class _Track:
 
     def run(self, connection: Connection) -> list[Tracked | None]:
         sql = _statements(connection.dialect.name)
-        uniqueids = sorted({e.get("Uniqueid") for e in self.events} - {""})
-        linkedids = sorted({e.get("Linkedid") for e in self.events} - {""})
+        # (an id no call can have, empty or holding a NUL, is not looked up: PostgreSQL
+        # would refuse the NUL and with it the whole group)
+        uniqueids = sorted(i for i in {e.get("Uniqueid") for e in self.events} if _an_id(i))
+        linkedids = sorted(i for i in {e.get("Linkedid") for e in self.events} if _an_id(i))
         if not uniqueids and not linkedids:
             return [None] * len(self.events)
         with closing(connection.connection.cursor()) as cursor:
@@ -242,6 +244,10 @@ class _Track:
             results.append(Tracked(call[0], change))
         _store_changes(connection, sql, [r for r in results if r is not None])
         return results
+
+
+def _an_id(value: str) -> bool:
+    return bool(value) and "\0" not in value
 
 
 class _CallsFound:

@@ -54,10 +54,12 @@ class Change:
 
 
 def event_time(event: Message) -> dt.datetime:
+    """The event's own time (``timestampevents = yes``), or now if it has none we can read
+    ("x", "nan", a year past 9999)."""
     stamp = event.get("Timestamp")
     try:
         return dt.datetime.fromtimestamp(float(stamp), dt.UTC)
-    except ValueError:
+    except (ValueError, OverflowError, OSError):
         return dt.datetime.now(dt.UTC)
 
 
@@ -69,12 +71,13 @@ def apply_event(call: CallView, event: Message) -> Change | None:
     if not own and event.get("Linkedid") != call.linkedid:  # another call's
         return None
     at = event_time(event)
-    detail = {key: value for key in _DETAIL[name] if (value := event.get(key))}
+    detail = {key: _clean(value, 256) for key in _DETAIL[name] if (value := event.get(key))}
     updates: dict[str, Any] = {}
     if name == "QueueCallerJoin" and own:
-        updates = {"queue_joined_at": at, "queue": event.get("Queue")}
+        updates = {"queue_joined_at": at, "queue": _clean(event.get("Queue"), 64)}
     elif name == "AgentConnect" and own:
-        updates = {"connected_at": at, "agent": event.get("MemberName") or event.get("Interface")}
+        agent = event.get("MemberName") or event.get("Interface")
+        updates = {"connected_at": at, "agent": _clean(agent, 64)}
     elif name == "QueueCallerAbandon" and own:
         updates = {"outcome": "abandoned_queue"}
     elif name in ("BlindTransfer", "AttendedTransfer"):
@@ -88,6 +91,12 @@ def apply_event(call: CallView, event: Message) -> Change | None:
                 "answered" if call.connected else "abandoned_queue" if call.queued else "ended"
             )
     return Change(updates, name, detail, at)
+
+
+def _clean(value: str, size: int) -> str:
+    """A header as a column can hold it: no NUL (PostgreSQL's text refuses it), at most
+    ``size`` characters (a longer queue or member name would fail the whole event)."""
+    return value.replace("\0", "")[:size]
 
 
 def advance(call: CallView, change: Change) -> CallView:

@@ -26,8 +26,10 @@ from agi.ami import AmiClient
 from agi.ami_protocol import Message
 from hotline.calls.records import CallRecords, Tracked
 from hotline.calls.timeline import TRACKED
+from hotline.faults import FaultLog
 from hotline.lease import acquire, release
 from hotline.models import utcnow
+from hotline.tasks import stop, supervise
 
 log = logging.getLogger("hotline.tracker")
 
@@ -71,6 +73,7 @@ class CallTracker:
         self._task: asyncio.Task[None] | None = None
         self.handled = 0
         self.active = True  # False on an instance that does not hold the tracker lease
+        self._faults = FaultLog(log)
 
     def attach(self, ami: AmiClient) -> None:
         for name in TRACKED:
@@ -80,13 +83,19 @@ class CallTracker:
         self._listeners.append(listener)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run())
+        self._task = supervise("call tracker", self._run)
 
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+    async def stop(self, grace: float = 5.0) -> None:
+        """Store what has queued up (for up to ``grace`` seconds: stop AMI first, so that
+        nothing more comes), then stop. Never raises: a shutdown goes on."""
+        if self._task is not None and not self._task.done():
+            try:
+                async with asyncio.timeout(grace):
+                    await self.drained()
+            except TimeoutError:
+                log.error("%d AMI events not stored at shutdown", self._events.qsize())
+        await stop(self._task)
+        self._task = None
         if self._own_records:
             await asyncio.to_thread(self._records.close)
 
@@ -106,7 +115,7 @@ class CallTracker:
                 if self.active:
                     await self._store(events)
             except Exception:
-                log.exception("could not store %d events", len(events))
+                self._faults.fault("batch", "could not store %d events", len(events), exc_info=True)
             finally:
                 self.handled += len(events)
                 for _ in events:
@@ -116,7 +125,9 @@ class CallTracker:
         results = await self._records.track(events)
         for event, result in zip(events, results, strict=True):
             if isinstance(result, BaseException):
-                log.error("could not store %s", event.event, exc_info=result)
+                self._faults.fault(
+                    f"store {event.event}", "could not store %s", event.event, exc_info=result
+                )
                 continue
             notice = _notice(event, result)
             if notice is None:
@@ -127,7 +138,12 @@ class CallTracker:
                     if inspect.isawaitable(heard):
                         await heard
                 except Exception:
-                    log.exception("a listener failed on %s", notice)
+                    self._faults.fault(
+                        f"listener {type(notice).__name__}",
+                        "a listener failed on %s",
+                        notice,
+                        exc_info=True,
+                    )
 
 
 def _notice(event: Message, tracked: Tracked | None) -> CallNotice | None:

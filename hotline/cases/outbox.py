@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import httpx
 from sqlalchemy import Engine, select, update
 
+from hotline.faults import FaultLog
 from hotline.lease import acquire
 from hotline.models import OutboxEvent, utcnow
 
@@ -58,6 +59,7 @@ class OutboxDeliverer:
         self._batch, self._timeout = batch, timeout
         self._base, self._max = base_delay, max_delay
         self._clock = clock
+        self._faults = FaultLog(log, level=logging.ERROR)
 
     async def deliver_once(self, client: httpx.AsyncClient) -> int:
         """One pass over the pending rows; the number delivered."""
@@ -95,8 +97,9 @@ class OutboxDeliverer:
                         acquire, self._engine, LEASE, holder, ttl, utcnow()
                     ):
                         await self.deliver_once(client)
-                except Exception:
-                    log.exception("outbox pass failed")
+                    self._faults.ok("pass", "outbox passes work again")
+                except Exception:  # the database away, say: once in the log, not each pass
+                    self._faults.fault("pass", "outbox pass failed", exc_info=True)
                 await asyncio.sleep(interval)
 
     async def _post(self, client: httpx.AsyncClient, row: Pending) -> str | None:

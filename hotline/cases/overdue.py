@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from hotline.cases.lifecycle import check_transition
 from hotline.cases.service import record_change
 from hotline.db import transaction
+from hotline.faults import FaultLog
 from hotline.lease import acquire
 from hotline.models import Case, Notification, utcnow
 
@@ -101,6 +102,7 @@ async def run_scheduler(
     engine: Engine, holder: str, grace: dt.timedelta, interval: float = 60.0
 ) -> None:
     """Sweep every ``interval`` seconds on the one instance that holds the lease."""
+    faults = FaultLog(log, level=logging.ERROR)
     while True:
         try:
             now = utcnow()
@@ -109,8 +111,9 @@ async def run_scheduler(
                 result = await asyncio.to_thread(_sweep, engine, now, grace)
                 if result.overdue or result.escalated:
                     log.info("overdue: %s; escalated: %s", result.overdue, result.escalated)
+            faults.ok("pass", "scheduler passes work again")
         except Exception:
-            log.exception("scheduler pass failed")
+            faults.fault("pass", "scheduler pass failed", exc_info=True)
         await asyncio.sleep(interval)
 
 

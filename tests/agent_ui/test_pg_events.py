@@ -64,7 +64,7 @@ def test_an_event_published_on_one_instance_reaches_pages_on_both(pg_url: str) -
     asyncio.run(main())
 
 
-def test_a_malformed_notification_is_logged_and_ignored(
+def test_malformed_notifications_are_logged_once_and_ignored(
     pg_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     async def main() -> None:
@@ -88,7 +88,8 @@ def test_a_malformed_notification_is_logged_and_ignored(
 
     with caplog.at_level(logging.WARNING, "hotline.events.pg"):
         asyncio.run(main())
-    assert sum("malformed event" in r.getMessage() for r in caplog.records) == 3
+    # Logged once: a peer that keeps sending junk does not flood the log.
+    assert sum("malformed event" in r.getMessage() for r in caplog.records) == 1
 
 
 def test_with_the_database_unreachable_events_still_reach_this_instance() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from agi.ami_protocol import Message
 from hotline.calls.timeline import CallView, advance, apply_event
 from hotline.testing.transcripts import ami_events
@@ -48,3 +50,21 @@ def test_other_calls_are_ignored() -> None:
 def test_outcome_already_set_is_kept() -> None:
     view, _, columns = fold(CallView(UNIQUEID, LINKEDID, outcome="transferred"))
     assert "outcome" not in columns and view.outcome == "transferred"
+
+
+def test_what_a_broken_peer_sends_is_stored_as_a_column_can_hold_it() -> None:
+    """A time no clock can show, a NUL byte, a name longer than its column: the event is
+    kept (its time is now), not lost with every event stored beside it."""
+    join = next(e for e in events() if e.event == "QueueCallerJoin")
+    before = dt.datetime.now(dt.UTC)
+    for stamp in ("x", "nan", "inf", "-1e20", "1e400", "99999999999999"):
+        broken = Message(
+            tuple(
+                (k, {"Timestamp": stamp, "Queue": "q\0" + "x" * 100}.get(k, v))
+                for k, v in join.headers
+            )
+        )
+        change = apply_event(CallView(UNIQUEID, LINKEDID), broken)
+        assert change is not None and change.at is not None and change.at >= before, stamp
+        assert change.updates["queue"] == "q" + "x" * 63
+        assert "\0" not in change.detail["Queue"]

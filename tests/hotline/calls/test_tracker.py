@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import threading
 from typing import Any
 
@@ -123,6 +124,24 @@ def test_an_event_that_fails_fails_alone(
         assert call is not None and call.outcome == "answered"
     assert "AgentCalled" not in kinds and "AgentConnect" in kinds and "Hangup" in kinds
     assert [type(n) for n in heard] == [CallConnected, CallCompleted]
+
+
+def test_a_flood_of_events_that_fail_is_one_log_line(
+    loaded_engine: Engine, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def failing_on_agent_called(view: CallView, message: Message) -> Any:
+        if message.event == "AgentCalled":
+            raise RuntimeError("cannot fold")
+        return apply_event(view, message)
+
+    monkeypatch.setattr(records_module, "apply_event", failing_on_agent_called)
+    stream = [m for m in events() if m.event in TRACKED]
+    called = next(m for m in stream if m.event == "AgentCalled")
+    with caplog.at_level(logging.WARNING, "hotline.tracker"):
+        _, heard, _ = track(loaded_engine, [called] * 50 + stream)
+    assert [type(n) for n in heard] == [CallConnected, CallCompleted]  # the rest went on
+    failures = [r for r in caplog.records if "could not store AgentCalled" in r.getMessage()]
+    assert len(failures) == 1 and failures[0].exc_info is not None
 
 
 def _for_call(message: Message, uniqueid: str, linkedid: str, **changes: str) -> Message:
