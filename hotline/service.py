@@ -15,6 +15,8 @@ import signal
 import socket
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 import uvicorn
 from sqlalchemy import Engine
@@ -32,6 +34,8 @@ from hotline.cases.outbox import OutboxDeliverer
 from hotline.cases.overdue import run_scheduler
 from hotline.db import make_engine
 from hotline.settings import Settings
+from hotline.tasks import Shutdown, supervise
+from hotline.tasks import stop as stop_task
 from ivr.entry import call_handler
 from ivr.speech_setup import start_speech
 from routing.model import QueueState
@@ -59,13 +63,15 @@ class _Telephony:
     def snapshot(self) -> Mapping[str, QueueState] | None:
         return merged_snapshot(self.monitors)
 
-    async def stop(self) -> None:
-        for monitor in self.monitors:
-            await monitor.stop()
+    def shut_down_with(self, shutdown: Shutdown) -> None:
+        """On the way down: the polls stop, AMI closes (no event comes any more), then the
+        tracker stores what has queued up and stops."""
         if self.tracker is not None:
-            await self.tracker.stop()
+            shutdown.add("call tracker", self.tracker.stop)
         for client in self.clients:
-            await client.close()
+            shutdown.add(f"AMI {client.name}", client.close)
+        for monitor in self.monitors:
+            shutdown.add("queue poll", monitor.stop)
 
 
 def _telephony(settings: Settings, engine: Engine, records: CallRecords) -> _Telephony:
@@ -193,36 +199,78 @@ def _background_jobs(settings: Settings, engine: Engine) -> list[asyncio.Task[No
     """The overdue scheduler (on one instance at a time, by lease) and webhook delivery."""
     holder = _instance_name()
     grace = dt.timedelta(hours=settings.escalation_grace_hours)
-    jobs = [
-        asyncio.create_task(
-            run_scheduler(engine, holder, grace, settings.scheduler_interval_seconds)
-        )
-    ]
+    interval = settings.scheduler_interval_seconds
+    jobs = [supervise("overdue scheduler", lambda: run_scheduler(engine, holder, grace, interval))]
     if settings.webhook_url:
         deliverer = OutboxDeliverer(
             engine, settings.webhook_url, settings.webhook_secret.get_secret_value()
         )
-        jobs.append(asyncio.create_task(deliverer.run(holder=holder)))
+        jobs.append(supervise("webhook outbox", lambda: deliverer.run(holder=holder)))
     return jobs
 
 
+def web_config(settings: Settings, app: Any) -> uvicorn.Config:
+    """The web server's configuration. Forwarded headers (X-Forwarded-For/-Proto) are read
+    only from the proxies ``forwarded_allow_ips`` names: none by default, since a client
+    that reaches the port directly could otherwise pick its own address (and with it dodge
+    the sign-in limits) or claim HTTPS."""
+    trusted = settings.forwarded_allow_ips.strip()
+    return uvicorn.Config(
+        app,
+        host=settings.web.host,
+        port=settings.web.port,
+        log_config=None,
+        lifespan="on",
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or None,
+    )
+
+
+async def _serve_web(web: uvicorn.Server) -> None:
+    try:
+        await web.serve()
+    except SystemExit as exc:  # uvicorn's way to say it could not start (port taken, ...)
+        raise RuntimeError(f"the web server could not start (exit status {exc.code})") from None
+
+
 async def run(settings: Settings) -> None:
+    """Serve until SIGINT/SIGTERM or until the web server ends.
+
+    Whatever fails on the way, the way down runs every step (:class:`Shutdown`): FastAGI
+    stops taking calls, AMI closes, the tracker stores what it has queued, and the call
+    records queued by the IVR and the tracker are written."""
+    shutdown = Shutdown()
+    try:
+        await _serve(settings, asyncio.Event(), shutdown)
+    finally:
+        await shutdown.run()
+
+
+async def _serve(settings: Settings, stop: asyncio.Event, shutdown: Shutdown) -> None:
     engine = make_engine(settings.database_url)
+    shutdown.add("database pool", engine.dispose)
+    serving: list[asyncio.Task[None]] = []  # the web server, once it runs
+    shutdown.add("web requests", partial(_finish_web, serving))  # near the end: pages stay
     hub = EventHub()
-    bus = None
     if engine.dialect.name == "postgresql":  # live events reach pages on every instance
         bus = PgEventBus(settings.database_url, hub)
         hub.carrier = bus
         bus.start()
+        shutdown.add("live events", bus.stop)
+    for job in _background_jobs(settings, engine):
+        shutdown.add(job.get_name(), partial(stop_task, job))
     records = CallRecords(engine)  # the IVR and the tracker share its thread and commits
+    shutdown.add("call records", partial(asyncio.to_thread, records.close))  # written out
     telephony = _telephony(settings, engine, records)
-    leading = None
     if telephony.tracker is not None:
         telephony.tracker.subscribe(hub.on_connected)  # a connected call pops on the page
         telephony.tracker.active = False  # until this instance holds the tracker lease
-        leading = asyncio.create_task(
-            track_while_leader(telephony.tracker, engine, _instance_name())
+        tracker = telephony.tracker
+        leading = supervise(
+            "tracker lease", lambda: track_while_leader(tracker, engine, _instance_name())
         )
+        shutdown.add("tracker lease", partial(stop_task, leading))  # after the tracker's
+    telephony.shut_down_with(shutdown)
     app = create_app(
         settings,
         engine,
@@ -230,36 +278,31 @@ async def run(settings: Settings) -> None:
         ami=telephony.clients[0] if telephony.clients else None,
         queues=telephony.snapshot,
     )
-    wrapup = None
     if telephony.tracker is not None and telephony.clients:
         wrapup = WrapUp(telephony.clients[0], hub, engine, settings.wrapup_seconds)
         telephony.tracker.subscribe(wrapup)
-    web = EmbeddedWebServer(
-        uvicorn.Config(
-            app,
-            host=settings.web.host,
-            port=settings.web.port,
-            log_config=None,
-            lifespan="on",
-            proxy_headers=True,
-            forwarded_allow_ips=settings.forwarded_allow_ips,
-        )
-    )
+        shutdown.add("wrap-up timers", wrapup.stop)
     speech, audio_socket = await start_speech(settings, engine)
+    if speech is not None:
+        shutdown.add("speech", speech.close)
+    if audio_socket is not None:
+        shutdown.add("AudioSocket", audio_socket.stop)
     agi = FastAgiServer(
         call_handler(settings, engine, queues=telephony.snapshot, speech=speech, records=records)
     )
     await agi.start(settings.fastagi.host, settings.fastagi.port)
+    shutdown.add("FastAGI", agi.stop)
     app.state.agi, app.state.ami_clients = agi, telephony.clients  # for /metrics
-    background = _background_jobs(settings, engine)
+    web = EmbeddedWebServer(web_config(settings, app))
 
-    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     frozen = freeze_startup_objects()
-    web_task = asyncio.create_task(web.serve())
+    web_task = asyncio.create_task(_serve_web(web), name="web")
+    serving.append(web_task)
+    shutdown.add("web", partial(setattr, web, "should_exit", True))  # first: no new requests
     log.info(
         "web on http://%s:%s/  FastAGI on %s:%s  (%s loop; %d start-up objects frozen for the GC)",
         settings.web.host,
@@ -269,27 +312,21 @@ async def run(settings: Settings) -> None:
         type(loop).__module__.split(".")[0],
         frozen,
     )
-    stop_task = asyncio.create_task(stop.wait())
-    await asyncio.wait({web_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
-    web.should_exit = True
-    await agi.stop()
-    if audio_socket is not None:
-        await audio_socket.stop()
-    if speech is not None:
-        speech.close()
-    if wrapup is not None:
-        await wrapup.stop()
-    if leading is not None:
-        leading.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await leading
-    await telephony.stop()
-    await asyncio.to_thread(records.close)  # what the IVR and the tracker queued is written
-    if bus is not None:
-        await bus.stop()
-    for job in background:
-        job.cancel()
-    await asyncio.gather(*background, return_exceptions=True)
-    await web_task
-    stop_task.cancel()
-    engine.dispose()
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({web_task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+    if web_task.done() and not stop.is_set():
+        web_task.result()  # the web server died: say why (after the way down)
+        log.error("the web server stopped by itself: shutting down")
+
+
+async def _finish_web(serving: list[asyncio.Task[None]]) -> None:
+    """The web server finishes the requests under way (for up to 30 s), then stops."""
+    for task in serving:
+        await asyncio.wait({task}, timeout=30)
+        if not task.done():
+            await stop_task(task)
+        elif not task.cancelled() and (exc := task.exception()) is not None:
+            log.debug("the web server ended with %r", exc)  # raised by _serve already
