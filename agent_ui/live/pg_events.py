@@ -16,7 +16,6 @@ and the listener reconnects with backoff.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -27,6 +26,7 @@ from sqlalchemy.engine import make_url
 
 from agent_ui.live.events import EventHub
 from hotline.faults import FaultLog
+from hotline.tasks import stop, supervise
 
 log = logging.getLogger("hotline.events.pg")
 CHANNEL = "hotline_events"
@@ -59,16 +59,13 @@ class PgEventBus:
 
     def start(self) -> None:
         self._tasks = [
-            asyncio.create_task(self._listen(), name="pg-events-listen"),
-            asyncio.create_task(self._send(), name="pg-events-send"),
+            supervise("live events: listen", self._listen),
+            supervise("live events: send", self._send),
         ]
 
     async def stop(self) -> None:
         for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await stop(task)
         self._tasks = []
 
     def publish(self, user: str, kind: str, data: dict[str, Any]) -> None:
