@@ -22,6 +22,9 @@ from typing import Final
 
 MAX_LINE: Final = 8192
 MAX_ENV_LINES: Final = 256
+# Asterisk's header is about 700 bytes (25 lines and the dialplan's arguments): what a peer
+# may make us hold for one connection before its call starts.
+MAX_ENV_BYTES: Final = 16384
 
 
 class ProtocolError(Exception):
@@ -126,11 +129,18 @@ _ENV_LINES = re.compile(rb"(?:agi_[^\n]*:[^\n]*\n)*")
 class AgiConnection:
     """State of one FastAGI conversation, driven by :meth:`receive_data` and :meth:`next_event`."""
 
-    def __init__(self, max_line: int = MAX_LINE, max_env_lines: int = MAX_ENV_LINES) -> None:
+    def __init__(
+        self,
+        max_line: int = MAX_LINE,
+        max_env_lines: int = MAX_ENV_LINES,
+        max_env_bytes: int = MAX_ENV_BYTES,
+    ) -> None:
         self._buffer = bytearray()
         self._eof = False
         self._max_line = max_line
         self._max_env_lines = max_env_lines
+        self._max_env_bytes = max_env_bytes
+        self._env_read = 0  # bytes of the header taken line by line so far
         self._env: dict[str, str] | None = {}
         self._usage: list[str] | None = None
         self.closed = False
@@ -152,6 +162,8 @@ class AgiConnection:
             raise ProtocolError(f"line longer than {self._max_line} bytes")
         raw = bytes(self._buffer[:end])
         del self._buffer[: end + 1]
+        if self._env is not None:
+            self._env_read += end + 1
         try:
             return raw.decode("utf-8").rstrip("\r")
         except UnicodeDecodeError as exc:
@@ -159,6 +171,9 @@ class AgiConnection:
 
     def next_event(self) -> Event | NeedData:
         if self._env is not None:
+            end = self._buffer.find(b"\n\n")
+            if self._env_read + (end + 2 if end >= 0 else len(self._buffer)) > self._max_env_bytes:
+                raise ProtocolError(f"AGI environment larger than {self._max_env_bytes} bytes")
             block = self._env_block()
             if block is not None:
                 return block

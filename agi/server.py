@@ -1,9 +1,11 @@
 """The asyncio FastAGI server: one task per call, each command under a deadline.
 
 A call ends normally when the caller hangs up (``HANGUP`` line, ``511`` replies) or when the
-handler returns. At capacity a new connection is closed at once: with no target set, the
-dialplan's fallback takes the caller to the city queue. Calls are owned tasks: ``stop()``
-stops accepting, waits for running calls up to a grace period, then cancels the rest.
+handler returns. At capacity a new call is closed at once: with no target set, the
+dialplan's fallback takes the caller to the city queue. Connections that have not sent
+their whole header yet do not count as calls (:class:`FastAgiServer`). Calls are owned
+tasks: ``stop()`` stops accepting, waits for running calls up to a grace period, then
+cancels the rest.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
@@ -24,10 +27,16 @@ from agi.protocol import (
     Reply,
     encode_command,
 )
+from hotline.faults import FaultLog
 
 log = logging.getLogger("hotline.agi")
 
-HEADER_TIMEOUT: Final = 5.0
+# Asterisk writes the whole AGI environment as soon as it has connected (within the same
+# millisecond in every transcript and benchmark run); a peer still short of it after this
+# long is not Asterisk.
+HEADER_TIMEOUT: Final = 2.0
+# Connections that may wait for their header at once (see FastAgiServer).
+MAX_WAITING: Final = 1024
 COMMAND_TIMEOUT: Final = 10.0
 READ_SIZE: Final = 65536
 # Connections the kernel may hold for us before we accept them. asyncio's default, 100,
@@ -123,25 +132,47 @@ Handler = Callable[[AgiSession], Awaitable[None]]
 
 
 class FastAgiServer:
+    """``max_calls`` bounds the calls in the IVR; a connection takes a call slot only once
+    its whole AGI environment has arrived. Until then it is one of at most ``max_waiting``
+    connections waiting for their header, each for at most ``header_timeout`` seconds: a
+    peer that connects and sends nothing, or half a header, costs a waiting place for a
+    short while and never a call slot. When every waiting place is taken, a newcomer takes
+    the place of the oldest waiting connection from the address that holds the most (a
+    real Asterisk sends its header within a millisecond of connecting, so what has waited
+    longest is what will never finish; one flooding address cannot push out the others).
+    """
+
     def __init__(
         self,
         handler: Handler,
         *,
         max_calls: int = 1000,
+        max_waiting: int = MAX_WAITING,
         header_timeout: float = HEADER_TIMEOUT,
         command_timeout: float = COMMAND_TIMEOUT,
     ) -> None:
         self._handler = handler
         self._max_calls = max_calls
+        self._max_waiting = max_waiting
         self._header_timeout = header_timeout
         self._command_timeout = command_timeout
         self._calls: set[asyncio.Task[None]] = set()
+        # Connections still sending their header, oldest first, by the peer's address.
+        self._waiting: dict[asyncio.StreamWriter, str] = {}
+        self._waiting_from: Counter[str] = Counter()
         self._server: asyncio.Server | None = None
-        self.rejected = 0
+        self._faults = FaultLog(log)
+        self.rejected = 0  # calls refused at capacity
+        self.dropped = 0  # connections closed before their header was whole
 
     @property
     def active_calls(self) -> int:
         return len(self._calls)
+
+    @property
+    def waiting(self) -> int:
+        """Connections whose AGI environment has not all arrived yet."""
+        return len(self._waiting)
 
     async def start(self, host: str, port: int) -> tuple[str, int]:
         self._server = await asyncio.start_server(
@@ -154,6 +185,8 @@ class FastAgiServer:
     async def stop(self, grace: float = 5.0) -> None:
         if self._server is not None:
             self._server.close()
+            for writer in list(self._waiting):
+                writer.close()  # no call yet: nothing to wait for
             await self._server.wait_closed()
         if self._calls:
             _, pending = await asyncio.wait(set(self._calls), timeout=grace)
@@ -162,38 +195,100 @@ class FastAgiServer:
             await asyncio.gather(*pending, return_exceptions=True)
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if len(self._calls) >= self._max_calls:
-            self.rejected += 1
-            log.warning(
-                "at capacity (%d calls): closing so the dialplan falls back", len(self._calls)
-            )
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
-            return
-        task = asyncio.current_task()
-        assert task is not None
-        self._calls.add(task)
         try:
-            await self._serve(reader, writer)
+            env = await self._header(reader, writer)
+            if env is None:
+                return
+            if len(self._calls) >= self._max_calls:
+                self.rejected += 1
+                self._faults.fault(
+                    "capacity",
+                    "at capacity (%d calls): closing so the dialplan falls back",
+                    len(self._calls),
+                )
+                return
+            self._faults.ok("capacity", "taking calls again")
+            task = asyncio.current_task()
+            assert task is not None
+            self._calls.add(task)
+            try:
+                await self._serve(env, reader, writer)
+            finally:
+                self._calls.discard(task)
         finally:
-            self._calls.discard(task)
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        connection = AgiConnection()
+    async def _header(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> tuple[Env, AgiConnection] | None:
+        """The connection's AGI environment, or None (closed, timed out, not AGI, or its
+        waiting place given to a newcomer)."""
         peer = writer.get_extra_info("peername")
+        address = str(peer[0]) if peer else "-"
+        if len(self._waiting) >= self._max_waiting:
+            self._make_room()
+        self._waiting[writer] = address
+        self._waiting_from[address] += 1
+        connection = AgiConnection()
         try:
             async with asyncio.timeout(self._header_timeout):
                 env = await _read_env(connection, reader)
-        except (TimeoutError, ProtocolError, ConnectionError) as exc:
-            log.warning("dropping FastAGI connection from %s: %s", peer, exc or "header timeout")
-            return
+        except TimeoutError:
+            self._drop("timeout", address, f"no whole header in {self._header_timeout:g} s")
+            return None
+        except ProtocolError as exc:
+            self._drop("protocol", address, str(exc))
+            return None
+        except OSError as exc:
+            self._drop("socket", address, str(exc) or type(exc).__name__)
+            return None
+        finally:
+            self._forget(writer)
         if env is None:
-            log.info("FastAGI peer %s closed before sending its environment", peer)
-            return
+            self.dropped += 1
+            log.debug("FastAGI peer %s closed before sending its environment", address)
+            return None
+        return env, connection
+
+    def _drop(self, kind: str, address: str, why: str) -> None:
+        self.dropped += 1
+        self._faults.fault(
+            f"header {kind}",
+            "dropping FastAGI connections without a whole AGI header (%s), e.g. from %s: %s",
+            kind,
+            address,
+            why,
+        )
+
+    def _make_room(self) -> None:
+        """Close the oldest waiting connection of the address with the most waiting."""
+        crowded = self._waiting_from.most_common(1)[0][0]
+        oldest = next(w for w, address in self._waiting.items() if address == crowded)
+        self._faults.fault(
+            "full",
+            "%d FastAGI connections waiting for their header: closing the oldest from %s",
+            len(self._waiting),
+            crowded,
+        )
+        self._forget(oldest)  # now: the next newcomer must not pick it again
+        oldest.transport.abort()  # its reader sees the end at once
+
+    def _forget(self, writer: asyncio.StreamWriter) -> None:
+        address = self._waiting.pop(writer, None)
+        if address is not None:
+            self._waiting_from[address] -= 1
+            if not self._waiting_from[address]:
+                del self._waiting_from[address]
+
+    async def _serve(
+        self,
+        call: tuple[Env, AgiConnection],
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> None:
+        env, connection = call
         session = AgiSession(env, connection, reader, writer, self._command_timeout)
         # One INFO line per call is the handler's (its outcome); a burst pays for each line.
         session.log.debug(
@@ -210,6 +305,25 @@ class FastAgiServer:
             session.log.exception("IVR failed; the dialplan's fallback takes the call")
         else:
             session.log.debug("IVR finished")
+
+
+def raise_open_files_limit() -> int:
+    """Let this process open as many files as its hard limit allows, and return the new
+    soft limit. Every call holds a socket, and so does every connection still sending its
+    header: a thousand calls and as many waiting connections do not fit under systemd's
+    default soft limit of 1,024 (past it, accept() fails and callers wait in silence while
+    Asterisk gives up). Go's runtime does the same at start-up."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 16)
+    if soft == resource.RLIM_INFINITY or soft >= wanted:
+        return soft
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    except (ValueError, OSError):
+        return soft
+    return wanted
 
 
 async def _read_env(connection: AgiConnection, reader: asyncio.StreamReader) -> Env | None:

@@ -27,7 +27,7 @@ from agent_ui.live.wrapup import WrapUp
 from agent_ui.main import create_app
 from agi.ami import AmiClient
 from agi.queues import QueueMonitor, merged_snapshot
-from agi.server import FastAgiServer
+from agi.server import MAX_WAITING, FastAgiServer, raise_open_files_limit
 from hotline.calls.records import CallRecords
 from hotline.calls.tracker import CallTracker, track_while_leader
 from hotline.cases.outbox import OutboxDeliverer
@@ -41,6 +41,9 @@ from ivr.speech_setup import start_speech
 from routing.model import QueueState
 
 log = logging.getLogger("hotline")
+# FastAGI's calls and connections waiting for their header, AudioSocket streams, web
+# clients, database connections, log files.
+SOCKETS_NEEDED = 1000 + MAX_WAITING + 1000 + 256
 
 
 class EmbeddedWebServer(uvicorn.Server):
@@ -290,6 +293,14 @@ async def _serve(settings: Settings, stop: asyncio.Event, shutdown: Shutdown) ->
     agi = FastAgiServer(
         call_handler(settings, engine, queues=telephony.snapshot, speech=speech, records=records)
     )
+    files = raise_open_files_limit()
+    if files < SOCKETS_NEEDED:
+        log.warning(
+            "this process may open %d files only: under a burst of calls FastAGI may run out "
+            "of sockets (raise LimitNOFILE / ulimit -n to %d or more)",
+            files,
+            SOCKETS_NEEDED,
+        )
     await agi.start(settings.fastagi.host, settings.fastagi.port)
     shutdown.add("FastAGI", agi.stop)
     app.state.agi, app.state.ami_clients = agi, telephony.clients  # for /metrics

@@ -206,6 +206,24 @@ def test_environment_size_is_capped() -> None:
         connection.next_event()
 
 
+@pytest.mark.parametrize("whole", [True, False], ids=["whole", "trickled"])
+def test_environment_bytes_are_capped(whole: bool) -> None:
+    """100 lines of 200 bytes: each line and the count are fine, the total is not what
+    Asterisk sends (about 700 bytes). Refused whether it comes at once or a line at a time
+    without its end."""
+    lines = [b"agi_k%03d: %s\n" % (i, b"v" * 190) for i in range(100)]
+    connection = AgiConnection()
+    if whole:
+        connection.receive_data(b"".join(lines) + b"\n")
+        with pytest.raises(ProtocolError, match="larger than 16384 bytes"):
+            connection.next_event()
+        return
+    with pytest.raises(ProtocolError, match="larger than 16384 bytes"):
+        for line in lines:
+            connection.receive_data(line)
+            assert connection.next_event() is NEED_DATA
+
+
 @pytest.mark.parametrize(
     ("words", "wire"),
     [

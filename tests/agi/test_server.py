@@ -11,7 +11,8 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from agi.audiosocket import AudioSocketServer
-from agi.server import AgiSession, CallEnded, FastAgiServer
+from agi.server import AgiSession, CallEnded, FastAgiServer, raise_open_files_limit
+from hotline.testing.transcripts import load
 
 ENV = "agi_network: yes\nagi_network_script: ivr\nagi_uniqueid: {uid}\nagi_callerid: 5551234\n\n"
 Script = list[tuple[bytes, bytes]]  # (expected command, reply bytes)
@@ -280,3 +281,149 @@ def test_a_burst_of_connections_waits_in_the_backlog(
         for sock in sockets:
             sock.close()
         thread.join(10)
+
+
+# The IVR transcript of a real Asterisk 22 call (tests/transcripts/agi-ivr-1.txt): its header
+# and replies are sent byte for byte, and the commands our handler sends must match it.
+IVR = load("agi-ivr-1.txt")
+IVR_COMMANDS = [
+    ("ANSWER",),
+    ("CHANNEL STATUS",),
+    ("GET VARIABLE", "CALLERID(num)"),
+    ("STREAM FILE", "beep", ""),
+    ("GET DATA", "beep", "3000", "4"),
+    ("WAIT FOR DIGIT", "5000"),
+    ("SET VARIABLE", "IVR_CHOICE", "12"),
+    ("VERBOSE", "ivr done, choice 12", "1"),
+]
+
+
+def sent_by_us(command: bytes) -> bytes:
+    """The transcript's client quoted every value; ours quotes only what needs it
+    (Asterisk reads both alike)."""
+    return command.replace(b'IVR_CHOICE "12"', b"IVR_CHOICE 12")
+
+
+async def ivr_handler(session: AgiSession) -> None:
+    for words in IVR_COMMANDS:
+        await session.command(*words)
+
+
+async def asterisk_replays_ivr(port: int) -> list[bytes]:
+    """Play Asterisk's side of the transcript; the commands that came, then what followed
+    them (b"": the server closed when the handler was done)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    received: list[bytes] = []
+    for step in IVR:
+        if step.from_asterisk:
+            writer.write(step.data)
+            continue
+        await writer.drain()
+        line = await asyncio.wait_for(reader.readline(), 5)
+        assert line == sent_by_us(step.data), (line, step.data)
+        received.append(line)
+    await writer.drain()
+    received.append(await asyncio.wait_for(reader.read(), 5))
+    await close(writer)
+    return received
+
+
+async def half_open(port: int, count: int, source: str = "127.0.0.1") -> list[Peer]:
+    """``count`` peers that connect and send half an AGI header, then wait."""
+    peers = []
+    for _ in range(count):  # one by one: the order is the age the server sees
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
+        writer.write(b"agi_network: yes\nagi_chan")
+        await writer.drain()
+        peers.append((reader, writer))
+    return peers
+
+
+Peer = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+
+
+async def wait_until(check: Callable[[], bool], timeout: float = 30.0) -> None:
+    async with asyncio.timeout(timeout):  # only a hung test reaches it
+        while not check():
+            await asyncio.sleep(0.01)
+
+
+async def closed_by_server(peer: Peer) -> bool:
+    try:
+        return await asyncio.wait_for(peer[0].read(), 5) == b""
+    except ConnectionResetError:
+        return True
+
+
+def test_a_call_is_served_while_a_thousand_peers_hold_half_headers() -> None:
+    """1,000 connections that never finish their header, held for the whole test (a
+    header deadline longer than the test): none of them takes a call slot, so a real
+    call (the transcript's bytes) is served although there are only 1,000 slots."""
+    assert raise_open_files_limit() >= 2100  # both ends of 1,000 sockets, in this process
+
+    async def test(server: FastAgiServer, port: int) -> None:
+        junk = await half_open(port, 1000)
+        try:
+            await wait_until(lambda: server.waiting == 1000)
+            received = await asterisk_replays_ivr(port)
+            assert received[:-1] == [sent_by_us(s.data) for s in IVR if not s.from_asterisk]
+            assert received[-1] == b""  # the handler was done: closed
+            assert server.rejected == 0 and server.waiting == 1000 and server.dropped == 0
+        finally:
+            for _, writer in junk:
+                writer.close()
+
+    serve(ivr_handler, test, header_timeout=600)
+
+
+def test_waiting_places_go_to_newcomers_oldest_first() -> None:
+    """With 100 waiting places and 300 peers holding half headers, the oldest are closed
+    to make room, and a real call still finds a place and a slot."""
+
+    async def test(server: FastAgiServer, port: int) -> None:
+        junk = await half_open(port, 300)
+        try:
+            await wait_until(lambda: server.dropped == 200)
+            assert server.waiting == 100
+            assert await closed_by_server(junk[0]) and await closed_by_server(junk[199])
+            received = await asterisk_replays_ivr(port)
+            assert received[-1] == b"" and len(received) == len(IVR_COMMANDS) + 1
+            # The call took the place of the oldest peer left, then moved on to its slot.
+            assert (server.waiting, server.dropped) == (99, 201)
+            assert await closed_by_server(junk[200])
+        finally:
+            for _, writer in junk:
+                writer.close()
+
+    serve(ivr_handler, test, header_timeout=600, max_waiting=100)
+
+
+def test_one_flooding_address_does_not_push_out_another() -> None:
+    """A slow peer on 127.0.0.1 (half its header sent) keeps its waiting place while
+    127.0.0.2 floods: the flood's own oldest connections make the room. (Both are
+    loopback addresses: nothing leaves the machine.)"""
+    seen: list[str] = []
+
+    async def handler(session: AgiSession) -> None:
+        seen.append(session.env.uniqueid)
+        await session.command("NOOP")
+
+    async def test(server: FastAgiServer, port: int) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(ENV.format(uid="slow")[:30].encode())
+        await writer.drain()
+        await wait_until(lambda: server.waiting == 1)
+        flood = await half_open(port, 60, source="127.0.0.2")
+        try:
+            await wait_until(lambda: server.dropped == 11)  # 61 peers, 50 places
+            writer.write(ENV.format(uid="slow")[30:].encode())
+            assert await reader.readline() == b"NOOP\n"
+            writer.write(b"200 result=0\n")
+            assert await asyncio.wait_for(reader.read(), 5) == b""
+        finally:
+            await close(writer)
+            for _, junk in flood:
+                junk.close()
+
+    serve(handler, test, header_timeout=600, max_waiting=50)
+    assert seen == ["slow"]
