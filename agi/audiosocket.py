@@ -22,11 +22,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Literal
 
 from agi.server import LISTEN_BACKLOG
+from hotline.faults import FaultLog
 
 log = logging.getLogger("hotline.audiosocket")
 
@@ -36,6 +38,7 @@ FIRST_FRAME_TIMEOUT = 5.0
 # the caller hears as nothing) this often while we listen.
 KEEPALIVE_SECONDS = 0.5
 SILENCE = bytes(320)
+_NUMBERS = re.compile(r"[0-9a-f]{8}-[0-9a-f-]{27}|\d+")  # stream ids, sizes, kinds
 
 
 class ProtocolError(ValueError):
@@ -89,6 +92,7 @@ class AudioSocketServer:
         self._expected: dict[uuid.UUID, AudioStream] = {}
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
+        self._faults = FaultLog(log)
         self.refused = 0
 
     def expect(self) -> AudioStream:
@@ -124,7 +128,8 @@ class AudioSocketServer:
         try:
             await self._serve(reader, writer)
         except (ProtocolError, ConnectionError, TimeoutError) as exc:
-            log.warning("AudioSocket peer %s: %s", peer, exc)
+            kind = _NUMBERS.sub("#", str(exc))  # "unknown stream #: refused"
+            self._faults.fault(kind, "AudioSocket peer %s: %s", peer, exc or "timeout")
         finally:
             writer.close()
             with contextlib.suppress(ConnectionError, OSError):
@@ -178,7 +183,10 @@ class AudioSocketServer:
                 code = frame.payload[0] if frame.payload else 0
                 log.warning("AudioSocket stream %s: Asterisk reports error %#04x", stream.id, code)
                 return
-            else:
-                log.warning(
-                    "AudioSocket stream %s: frame kind %#04x ignored", stream.id, frame.kind
+            else:  # once, not once a frame (fifty a second)
+                self._faults.fault(
+                    f"kind {frame.kind}",
+                    "AudioSocket stream %s: frame kind %#04x ignored",
+                    stream.id,
+                    frame.kind,
                 )
