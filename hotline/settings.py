@@ -136,9 +136,11 @@ class Settings(BaseSettings):
     speech_accept_confidence: float = Field(default=0.85, ge=0.0, le=1.0)
     speech_confirm_confidence: float = Field(default=0.5, ge=0.0, le=1.0)
     forwarded_allow_ips: str = Field(
-        default="127.0.0.1",
-        description="Addresses of the TLS proxy whose X-Forwarded-Proto/-For are believed "
-        "(comma-separated, or *): behind it cookies are marked Secure.",
+        default="",
+        description="Addresses (or networks, 10.0.0.0/8) of the TLS proxies whose "
+        "X-Forwarded-Proto/-For are believed, comma-separated; empty (the default) believes "
+        "none. Behind a believed proxy cookies are marked Secure, and sign-ins are limited "
+        "by the client's address it forwards.",
     )
     event_loop: Literal["uvloop", "asyncio"] = Field(
         default="uvloop",

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import logging
 import secrets
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -28,7 +31,7 @@ from agent_ui.web.templating import render
 from hotline.cases.service import Actor
 from hotline.db import session_factory
 from hotline.models import User, WebSession, utcnow
-from hotline.users import verify_password
+from hotline.users import hash_password, verify_password
 
 log = logging.getLogger("hotline.auth")
 router = APIRouter(tags=["auth"])
@@ -46,33 +49,110 @@ HOME = {
 
 
 class LoginLimiter:
-    """At most ``limit`` failed sign-ins per user and per address in ``window`` seconds."""
+    """Failed sign-ins in a sliding ``window``: at most ``limit`` per account from one
+    address, and ``address_limit`` per address over all accounts.
 
-    def __init__(self, limit: int = 5, window: float = 300.0, max_keys: int = 10_000) -> None:
-        self.limit, self.window, self.max_keys = limit, window, max_keys
-        self._failures: dict[str, collections.deque[float]] = {}
+    Per account *and address*, not per account: a stranger's wrong passwords cannot lock a
+    user out of their own desk. Per address over all accounts, more generously (an office
+    behind one NAT address shares it): one address cannot go through the accounts. The
+    address is the client's as the web server sees it, which believes X-Forwarded-For only
+    from the proxies ``forwarded_allow_ips`` names (``hotline.service.web_config``).
 
-    def _recent(self, key: str, now: float) -> collections.deque[float]:
-        failures = self._failures.get(key, collections.deque())
-        while failures and failures[0] < now - self.window:
-            failures.popleft()
-        return failures
+    Memory is bounded: at most ``max_keys`` keys. When a new key finds it full, keys whose
+    failures have all left the window go first, then the least recently failed keys that
+    are not blocked. A blocked key is never forgotten before its window is over (a flood
+    of failures from rotating addresses once unlocked a locked account by emptying the
+    table). Should every key be blocked, new failures are not recorded, which is logged:
+    that takes ``max_keys`` × ``limit`` failures inside the window, each paying for a
+    password hash, far beyond what the server can check.
+    """
+
+    def __init__(
+        self,
+        limit: int = 5,
+        address_limit: int = 50,
+        window: float = 300.0,
+        max_keys: int = 50_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.limit, self.address_limit, self.window = limit, address_limit, window
+        self.max_keys, self._clock = max_keys, clock
+        # key → failure times, least recently failed first
+        self._failures: collections.OrderedDict[_Key, collections.deque[float]] = (
+            collections.OrderedDict()
+        )
+        self._full_logged = False
+        self._lock = threading.Lock()  # the sign-in handler runs in the thread pool
+
+    def __len__(self) -> int:
+        return len(self._failures)
 
     def blocked(self, username: str, address: str) -> bool:
-        now = time.monotonic()
-        return any(
-            len(self._recent(k, now)) >= self.limit * (4 if k.startswith("ip:") else 1)
-            for k in (f"user:{username.lower()}", f"ip:{address}")
-        )
+        with self._lock:
+            now = self._clock()
+            return any(
+                self._count(key, now) >= self._limit_of(key) for key in _keys(username, address)
+            )
 
     def failed(self, username: str, address: str) -> None:
-        now = time.monotonic()
-        if len(self._failures) >= self.max_keys:  # bounded memory under a flood
-            self._failures.clear()
-        for key in (f"user:{username.lower()}", f"ip:{address}"):
-            recent = self._recent(key, now)
-            recent.append(now)
-            self._failures[key] = recent
+        with self._lock:
+            self._failed(_keys(username, address), self._clock())
+
+    def _failed(self, keys: tuple[_Key, _Key], now: float) -> None:
+        for key in keys:
+            failures = self._failures.get(key)
+            if failures is None:
+                if not self._make_room(now):
+                    if not self._full_logged:
+                        log.error("sign-in limiter full of blocked keys: failures not recorded")
+                        self._full_logged = True
+                    return
+                failures = self._failures[key] = collections.deque(maxlen=self._limit_of(key))
+            failures.append(now)
+            self._failures.move_to_end(key)
+
+    def succeeded(self, username: str, address: str) -> None:
+        """The account's failures from this address are forgiven (not the address's)."""
+        with self._lock:
+            self._failures.pop(_keys(username, address)[0], None)
+
+    def _limit_of(self, key: _Key) -> int:
+        return self.limit if key[1] is not None else self.address_limit
+
+    def _count(self, key: _Key, now: float) -> int:
+        failures = self._failures.get(key)
+        if failures is None:
+            return 0
+        return sum(1 for moment in failures if moment > now - self.window)
+
+    def _make_room(self, now: float) -> bool:
+        """Room for one more key; False if every key is blocked."""
+        if len(self._failures) < self.max_keys:
+            return True
+        least_recent = next(iter(self._failures.values()))
+        if least_recent[-1] <= now - self.window:  # all its failures are out of the window
+            self._failures.popitem(last=False)
+            return True
+        for key in self._failures:
+            if self._count(key, now) < self._limit_of(key):
+                del self._failures[key]
+                return True
+        return False
+
+
+_Key = tuple[str, str | None]  # (address, account) or (address, None)
+
+
+def _keys(username: str, address: str) -> tuple[_Key, _Key]:
+    return (address, username.strip().lower()), (address, None)
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A password hash no password matches, made like the users' (once, on first need):
+    an unknown account is checked against it, so that it takes as long to refuse as a
+    wrong password (291 ms against 9 ms told which accounts exist)."""
+    return hash_password(secrets.token_urlsafe(32))
 
 
 def _hash(token: str) -> str:
@@ -160,10 +240,12 @@ def login(
         log.warning("sign-in blocked for %r from %s: too many failures", username, address)
         return _login_again(request, t["too_many"], next, 429)
     user = session.scalar(select(User).where(User.username == username, User.active.is_(True)))
-    if user is None or not verify_password(user.password_hash, password):
+    stored = user.password_hash if user is not None else _dummy_hash()
+    if not verify_password(stored, password) or user is None:
         limiter.failed(username, address)
         log.warning("failed sign-in for %r from %s", username, address)
         return _login_again(request, t["bad_login"], next, 401)
+    limiter.succeeded(username, address)
     token = secrets.token_urlsafe(32)
     now = utcnow()
     session.execute(delete(WebSession).where(WebSession.expires_at < now))
