@@ -1,3 +1,3 @@
-from hotline.cli import app
+from hotline.cli import entry
 
-app(prog_name="hotline")
+entry()

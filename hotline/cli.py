@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import sys
+import traceback
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +15,7 @@ import typer
 from sqlalchemy import select
 
 from hotline import migrate
+from hotline.cli_errors import explain
 from hotline.db import make_engine, transaction
 from hotline.grid import GridIndex
 from hotline.models import GridCell
@@ -66,6 +70,22 @@ def _use_config(config: Path | None) -> None:
 
 def settings() -> Settings:
     return _state["settings"]
+
+
+def entry() -> None:
+    """The ``hotline`` console command (and ``python -m hotline``). Whatever fails reaches
+    the person at the terminal as one ``error: …`` line and exit status 1;
+    ``HOTLINE_DEBUG=1`` adds the traceback."""
+    try:
+        app(prog_name="hotline")
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:
+        if os.environ.get("HOTLINE_DEBUG"):
+            traceback.print_exc()
+        current = _state.get("settings")
+        typer.echo(f"error: {explain(exc, current.database_url if current else None)}", err=True)
+        sys.exit(1)
 
 
 @db_app.command("upgrade")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from alembic import command
@@ -24,3 +25,23 @@ def upgrade(database_url: str, revision: str = "head") -> None:
 
 def downgrade(database_url: str, revision: str = "base") -> None:
     command.downgrade(alembic_config(database_url), revision)
+
+
+def revisions(database_url: str) -> tuple[str | None, str | None]:
+    """The database's revision (None: never migrated) and the newest one there is. Raises
+    what connecting raises when the database cannot be reached."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import create_engine
+
+    head = ScriptDirectory.from_config(alembic_config(database_url)).get_current_head()
+    engine = create_engine(database_url)
+    chatty = logging.getLogger("alembic.runtime.migration")  # "Context impl SQLiteImpl."
+    level = chatty.level
+    chatty.setLevel(logging.WARNING)
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision(), head
+    finally:
+        chatty.setLevel(level)
+        engine.dispose()

@@ -139,6 +139,13 @@ def loaded_db_url(backend: str, templates: _Templates, tmp_path: Path) -> Iterat
 
 
 @pytest.fixture
+def sqlite_loaded_db_url(templates: _Templates, tmp_path: Path) -> Iterator[str]:
+    """Like ``loaded_db_url`` on SQLite only: for tests whose subject does not depend on
+    the database (sign-in limits, the command's error lines) and that are slow per run."""
+    yield from _clone("sqlite", templates.get("sqlite", loaded=True), tmp_path)
+
+
+@pytest.fixture
 def engine(db_url: str) -> Iterator[Engine]:
     engine = make_engine(db_url)
     yield engine

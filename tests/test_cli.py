@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
 
 from hotline.db import transaction
+from hotline.testing.pbx import free_port
 from hotline.testing.snapshot import snapshot
 
 HOTLINE = [sys.executable, "-m", "hotline"]
@@ -114,3 +117,50 @@ def test_speech_check(
     assert "heard '노원구' -> 110101" in done.stdout and "real-time factor" in done.stdout
     missing = run(["speech", "check", str(tmp_path / "nothing")], loaded_db_url)
     assert missing.returncode == 1 and "cannot load a Vosk model" in missing.stderr
+
+
+def error_lines(result: subprocess.CompletedProcess[str]) -> list[str]:
+    """What the command said to the person: no traceback, and one ``error:`` line."""
+    assert result.returncode == 1, result
+    assert "Traceback" not in result.stderr and 'File "' not in result.stderr, result.stderr
+    return [line for line in result.stderr.splitlines() if line.startswith("error:")]
+
+
+def test_a_database_never_migrated_is_one_line(empty_db_url: str) -> None:
+    shown = make_url(empty_db_url).render_as_string(hide_password=True)
+    result = run(["grid", "locate", "116.406", "39.9175"], empty_db_url)
+    assert error_lines(result) == [
+        f"error: the database at {shown} is not set up: run `hotline db upgrade`"
+    ], result.stderr
+    assert result.stderr.count("\n") == 1  # nothing else at all
+
+
+def test_an_unreachable_database_is_one_line() -> None:
+    url = f"postgresql+psycopg://hotline:s3cret@127.0.0.1:{free_port()}/hotline"
+    result = run(["grid", "locate", "116.406", "39.9175"], url)
+    (line,) = error_lines(result)
+    assert line.startswith(
+        f"error: cannot reach the database at {url.replace('s3cret', '***')}: "
+    ), line
+    assert "s3cret" not in result.stderr
+
+
+def test_a_bad_setting_is_one_line() -> None:
+    result = run(["grid", "locate", "116.406", "39.9175"], "sqlite://", HOTLINE_WEB__PORT="abc")
+    (line,) = error_lines(result)
+    assert line.startswith("error: the configuration is not valid: web.port: "), line
+
+
+def test_serve_with_its_port_taken_is_one_line(sqlite_loaded_db_url: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run(
+            ["serve"],
+            sqlite_loaded_db_url,
+            HOTLINE_FASTAGI__PORT=str(port),
+            HOTLINE_WEB__PORT=str(free_port()),
+        )
+    (line,) = error_lines(result)
+    assert "address already in use" in line and str(port) in line, line

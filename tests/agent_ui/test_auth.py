@@ -7,9 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import shutil
 from collections.abc import AsyncIterator, Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -95,13 +93,11 @@ def test_memory_is_bounded_and_a_blocked_key_is_never_forgotten(
 
 
 @pytest.fixture
-def demo_db(templates: Any, tmp_path: Path) -> Iterator[tuple[str, Engine]]:
-    """SQLite with the demo accounts: nothing tested here depends on the database, and
-    each sign-in pays for a real password hash."""
-    path = tmp_path / "demo.db"
-    shutil.copyfile(templates.get("sqlite", loaded=True).removeprefix("sqlite:///"), path)
-    engine = make_engine(f"sqlite:///{path}")
-    yield f"sqlite:///{path}", engine
+def demo_db(sqlite_loaded_db_url: str) -> Iterator[tuple[str, Engine]]:
+    """Nothing tested here depends on the database, and each sign-in pays for a real
+    password hash: SQLite only."""
+    engine = make_engine(sqlite_loaded_db_url)
+    yield sqlite_loaded_db_url, engine
     engine.dispose()
 
 
