@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse
+from fastapi import FastAPI, Header, Request
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine, func, select, text
 
@@ -89,8 +89,11 @@ def create_app(
         return {"status": "ok", "version": __version__, "grid_cells": cells}
 
     @app.get("/status", response_class=HTMLResponse, include_in_schema=False)
-    def status_page(request: Request) -> HTMLResponse:
+    def status_page(request: Request, authorization: Annotated[str, Header()] = "") -> HTMLResponse:
+        """With ``metrics_token`` set: for a scraper with the token or a signed-in user."""
         with sessions() as session:
+            if not metrics.scraper(request, authorization):
+                auth.signed_in(request, session)  # else off to the sign-in page
             counts = {
                 name: session.scalar(select(func.count()).select_from(model)) or 0
                 for name, model in (

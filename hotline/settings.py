@@ -25,6 +25,9 @@ from pydantic_settings import (
 from hotline.geo import Bounds
 
 CONFIG_ENV = "HOTLINE_CONFIG"
+# What config/hotline.sample.toml holds where a secret of the operator's must go: refused,
+# so that a copied sample cannot start with a token everyone knows.
+SAMPLE_PLACEHOLDER = "change-me"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -148,7 +151,9 @@ class Settings(BaseSettings):
         "docs/benchmarks.md) or Python's own asyncio loop.",
     )
     metrics_token: SecretStr = Field(
-        default=SecretStr(""), description="Bearer token /metrics asks for; empty = open."
+        default=SecretStr(""),
+        description="Bearer token /metrics and /status ask for (/status also opens to a "
+        "signed-in user); empty = open to anyone who reaches the port, as in the demo.",
     )
 
     @field_validator("hotline_number")
@@ -176,6 +181,16 @@ class Settings(BaseSettings):
     @property
     def bounds(self) -> Bounds:
         return Bounds(*self.city_bounds)
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _not_the_placeholder(cls, value: SecretStr) -> SecretStr:
+        if value.get_secret_value() == SAMPLE_PLACEHOLDER:
+            raise ValueError(
+                "replace the sample config's placeholder with a secret of your own "
+                "(openssl rand -hex 24), or set HOTLINE_METRICS_TOKEN"
+            )
+        return value
 
     @model_validator(mode="after")
     def _rtp_range(self) -> Settings:

@@ -25,6 +25,7 @@ SECRETS = {
     "POSTGRES_PASSWORD": "pg-pw",
     "HOTLINE_AMI_SECRET": "ami-pw",
     "HOTLINE_SIP_SECRET": "sip",
+    "HOTLINE_METRICS_TOKEN": "scrape",
 }
 
 
@@ -88,10 +89,11 @@ def test_services_volumes_and_health_checks(compose: dict[str, Any]) -> None:
     )
 
 
-def test_a_missing_secret_is_named() -> None:
-    done = compose_config({k: v for k, v in SECRETS.items() if k != "HOTLINE_AMI_SECRET"})
+@pytest.mark.parametrize("secret", ["HOTLINE_AMI_SECRET", "HOTLINE_METRICS_TOKEN"])
+def test_a_missing_secret_is_named(secret: str) -> None:
+    done = compose_config({k: v for k, v in SECRETS.items() if k != secret})
     assert done.returncode != 0
-    assert "HOTLINE_AMI_SECRET" in done.stderr
+    assert secret in done.stderr
 
 
 def app_settings(compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Settings:
@@ -113,6 +115,8 @@ def test_the_app_environment_is_valid_settings(
     )
     assert compose["services"]["setup"]["environment"] == compose["services"]["app"]["environment"]
     assert settings.speech_model_path is None  # no model mounted: keys only
+    assert settings.metrics_token.get_secret_value() == "scrape"  # /metrics, /status closed
+    assert settings.forwarded_allow_ips == "172.16.0.0/12,192.168.0.0/16"
 
 
 def test_rendered_config_points_asterisk_at_the_app_container(

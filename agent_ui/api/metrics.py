@@ -112,9 +112,14 @@ def registry_for(state: Any) -> CollectorRegistry:
     return registry
 
 
+def scraper(request: Request, authorization: str) -> bool:
+    """True if no ``metrics_token`` is set (the demo) or the request carries it."""
+    expected = request.app.state.settings.metrics_token.get_secret_value()
+    return not expected or hmac.compare_digest(authorization, f"Bearer {expected}")
+
+
 @router.get("/metrics")
 def metrics(request: Request, authorization: Annotated[str, Header()] = "") -> Response:
-    expected = request.app.state.settings.metrics_token.get_secret_value()
-    if expected and not hmac.compare_digest(authorization, f"Bearer {expected}"):
+    if not scraper(request, authorization):
         raise HTTPException(401, "metrics need the configured Bearer token")
     return Response(generate_latest(request.app.state.metrics), media_type=CONTENT_TYPE_LATEST)

@@ -4,6 +4,7 @@ from the instance (here none: no Asterisk, no FastAGI)."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -12,7 +13,7 @@ from pydantic import SecretStr
 from sqlalchemy import Engine, update
 
 from agent_ui.main import create_app
-from hotline.db import transaction
+from hotline.db import make_engine, transaction
 from hotline.models import Case
 from hotline.settings import Settings
 from routing.model import QueueState
@@ -71,3 +72,36 @@ def test_queues_and_the_token(loaded_engine: Engine, loaded_db_url: str) -> None
     assert found[("hotline_queue_callers_waiting", queue)] == 4
     assert found[("hotline_queue_longest_wait_seconds", queue)] == 42.0
     assert found[("hotline_queue_agents_available", queue)] == 1
+
+
+def test_status_needs_the_token_or_a_signed_in_user(sqlite_loaded_db_url: str) -> None:
+    """/status counts users and units: with a token configured (production) it is for a
+    scraper with the token or a signed-in user; the demo, with none, keeps it open."""
+    engine = make_engine(sqlite_loaded_db_url)
+    try:
+        guarded = Settings(database_url=sqlite_loaded_db_url, metrics_token=SecretStr("t0k"))
+        with TestClient(create_app(guarded, engine)) as client:
+            anonymous = client.get("/status", follow_redirects=False)
+            assert anonymous.status_code == 303
+            assert anonymous.headers["location"].startswith("/login")
+            assert client.get("/metrics").status_code == 401
+            scraped = client.get("/status", headers={"Authorization": "Bearer t0k"})
+            assert scraped.status_code == 200 and "单元网格" in scraped.text
+            page = client.get("/login")
+            csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+            assert csrf is not None
+            client.post(
+                "/login",
+                data={
+                    "username": "dc_agent",
+                    "password": "agent-demo-123",
+                    "csrf_token": csrf.group(1),
+                },
+            )
+            assert client.get("/status").status_code == 200
+        demo = Settings(database_url=sqlite_loaded_db_url)
+        with TestClient(create_app(demo, engine)) as client:
+            assert client.get("/status").status_code == 200
+            assert client.get("/metrics").status_code == 200
+    finally:
+        engine.dispose()

@@ -11,6 +11,9 @@ from hotline.settings import ConfigFileError, Settings, load_settings
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     import os
 
+    # load_settings(FILE) sets HOTLINE_CONFIG: set here first, so that it is undone after
+    # the test (the sample config's placeholder token must not reach other tests).
+    monkeypatch.setenv("HOTLINE_CONFIG", "")
     for key in list(os.environ):
         if key.startswith("HOTLINE_"):
             monkeypatch.delenv(key)
@@ -63,10 +66,19 @@ def test_bad_value(tmp_path: Path) -> None:
         load_settings(config)
 
 
-def test_sample_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sample_config_is_valid_once_its_token_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The production template asks for a metrics token of the operator's own: as copied,
+    it refuses to load, naming the key; with one set, it is valid."""
+    from pydantic import ValidationError
+
     sample = Path(__file__).parents[2] / "config" / "hotline.sample.toml"
+    monkeypatch.delenv("HOTLINE_METRICS_TOKEN", raising=False)
+    with pytest.raises(ValidationError, match="metrics_token"):
+        load_settings(sample)
+    monkeypatch.setenv("HOTLINE_METRICS_TOKEN", "a-long-random-token")
     settings = load_settings(sample)
     assert settings.ami[0].secret.get_secret_value() == ""
+    assert settings.metrics_token.get_secret_value() == "a-long-random-token"
 
 
 def test_a_host_alone_keeps_the_default_port(monkeypatch: pytest.MonkeyPatch) -> None:
