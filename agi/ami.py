@@ -50,9 +50,11 @@ class AmiClient:
         action_timeout: float = 10.0,
         events: str = "call,agent,user,system",
         filter_events: bool = False,
+        keepalive: float | None = 2.0,
     ) -> None:
         """``filter_events``: after each login, ask Asterisk for the events this client
-        has handlers for and no others (see :meth:`on`)."""
+        has handlers for and no others (see :meth:`on`). ``keepalive``: seconds without an
+        action after which a Ping is sent (see :meth:`_keep_alive`)."""
         self.host, self.port, self.name = host, port, name or f"{host}:{port}"
         self._username, self._secret, self._events = username, secret, events
         self._filter_events = filter_events
@@ -68,6 +70,10 @@ class AmiClient:
         self._supervisor: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
         self._faults = FaultLog(log)
+        self._keepalive = keepalive
+        self._keepalive_task: asyncio.Task[None] | None = None
+        self._last_sent = 0.0  # loop time of the last action written
+        self._leaving = False  # we are closing the connection: its end is no news
 
     # --- events -------------------------------------------------------------------------
     def on(self, event: str, handler: EventHandler) -> None:
@@ -105,7 +111,7 @@ class AmiClient:
             )
         except (OSError, TimeoutError) as exc:
             raise AmiError(f"[{self.name}] cannot connect: {exc}") from exc
-        self._writer = writer
+        self._writer, self._leaving = writer, False
         self._reader_task = asyncio.create_task(self._read(reader, writer))
         try:
             await self.action(
@@ -126,8 +132,39 @@ class AmiClient:
             if refused:
                 log.warning("[%s] AMI filters refused: receiving every event", self.name)
         self.connected.set()
+        if self._keepalive:
+            self._keepalive_task = asyncio.create_task(self._keep_alive(self._keepalive))
         await self._dispatch(Message((("Event", "HotlineAmiConnected"),)))
         log.info("[%s] AMI logged in", self.name)
+
+    async def _keep_alive(self, interval: float) -> None:
+        """A Ping after ``interval`` seconds without an action, while connected.
+
+        It wakes Asterisk's thread for this session, which has been reported to hold an
+        event it has queued until something else wakes it (asterisk/asterisk#2145, "events
+        delivered seconds to minutes late"); with ``hotline serve``'s queue polls every
+        second the session is never idle that long, but a client that only listens is. And
+        it finds a connection that died without a word (a host gone, a half-open TCP
+        connection): no answer in time, and the connection is dropped, so that
+        ``run_forever`` makes a new one instead of waiting for events that never come."""
+        loop = asyncio.get_running_loop()
+        while True:
+            idle = loop.time() - self._last_sent
+            if idle < interval:
+                await asyncio.sleep(interval - idle)
+                continue
+            try:
+                await self.action("Ping")
+            except AmiError as exc:
+                log.warning("[%s] no answer to a keepalive Ping (%s): reconnecting", self.name, exc)
+                self._leave()
+                return
+
+    def _leave(self) -> None:
+        """Close the connection from our side (the reader then ends it)."""
+        self._leaving = True
+        if self._writer is not None:
+            self._writer.close()
 
     async def _ask_for(self, names: set[str]) -> set[str]:
         """Add an include filter per event name to this session (with no names, one that
@@ -147,8 +184,8 @@ class AmiClient:
     async def _ask_for_late(self, name: str) -> None:
         """A handler added while logged in: its events are asked for now, or, if that
         fails, at a new login (the connection is dropped; the supervisor logs in again)."""
-        if await self._ask_for({name}) and self._writer is not None:
-            self._writer.close()
+        if await self._ask_for({name}):
+            self._leave()
 
     def run_forever(self, retry: float = 1.0, max_retry: float = 30.0) -> asyncio.Task[None]:
         """Keep a connection up in the background, reconnecting with backoff (a supervised
@@ -183,8 +220,10 @@ class AmiClient:
         await self._disconnect()
 
     async def _disconnect(self) -> None:
+        await stop(self._keepalive_task)
+        self._keepalive_task = None
         if self._writer is not None:
-            self._writer.close()
+            self._leave()
             with contextlib.suppress(Exception):
                 await self._writer.wait_closed()
         await stop(self._reader_task)  # what it died of, if it did, was logged by now
@@ -196,10 +235,14 @@ class AmiClient:
             while data := await reader.read(65536):
                 for message in parser.feed(data):
                     await self._route(message)
+            if not self._leaving:  # Asterisk stopped, or it closed this session
+                log.warning("[%s] AMI connection closed by Asterisk", self.name)
         except (OSError, AmiProtocolError) as exc:  # OSError: resets, timeouts, ...
             log.warning("[%s] AMI connection lost: %s", self.name, exc)
         finally:
             self.connected.clear()
+            if self._keepalive_task is not None:
+                self._keepalive_task.cancel()
             writer.close()
             self._fail_pending("connection lost")
             await self._dispatch(Message((("Event", "HotlineAmiDisconnected"),)))
@@ -262,6 +305,7 @@ class AmiClient:
         self._pending[action_id] = _Pending(future, is_list)
         try:
             writer.write(encode_action(name, action_id, fields))
+            self._last_sent = asyncio.get_running_loop().time()
             async with asyncio.timeout(timeout or self._timeout):
                 await writer.drain()
                 return await future

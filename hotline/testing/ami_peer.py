@@ -49,6 +49,7 @@ class ScriptedAmi:
     def __init__(self, reply: bytes | None = None) -> None:
         self.reply: bytes | None = reply if reply is not None else queue_status(params("q"))
         self.asked: Counter[str] = Counter()  # actions by name
+        self.answering = True  # False: read actions, answer none (a peer gone dead)
         self.sessions = 0  # connections accepted
         self.ended = 0  # connections ended (by either side)
         self._writers: set[asyncio.StreamWriter] = set()
@@ -84,7 +85,7 @@ class ScriptedAmi:
                 name, action_id = headers.get("Action", ""), headers.get("ActionID", "")
                 self.asked[name] += 1
                 answer = self.reply if name == "QueueStatus" else OK
-                if answer is not None:
+                if answer is not None and self.answering:
                     writer.write(answer.replace(b"{id}", action_id.encode()))
                     await writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError):

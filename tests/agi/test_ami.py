@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Callable
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from agi.ami import AmiClient, AmiError
 from agi.ami_protocol import AmiParser, AmiProtocolError, encode_action, parse_message
 from agi.queues import queue_states
+from hotline.testing.ami_peer import ScriptedAmi
 from hotline.testing.transcripts import load
 
 
@@ -329,3 +331,51 @@ def test_filter_events_asks_for_the_handled_names(refuse: set[str], outcome: str
         await server.wait_closed()
 
     asyncio.run(main())
+
+
+def test_an_idle_session_is_kept_awake_and_a_dead_one_dropped(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A client that only listens sends a Ping after ``keepalive`` seconds without an
+    action. When a Ping gets no answer (the peer is there but dead), the connection is
+    dropped and made again, and both are in the log."""
+
+    async def main() -> None:
+        peer = ScriptedAmi()
+        port = await peer.start()
+        client = AmiClient("127.0.0.1", port, "u", "s", action_timeout=0.2, keepalive=0.05)
+        client.run_forever(retry=0.05)
+        try:
+            async with asyncio.timeout(10):
+                while peer.asked["Ping"] < 3:  # idle: kept awake
+                    await asyncio.sleep(0.01)
+                peer.answering = False  # a peer that reads and never answers
+                while peer.ended < 1:  # dropped by the client
+                    await asyncio.sleep(0.01)
+                peer.answering = True  # back: the client logs in again
+                while peer.sessions < 2 or not client.connected.is_set():
+                    await asyncio.sleep(0.01)
+        finally:
+            await client.close()
+            await peer.stop()
+
+    with caplog.at_level(logging.INFO, "hotline.ami"):
+        asyncio.run(main())
+    assert "no answer to a keepalive Ping" in caplog.text
+
+
+def test_a_connection_closed_by_asterisk_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+    async def main() -> None:
+        peer = ScriptedAmi()
+        port = await peer.start()
+        client = AmiClient("127.0.0.1", port, "u", "s", keepalive=None)
+        await client.connect()
+        await peer.stop()  # Asterisk goes away
+        async with asyncio.timeout(10):
+            while client.connected.is_set():
+                await asyncio.sleep(0.01)
+        await client.close()
+
+    with caplog.at_level(logging.INFO, "hotline.ami"):
+        asyncio.run(main())
+    assert "AMI connection closed by Asterisk" in caplog.text
