@@ -3,11 +3,19 @@
 #
 #   scripts/asterisk.sh install        debootstrap + apt-get install asterisk (cached: a second
 #                                      run only checks and takes well under a second)
-#   scripts/asterisk.sh start CONFDIR  copy CONFDIR/*.conf (and sounds/) into the chroot, start,
-#                                      wait for FullyBooted
-#   scripts/asterisk.sh stop           stop by CLI, then by PID
-#   scripts/asterisk.sh cli 'CMD'      one CLI command
+#   scripts/asterisk.sh start CONFDIR  copy CONFDIR/*.conf (and sounds/) into the instance,
+#                                      start it, wait for FullyBooted
+#   scripts/asterisk.sh stop           stop the instance by CLI, then by PID
+#   scripts/asterisk.sh cli 'CMD'      one CLI command to the instance
 #   scripts/asterisk.sh root           print the chroot path
+#   scripts/asterisk.sh instance       print the instance's folder (etc, log, spool, data)
+#
+# One chroot, any number of Asterisk instances: each has its own folder in the chroot
+# (/srv/hotline/NAME: configuration, control socket, logs, spool, database, prompts) and its
+# own process, named by HOTLINE_ASTERISK_INSTANCE (default "main"). Test sessions running
+# side by side on one machine (two worktrees, CI beside a developer) each start their own;
+# with a single shared instance, one session's start stopped the other's Asterisk in the
+# middle of a call, and truncated its queue_log. The ports are the configuration's.
 #
 # HOTLINE_ASTERISK_ROOT (default /var/tmp/hotline-asterisk/sid) is the chroot;
 # HOTLINE_ASTERISK_MIRROR overrides the Debian mirror (default: the host's apt source).
@@ -17,7 +25,11 @@ set -euo pipefail
 ROOT=${HOTLINE_ASTERISK_ROOT:-/var/tmp/hotline-asterisk/sid}
 WORK=$(dirname "$ROOT")
 RUN=$WORK/run
-PIDFILE=$RUN/asterisk.pid
+NAME=${HOTLINE_ASTERISK_INSTANCE:-main}
+[[ "$NAME" =~ ^[A-Za-z0-9_.-]+$ ]] || { echo "bad instance name: $NAME" >&2; exit 1; }
+PIDFILE=$RUN/asterisk-$NAME.pid
+HERE=/srv/hotline/$NAME        # the instance's folder, as Asterisk sees it in the chroot
+INSTANCE=$ROOT$HERE            # ... and as the host sees it
 
 log() { printf '[asterisk %(%T)T] %s\n' -1 "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -89,47 +101,85 @@ install() {
     log "installed $(in_root asterisk -V) in $((SECONDS - t0)) s"
 }
 
-running_pid() {
-    [ -f "$PIDFILE" ] || return 1
-    local p
-    p=$(cat "$PIDFILE")
+running_pid() {  # the PID in PIDFILE (default: this instance's) if it is a live Asterisk
+    local file=${1:-$PIDFILE} p
+    [ -f "$file" ] || return 1
+    p=$(cat "$file")
     [ -n "$p" ] && kill -0 "$p" 2>/dev/null && grep -q asterisk "/proc/$p/cmdline" 2>/dev/null && echo "$p"
+}
+
+forget_dead_instances() {  # folders of instances whose process is gone, left an hour or more
+    local dir name
+    for dir in "$ROOT"/srv/hotline/*/; do
+        [ -d "$dir" ] || continue
+        name=$(basename "$dir")
+        running_pid "$RUN/asterisk-$name.pid" >/dev/null && continue
+        if [ -z "$(find "$dir" -maxdepth 0 -mmin -60)" ]; then
+            rm -rf "$dir" "$RUN/asterisk-$name.pid"
+        fi
+    done
+}
+
+layout() {  # the instance's folder: its own etc, run, log, spool, lib, cache; the data folder
+            # links to the package's, but for sounds/hotline (the prompts) and sounds/test
+    local conf=$1 entry
+    rm -rf "$INSTANCE"
+    mkdir -p "$INSTANCE"/{etc,run,log,spool/monitor,spool/tmp,lib,cache,data/sounds}
+    cp "$conf"/*.conf "$INSTANCE/etc/"
+    sed -i \
+        -e "s#^\[directories\](!)#[directories]#" \
+        -e "s#^astetcdir => .*#astetcdir => $HERE/etc#" \
+        -e "s#^astvarlibdir => .*#astvarlibdir => $HERE/lib#" \
+        -e "s#^astdbdir => .*#astdbdir => $HERE/lib#" \
+        -e "s#^astkeydir => .*#astkeydir => $HERE/lib#" \
+        -e "s#^astdatadir => .*#astdatadir => $HERE/data#" \
+        -e "s#^astspooldir => .*#astspooldir => $HERE/spool#" \
+        -e "s#^astrundir => .*#astrundir => $HERE/run#" \
+        -e "s#^astlogdir => .*#astlogdir => $HERE/log#" \
+        -e "s#^astcachedir => .*#astcachedir => $HERE/cache#" \
+        "$INSTANCE/etc/asterisk.conf"
+    for entry in "$ROOT"/usr/share/asterisk/*; do
+        [ "$(basename "$entry")" = sounds ] && continue
+        ln -s "/usr/share/asterisk/$(basename "$entry")" "$INSTANCE/data/"
+    done
+    for entry in "$ROOT"/usr/share/asterisk/sounds/*; do
+        case "$(basename "$entry")" in hotline|test) continue ;; esac
+        ln -s "/usr/share/asterisk/sounds/$(basename "$entry")" "$INSTANCE/data/sounds/"
+    done
+    mkdir -p "$INSTANCE/data/sounds/hotline" "$INSTANCE/data/sounds/test"
+    if [ -d "$conf/sounds" ]; then  # prompts: sounds/hotline/<lang>/<key>.wav
+        cp -r "$conf/sounds/." "$INSTANCE/data/sounds/hotline/"
+    fi
 }
 
 start() {
     local conf=${1:?usage: start CONFDIR}
     installed || install
     if running_pid >/dev/null; then stop; fi
-    mkdir -p "$RUN" "$ROOT/run/asterisk" "$ROOT/var/log/asterisk" "$ROOT/var/lib/asterisk" \
-        "$ROOT/var/spool/asterisk/monitor" "$ROOT/var/spool/asterisk/tmp"
-    rm -f "$ROOT/etc/asterisk/"*.conf "$ROOT/run/asterisk/asterisk.ctl"
-    cp "$conf"/*.conf "$ROOT/etc/asterisk/"
-    if [ -d "$conf/sounds" ]; then  # prompts: sounds/hotline/<lang>/<key>.wav
-        rm -rf "$ROOT/usr/share/asterisk/sounds/hotline"
-        mkdir -p "$ROOT/usr/share/asterisk/sounds/hotline"
-        cp -r "$conf/sounds/." "$ROOT/usr/share/asterisk/sounds/hotline/"
-    fi
-    rm -f "$ROOT/var/spool/asterisk/monitor/"*.wav  # recordings of an earlier run
-    : > "$ROOT/var/log/asterisk/messages.log"
-    : > "$ROOT/var/log/asterisk/queue_log"
+    mkdir -p "$RUN"
+    forget_dead_instances
+    layout "$conf"
     setsid chroot "$ROOT" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/bin HOME=/root LANG=C.UTF-8 \
-        /usr/sbin/asterisk -f < /dev/null > "$RUN/asterisk.stdout" 2>&1 &
+        /usr/sbin/asterisk -C "$HERE/etc/asterisk.conf" -f < /dev/null \
+        > "$INSTANCE/log/asterisk.stdout" 2>&1 &
     echo $! > "$PIDFILE"
     local i
     for i in $(seq 1 300); do
-        [ -S "$ROOT/run/asterisk/asterisk.ctl" ] && break
-        kill -0 "$(cat "$PIDFILE")" 2>/dev/null || { tail -20 "$RUN/asterisk.stdout" >&2; die "asterisk exited"; }
+        [ -S "$INSTANCE/run/asterisk.ctl" ] && break
+        kill -0 "$(cat "$PIDFILE")" 2>/dev/null \
+            || { tail -20 "$INSTANCE/log/asterisk.stdout" >&2; die "asterisk exited"; }
         sleep 0.05
     done
-    timeout 30 chroot "$ROOT" asterisk -rx 'core waitfullybooted' >/dev/null \
-        || die "asterisk did not boot (see $ROOT/var/log/asterisk/messages.log)"
-    log "asterisk pid $(cat "$PIDFILE") fully booted"
+    timeout 30 chroot "$ROOT" asterisk -C "$HERE/etc/asterisk.conf" -rx 'core waitfullybooted' \
+        >/dev/null || die "asterisk did not boot (see $INSTANCE/log/messages.log)"
+    log "asterisk $NAME pid $(cat "$PIDFILE") fully booted"
 }
 
 stop() {
     local p i
     if ! p=$(running_pid); then rm -f "$PIDFILE"; return 0; fi
-    timeout 10 chroot "$ROOT" asterisk -rx 'core stop now' >/dev/null 2>&1 || true
+    timeout 10 chroot "$ROOT" asterisk -C "$HERE/etc/asterisk.conf" -rx 'core stop now' \
+        >/dev/null 2>&1 || true
     for i in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
     if kill -0 "$p" 2>/dev/null; then kill -TERM "$p"; sleep 2; fi
     if kill -0 "$p" 2>/dev/null; then kill -KILL "$p"; fi
@@ -142,7 +192,8 @@ case "$cmd" in
     install) install ;;
     start) start "$@" ;;
     stop) stop ;;
-    cli) chroot "$ROOT" asterisk -rx "$*" ;;
+    cli) chroot "$ROOT" asterisk -C "$HERE/etc/asterisk.conf" -rx "$*" ;;
     root) echo "$ROOT" ;;
-    *) die "usage: $0 install|start CONFDIR|stop|cli CMD|root" ;;
+    instance) echo "$INSTANCE" ;;
+    *) die "usage: $0 install|start CONFDIR|stop|cli CMD|root|instance" ;;
 esac

@@ -9,7 +9,7 @@ import os
 import shutil
 import socket
 import subprocess
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,20 @@ from ivr.entry import call_handler, load_ivr
 
 SCRIPT = PROJECT_ROOT / "scripts" / "asterisk.sh"
 TEST_CONTEXTS = Path(__file__).parent / "extensions_local.conf"
+# This process's own Asterisk instance (scripts/asterisk.sh): other test sessions on the
+# machine run theirs beside it, and neither stops the other's.
+INSTANCE = f"pytest-{os.getpid()}"
+
+
+def _script(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(SCRIPT), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env={**os.environ, "HOTLINE_ASTERISK_INSTANCE": INSTANCE},
+    )
 
 
 class PbxUnavailable(RuntimeError):
@@ -57,6 +71,7 @@ def start_pbx(work: Path, **overrides: Any) -> Pbx:
         "database_url": url,
         "fastagi": FastAgiBind(port=free_port()),
         "ami": [AmiNode(port=free_port(), username="hotline", secret=SecretStr("test-secret"))],
+        "sip_bind": f"127.0.0.1:{free_port()}",  # not 5060: another instance may hold it
         "sip_secret": SecretStr("test-sip-secret"),
         "emergency_dial": "Local/answer@test-emergency",
         "agent_interface": "Local/{username}@test-agents/n",  # an agent phone that answers
@@ -66,20 +81,16 @@ def start_pbx(work: Path, **overrides: Any) -> Pbx:
     render(settings, engine, conf)
     shutil.copy(TEST_CONTEXTS, conf / "extensions_local.conf")
     build_prompts(load_ivr().prompts, conf / "sounds")
-    started = subprocess.run(
-        [str(SCRIPT), "start", str(conf)], capture_output=True, text=True, timeout=600, check=False
-    )
+    started = _script("start", str(conf), timeout=600)
     if started.returncode != 0:
         engine.dispose()
         raise PbxUnavailable(f"asterisk did not start: {started.stderr[-2000:]}")
-    root = subprocess.run(
-        [str(SCRIPT), "root"], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    return Pbx(settings, engine, Path(root))
+    root, instance = (_script(where).stdout.strip() for where in ("root", "instance"))
+    return Pbx(settings, engine, Path(root), Path(instance))
 
 
 def stop_pbx(pbx: Pbx) -> None:
-    subprocess.run([str(SCRIPT), "stop"], capture_output=True, timeout=60, check=False)
+    _script("stop")
     pbx.engine.dispose()
 
 
@@ -91,17 +102,30 @@ def free_port() -> int:
 
 @dataclass
 class Pbx:
+    """``root``: the chroot; ``instance``: this Asterisk's own folder in it (``etc``,
+    ``log``, ``spool``, ``data/sounds``), as the host sees it."""
+
     settings: Settings
     engine: Engine
     root: Path
+    instance: Path
 
     def cli(self, command: str) -> str:
-        return subprocess.run(
-            [str(SCRIPT), "cli", command], capture_output=True, text=True, check=True, timeout=30
-        ).stdout
+        done = _script("cli", command, timeout=30)
+        done.check_returncode()
+        return done.stdout
 
     def log(self, name: str = "messages.log") -> str:
-        return (self.root / "var" / "log" / "asterisk" / name).read_text("utf-8", "replace")
+        return (self.instance / "log" / name).read_text("utf-8", "replace")
+
+    @property
+    def sounds(self) -> Path:
+        """Sound files this Asterisk plays by name (``hotline/…`` prompts, ``test/…``)."""
+        return self.instance / "data" / "sounds"
+
+    @property
+    def recordings(self) -> Path:
+        return self.instance / "spool" / "monitor"
 
 
 def last_call(pbx: Pbx, caller: str) -> Call:
@@ -112,6 +136,9 @@ def last_call(pbx: Pbx, caller: str) -> Call:
         ).first()
         assert call is not None, f"no call record for {caller}"
         return call
+
+
+Answers = Sequence[tuple[str, str]]
 
 
 @dataclass
@@ -125,6 +152,7 @@ class Scene:
     tracker: CallTracker
     events: list[Message] = field(default_factory=list)
     members: list[tuple[str, str]] = field(default_factory=list)
+    callers: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def add_agent(self, queue: str, name: str) -> None:
         await self.ami.action(
@@ -134,8 +162,24 @@ class Scene:
         await self.monitor.refresh()
 
     async def call(
-        self, caller: str, script: str = "keys", to: str = "12319", **variables: str
+        self,
+        caller: str,
+        script: str = "keys",
+        to: str = "12319",
+        *,
+        answers: Answers = (),
+        hold: float | None = None,
+        **variables: str,
     ) -> None:
+        """Place a call from ``caller``. With ``answers`` ((prompt, keys), in order) the
+        caller keys on cue: each prompt's keys are pressed once the IVR is reading keys
+        for it (its ``GET DATA`` has started, as an AMI AGIExecStart event shows), and the
+        caller hangs up ``hold`` seconds after the last keys. Otherwise ``script`` in the
+        test-caller context runs on its own clock (``KEYS`` after fixed waits), which on a
+        busy machine can come before the IVR listens: the keys are lost."""
+        if answers:
+            script = "listen"
+            self.callers.append(asyncio.create_task(self._answer(caller, answers, hold)))
         fields: dict[str, Any] = {
             "Channel": f"Local/{to}@hotline/n",
             "Context": "test-caller",
@@ -149,18 +193,71 @@ class Scene:
             fields["Variable"] = [f"{k}={v}" for k, v in variables.items()]
         await self.ami.action("Originate", **fields)
 
+    async def _answer(self, caller: str, answers: Answers, hold: float | None) -> None:
+        seen, leg = 0, ""
+        for prompt, keys in answers:
+
+            def asks(event: Message, prompt: str = prompt) -> bool:
+                return (
+                    event.event == "AGIExecStart"
+                    and event.get("CallerIDNum") == caller
+                    and _reads_keys_for(event.get("Command"), prompt)
+                )
+
+            asked, seen = await self._next(asks, seen, f"the IVR to ask {caller} for {prompt}")
+            # The caller's side of the Local channel presses them with the dialplan's
+            # SendDTMF, as in the clocked script (AMI PlayDTMF sends digits back to back, and
+            # a second one without audio behind it waits in Asterisk until the call ends).
+            leg = asked.get("Channel").removesuffix(";2") + ";1"
+            await self.ami.action("Setvar", Channel=leg, Variable="PRESS", Value=keys)
+            await self.ami.action(
+                "Redirect", Channel=leg, Context="test-caller", Exten="press", Priority="1"
+            )
+        if hold is not None and leg:
+            await asyncio.sleep(hold)
+            with contextlib.suppress(AmiError):  # gone already
+                await self.ami.action("Hangup", Channel=leg)
+
     async def wait_for(
         self, predicate: Callable[[Message], bool], timeout: float = 45.0
     ) -> Message:
-        async with asyncio.timeout(timeout):
-            while True:
-                for event in self.events:
-                    if predicate(event):
-                        return event
-                await asyncio.sleep(0.05)
+        return (await self._next(predicate, 0, "an event", timeout))[0]
+
+    async def _next(
+        self, predicate: Callable[[Message], bool], start: int, what: str, timeout: float = 45.0
+    ) -> tuple[Message, int]:
+        """The first event from ``start`` on that matches, and the index after it. Fails
+        at once, saying why, if the AMI connection is lost or a caller's keys failed:
+        waiting out the timeout would only hide it."""
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    for n in range(start, len(self.events)):
+                        if predicate(self.events[n]):
+                            return self.events[n], n + 1
+                    start = len(self.events)
+                    if not self.ami.connected.is_set():
+                        raise AssertionError(f"AMI connection lost waiting for {what}")
+                    for task in self.callers:
+                        if task.done() and not task.cancelled() and task.exception():
+                            raise AssertionError("a caller failed") from task.exception()
+                    await asyncio.sleep(0.05)
+        except TimeoutError:
+            raise AssertionError(f"no {what} in {timeout:g} s") from None
 
     def seen(self, predicate: Callable[[Message], bool]) -> list[Message]:
         return [e for e in self.events if predicate(e)]
+
+
+def keyed(district: str) -> Answers:
+    """A caller who goes past the greeting (0) and keys a district's two digits."""
+    return (("greeting", "0"), ("district_menu", district))
+
+
+def _reads_keys_for(command: str, prompt: str) -> bool:
+    """``GET DATA hotline/zh/greeting 1500 1`` reads keys for the prompt ``greeting``."""
+    words = command.split()
+    return words[:2] == ["GET", "DATA"] and len(words) > 2 and words[2].endswith(f"/{prompt}")
 
 
 Scenario = Callable[[Scene], Awaitable[None]]
@@ -207,6 +304,9 @@ def play(
         try:
             await scenario(scene)
         finally:
+            for caller in scene.callers:
+                caller.cancel()
+            await asyncio.gather(*scene.callers, return_exceptions=True)
             for queue, interface in scene.members:
                 await ami.action("QueueRemove", Queue=queue, Interface=interface)
             with contextlib.suppress(AmiError):  # nothing left to hang up is fine

@@ -12,7 +12,7 @@ from agent_ui.live.events import EventHub
 from agent_ui.main import create_app
 from hotline.db import transaction
 from hotline.models import QueueMembership
-from hotline.testing.pbx import Pbx, Scene, play
+from hotline.testing.pbx import Pbx, Scene, keyed, play
 from hotline.testing.web import sign_in
 from hotline.users import set_membership
 
@@ -80,7 +80,7 @@ def test_supervisor_listens_to_a_live_call(pbx: Pbx) -> None:
             assert ready.status_code == 200, ready.text
             scene.members.append(("hotline-110101", "Local/dc_agent@test-agents-long/n"))
         await scene.monitor.refresh()
-        await scene.call(caller, KEYS="0ww01", HOLD="20")
+        await scene.call(caller, answers=keyed("01"), hold=20)
         await scene.wait_for(lambda e: e.event == "AgentConnect" and e.get("CallerIDNum") == caller)
         async with httpx.AsyncClient(transport=transport, base_url="http://hotline") as boss:
             headers = {"X-CSRF-Token": await sign_in(boss, "dc_super", "super-demo-123")}

@@ -8,7 +8,7 @@ import asyncio
 
 from agi.ami import AmiClient
 from agi.ami_protocol import Message
-from hotline.testing.pbx import Pbx, Scene, play
+from hotline.testing.pbx import Pbx, Scene, keyed, play
 
 CALLER = "13800000311"
 
@@ -31,7 +31,7 @@ def test_only_the_events_asked_for_arrive(pbx: Pbx) -> None:
         try:
             filtered.on("QueueCallerLeave", late.append)  # asked for while logged in
             await asyncio.sleep(0.2)
-            await scene.call(CALLER, KEYS="0ww01", HOLD="2")
+            await scene.call(CALLER, answers=keyed("01"), hold=2)
             await scene.wait_for(
                 lambda e: e.event == "Hangup" and e.get("CallerIDNum") == CALLER, timeout=45
             )

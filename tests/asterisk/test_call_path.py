@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from agi.ami_protocol import Message
 from hotline.db import transaction
 from hotline.models import Call, CallEvent, Case
-from hotline.testing.pbx import Pbx, Scene, last_call, play
+from hotline.testing import pbx as pbx_module
+from hotline.testing.pbx import Pbx, Scene, keyed, last_call, play
 
 NOON = dt.datetime(2026, 11, 30, 4, 0, tzinfo=dt.UTC)  # 12:00 in Beijing, a Monday
 
@@ -49,7 +52,7 @@ def test_unknown_caller_keys_a_district(pbx: Pbx) -> None:
 
     async def scenario(scene: Scene) -> None:
         await scene.add_agent("hotline-110101", "agent-a")
-        await scene.call(caller, KEYS="0ww01", HOLD="12")
+        await scene.call(caller, answers=keyed("01"), hold=12)
         await scene.wait_for(joined(caller, "hotline-110101"))
         await scene.wait_for(
             lambda e: e.event == "AgentComplete" and e.get("CallerIDNum") == caller
@@ -89,7 +92,7 @@ def test_unknown_caller_keys_a_district(pbx: Pbx) -> None:
     ):
         assert kind in kinds, kinds
     # The call was recorded under its call id.
-    recording = pbx.root / "var" / "spool" / "asterisk" / "monitor" / f"call-{call.id}.wav"
+    recording = pbx.recordings / f"call-{call.id}.wav"
     assert recording.is_file() and recording.stat().st_size > 44  # more than a WAV header
 
 
@@ -152,7 +155,7 @@ def test_emergency_is_transferred(pbx: Pbx) -> None:
     caller = "13800000105"
 
     async def scenario(scene: Scene) -> None:
-        await scene.call(caller, KEYS="9", HOLD="10")
+        await scene.call(caller, answers=[("greeting", "9")], hold=10)
         await scene.wait_for(
             lambda e: (
                 e.event == "UserEvent"
@@ -172,7 +175,7 @@ def test_emergency_center_down_goes_to_city_at_top_priority(pbx: Pbx) -> None:
     settings = pbx.settings.model_copy(update={"emergency_dial": "Local/down@test-emergency"})
 
     async def scenario(scene: Scene) -> None:
-        await scene.call(caller, KEYS="9", HOLD="15")
+        await scene.call(caller, answers=[("greeting", "9")], hold=15)
         await scene.wait_for(joined(caller, "hotline-city"))
         entries = await scene.ami.list_action("QueueStatus", Queue="hotline-city")
         mine = [e for e in entries if e.event == "QueueEntry" and e.get("CallerIDNum") == caller]
@@ -199,7 +202,9 @@ def test_case_status_then_agent(pbx: Pbx) -> None:
 
     async def scenario(scene: Scene) -> None:
         await scene.add_agent("hotline-110101", "agent-d")
-        await scene.call(caller, KEYS="2ww2611280007#", HOLD="30")
+        await scene.call(
+            caller, answers=[("greeting", "2"), ("status_enter_number", "2611280007#")], hold=30
+        )
         await scene.wait_for(joined(caller, "hotline-110101"), timeout=60)
 
     scene = play(pbx, scenario, clock=lambda: NOON)
@@ -246,7 +251,7 @@ def test_overflow_when_the_district_queue_is_empty(pbx: Pbx) -> None:
     caller = "13800000110"
 
     async def scenario(scene: Scene) -> None:
-        await scene.call(caller, KEYS="0ww05", HOLD="12")  # Chaoyang: no agent logged in
+        await scene.call(caller, answers=keyed("05"), hold=12)  # Chaoyang: no agent logged in
         await scene.wait_for(joined(caller, "hotline-city"))
 
     play(pbx, scenario, clock=lambda: NOON)
@@ -286,3 +291,33 @@ def test_waiting_caller_asks_for_a_callback(pbx: Pbx) -> None:
         assert (case.source, case.state, case.call_id) == ("callback_request", "received", call.id)
         assert case.number.isdigit() and len(case.number) == 10
     assert call.outcome == "callback_requested"
+
+
+def test_keys_wait_for_an_ivr_that_is_slow_to_start(
+    pbx: Pbx, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The IVR starts 2.5 s late, as on a busy machine (a stand-in delay before the call's
+    handler runs). A caller keying on a clock (1 s in, then 1 s later) lost its keys to
+    that and went to the city queue; keying on cue, it reaches the district it keyed."""
+    caller = "13800000115"
+    real = pbx_module.call_handler
+
+    def slow_to_start(*args: Any, **kwargs: Any) -> Any:
+        handler = real(*args, **kwargs)
+
+        async def late(session: Any) -> None:
+            await asyncio.sleep(2.5)
+            await handler(session)
+
+        return late
+
+    monkeypatch.setattr(pbx_module, "call_handler", slow_to_start)
+
+    async def scenario(scene: Scene) -> None:
+        await scene.add_agent("hotline-110101", "agent-slow")
+        await scene.call(caller, answers=keyed("01"), hold=5)
+        await scene.wait_for(joined(caller))
+
+    play(pbx, scenario, clock=lambda: NOON)
+    call = call_row(pbx, caller)
+    assert (call.queue, call.route_reason) == ("hotline-110101", "district-known")

@@ -10,7 +10,7 @@ import contextlib
 import datetime as dt
 
 from agi.server import raise_open_files_limit
-from hotline.testing.pbx import Pbx, Scene, last_call, play
+from hotline.testing.pbx import Pbx, Scene, keyed, last_call, play
 
 NOON = dt.datetime(2026, 11, 30, 4, 0, tzinfo=dt.UTC)  # 12:00 in Beijing, a Monday
 CALLER = "13800000131"
@@ -53,7 +53,7 @@ def test_a_real_call_gets_the_ivr_while_peers_hold_half_headers(pbx: Pbx) -> Non
         try:
             async with asyncio.timeout(60):
                 await up.wait()
-            await scene.call(CALLER, KEYS="0ww01", HOLD="6")
+            await scene.call(CALLER, answers=keyed("01"), hold=6)
             joined = await scene.wait_for(
                 lambda e: e.event == "QueueCallerJoin" and e.get("CallerIDNum") == CALLER
             )

@@ -12,7 +12,7 @@ from hotline.calls import reports
 from hotline.calls.queue_log import parse, tally
 from hotline.db import transaction
 from hotline.models import Call
-from hotline.testing.pbx import Pbx, Scene, play
+from hotline.testing.pbx import Pbx, Scene, keyed, play
 
 NOON = dt.datetime(2026, 11, 30, 4, 0, tzinfo=dt.UTC)
 ANSWERED = ("13800000901", "13800000902")
@@ -23,11 +23,11 @@ def test_reports_agree_with_queue_log(pbx: Pbx) -> None:
     async def scenario(scene: Scene) -> None:
         await scene.add_agent("hotline-110101", "agent-q")
         for caller in ANSWERED:
-            await scene.call(caller, KEYS="0ww01", HOLD="10")
+            await scene.call(caller, answers=keyed("01"), hold=10)
             await scene.wait_for(
                 lambda e, c=caller: e.event == "AgentComplete" and e.get("CallerIDNum") == c
             )
-        await scene.call(ABANDONED, KEYS="0ww05", HOLD="6")  # Chaoyang: nobody answers
+        await scene.call(ABANDONED, answers=keyed("05"), hold=6)  # Chaoyang: nobody answers
         await scene.wait_for(
             lambda e: e.event == "QueueCallerAbandon" and e.get("CallerIDNum") == ABANDONED
         )

@@ -34,7 +34,7 @@ def speech_pbx(
     with transaction(pbx.engine) as session:
         for word, district in KOREAN.items():
             session.add(GazetteerEntry(kind="landmark", name_zh=word, area_code=district))
-    sounds = pbx.root / "usr/share/asterisk/sounds/test"
+    sounds = pbx.sounds / "test"
     sounds.mkdir(parents=True, exist_ok=True)
     work = tmp_path_factory.mktemp("utterances")
     for n, word in enumerate(KOREAN):
@@ -61,7 +61,7 @@ def spoken_call(
     accept: float = 0.7,
     after: str = "",
 ) -> SpeechService:
-    prompt = seconds(pbx.root / "usr/share/asterisk/sounds/hotline/zh/speak_place.wav")
+    prompt = seconds(pbx.sounds / "hotline/zh/speak_place.wav")
     server = AudioSocketServer()
     service = SpeechService(
         recognizers,

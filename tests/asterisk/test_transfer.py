@@ -17,7 +17,7 @@ from agent_ui.main import create_app
 from agi.ami_protocol import Message
 from hotline.db import transaction
 from hotline.models import Call, CallEvent
-from hotline.testing.pbx import Pbx, Scene, play
+from hotline.testing.pbx import Pbx, Scene, keyed, play
 from hotline.testing.web import sign_in
 
 NOON = dt.datetime(2026, 11, 30, 4, 0, tzinfo=dt.UTC)
@@ -34,7 +34,7 @@ async def talking_to_dc_agent(scene: Scene, caller: str, hold: int) -> Message:
     )
     scene.members.append(("hotline-110101", "Local/longagent@test-agents-long/n"))
     await scene.monitor.refresh()
-    await scene.call(caller, KEYS="0ww01", HOLD=str(hold))
+    await scene.call(caller, answers=keyed("01"), hold=hold)
     connect = await scene.wait_for(
         lambda e: e.event == "AgentConnect" and e.get("CallerIDNum") == caller
     )

@@ -9,7 +9,7 @@ import datetime as dt
 from agent_ui.live.events import EventHub
 from agent_ui.live.wrapup import WrapUp
 from hotline.agent_states import state_of
-from hotline.testing.pbx import Pbx, Scene, play
+from hotline.testing.pbx import Pbx, Scene, keyed, play
 
 NOON = dt.datetime(2026, 11, 30, 4, 0, tzinfo=dt.UTC)
 CALLER = "13800000401"
@@ -32,7 +32,7 @@ def test_wrapup_pauses_then_resumes(pbx: Pbx) -> None:
         )
         scene.members.append(("hotline-110101", MEMBER))
         await scene.monitor.refresh()
-        await scene.call(CALLER, KEYS="0ww01", HOLD="15")
+        await scene.call(CALLER, answers=keyed("01"), hold=15)
         await scene.wait_for(
             lambda e: e.event == "AgentComplete" and e.get("CallerIDNum") == CALLER
         )
