@@ -244,12 +244,12 @@ async def run(settings: Settings) -> None:
     records queued by the IVR and the tracker are written."""
     shutdown = Shutdown()
     try:
-        await _serve(settings, asyncio.Event(), shutdown)
+        await _serve(settings, shutdown)
     finally:
         await shutdown.run()
 
 
-async def _serve(settings: Settings, stop: asyncio.Event, shutdown: Shutdown) -> None:
+async def _serve(settings: Settings, shutdown: Shutdown) -> None:
     engine = make_engine(settings.database_url)
     shutdown.add("database pool", engine.dispose)
     serving: list[asyncio.Task[None]] = []  # the web server, once it runs
@@ -306,6 +306,7 @@ async def _serve(settings: Settings, stop: asyncio.Event, shutdown: Shutdown) ->
     app.state.agi, app.state.ami_clients = agi, telephony.clients  # for /metrics
     web = EmbeddedWebServer(web_config(settings, app))
 
+    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
