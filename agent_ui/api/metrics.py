@@ -115,7 +115,8 @@ def registry_for(state: Any) -> CollectorRegistry:
 def scraper(request: Request, authorization: str) -> bool:
     """True if no ``metrics_token`` is set (the demo) or the request carries it."""
     expected = request.app.state.settings.metrics_token.get_secret_value()
-    return not expected or hmac.compare_digest(authorization, f"Bearer {expected}")
+    given, wanted = authorization.encode(), f"Bearer {expected}".encode()  # any characters
+    return not expected or hmac.compare_digest(given, wanted)
 
 
 @router.get("/metrics")

@@ -199,7 +199,7 @@ StreamUser = Annotated[SignedIn, Depends(signed_in_brief)]
 
 
 def check_csrf(current: SignedIn, submitted: str) -> None:
-    if not hmac.compare_digest(current.session.csrf_token, submitted or ""):
+    if not _same(current.session.csrf_token, submitted or ""):
         raise HTTPException(403, "CSRF token missing or wrong: reload the page")
 
 
@@ -234,7 +234,7 @@ def login(
     limiter: LoginLimiter = request.app.state.login_limiter
     address = request.client.host if request.client else "-"
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    if not cookie or not hmac.compare_digest(cookie, csrf_token):
+    if not cookie or not _same(cookie, csrf_token):
         raise HTTPException(403, "CSRF token missing or wrong: reload the sign-in page")
     if limiter.blocked(username, address):
         log.warning("sign-in blocked for %r from %s: too many failures", username, address)
@@ -287,6 +287,12 @@ def _login_again(request: Request, error: str, next: str, status: int) -> Respon
     response = login_page(request, next, error)
     response.status_code = status
     return response
+
+
+def _same(secret: str, given: str) -> bool:
+    """Compared in constant time, as bytes: ``hmac.compare_digest`` refuses a str with a
+    character beyond ASCII (a TypeError, so a 500) and a client may send any."""
+    return hmac.compare_digest(secret.encode(), given.encode())
 
 
 def _safe_next(target: str) -> str:

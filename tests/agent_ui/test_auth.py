@@ -168,6 +168,20 @@ def test_an_unknown_account_is_checked_like_a_wrong_password(
     assert checked[0] != checked[1] == checked[2]  # a stand-in hash for the unknown account
 
 
+def test_a_csrf_token_beyond_ascii_is_refused_not_a_crash(demo_db: tuple[str, Engine]) -> None:
+    url, engine = demo_db
+    settings = Settings(database_url=url, web=WebBind(port=free_port()))
+
+    async def test(client: httpx.AsyncClient) -> None:
+        await client.get("/login")
+        done = await client.post(
+            "/login", data={"username": "x", "password": "y", "csrf_token": "令牌"}
+        )
+        assert done.status_code == 403
+
+    run_served(settings, engine, test)
+
+
 @pytest.mark.parametrize("proxy", ["", "127.0.0.1"], ids=["no proxy", "behind a proxy"])
 def test_forwarded_addresses_are_believed_from_configured_proxies_only(
     proxy: str, demo_db: tuple[str, Engine], caplog: pytest.LogCaptureFixture

@@ -85,6 +85,8 @@ def test_status_needs_the_token_or_a_signed_in_user(sqlite_loaded_db_url: str) -
             assert anonymous.status_code == 303
             assert anonymous.headers["location"].startswith("/login")
             assert client.get("/metrics").status_code == 401
+            odd = {"Authorization": "Bearer t0k\u00e9".encode("latin-1")}  # refused, not a 500
+            assert client.get("/metrics", headers=odd).status_code == 401
             scraped = client.get("/status", headers={"Authorization": "Bearer t0k"})
             assert scraped.status_code == 200 and "单元网格" in scraped.text
             page = client.get("/login")
