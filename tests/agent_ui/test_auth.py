@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import Engine
 
 from agent_ui import auth
-from agent_ui.auth import LoginLimiter
 from agent_ui.main import create_app
+from agent_ui.web.auth import LoginLimiter
 from hotline.db import make_engine
 from hotline.service import EmbeddedWebServer, web_config
 from hotline.settings import Settings, WebBind
