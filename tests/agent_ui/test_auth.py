@@ -14,8 +14,8 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from agent_ui.web import auth
 from agent_ui.main import create_app
+from agent_ui.web import auth
 from agent_ui.web.auth import LoginLimiter
 from hotline.db import make_engine
 from hotline.service import EmbeddedWebServer, web_config
