@@ -6,6 +6,10 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine
+
+from hotline.db import transaction
+from hotline.tokens import make_token
 
 RUBBISH = {
     "kind": "event",
@@ -266,3 +270,28 @@ def test_odd_json_is_a_clear_422(api: Any, body: bytes) -> None:
     )
     assert response.status_code == 422, response.text
     assert response.json()["error_id"] in ("request-invalid", "case-bad-point")
+
+
+def test_tokens_carry_a_persons_role_and_scope(api: Any, loaded_engine: Engine) -> None:
+    """An integration is never stuck on "an agent may not ...": a token does what the role
+    it was given may do, in its scope."""
+    with transaction(loaded_engine) as session:
+        agent = make_token(session, "desk-system", "agent", scope_code="110101")
+        boss = make_token(session, "dc-supervisor-system", "supervisor", scope_code="110101")
+    as_agent = {"Authorization": f"Bearer {agent}"}
+    as_boss = {"Authorization": f"Bearer {boss}"}
+    made = api.client.post(
+        "/api/v1/cases", json=RUBBISH, headers={**as_agent, "Idempotency-Key": "role-1"}
+    )
+    assert made.status_code == 201, made.text
+    number = made.json()["number"]
+    refused = act(api, as_agent, number, "dispatch", 1, unit_code="auto")
+    assert refused.status_code == 403 and refused.json()["error_id"] == "case-forbidden"
+    assert act(api, as_boss, number, "dispatch", 1, unit_code="auto").status_code == 200
+    act(api, api.unit, number, "accept", 2)
+    assert act(api, as_boss, number, "to_ledger", 3, note="需整体改造").json()["state"] == "ledger"
+    assert (
+        act(api, as_boss, number, "resume", 4, note="已具备条件").json()["state"] == "in_progress"
+    )
+    escalated = act(api, as_boss, number, "escalate", 5, note="需市级协调")
+    assert escalated.json()["state"] == "escalated"
