@@ -25,6 +25,10 @@ from sqlalchemy import (
     Text,
     Time,
     UniqueConstraint,
+    func,
+)
+from sqlalchemy import (
+    text as sql_text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -331,7 +335,21 @@ class Case(Base):
             "OR (kind IS NOT NULL AND class_code IS NOT NULL)",
             name="classified",
         ),
-        Index("ix_cases_district_state", "district_code", "state"),
+        # The case list's views and sorts (hotline/cases/queries.py, docs/workspace.md):
+        # a state's cases by deadline, in a district or the whole city; everything by age;
+        # what one person registered; a unit's jobs; the extension requests waiting.
+        Index("ix_cases_district_state_due", "district_code", "state", "due_at", "id"),
+        Index("ix_cases_state_due", "state", "due_at", "id"),
+        Index("ix_cases_district_created", "district_code", "created_at", "id"),
+        Index("ix_cases_created", "created_at", "id"),
+        Index("ix_cases_creator_created", "created_by", "created_at", "id"),
+        Index("ix_cases_unit_state", "unit_code", "state"),
+        Index(
+            "ix_cases_pending_extension",
+            "pending_extension_hours",
+            sqlite_where=sql_text("pending_extension_hours IS NOT NULL"),
+            postgresql_where=sql_text("pending_extension_hours IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -350,7 +368,7 @@ class Case(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     urgency: Mapped[str] = mapped_column(String(16), default="normal")
     platform_level: Mapped[str] = mapped_column(String(16), default="district")
-    unit_code: Mapped[str | None] = mapped_column(ForeignKey("units.code"), index=True)
+    unit_code: Mapped[str | None] = mapped_column(ForeignKey("units.code"))
     due_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     citizen_name: Mapped[str] = mapped_column(String(64), default="")
     citizen_phone: Mapped[str] = mapped_column(String(64), default="", index=True)
@@ -371,6 +389,23 @@ class Case(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     __mapper_args__ = {"version_id_col": version}
+
+
+def postgresql_only(index: Index) -> Index:
+    """An index that exists on PostgreSQL only (its migration creates it there alone)."""
+    return index.ddl_if(dialect="postgresql")
+
+
+# Text search of the case list on PostgreSQL: the two-character pieces (bigrams) of the
+# address and the description, from the SQL function of migration 0014. Trigrams (pg_trgm)
+# miss two-character Chinese words and, in a C locale, every Chinese text (docs/workspace.md).
+postgresql_only(
+    Index(
+        "ix_cases_search",
+        func.hotline_search_grams(Case.address, Case.description),
+        postgresql_using="gin",
+    )
+)
 
 
 class CaseCounter(Base):
