@@ -116,6 +116,12 @@ class Settings(BaseSettings):
         default=4.0, ge=0, description="Hours a job may stay overdue before escalation."
     )
     scheduler_interval_seconds: float = Field(default=60.0, gt=0)
+    due_soon_hours: float = Field(
+        default=4.0,
+        gt=0,
+        le=168,
+        description="The case list's 即将超期 (due soon): open jobs due within these hours.",
+    )
     media_dir: Path = Field(
         default=PROJECT_ROOT / "var" / "media", description="Photos attached to cases."
     )

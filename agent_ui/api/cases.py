@@ -6,22 +6,24 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Request, Response
 from pydantic import BaseModel, Field, field_validator
-from sqlalchemy import select
 
 from agent_ui.web.deps import DbSession, TokenActor
+from hotline.cases import queries
 from hotline.cases.calendar import load_calendar
 from hotline.cases.joint import assign_joint, assist_done, assisting_jobs
 from hotline.cases.lifecycle import actions_for
+from hotline.cases.queries import default_view, parse_query
 from hotline.cases.service import (
     CaseError,
     NewCase,
     create_case,
     decide_extension,
     get_case,
-    may_see,
     request_extension,
     transition,
 )
@@ -134,23 +136,69 @@ def create(
     return case_out(case, actor.role)
 
 
-@router.get("", response_model=list[CaseOut])
+# The list's query parameters, for the API's description (hotline.cases.queries reads them).
+LIST_PARAMETERS = [
+    ("view", "to_dispatch, returned, to_verify, due_soon, overdue, extension, ledger, joint, "
+     "mine or all (default: all; an agent's only view is mine)"),
+    ("state", "a case state; repeat for several"),
+    ("district", "a district's code (6 digits)"),
+    ("street", "a street's code (9 digits): the grid code's beginning"),
+    ("unit", "a responsible unit's code"),
+    ("kind", "component or event"),
+    ("class", "a major class (2 digits) or a class code; or KIND:CODE"),
+    ("source", "how the case came in (phone, web, field, ...)"),
+    ("urgency", "normal or urgent"),
+    ("from", "registered on or after this date (YYYY-MM-DD, the city's time zone)"),
+    ("to", "registered on or before this date"),
+    ("due_from", "due on or after this date"),
+    ("due_to", "due on or before this date"),
+    ("overdue", "1: open jobs past their deadline only"),
+    ("q", "a case number (from its beginning), the caller's number (platform roles only), "
+     "or words of the address or description (at least 2 characters)"),
+    ("sort", "due (soonest first, none last), newest or oldest (default: the view's own)"),
+    ("after", "the cursor of the next page (from the Link header)"),
+    ("limit", "rows per page, 1 to 500 (default 100)"),
+]  # fmt: skip
+
+
+@router.get(
+    "",
+    response_model=list[CaseOut],
+    openapi_extra={
+        "parameters": [
+            {"name": name, "in": "query", "required": False, "description": text,
+             "schema": {"type": "string"}}
+            for name, text in LIST_PARAMETERS
+        ]
+    },
+)  # fmt: skip
 def list_cases(
-    session: DbSession,
-    actor: TokenActor,
-    state: Annotated[str | None, Query(max_length=16)] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    request: Request, session: DbSession, actor: TokenActor, response: Response
 ) -> list[CaseOut]:
-    """The caller's cases: a unit's jobs, or the cases in a system's scope."""
-    query = select(Case).order_by(Case.id.desc())
-    if actor.role == "unit":
-        query = query.where(Case.unit_code == actor.unit_code)
-    elif not actor.is_city:
-        query = query.where(Case.district_code == actor.scope_code)
-    if state:
-        query = query.where(Case.state == state)
-    cases = session.scalars(query.limit(limit)).all()
-    return [case_out(c, actor.role) for c in cases if may_see(actor, c)]
+    """The cases in the caller's scope (a unit's jobs; an agent's own cases; a platform's
+    district or the whole city), filtered, one page at a time: the same list as the
+    workspace page (``hotline.cases.queries``). When there is more, the ``Link`` header
+    holds the next page's address (``rel="next"``)."""
+    query = parse_query(
+        request.query_params.multi_items(),
+        ZoneInfo(request.app.state.settings.timezone),
+        view=default_view(actor),
+        limit=100,
+    )
+    page = queries.list_cases(
+        session,
+        actor,
+        query.filter,
+        query.sort,
+        after=query.after,
+        limit=query.limit,
+        due_soon=dt.timedelta(hours=request.app.state.settings.due_soon_hours),
+    )
+    if page.next_cursor is not None:
+        kept = [(k, v) for k, v in request.query_params.multi_items() if k != "after"]
+        following = f"{request.url.path}?{urlencode([*kept, ('after', page.next_cursor)])}"
+        response.headers["Link"] = f'<{following}>; rel="next"'
+    return [case_out(c, actor.role) for c in page.rows]
 
 
 @router.get("/{number}", response_model=CaseOut)
