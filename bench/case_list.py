@@ -31,8 +31,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import Engine, func, select  # noqa: E402
+from sqlalchemy import Engine, create_engine, func, select  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
+from sqlalchemy.pool import NullPool  # noqa: E402
 from stats import percentile  # noqa: E402
 
 from hotline import migrate  # noqa: E402
@@ -191,11 +193,16 @@ def load(engine: Engine, count: int) -> float:
             raw.commit()
         finally:
             raw.close()
-    with engine.connect() as connection:
-        connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
-            "VACUUM ANALYZE cases"
-        )
+    _maintain(engine, "VACUUM ANALYZE cases")
     return time.perf_counter() - started
+
+
+def _maintain(engine: Engine, statement: str) -> None:
+    """A statement that runs outside a transaction (VACUUM), on a connection of its own."""
+    alone = create_engine(engine.url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    with alone.connect() as connection:
+        connection.exec_driver_sql(statement)
+    alone.dispose()
 
 
 @dataclass(frozen=True)
@@ -335,18 +342,26 @@ def main() -> int:
     parser.add_argument("--baseline-runs", type=int, default=10)
     parser.add_argument("--pg", default=pg.DEFAULT_URL, help="an admin URL (CREATE DATABASE)")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--reuse", help="a database an earlier --keep run loaded: no new load")
     args = parser.parse_args()
-    database = pg.create_database(args.pg, prefix="hotline_bench_list")
+    if args.reuse:
+        database = make_url(args.pg).set(database=args.reuse)
+    else:
+        database = pg.create_database(args.pg, prefix="hotline_bench_list")
     url = database.render_as_string(hide_password=False)
     engine = make_engine(url)
     try:
-        print(machine(engine))
-        migrate.upgrade(url, "0013")  # the schema before the list's indexes
-        load_reference_data(engine, ROOT / "data" / "reference")
+        print(machine(engine), flush=True)
+        if args.reuse:
+            migrate.downgrade(url, "0013")  # the schema before the list's indexes
+            _maintain(engine, "ANALYZE cases")
+        else:
+            migrate.upgrade(url, "0013")
+            load_reference_data(engine, ROOT / "data" / "reference")
         return run(args, url, engine)
     finally:
         engine.dispose()
-        if args.keep:
+        if args.keep or args.reuse:
             print(f"kept {database.database}")
         else:
             pg.drop_database(args.pg, str(database.database))
@@ -367,25 +382,29 @@ def _search_function() -> str:
 def run(args: argparse.Namespace, url: str, engine: Engine) -> int:
     with engine.begin() as connection:
         connection.exec_driver_sql(_search_function())
-    seconds = load(engine, args.cases)
+    if not args.reuse:
+        seconds = load(engine, args.cases)
+        print(f"{args.cases:,} cases loaded in {seconds:.0f} s", flush=True)
     with engine.connect() as connection:
         size = connection.exec_driver_sql(
-            "SELECT pg_size_pretty(pg_total_relation_size('cases'))"
-        ).scalar()
-    print(f"{args.cases:,} cases loaded in {seconds:.0f} s (table and indexes: {size})")
+            "SELECT count(*), pg_size_pretty(pg_total_relation_size('cases')) FROM cases"
+        ).one()
+    print(f"{size[0]:,} cases; table and indexes before 0014: {size[1]}", flush=True)
     with session_factory(engine)() as session:
         plan = scenarios(session)
     baseline = {}
     for scenario in plan:
         baseline[(scenario.name, scenario.actor)] = measure(engine, scenario, args.baseline_runs)
+        b50, b95, rows = baseline[(scenario.name, scenario.actor)]
+        print(f"  before: {scenario.name} ({scenario.actor.username}): {b95:.1f} ms", flush=True)
     deep_before = deep_page(engine, CITY, 10_000, args.baseline_runs)
     with engine.begin() as connection:
         connection.exec_driver_sql("DROP FUNCTION hotline_search_grams(text, text)")
     started = time.perf_counter()
     migrate.upgrade(url)
     migration = time.perf_counter() - started
+    _maintain(engine, "ANALYZE cases")
     with engine.connect() as connection:
-        connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE cases")
         size = connection.exec_driver_sql(
             "SELECT pg_size_pretty(pg_total_relation_size('cases')), "
             "pg_size_pretty(pg_relation_size('ix_cases_search'))"

@@ -192,7 +192,7 @@ def _render(
         "sort_urls": {s: _url(kept, sort=s) for s in SORTS},
         "export_query": urlencode(kept),
         "everywhere_url": _everywhere(actor, form, view, shown),
-        "filtered": any(k not in ("view", "sort", "after", "limit") for k, _ in params),
+        "filtered": any(k not in ("view", "sort", "after", "limit", "q") for k, _ in params),
         "choices": _choices(session, actor, names),
         "phone_search": actor.role in PLATFORM_STAFF,
         "error": _error(t, error),

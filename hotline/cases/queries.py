@@ -406,10 +406,11 @@ def iter_cases(
             session, actor, case_filter, sort, after=after, limit=batch, now=now, due_soon=due_soon
         )
         yield from page.rows
+        for case in page.rows:  # a page already read need not stay in the session
+            session.expunge(case)
         if page.next_cursor is None:
             return
         after = page.next_cursor
-        session.expunge_all()  # the pages already written need not stay in memory
 
 
 def _encode(sort: str, key: dt.datetime | None, case_id: int) -> str:
