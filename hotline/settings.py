@@ -126,6 +126,16 @@ class Settings(BaseSettings):
         default=PROJECT_ROOT / "var" / "media", description="Photos attached to cases."
     )
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    recordings_dir: Path = Field(
+        default=Path("/var/spool/asterisk/monitor"),
+        description="Where the app reads call recordings: Asterisk's monitor folder "
+        "(call-<call id>.wav), mounted read-only where the app runs elsewhere.",
+    )
+    callback_dial: str = Field(
+        default="PJSIP/{number}@carrier",
+        description="Dial() string reaching a citizen for a callback (回访) through the "
+        "carrier trunk; {number} is the citizen's number.",
+    )
     wrapup_seconds: float = Field(
         default=30.0, ge=0, le=600, description="After-call work pause; 0 = none."
     )
@@ -167,6 +177,16 @@ class Settings(BaseSettings):
     def _digits_only(cls, value: str) -> str:
         if not value.isdigit():
             raise ValueError("hotline_number must be digits only")
+        return value
+
+    @field_validator("callback_dial")
+    @classmethod
+    def _names_the_number(cls, value: str) -> str:
+        once = value.count("{number}") == value.count("{") == value.count("}") == 1
+        if not once or any(c in value for c in ",;\n"):  # one Dial() argument, one line
+            raise ValueError(
+                "callback_dial: one Dial() target with {number} once, e.g. PJSIP/{number}@carrier"
+            )
         return value
 
     @field_validator("speech_model_path", mode="before")

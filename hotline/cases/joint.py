@@ -19,6 +19,16 @@ from hotline.roles import PLATFORM_STAFF
 ACTIVE = ("dispatched", "in_progress", "rework")
 
 
+def may_assign_joint(actor: Actor) -> bool:
+    """Joint jobs are the city platform's staff's to assign."""
+    return actor.role in PLATFORM_STAFF and actor.is_city
+
+
+def joint_open(case: Case) -> bool:
+    """A job a lead unit holds, still open: assisting units can be added to it."""
+    return case.state in ACTIVE and case.unit_code is not None
+
+
 def assign_joint(
     session: Session,
     actor: Actor,
@@ -31,10 +41,10 @@ def assign_joint(
 ) -> Case:
     """The city platform adds assisting units to a job a lead unit holds."""
     now = now or utcnow()
-    if actor.role not in PLATFORM_STAFF or not actor.is_city:
+    if not may_assign_joint(actor):
         raise CaseError("case-forbidden", "joint jobs are assigned by the city platform", 403)
     case = get_case(session, actor, number)
-    if case.state not in ACTIVE or case.unit_code is None:
+    if not joint_open(case):
         raise CaseError("case-bad-state", "only a dispatched job can become a joint job", 409)
     wanted = sorted(set(units) - {case.unit_code})
     known = set(
@@ -142,4 +152,13 @@ def assist_done(
         note,
         {"unit": actor.unit_code},
         now,
+    )
+
+
+def joint_parts(session: Session, case: Case) -> list[CaseAssist]:
+    """The assisting units of a case, in the order they were added, with their part's state."""
+    return list(
+        session.scalars(
+            select(CaseAssist).where(CaseAssist.case_id == case.id).order_by(CaseAssist.id)
+        )
     )

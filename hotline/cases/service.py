@@ -46,12 +46,14 @@ BEIJING = ZoneInfo("Asia/Shanghai")  # the default city; services pass settings.
 
 
 class CaseError(Exception):
-    """A request the case service refuses; ``error_id`` is stable, ``status`` an HTTP code."""
+    """A request the case service refuses; ``error_id`` is stable, ``status`` an HTTP code,
+    ``field`` the piece of the request at fault when one is (a form shows the error there)."""
 
-    def __init__(self, error_id: str, message: str, status: int = 400) -> None:
+    def __init__(self, error_id: str, message: str, status: int = 400, field: str = "") -> None:
         super().__init__(message)
         self.error_id = error_id
         self.status = status
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -304,7 +306,7 @@ def transition(
     try:
         note, data = check_action_data(action, data or {})
     except ActionDataError as exc:
-        raise CaseError("case-bad-data", f"{action}: {exc}", 422) from exc
+        raise CaseError("case-bad-data", f"{action}: {exc}", 422, exc.field) from exc
     if note:
         data["note"] = note
     if case.version != version:
@@ -497,6 +499,35 @@ def _check_unit(
     return level
 
 
+@dataclass(frozen=True)
+class DispatchChoices:
+    """What a dispatch form offers: the unit the assignment rules suggest (None when no
+    rule matches or the case is unclassified), whether this actor may send the case there,
+    and every unit this actor may send it to (by ``_check_unit``: the same rule the
+    dispatch itself applies)."""
+
+    suggested: str | None
+    suggested_allowed: bool
+    allowed: tuple[str, ...]
+
+
+def dispatch_choices(session: Session, actor: Actor, case: Case) -> DispatchChoices:
+    reference = reference_data(session)
+    allowed = []
+    for unit_code in sorted(reference.units):
+        try:
+            _check_unit(reference, actor, unit_code, case.district_code)
+        except CaseError:
+            continue
+        allowed.append(unit_code)
+    suggested = None
+    if case.kind and case.class_code:
+        suggested = assign_unit(
+            reference.assignment, case.kind, case.class_code, case.district_code
+        )
+    return DispatchChoices(suggested, suggested in allowed, tuple(allowed))
+
+
 def _notify(
     session: Session,
     case: Case,
@@ -622,6 +653,11 @@ def request_extension(
     return case
 
 
+def may_decide_extension(actor: Actor) -> bool:
+    """The platform's staff decide a unit's extension requests (of cases they see)."""
+    return actor.role in PLATFORM_STAFF
+
+
 def decide_extension(
     session: Session,
     actor: Actor,
@@ -636,7 +672,7 @@ def decide_extension(
     """The platform approves (the deadline moves by the working hours asked) or refuses."""
     now = now or utcnow()
     case = get_case(session, actor, number)
-    if actor.role not in PLATFORM_STAFF:
+    if not may_decide_extension(actor):
         raise CaseError("case-forbidden", "the platform's staff decide extensions", 403)
     pending = case.pending_extension_hours
     if pending is None:

@@ -110,3 +110,17 @@ def test_city_bounds_must_be_a_box(monkeypatch: pytest.MonkeyPatch, value: str) 
 def test_city_bounds_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOTLINE_CITY_BOUNDS", "[121.0, 30.7, 122.0, 31.9]")
     assert Settings().bounds.contains(121.47, 31.23)
+
+
+@pytest.mark.parametrize(
+    "value", ["PJSIP/carrier", "PJSIP/{number}@a,30", "PJSIP/{number}&{number}", "PJSIP/{num}"]
+)
+def test_callback_dial_names_the_number_once(value: str) -> None:
+    with pytest.raises(ValueError, match="callback_dial"):
+        Settings(callback_dial=value)
+
+
+def test_recordings_and_callback_defaults() -> None:
+    settings = Settings()
+    assert str(settings.recordings_dir) == "/var/spool/asterisk/monitor"  # Asterisk's own
+    assert settings.callback_dial == "PJSIP/{number}@carrier"
