@@ -26,6 +26,8 @@ TEMPLATES = Path(__file__).parent / "templates"
 # The extension the attended transfer dials in [hotline-consult]: digits, because Atxfer
 # sends it as DTMF.
 CONSULT_EMERGENCY = "110"
+# How long a callback (回访) rings the citizen before it gives up.
+CALLBACK_RING_SECONDS = 45
 
 
 class RenderError(ValueError):
@@ -73,6 +75,8 @@ def render_context(settings: Settings, engine: Engine, *, sip: bool = True) -> d
         "hotline_number": settings.hotline_number,
         "emergency_dial": settings.emergency_dial,
         "emergency_ring_seconds": 30,
+        "callback_dial": settings.callback_dial.replace("{number}", "${EXTEN}"),
+        "callback_ring_seconds": CALLBACK_RING_SECONDS,
         "consult_emergency": CONSULT_EMERGENCY,
         "queue_max_wait": settings.queue_max_wait_seconds,
         "city": city,

@@ -1,6 +1,7 @@
 """An agent's phone in the queues, over AMI: join every queue of theirs with its penalty,
 pause and unpause with a reason, leave. Used by the agent's own buttons and by a
-supervisor forcing a pause or a log-out."""
+supervisor forcing a pause or a log-out. And the callback (回访) from a case page: the
+staff member's phone rings first, then the citizen is dialled."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from agi.ami import AmiClient, AmiError
 from hotline.agent_states import record_state
+from hotline.cases.case_calls import Callback
 from hotline.models import User
 from hotline.settings import Settings
 
@@ -98,3 +100,27 @@ async def set_agent_state(
         raise HTTPException(502, f"Asterisk refused: {exc}") from exc
     await run_in_threadpool(record_state, session, agent.username, state, reason)
     app_state.hub.publish(agent.username, "state", {"state": state, "reason": reason})
+
+
+CALLBACK_CONTEXT = "hotline-callback"  # dialplan/templates/extensions.conf.j2
+STAFF_RING_MS = 30_000  # how long the staff member's phone rings before the attempt ends
+
+
+async def place_callback(
+    ami: AmiClient, settings: Settings, staff: User, callback: Callback, case_number: str
+) -> None:
+    """Ring ``staff``'s phone; once answered, ``[hotline-callback]`` records the call and
+    dials the citizen. The staff leg's uniqueid is the call record's (``ChannelId``), so
+    the tracker stores its timeline. Raises AmiError when Asterisk refuses."""
+    await ami.action(
+        "Originate",
+        Channel=phone_of(settings, staff),
+        Context=CALLBACK_CONTEXT,
+        Exten=callback.dial,
+        Priority="1",
+        ChannelId=callback.channel_id,
+        CallerID=f'"回访 {case_number}" <{callback.dial}>',  # what the staff phone shows
+        Variable=[f"HOTLINE_CALL_ID={callback.call.id}", f"HOTLINE_CASE={case_number}"],
+        Timeout=str(STAFF_RING_MS),
+        Async="true",
+    )

@@ -74,6 +74,7 @@ def start_pbx(work: Path, **overrides: Any) -> Pbx:
         "sip_bind": f"127.0.0.1:{free_port()}",  # not 5060: another instance may hold it
         "sip_secret": SecretStr("test-sip-secret"),
         "emergency_dial": "Local/answer@test-emergency",
+        "callback_dial": "Local/{number}@test-citizen/n",  # a citizen who answers
         "agent_interface": "Local/{username}@test-agents/n",  # an agent phone that answers
     }
     settings = Settings(**(values | overrides))
