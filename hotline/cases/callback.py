@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from hotline.cases.numbers import next_case_number
 from hotline.cases.service import record_change
-from hotline.models import Call, Case, utcnow
+from hotline.models import Call, CallPlatform, Case, utcnow
 
 
 def request_callback(
@@ -32,7 +32,7 @@ def request_callback(
         citizen_phone=caller,
         callback_consent=True,
         call_id=call.id if call else None,
-        description=f"回电请求（排队 {queue}）",
+        description=f"回电请求（{_platform_name(session, queue)}排队时）",
         created_by="ivr",
         created_at=now,
     )
@@ -51,3 +51,8 @@ def request_callback(
     if call is not None:
         call.outcome = "callback_requested"
     return case
+
+
+def _platform_name(session: Session, queue: str) -> str:
+    """The platform's name for a queue (the description is read on Chinese pages)."""
+    return session.scalar(select(CallPlatform.name_zh).where(CallPlatform.queue == queue)) or queue

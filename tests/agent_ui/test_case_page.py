@@ -9,11 +9,13 @@ import html
 import re
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, select
 
 from agi.ami import AmiError
 from hotline.cases.calendar import load_calendar
+from hotline.cases.callback import request_callback
 from hotline.cases.media import attach_photo
 from hotline.cases.service import Actor, NewCase, create_case, request_extension, transition
 from hotline.db import transaction
@@ -402,6 +404,7 @@ def test_recordings_and_photos_behind_the_case(
     assert part.status_code == 206
     assert part.headers["content-range"] == f"bytes 4-13/{4 + 1024}"
     assert part.content == bytes(range(10))
+    assert api.client.get(url, headers={"Range": "bytes=99999-"}).status_code == 416
     assert api.client.get(f"/cases/{other}/calls/{call_id}/recording").status_code == 404
     assert api.client.get(f"/cases/{number}/calls/{stray_id}/recording").status_code == 404
     for bad in ("..%2F..%2Fetc%2Fpasswd", "%2E%2E", "1%2F..%2F..%2Fhotline.db"):
@@ -473,3 +476,21 @@ def test_times_are_the_citys(api: Any, loaded_engine: Engine) -> None:
     sign_in(api.client, "dc_dispatcher")
     page = api.client.get(f"/cases/{number}").text
     assert "2026-12-01 09:30" in page and "Asia/Shanghai" in page
+
+
+def test_what_the_system_wrote_reads_in_words(api: Any, loaded_engine: Engine) -> None:
+    with transaction(loaded_engine) as session:
+        asked = request_callback(
+            session,
+            call_id=None,
+            caller=PHONE,
+            queue="hotline-city",
+            uniqueid="1700000000.9",
+            zone=ZoneInfo("Asia/Shanghai"),
+        )
+        number = asked.number
+    sign_in(api.client, "city_dispatcher")
+    page = api.client.get(f"/cases/{number}").text
+    assert "回电请求" in page and "来电人排队时请求回电" in page and "语音导航" in page
+    assert 'id="act-register"' in page and 'id="act-mark_invalid"' in page
+    assert visible_words(page) <= {"English", "Asia", "Shanghai"}, visible_words(page)
