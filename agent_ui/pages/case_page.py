@@ -21,7 +21,7 @@ from starlette.convertors import Convertor, register_url_convertor
 from starlette.datastructures import FormData
 
 from agent_ui.live.phone import place_callback
-from agent_ui.pages.case_view import case_context
+from agent_ui.pages.case_view import case_context, needs
 from agent_ui.web.auth import Current, SignedIn, check_csrf
 from agent_ui.web.deps import DbSession
 from agent_ui.web.i18n import translator
@@ -185,17 +185,17 @@ def _refused(
     t = translator(request)
     session.expire_all()  # what the refused change left in memory: read again
     if isinstance(exc, FormProblem):
-        errors, status, conflict = {exc.field: t[exc.key]}, 422, False
+        where, message, status = exc.field, t[exc.key], 422
     else:
         message = t.get(f"error_{exc.error_id}") or t.get(f"error_{exc.status}") or t.error_500
-        where = exc.field or ERROR_FIELDS.get(exc.error_id, "")
+        where, status = exc.field or ERROR_FIELDS.get(exc.error_id, ""), exc.status
         if exc.error_id == "case-missing-data":
-            where = next((n for n in _needs(action) if not form.get(n)), "")
-        errors, status, conflict = (
-            {where or "_form": message},
-            exc.status,
-            (exc.error_id == "case-conflict"),
-        )
+            where = next((n for n in needs(action) if not form.get(n)), "")
+    where = {"kind": "klass", "class_code": "klass"}.get(where, where)
+    if where not in (*FIELDS, "units"):
+        where = "_form"  # the form as a whole
+    conflict = isinstance(exc, CaseError) and exc.error_id == "case-conflict"
+    errors = {where: message}
     return _page(
         request,
         current,
@@ -206,11 +206,6 @@ def _refused(
         kept={action: form},
         conflict=conflict,
     )
-
-
-def _needs(action: str) -> tuple[str, ...]:
-    transition_ = TRANSITIONS.get(action)
-    return transition_.needs if transition_ is not None else ()
 
 
 @router.get("/{number:case_number}", response_class=HTMLResponse)

@@ -61,8 +61,9 @@ def case_calls(session: Session, actor: Actor, case: Case) -> list[LinkedCall]:
             CaseHistory.case_id == case.id, CaseHistory.action == "callback"
         )
     ):
-        if isinstance(data.get("call"), int):
-            links[data["call"]] = ("callback", actor_name)
+        call_id = (data or {}).get("call")
+        if isinstance(call_id, int):
+            links[call_id] = ("callback", actor_name)
     calls = list(session.scalars(select(Call).where(Call.id.in_(list(links))))) if links else []
     linked = [LinkedCall(c, *links[c.id]) for c in calls]
     if case.citizen_phone:
