@@ -205,7 +205,8 @@ def test_what_each_role_may_see(api: Any, loaded_engine: Engine, tmp_path: Path)
     unit = api.client.get(f"/cases/{number}")
     assert unit.status_code == 200
     assert "张**" in unit.text and "张三丰" not in unit.text
-    assert PHONE not in unit.text and "138" not in unit.text  # never the phone, not masked
+    assert PHONE not in unit.text and "138****5678" not in unit.text  # never, not masked
+    assert "（不向您的角色显示）" in unit.text
     assert recording not in unit.text and api.client.get(recording).status_code == 404
     assert f"/unit/cases/{number}" in unit.text  # its actions live on the unit portal
     other = new_case(loaded_engine, "other", Actor("dc_super", "supervisor", "110101"))
