@@ -381,6 +381,10 @@ class Case(Base):
     urge_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # 督办
     # Working hours a unit asked for and the platform has not decided yet (one at a time).
     pending_extension_hours: Mapped[int | None] = mapped_column(Integer)
+    # What the public reads of the case (Open311, public pages): None = the default of
+    # hotline.cases.publication; staff may publish a text of their own.
+    public_text: Mapped[str | None] = mapped_column(Text)
+    media_url: Mapped[str] = mapped_column(String(512), default="", server_default="")
     created_by: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import xml.etree.ElementTree as ET
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -205,7 +206,7 @@ def _request_item(case: Case, names: _Lookups) -> dict[str, Any]:
         "status_notes": STATUS_NOTES.get(case.state, case.state),
         "service_name": names.classes.get((case.kind or "", case.class_code or ""), ""),
         "service_code": _service_code(case.kind, case.class_code),
-        "description": public_text(case.source, case.description),
+        "description": public_text(case.source, case.description, case.public_text),
         "agency_responsible": names.units.get(case.unit_code or "", ""),
         "service_notice": "",
         "requested_datetime": _iso(case.created_at),
@@ -216,7 +217,7 @@ def _request_item(case: Case, names: _Lookups) -> dict[str, Any]:
         "zipcode": "",
         "lat": public_coordinate(finite_or_none(case.lat)),
         "long": public_coordinate(finite_or_none(case.lon)),
-        "media_url": "",
+        "media_url": case.media_url or "",
     }
 
 
@@ -300,6 +301,7 @@ def post_request(
     last_name: Annotated[str, Form(max_length=32)] = "",
     phone: Annotated[str, Form(max_length=32)] = "",
     device_id: Annotated[str, Form(max_length=128)] = "",
+    media_url: Annotated[str, Form(max_length=512)] = "",
     idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
 ) -> Response:
     """File a request, located by ``lat``/``long``, by ``address_id`` (a grid cell's code)
@@ -312,6 +314,8 @@ def post_request(
         if actor is None:
             raise SpecError(403, "a valid api_key is required")
         kind, code = _parse_service_code(service_code)
+        if media_url and not _web_address(media_url):
+            raise SpecError(400, "media_url must be an http or https address")
         if (lat is None or long is None) and not address_string and not address_id:
             raise SpecError(400, "lat and long, address_id or address_string are required")
         bounds = request.app.state.settings.bounds
@@ -336,6 +340,7 @@ def post_request(
             description=description,
             citizen_name=f"{last_name}{first_name}",
             citizen_phone=phone,
+            media_url=media_url,
         )
         key = f"open311:{actor.username}:{idempotency_key}" if idempotency_key else None
         try:
@@ -351,6 +356,11 @@ def post_request(
         )
 
     return _answer(fmt, make)
+
+
+def _web_address(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
 def _grid_of(address_id: str) -> str | None:

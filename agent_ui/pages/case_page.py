@@ -32,6 +32,7 @@ from hotline.cases.calendar import load_calendar
 from hotline.cases.case_calls import callback_failed, linked_call, recording_file, start_callback
 from hotline.cases.joint import assign_joint
 from hotline.cases.lifecycle import TRANSITIONS
+from hotline.cases.publication import publish
 from hotline.cases.service import CaseError, decide_extension, get_case, transition
 from hotline.models import Attachment, utcnow
 
@@ -51,7 +52,7 @@ class _CaseNumber(Convertor[str]):
 
 register_url_convertor("case_number", _CaseNumber())
 router = APIRouter(prefix="/cases", tags=["case page"], include_in_schema=False)
-ACTIONS = frozenset({*TRANSITIONS, "extension", "joint_job"})
+ACTIONS = frozenset({*TRANSITIONS, "extension", "joint_job", "publish"})
 TEXT_MAX = 4000
 # The form fields a page may send, with their size limits (the rest is ignored).
 FIELDS = {
@@ -63,6 +64,8 @@ FIELDS = {
     "district_code": 16,
     "duplicate_of": 32,
     "decision": 16,
+    "public_mode": 16,
+    "public_text": 1000,
 }
 # Where a refusal belongs on the action's form, by error id (else the form as a whole).
 ERROR_FIELDS = {
@@ -137,6 +140,12 @@ def _apply(
         )
     elif action == "joint_job":
         assign_joint(session, actor, number, version, form["units"], form.get("note", ""))
+    elif action == "publish":
+        mode = form.get("public_mode")
+        if mode not in ("default", "text", "none"):
+            raise FormProblem("public_mode", "case_pick_public_mode")
+        text = {"default": None, "none": ""}.get(mode, form.get("public_text", ""))
+        publish(session, actor, number, version, text)
     else:
         data = action_data(action, form)
         transition(session, actor, number, action, version, data, calendar=load_calendar(session))

@@ -19,6 +19,7 @@ from hotline.cases.case_calls import LinkedCall, case_calls, may_call_back, reco
 from hotline.cases.joint import joint_open, joint_parts, may_assign_joint
 from hotline.cases.lifecycle import TRANSITIONS, actions_for
 from hotline.cases.privacy import Citizen, citizen_view
+from hotline.cases.publication import public_text
 from hotline.cases.reference import reference_data
 from hotline.cases.service import (
     Actor,
@@ -27,6 +28,7 @@ from hotline.cases.service import (
     waiting_extension_request,
 )
 from hotline.models import Attachment, Case, CaseHistory, CatalogueClass
+from hotline.roles import PLATFORM_STAFF
 
 # The forms of the page, in the order a platform works a case; extension and joint_job
 # are decided by their own services (decide_extension, assign_joint), the rest by
@@ -46,6 +48,7 @@ FORM_ORDER = (
     "resume",
     "mark_duplicate",
     "mark_invalid",
+    "publish",
 )
 SYSTEM_ACTORS = ("system", "ivr")
 FEEDBACK_ACTIONS = ("accept", "return", "report_handled", "assist_done")
@@ -76,6 +79,8 @@ def forms_for(session: Session, actor: Actor, case: Case) -> list[str]:
         offered.add("extension")
     if may_assign_joint(actor) and joint_open(case):
         offered.add("joint_job")
+    if actor.role in PLATFORM_STAFF:  # what the public reads of the case is theirs to decide
+        offered.add("publish")
     return [name for name in FORM_ORDER if name in offered]
 
 
@@ -185,6 +190,7 @@ def case_context(
         "needs": {name: needs(name) for name in forms},
         "callback": may_call_back(actor, case),
         "duplicate_number": _number_of(session, case.duplicate_of),
+        "public_now": public_text(case.source, case.description, case.public_text),
     }
     if "dispatch" in forms:
         context["dispatch"] = dispatch_choices(session, actor, case)

@@ -10,7 +10,15 @@ chose to publish. Mobile and ID-card numbers found in public text are masked eit
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+
+from sqlalchemy.orm import Session
+
+from hotline.cases.service import Actor, CaseError, get_case, record_change, touch_case
+from hotline.models import Case, utcnow
+from hotline.roles import PLATFORM_STAFF
+from hotline.text import clean_text
 
 PUBLIC_SOURCES = frozenset({"open311", "web"})
 PLACE_DECIMALS = 3  # 0.001° ≈ 111 m north-south: about one grid cell
@@ -40,3 +48,40 @@ def public_text(source: str, description: str, published: str | None = None) -> 
 def public_coordinate(value: float | None) -> float | None:
     """A coordinate at area level (about 100 m), or None."""
     return None if value is None else round(value, PLACE_DECIMALS)
+
+
+PUBLIC_TEXT_MAX = 1000
+
+
+def publish(
+    session: Session,
+    actor: Actor,
+    number: str,
+    version: int,
+    text: str | None,
+    *,
+    now: dt.datetime | None = None,
+) -> Case:
+    """A platform's staff decide what the public reads of a case: ``text`` (masked on the
+    way out like any public text), ``""`` for nothing at all, or None for the default
+    (a citizen's own report is public, staff's words are not). In the case's history."""
+    if actor.role not in PLATFORM_STAFF:
+        raise CaseError("case-forbidden", "the platforms' staff decide what the public sees", 403)
+    case = get_case(session, actor, number)
+    cleaned = None if text is None else clean_text(text).strip()
+    if cleaned is not None and len(cleaned) > PUBLIC_TEXT_MAX:
+        raise CaseError("case-bad-data", f"public text: at most {PUBLIC_TEXT_MAX} characters", 422)
+    now = now or utcnow()
+    case.public_text = cleaned
+    touch_case(session, case, version, now)
+    record_change(
+        session,
+        case,
+        actor.username,
+        "publish",
+        case.state,
+        cleaned or "",
+        {"default": cleaned is None},
+        now,
+    )
+    return case

@@ -102,6 +102,7 @@ class NewCase:
     callback_consent: bool = False
     call_id: int | None = None
     dispatch_to: str | None = None  # a unit's code or "auto": dispatch on registration
+    media_url: str = ""  # a picture the citizen posted elsewhere (Open311)
 
 
 def create_case(
@@ -147,6 +148,7 @@ def create_case(
         "citizen_phone": new.citizen_phone,
         "callback_consent": new.callback_consent,
         "call_id": new.call_id,
+        "media_url": new.media_url[:512],
         "created_by": actor.username,
         "created_at": now,
         "updated_at": now,

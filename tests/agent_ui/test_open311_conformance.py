@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from hotline.cases.service import Actor, NewCase, create_case
+from hotline.cases.service import Actor, CaseError, NewCase, create_case
 from hotline.db import transaction
 
 POINT = {"service_code": "E0102", "lat": "39.9175", "long": "116.406"}
@@ -141,3 +141,33 @@ def test_a_citizens_own_report_is_public_but_masked(api: Any) -> None:
     ]
     (read,) = api.client.get(f"/open311/v2/requests/{number}.json").json()
     assert read["description"] == "垃圾堆满了，请联系139****5678"
+
+
+def test_a_posted_media_url_comes_back(api: Any) -> None:
+    picture = "https://example.org/photos/42.jpg"
+    number = post(api, POINT | {"media_url": picture}).json()[0]["service_request_id"]
+    (read,) = api.client.get(f"/open311/v2/requests/{number}.json").json()
+    assert read["media_url"] == picture
+    spec_error(post(api, POINT | {"media_url": "javascript:alert(1)"}), 400)
+
+
+def test_staff_decide_what_the_public_reads(api: Any, loaded_engine: Engine) -> None:
+    """A dispatcher publishes a text of their own for a phone case (masked on the way out),
+    then withholds a citizen's own report: the public feed follows the decision."""
+    from hotline.cases.publication import publish
+
+    phone_case = post(api, POINT).json()[0]["service_request_id"]
+    own_report = post(api, POINT | {"description": "我家门口 13712345678"}).json()[0][
+        "service_request_id"
+    ]
+    staff = Actor("city_dispatcher", "dispatcher", "110000")
+    with transaction(loaded_engine) as session:
+        publish(session, staff, phone_case, 1, "环卫工人已清运，联系人 13612345678")
+        publish(session, staff, own_report, 1, "")
+    (first,) = api.client.get(f"/open311/v2/requests/{phone_case}.json").json()
+    (second,) = api.client.get(f"/open311/v2/requests/{own_report}.json").json()
+    assert first["description"] == "环卫工人已清运，联系人 136****5678"
+    assert second["description"] == ""
+    with transaction(loaded_engine) as session, pytest.raises(CaseError) as refused:
+        publish(session, Actor("dc_agent", "agent", "110101"), phone_case, 2, "x")
+    assert refused.value.status in (403, 404)

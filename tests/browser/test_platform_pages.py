@@ -60,7 +60,7 @@ def test_platform_pages(
                 await admin.select_option("#memberships select[name=queue]", "hotline-city")
                 await admin.fill("#memberships input[name=penalty]", "5")
                 await admin.click("#memberships button.primary")
-                await admin.wait_for_selector("text=hotline-city (5)")
+                await admin.wait_for_selector("#memberships .chip:has-text('市级平台 (5)')")
                 await admin.screenshot(
                     path=str(ARTIFACTS / "admin-memberships.png"), full_page=True
                 )
