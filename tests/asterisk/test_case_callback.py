@@ -63,7 +63,7 @@ def test_callback_rings_staff_then_citizen_and_is_recorded(pbx: Pbx) -> None:
                 data,
                 calendar=load_calendar(session),
             )
-    monitor = pbx.root / "var" / "spool" / "asterisk" / "monitor"
+    monitor = pbx.recordings
     settings = pbx.settings.model_copy(
         update={
             "recordings_dir": monitor,
