@@ -208,6 +208,9 @@
     const r = await post("/desk/cases", body);
     const data = await r.json();
     if (!r.ok) { showRefusal(r.status, data); return; }
+    // Saved: the draft and its key are spent. A reload or the next report must not send
+    // this key again (the server would answer with this case and the next would be lost).
+    localStorage.removeItem(draftKey);
     $("case-number").textContent = data.number;
     $("case-outcome").textContent = data.state === "dispatched"
       ? t.saved_dispatched.replace("{unit}", data.unit).replace("{due}", data.due || "—")
