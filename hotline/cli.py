@@ -181,19 +181,56 @@ def demo_load() -> None:
     _prepare_demo(settings())
 
 
-def _prepare_demo(current: Settings) -> None:
+@demo_app.command("history")
+def demo_history(
+    days: Annotated[int | None, typer.Option(min=1, max=3660, help="Days of history.")] = None,
+    per_day: Annotated[
+        int | None, typer.Option(min=1, max=100_000, help="Cases a working day.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="The same seed writes the same history.")] = 1,
+) -> None:
+    """Write a plausible history of cases through the services (data/demo/history.toml)."""
+    current = settings()
+    _prepare_demo(current, history=False)
+    _write_history(current, days, per_day, seed)
+
+
+def _write_history(current: Settings, days: int | None, per_day: int | None, seed: int) -> None:
+    from hotline.demo_history import generate_history, load_mix
+
+    engine = make_engine(current.database_url)
+    try:
+        mix = load_mix()
+        typer.echo(
+            f"Writing {days or mix.days} days of demo history "
+            f"({per_day or mix.per_day} cases a working day) through the case services …"
+        )
+        done = generate_history(engine, mix, seed=seed, days=days, per_day=per_day)
+    except DataErrors as exc:
+        _print_errors(exc)
+        raise typer.Exit(1) from exc
+    finally:
+        engine.dispose()
+    typer.echo(f"  {done.cases} cases, {done.steps} steps ({done.refused} refused on the way).")
+
+
+def _prepare_demo(current: Settings, history: bool = False) -> None:
     from hotline.demo import load_demo_users
+    from hotline.demo_history import has_history
 
     migrate.upgrade(current.database_url)
     engine = make_engine(current.database_url)
     try:
         load_reference_data(engine, current.data_dir)
         logins = load_demo_users(engine)
+        history = history and not has_history(engine)
     except DataErrors as exc:
         _print_errors(exc)
         raise typer.Exit(1) from exc
     finally:
         engine.dispose()
+    if history:
+        _write_history(current, None, None, 1)
     web = current.web
     typer.echo(f"\nDemo ready. Open http://{web.host}:{web.port}/ and log in as one of:")
     for login in logins:
@@ -224,6 +261,10 @@ def serve(
     demo: Annotated[
         bool, typer.Option(help="Load reference data and demo accounts first.")
     ] = False,
+    demo_history: Annotated[
+        bool,
+        typer.Option(help="With --demo: write months of demo history if there is none yet."),
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
     """Run the web desktop and the FastAGI server (one process, one event loop)."""
@@ -233,7 +274,7 @@ def serve(
         _use_config(config)
     current = settings()
     if demo:
-        _prepare_demo(current)
+        _prepare_demo(current, history=demo_history)
     else:
         migrate.upgrade(current.database_url)
     with (

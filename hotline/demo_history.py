@@ -1,0 +1,464 @@
+"""A plausible history for the demo: months of cases worked by the dispatch core's own
+services (create, dispatch, accept, return, extension, urge, ledger, report, verify, rework,
+close, escalate, the overdue sweep), each at its simulated moment, so every page that
+reports on the past has something true to show.
+
+Nothing is written behind the services' back: each step is the call a page or the API
+makes, with ``now`` set to the step's time; the overdue sweep runs every half hour of the
+simulated clock as the scheduler would. The roads cases take come from a data file
+(``data/demo/history.toml``); the same seed gives the same history. Demo only: the cases'
+idempotency keys start with ``demo-history:`` and the citizens are ``演示市民``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import heapq
+import itertools
+import random
+import tomllib
+from collections import Counter
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from hotline.cases.calendar import load_calendar
+from hotline.cases.overdue import sweep
+from hotline.cases.reference import reference_data
+from hotline.cases.rules import assign_unit
+from hotline.cases.service import (
+    Actor,
+    CaseError,
+    NewCase,
+    create_case,
+    decide_extension,
+    dispatch_choices,
+    get_case,
+    request_extension,
+    transition,
+)
+from hotline.db import transaction
+from hotline.models import CASE_SOURCES, Case, GridCell, Unit
+from hotline.refdata.files import DataError, DataErrors
+from hotline.settings import PROJECT_ROOT
+
+HISTORY_MIX = PROJECT_ROOT / "data" / "demo" / "history.toml"
+RATES = (
+    "invalid",
+    "duplicate",
+    "escalate",
+    "returned",
+    "extension",
+    "urge",
+    "ledger",
+    "late",
+    "rework",
+    "unsolved",
+)
+KEY_PREFIX = "demo-history:"
+SWEEP_EVERY = dt.timedelta(minutes=30)
+GRACE = dt.timedelta(hours=4)
+CITY = "110000"
+BATCH = 400  # steps per transaction
+ANOTHER_UNIT = "<another unit>"  # re-dispatch after a return: the driver picks one
+
+
+@dataclass(frozen=True)
+class HistoryMix:
+    """What the history looks like, from ``history.toml``."""
+
+    per_day: int
+    days: int
+    sources: dict[str, float]
+    districts: dict[str, float]
+    classes: dict[tuple[str, str], float]
+    rates: dict[str, float]
+    satisfaction: dict[int, float]
+
+
+def load_mix(path: Path = HISTORY_MIX) -> HistoryMix:
+    """The mix in ``path``, checked: every error names the file and the field."""
+    errors: list[DataError] = []
+    name = path.name
+
+    def bad(where: str, message: str) -> None:
+        errors.append(DataError(name, None, where, message))
+
+    try:
+        data = tomllib.loads(path.read_text("utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise DataErrors([DataError(name, None, None, str(exc))]) from exc
+
+    def weights(section: str) -> dict[str, float]:
+        table = data.get(section)
+        if not isinstance(table, dict) or not table:
+            bad(section, "a table of weights is required")
+            return {}
+        out = {}
+        for key, value in table.items():
+            if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+                bad(f"{section}.{key}", "a weight is a number of 0 or more")
+            else:
+                out[str(key)] = float(value)
+        return out
+
+    volume = data.get("volume", {})
+    per_day, days = volume.get("cases_per_working_day"), volume.get("days")
+    for key, value in (("cases_per_working_day", per_day), ("days", days)):
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= 100_000:
+            bad(f"volume.{key}", "a whole number from 1 to 100000")
+    sources = weights("sources")
+    for source in sources:
+        if source not in CASE_SOURCES:
+            bad(f"sources.{source}", f"not a case source ({', '.join(CASE_SOURCES)})")
+    districts = weights("districts")
+    for code in districts:
+        if not (len(code) == 6 and code.isdigit()):
+            bad(f"districts.{code}", "a district is a 6-digit area code")
+    classes: dict[tuple[str, str], float] = {}
+    for key, weight in weights("classes").items():
+        kind, _, code = key.partition(":")
+        if kind not in ("event", "component") or not (len(code) == 4 and code.isdigit()):
+            bad(f"classes.{key}", "kind:code, e.g. event:0102")
+        classes[(kind, code)] = weight
+    rates = {}
+    table = data.get("rates", {})
+    for rate in RATES:
+        value = table.get(rate)
+        if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value <= 1:
+            bad(f"rates.{rate}", "a share from 0 to 1")
+        else:
+            rates[rate] = float(value)
+    for unknown in set(table) - set(RATES):
+        bad(f"rates.{unknown}", f"not a known road ({', '.join(RATES)})")
+    satisfaction = {}
+    for key, weight in weights("satisfaction").items():
+        if key not in {"1", "2", "3", "4", "5"}:
+            bad(f"satisfaction.{key}", "satisfaction is 1 to 5")
+        else:
+            satisfaction[int(key)] = weight
+    if errors:
+        raise DataErrors(errors)
+    return HistoryMix(int(per_day), int(days), sources, districts, classes, rates, satisfaction)
+
+
+@dataclass(frozen=True)
+class Snap:
+    """What a case's life needs to know after a step."""
+
+    number: str
+    version: int
+    state: str
+    unit_code: str | None
+    due_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class Step:
+    at: dt.datetime
+    actor: Actor
+    action: str  # a lifecycle action, or create / request_extension / decide_extension
+    data: dict[str, Any] = field(default_factory=dict)
+    new: NewCase | None = None
+    key: str = ""
+
+
+Life = Generator[Step, Snap, None]
+
+
+@dataclass
+class HistorySummary:
+    cases: int = 0
+    steps: int = 0
+    refused: int = 0  # steps the services refused (a case escalated by the sweep meanwhile)
+    actions: Counter[str] = field(default_factory=Counter)
+    refusals: Counter[str] = field(default_factory=Counter)
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+class _World:
+    """The reference the lives draw from: cells per district, the people who act."""
+
+    def __init__(self, session: Session, mix: HistoryMix, rng: random.Random) -> None:
+        self.mix, self.rng = mix, rng
+        self.cells: dict[str, list[tuple[str, float, float]]] = {}
+        for code, lon, lat in session.execute(
+            select(GridCell.code, GridCell.centroid_lon, GridCell.centroid_lat).where(
+                GridCell.active.is_(True)
+            )
+        ):
+            self.cells.setdefault(code[:6], []).append((code, lon, lat))
+        self.unit_scope = {
+            code: district or CITY
+            for code, district in session.execute(select(Unit.code, Unit.district_code))
+        }
+        self.rules = reference_data(session).assignment
+        self.recent: dict[tuple[str, str, str], str] = {}  # district, kind, code → number
+
+    def pick(self, weights: dict[Any, float]) -> Any:
+        keys = list(weights)
+        return self.rng.choices(keys, weights=[weights[k] for k in keys])[0]
+
+    def chance(self, rate: str) -> bool:
+        return self.rng.random() < self.mix.rates[rate]
+
+    def minutes(self, low: float, high: float) -> dt.timedelta:
+        return dt.timedelta(minutes=self.rng.uniform(low, high))
+
+    @staticmethod
+    def agent(district: str) -> Actor:
+        names = {"110101": "dc_agent", "110102": "xc_agent"}
+        return Actor(names.get(district, "city_agent"), "agent", district)
+
+    @staticmethod
+    def dispatcher(district: str) -> Actor:
+        names = {"110101": "dc_dispatcher", CITY: "city_dispatcher"}
+        return Actor(names.get(district, f"demo_dispatcher_{district}"), "dispatcher", district)
+
+    def unit(self, code: str) -> Actor:
+        names = {"dongcheng.sanitation": "unit_dc_sanitation", "bj.water_supply": "unit_water"}
+        return Actor(names.get(code, f"demo_{code}"), "unit", self.unit_scope[code], code)
+
+    def life(self, created: dt.datetime, index: int, seed: int) -> Life:
+        """One case from registration to wherever the simulated clock leaves it."""
+        rng = self.rng
+        district = self.pick(self.mix.districts)
+        kind, code = self.pick(self.mix.classes)
+        source = self.pick(self.mix.sources)
+        new = NewCase(
+            source=source,
+            kind=kind,
+            class_code=code,
+            district_code=district,
+            citizen_name="演示市民" if source != "field" else "",
+            citizen_phone=f"1380000{index % 10_000:04d}" if source == "phone" else "",
+            callback_consent=source == "phone" and rng.random() < 0.7,
+            description="演示数据：自动生成的历史案件",
+        )
+        cells = self.cells.get(district)
+        if cells:
+            cell, lon, lat = rng.choice(cells)
+            new.grid_code = cell
+            new.lon, new.lat = lon, lat
+            new.address = f"网格 {cell}"
+        else:
+            new.address = "演示地址"
+        opener = self.agent(district)
+        if source == "field" and district == "110101":
+            opener = Actor("dc_inspector", "inspector", district)
+        snap = yield Step(created, opener, "create", new=new, key=f"{KEY_PREFIX}{seed}:{index}")
+        t = created + self.minutes(5, 90)
+        staff = self.dispatcher(district)
+        if self.chance("invalid"):
+            yield Step(t, staff, "mark_invalid", {"note": "非城市管理问题"})
+            return
+        earlier = self.recent.get((district, kind, code))
+        self.recent[(district, kind, code)] = snap.number
+        if earlier and self.chance("duplicate"):
+            yield Step(t, staff, "mark_duplicate", {"duplicate_of": earlier, "note": "重复上报"})
+            return
+        suggested = assign_unit(self.rules, kind, code, district)
+        city_unit = suggested is not None and self.unit_scope.get(suggested) == CITY
+        if city_unit or self.chance("escalate"):  # a city unit's job goes through the city
+            snap = yield Step(t, staff, "escalate", {"note": "需市级协调处置"})
+            staff = self.dispatcher(CITY)
+            t += self.minutes(30, 240)
+        snap = yield Step(t, staff, "dispatch", {"unit_code": "auto"})
+        if self.chance("returned"):
+            t += self.minutes(10, 120)
+            yield Step(t, self.unit(snap.unit_code or ""), "return", {"note": "不属于本单位职责"})
+            t += self.minutes(15, 120)
+            snap = yield Step(t, staff, "dispatch", {"unit_code": ANOTHER_UNIT})
+        unit = self.unit(snap.unit_code or "")
+        t += self.minutes(5, 180)
+        snap = yield Step(t, unit, "accept")
+        if self.chance("extension"):
+            t += self.minutes(60, 240)
+            yield Step(t, unit, "request_extension", {"hours": 24, "note": "需协调车辆"})
+            t += self.minutes(30, 120)
+            approve = rng.random() < 0.8
+            snap = yield Step(t, staff, "decide_extension", {"approve": approve})
+        if self.chance("ledger"):
+            t += self.minutes(60, 24 * 60)
+            yield Step(t, staff, "to_ledger", {"note": "涉及历史遗留问题，暂无法处置"})
+            t += dt.timedelta(days=rng.uniform(5, 40))
+            snap = yield Step(t, staff, "resume", {"note": "具备处置条件"})
+        late = self.chance("late")
+        if self.chance("urge") and snap.due_at is not None:
+            t = max(t, snap.due_at - (snap.due_at - t) / 3)
+            snap = yield Step(t, staff, "urge", {"note": "请抓紧处置"})
+        for attempt in (1, 2):
+            t = self._report_time(t, snap.due_at, late and attempt == 1)
+            yield Step(t, unit, "report_handled", {"note": "已处置完毕"})
+            t += self.minutes(30, 8 * 60)
+            if attempt == 1 and self.chance("rework"):
+                snap = yield Step(t, staff, "rework", {"note": "现场仍未处理到位，请返工"})
+                t += self.minutes(10, 120)
+                snap = yield Step(t, unit, "accept")
+                continue
+            break
+        solved = not self.chance("unsolved")
+        score = self.pick(self.mix.satisfaction) if solved else rng.choice((1, 2))
+        yield Step(t, staff, "verify", {"solved": solved, "satisfaction": score, "note": "回访"})
+        t += self.minutes(5, 240)
+        yield Step(t, staff, "close", {"note": ""})
+
+    def _report_time(self, after: dt.datetime, due: dt.datetime | None, late: bool) -> dt.datetime:
+        if due is None:
+            return after + self.minutes(60, 8 * 60)
+        due = _aware(due)
+        if late:
+            return max(after, due) + self.minutes(40, 180)  # the sweep has marked it
+        if due <= after:
+            return after + self.minutes(5, 30)
+        return after + (due - after) * self.rng.uniform(0.15, 0.9)
+
+
+def generate_history(
+    engine: Engine,
+    mix: HistoryMix | None = None,
+    *,
+    seed: int = 1,
+    end: dt.datetime | None = None,
+    days: int | None = None,
+    per_day: int | None = None,
+) -> HistorySummary:
+    """Write ``days`` of history ending at ``end`` (now), ``per_day`` cases a working day."""
+    mix = mix or load_mix()
+    end = _aware(end or dt.datetime.now(dt.UTC))
+    days = days or mix.days
+    per_day = per_day or mix.per_day
+    rng = random.Random(seed)
+    summary = HistorySummary()
+    with transaction(engine) as session:
+        world = _World(session, mix, rng)
+        calendar = load_calendar(session)
+    start = end - dt.timedelta(days=days)
+    order = itertools.count()
+    heap: list[tuple[dt.datetime, int, Life, Step]] = []
+    numbers: dict[int, str] = {}  # a life (by id) → its case's number
+
+    def push(life: Life, step: Step | None) -> None:
+        if step is not None and step.at <= end:
+            heapq.heappush(heap, (step.at, next(order), life, step))
+        elif step is not None:
+            life.close()  # the rest of this life is in the future
+            numbers.pop(id(life), None)
+
+    index = 0
+    for day in range(days):
+        date = (start + dt.timedelta(days=day)).date()
+        working = calendar.is_workday(date)
+        count = per_day if working else max(1, per_day // 4)
+        for _ in range(count):
+            # 07:00–21:00 Beijing time (UTC+8): 23:00–13:00 UTC the day before
+            at = dt.datetime.combine(date, dt.time(), dt.UTC) + dt.timedelta(
+                hours=rng.uniform(-1, 13)
+            )
+            if start <= at <= end:
+                index += 1
+                life = world.life(at, index, seed)
+                push(life, next(life))
+    summary.cases = index
+    clock = start
+    while heap:
+        with transaction(engine) as session:
+            for _ in range(BATCH):
+                if not heap:
+                    break
+                at, _, life, step = heapq.heappop(heap)
+                while clock + SWEEP_EVERY <= at:
+                    clock += SWEEP_EVERY
+                    sweep(session, clock, GRACE)
+                try:
+                    snap = _apply(session, world, step, numbers.get(id(life), ""), calendar)
+                except CaseError as exc:
+                    summary.refused += 1
+                    summary.refusals[f"{step.action}: {exc.error_id}"] += 1
+                    life.close()
+                    numbers.pop(id(life), None)
+                    continue
+                numbers[id(life)] = snap.number
+                summary.steps += 1
+                summary.actions[step.action] += 1
+                try:
+                    push(life, life.send(snap))
+                except StopIteration:
+                    numbers.pop(id(life), None)
+    with transaction(engine) as session:
+        sweep(session, end, GRACE)
+    return summary
+
+
+def _apply(session: Session, world: _World, step: Step, number: str, calendar: Any) -> Snap:
+    """Do one step through the service a page would call, at the step's moment."""
+    now = step.at
+    if step.action == "create":
+        assert step.new is not None
+        case, _ = create_case(session, step.actor, step.new, step.key, now=now, calendar=calendar)
+        return _snap(case)
+    case = get_case(session, step.actor, number)
+    if step.action == "request_extension":
+        case = request_extension(
+            session,
+            step.actor,
+            number,
+            case.version,
+            int(step.data["hours"]),
+            str(step.data["note"]),
+            now=now,
+        )
+    elif step.action == "decide_extension":
+        case = decide_extension(
+            session,
+            step.actor,
+            number,
+            case.version,
+            bool(step.data["approve"]),
+            calendar,
+            now=now,
+        )
+    else:
+        data = dict(step.data)
+        if data.get("unit_code") == ANOTHER_UNIT:
+            allowed = [
+                u
+                for u in dispatch_choices(session, step.actor, case).allowed
+                if u != case.unit_code
+            ]
+            data["unit_code"] = world.rng.choice(allowed) if allowed else "auto"
+        case = transition(
+            session, step.actor, number, step.action, case.version, data, now=now, calendar=calendar
+        )
+    session.flush()
+    return _snap(case)
+
+
+def _snap(case: Case) -> Snap:
+    due = _aware(case.due_at) if case.due_at else None
+    return Snap(case.number, case.version, case.state, case.unit_code, due)
+
+
+def has_history(engine: Engine) -> bool:
+    """Whether generated history is in the database already."""
+    with transaction(engine) as session:
+        return (
+            session.scalar(
+                select(Case.id).where(Case.idempotency_key.like(f"{KEY_PREFIX}%")).limit(1)
+            )
+            is not None
+        )
+
+
+def iter_demo_cases(session: Session) -> Iterator[Case]:
+    """The generated cases (their idempotency keys carry the demo's prefix)."""
+    yield from session.scalars(
+        select(Case).where(Case.idempotency_key.like(f"{KEY_PREFIX}%")).order_by(Case.id)
+    )
