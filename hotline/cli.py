@@ -267,7 +267,7 @@ def serve(
     ] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Run the web desktop and the FastAGI server (one process, one event loop)."""
+    """Run FastAGI and the call tracker, with the web pages in a child process of their own."""
     from hotline.service import logging_off_the_loop, new_event_loop, run
 
     if config is not None:

@@ -1,4 +1,6 @@
-"""``hotline serve``: the web desktop and the FastAGI server in one event loop."""
+"""``hotline serve``: the telephony (FastAGI, AudioSocket, the AMI tracker) in this process's
+event loop and the web pages in a child process of their own (``hotline.web_process``), or
+both in one loop with ``web_process = false``."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import socket
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -36,6 +39,7 @@ from hotline.db import make_engine
 from hotline.settings import Settings
 from hotline.tasks import Shutdown, supervise
 from hotline.tasks import stop as stop_task
+from hotline.web_process import AgiStats, EventLink, WebProcess, link_path, receive_events
 from ivr.entry import call_handler
 from ivr.speech_setup import start_speech
 from routing.model import QueueState
@@ -77,14 +81,18 @@ class _Telephony:
             shutdown.add("queue poll", monitor.stop)
 
 
-def _telephony(settings: Settings, engine: Engine, records: CallRecords) -> _Telephony:
-    """Connect to every configured node with a secret. Without any (the demo without
-    Asterisk) routing keeps districts' queues without overflow checks."""
+def _telephony(
+    settings: Settings, engine: Engine, records: CallRecords | None, track: bool = True
+) -> _Telephony:
+    """Connect to every configured node with a secret, with the call tracker unless
+    ``track`` is false (the web process: agent controls and queue state only). Without any
+    node (the demo without Asterisk) routing keeps districts' queues without overflow
+    checks."""
     nodes = [n for n in settings.ami if n.secret.get_secret_value()]
     if not nodes:
         log.info("no AMI secret configured: running without live queue state")
         return _Telephony([], [], None)
-    tracker = CallTracker(engine, records=records)
+    tracker = CallTracker(engine, records=records) if track else None
     clients, monitors = [], []
     for node in nodes:
         client = AmiClient(
@@ -95,13 +103,15 @@ def _telephony(settings: Settings, engine: Engine, records: CallRecords) -> _Tel
             name=node.name,
             filter_events=True,  # the tracker's events only
         )
-        tracker.attach(client)
+        if tracker is not None:
+            tracker.attach(client)
         client.run_forever()
         monitor = QueueMonitor(client)
         monitor.start()
         clients.append(client)
         monitors.append(monitor)
-    tracker.start()
+    if tracker is not None:
+        tracker.start()
     return _Telephony(clients, monitors, tracker)
 
 
@@ -250,18 +260,27 @@ async def run(settings: Settings) -> None:
 
 
 async def _serve(settings: Settings, shutdown: Shutdown) -> None:
+    split = settings.web_process
     engine = make_engine(settings.database_url)
     shutdown.add("database pool", engine.dispose)
-    serving: list[asyncio.Task[None]] = []  # the web server, once it runs
+    serving: list[asyncio.Task[None]] = []  # the web server (or process), once it runs
     shutdown.add("web requests", partial(_finish_web, serving))  # near the end: pages stay
     hub = EventHub()
+    link = None
     if engine.dialect.name == "postgresql":  # live events reach pages on every instance
         bus = PgEventBus(settings.database_url, hub)
         hub.carrier = bus
         bus.start()
         shutdown.add("live events", bus.stop)
-    for job in _background_jobs(settings, engine):
-        shutdown.add(job.get_name(), partial(stop_task, job))
+    elif split:  # to the web process's pages through a socket of this instance
+        link = link_path()
+        carrier = EventLink(link)
+        hub.carrier = carrier
+        carrier.start()
+        shutdown.add("live events", carrier.stop)
+    if not split:  # else the web process runs them: they are not the callers' work
+        for job in _background_jobs(settings, engine):
+            shutdown.add(job.get_name(), partial(stop_task, job))
     records = CallRecords(engine)  # the IVR and the tracker share its thread and commits
     shutdown.add("call records", partial(asyncio.to_thread, records.close))  # written out
     telephony = _telephony(settings, engine, records)
@@ -274,13 +293,6 @@ async def _serve(settings: Settings, shutdown: Shutdown) -> None:
         )
         shutdown.add("tracker lease", partial(stop_task, leading))  # after the tracker's
     telephony.shut_down_with(shutdown)
-    app = create_app(
-        settings,
-        engine,
-        hub=hub,
-        ami=telephony.clients[0] if telephony.clients else None,
-        queues=telephony.snapshot,
-    )
     if telephony.tracker is not None and telephony.clients:
         wrapup = WrapUp(telephony.clients[0], hub, engine, settings.wrapup_seconds)
         telephony.tracker.subscribe(wrapup)
@@ -303,27 +315,52 @@ async def _serve(settings: Settings, shutdown: Shutdown) -> None:
         )
     await agi.start(settings.fastagi.host, settings.fastagi.port)
     shutdown.add("FastAGI", agi.stop)
-    app.state.agi, app.state.ami_clients = agi, telephony.clients  # for /metrics
-    web = EmbeddedWebServer(web_config(settings, app))
+    if split:
+        child = WebProcess(settings, link)
+        sharing = asyncio.create_task(child.share_agi_stats(agi), name="FastAGI figures")
+        shutdown.add("FastAGI figures", partial(stop_task, sharing))
+        web_task = asyncio.create_task(child.run(), name="web process")
+        shutdown.add("web", child.stop)  # first: no new requests
+    else:
+        app = create_app(
+            settings,
+            engine,
+            hub=hub,
+            ami=telephony.clients[0] if telephony.clients else None,
+            queues=telephony.snapshot,
+        )
+        app.state.agi, app.state.ami_clients = agi, telephony.clients  # for /metrics
+        web = EmbeddedWebServer(web_config(settings, app))
+        web_task = asyncio.create_task(_serve_web(web), name="web")
+        shutdown.add("web", partial(setattr, web, "should_exit", True))  # first: no new requests
+    serving.append(web_task)
+    stop = _stop_on_signals()
+    frozen = freeze_startup_objects()
+    log.info(
+        "web on http://%s:%s/ (%s)  FastAGI on %s:%s  (%s loop; %d start-up objects frozen "
+        "for the GC)",
+        settings.web.host,
+        settings.web.port,
+        "a process of its own" if split else "this loop",
+        settings.fastagi.host,
+        settings.fastagi.port,
+        type(asyncio.get_running_loop()).__module__.split(".")[0],
+        frozen,
+    )
+    await _until(stop, web_task)
 
+
+def _stop_on_signals() -> asyncio.Event:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    frozen = freeze_startup_objects()
-    web_task = asyncio.create_task(_serve_web(web), name="web")
-    serving.append(web_task)
-    shutdown.add("web", partial(setattr, web, "should_exit", True))  # first: no new requests
-    log.info(
-        "web on http://%s:%s/  FastAGI on %s:%s  (%s loop; %d start-up objects frozen for the GC)",
-        settings.web.host,
-        settings.web.port,
-        settings.fastagi.host,
-        settings.fastagi.port,
-        type(loop).__module__.split(".")[0],
-        frozen,
-    )
+    return stop
+
+
+async def _until(stop: asyncio.Event, web_task: asyncio.Task[None]) -> None:
+    """Serve until a signal, or until the web server ends by itself (then say why)."""
     stopping = asyncio.create_task(stop.wait())
     try:
         await asyncio.wait({web_task, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -332,6 +369,65 @@ async def _serve(settings: Settings, shutdown: Shutdown) -> None:
     if web_task.done() and not stop.is_set():
         web_task.result()  # the web server died: say why (after the way down)
         log.error("the web server stopped by itself: shutting down")
+
+
+async def serve_web_part(
+    settings: Settings, link: Path | None, parent: int, agi: AgiStats | None = None
+) -> None:
+    """The web process (``hotline.web_process``): the pages, the agents' AMI controls and
+    queue state, the overdue scheduler and webhooks; until a signal or the parent's end."""
+    shutdown = Shutdown()
+    try:
+        await _serve_web_part(settings, link, parent, agi, shutdown)
+    finally:
+        await shutdown.run()
+
+
+async def _serve_web_part(
+    settings: Settings, link: Path | None, parent: int, agi: AgiStats | None, shutdown: Shutdown
+) -> None:
+    engine = make_engine(settings.database_url)
+    shutdown.add("database pool", engine.dispose)
+    serving: list[asyncio.Task[None]] = []
+    shutdown.add("web requests", partial(_finish_web, serving))
+    hub = EventHub()
+    if engine.dialect.name == "postgresql":
+        bus = PgEventBus(settings.database_url, hub)
+        hub.carrier = bus
+        bus.start()
+        shutdown.add("live events", bus.stop)
+    elif link is not None:
+        events = await receive_events(link, hub)
+        shutdown.add("live events", events.close)
+    for job in _background_jobs(settings, engine):
+        shutdown.add(job.get_name(), partial(stop_task, job))
+    ami = _telephony(settings, engine, None, track=False)
+    ami.shut_down_with(shutdown)
+    app = create_app(
+        settings,
+        engine,
+        hub=hub,
+        ami=ami.clients[0] if ami.clients else None,
+        queues=ami.snapshot,
+    )
+    app.state.agi, app.state.ami_clients = agi, ami.clients  # for /metrics
+    web = EmbeddedWebServer(web_config(settings, app))
+    stop = _stop_on_signals()
+    orphan = asyncio.create_task(_watch_parent(parent, stop), name="parent watch")
+    shutdown.add("parent watch", partial(stop_task, orphan))
+    web_task = asyncio.create_task(_serve_web(web), name="web")
+    serving.append(web_task)
+    shutdown.add("web", partial(setattr, web, "should_exit", True))
+    freeze_startup_objects()
+    await _until(stop, web_task)
+
+
+async def _watch_parent(parent: int, stop: asyncio.Event) -> None:
+    """The web process ends with its ``hotline serve`` (killed or not, it is no orphan)."""
+    while os.getppid() == parent:
+        await asyncio.sleep(1)
+    log.error("hotline serve (pid %d) is gone: the web process stops", parent)
+    stop.set()
 
 
 async def _finish_web(serving: list[asyncio.Task[None]]) -> None:

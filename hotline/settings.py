@@ -161,6 +161,12 @@ class Settings(BaseSettings):
         "none. Behind a believed proxy cookies are marked Secure, and sign-ins are limited "
         "by the client's address it forwards.",
     )
+    web_process: bool = Field(
+        default=True,
+        description="hotline serve runs the web pages in a child process of their own, so "
+        "that a heavy page never delays a caller's IVR step (docs/production.md); false "
+        "runs both in one process and one event loop.",
+    )
     event_loop: Literal["uvloop", "asyncio"] = Field(
         default="uvloop",
         description="hotline serve's event loop: uvloop (less CPU per call, see "

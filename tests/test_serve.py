@@ -72,3 +72,74 @@ def test_serve_demo(served: tuple[int, int, subprocess.Popen[str]]) -> None:
     frozen = re.search(r"\(uvloop loop; (\d+) start-up objects frozen", output)
     assert frozen is not None and int(frozen.group(1)) > 10_000, output
     assert process.returncode == 0
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(entry.name))
+    return found
+
+
+def _wait_for(check: object, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():  # type: ignore[operator]
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"not within {seconds:g} s")
+
+
+def _web_answers(web: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{web}/healthz", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def test_pages_run_in_a_process_of_their_own(
+    served: tuple[int, int, subprocess.Popen[str]],
+) -> None:
+    """The web pages are a child of ``hotline serve``: killed, they come back while FastAGI
+    (the callers' side, in the parent) never stops answering; when the parent ends, so
+    does the child."""
+    web, agi, process = served
+    children = _children(process.pid)
+    web_pid = [
+        c
+        for c in children
+        if "hotline-web" in Path(f"/proc/{c}/cmdline").read_text()
+        or "spawn_main" in Path(f"/proc/{c}/cmdline").read_text()
+    ]
+    assert len(web_pid) == 1, children
+    # /metrics (web process) counts the calls in the IVR (telephony process)
+    with socket.create_connection(("127.0.0.1", agi), timeout=5) as call:
+        call.sendall(b"agi_network: yes\nagi_network_script: ivr\nagi_uniqueid: t-2\n\n")
+        call.settimeout(10)
+        assert call.recv(4096)  # the IVR's first command: the call is in the IVR
+        _wait_for(
+            lambda: (
+                "hotline_calls_in_ivr 1.0"
+                in httpx.get(f"http://127.0.0.1:{web}/metrics", timeout=2).text
+            ),
+            10,
+        )
+    os.kill(web_pid[0], 9)
+    with socket.create_connection(("127.0.0.1", agi), timeout=5):
+        pass  # the callers' side answers while the pages are down
+    _wait_for(lambda: web_pid[0] not in _children(process.pid))
+    _wait_for(lambda: _web_answers(web))
+    again = [c for c in _children(process.pid) if c != web_pid[0]]
+    assert again, "the web process was not started again"
+    process.terminate()
+    output = process.communicate(timeout=40)[0]
+    assert "the web process ended" in output and "starting it again" in output
+    assert process.returncode == 0
+    _wait_for(lambda: not Path(f"/proc/{again[0]}").exists(), 10)

@@ -1,0 +1,179 @@
+#!/usr/bin/env python3
+"""Callers come first: the IVR's step latency while the heaviest pages load, with the pages
+in a process of their own (``web_process = true``, the default) against one process and
+one event loop for both (``web_process = false``), in the same run on the same database.
+
+``hotline serve`` runs as a user runs it (a subprocess with a config file) on a database
+with the demo history (``hotline demo history``). A FastAGI client that speaks as Asterisk
+22 does (bench/fastagi_load.py) places IVR sessions one after another and times each step:
+from its reply to the IVR's next command, what a caller waits for on top of the prompts.
+Meanwhile ``--loaders`` clients load the public evaluation and the city's case list in a
+loop. Each mode is measured idle and under the page load. Exits non-zero when the pages
+delay the split IVR's p95 step by more than the goal.
+
+    python bench/pages_vs_ivr.py [--days 90] [--per-day 40] [--seconds 20] [--loaders 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
+
+import httpx  # noqa: E402
+from fastagi_load import env_header, free_port, reply_for  # noqa: E402
+from stats import percentile  # noqa: E402
+
+GOAL_MS = 10.0  # the pages may add at most this to the IVR's p95 step (split mode)
+PAGES = [("/public/evaluation", None), ("/cases?view=all&sort=oldest", "city_dispatcher")]
+
+
+def prepare(directory: Path, days: int, per_day: int) -> str:
+    url = f"sqlite:///{directory / 'bench.db'}"
+    env = {**os.environ, "HOTLINE_DATABASE_URL": url}
+    subprocess.run(
+        [sys.executable, "-m", "hotline", "demo", "history", "--days", str(days),
+         "--per-day", str(per_day)],
+        env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    return url
+
+
+def start(url: str, directory: Path, split: bool) -> tuple[subprocess.Popen[bytes], int, int]:
+    web, agi = free_port(), free_port()
+    config = directory / f"hotline-{split}.toml"
+    config.write_text(
+        f'database_url = "{url}"\nweb_process = {str(split).lower()}\n'
+        f"[web]\nport = {web}\n[fastagi]\nport = {agi}\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "hotline", "serve", "--config", str(config)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{web}/healthz", timeout=1).status_code == 200:
+                return server, web, agi
+        except httpx.TransportError:
+            time.sleep(0.2)
+    server.kill()
+    raise SystemExit("hotline serve did not answer within 60 s")
+
+
+async def ivr_steps(port: int, seconds: float, tag: str) -> list[float]:
+    """Sessions one after another for ``seconds``; every step's wait, in ms."""
+    steps: list[float] = []
+    end = time.monotonic() + seconds
+    n = 0
+    while time.monotonic() < end:
+        n += 1
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        sent = time.perf_counter()
+        writer.write(env_header(f"{tag}-{n:06d}", f"139{n:08d}"))
+        async with asyncio.timeout(30):
+            while line := await reader.readline():
+                steps.append((time.perf_counter() - sent) * 1000)
+                sent = time.perf_counter()
+                writer.write(reply_for(line))
+        writer.close()
+    return steps
+
+
+async def load_pages(web: int, stop: asyncio.Event) -> int:
+    loads = 0
+    base = f"http://127.0.0.1:{web}"
+    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+        signed = False
+        while not stop.is_set():
+            for path, user in PAGES:
+                if user and not signed:
+                    await _sign_in(client, user)
+                    signed = True
+                await client.get(path)
+                loads += 1
+    return loads
+
+
+async def _sign_in(client: httpx.AsyncClient, user: str) -> None:
+    import re
+
+    page = await client.get("/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token is not None
+    await client.post(
+        "/login",
+        data={"username": user, "password": "dispatch-demo-123", "csrf_token": token[1]},
+    )
+
+
+async def measure(web: int, agi: int, seconds: float, loaders: int, tag: str) -> dict:
+    idle = await ivr_steps(agi, seconds / 2, f"{tag}-idle")
+    stop = asyncio.Event()
+    pages = [asyncio.create_task(load_pages(web, stop)) for _ in range(loaders)]
+    await asyncio.sleep(1)  # the pages are loading
+    busy = await ivr_steps(agi, seconds, f"{tag}-busy")
+    stop.set()
+    loads = sum(await asyncio.gather(*pages))
+    return {"idle": idle, "busy": busy, "loads": loads}
+
+
+def row(name: str, steps: list[float]) -> str:
+    return (
+        f"| {name} | {len(steps)} | {percentile(steps, 0.5):.1f} | {percentile(steps, 0.95):.1f}"
+        f" | {max(steps):.1f} |"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--days", type=int, default=90)
+    parser.add_argument("--per-day", type=int, default=40)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--loaders", type=int, default=2)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        url = prepare(directory, args.days, args.per_day)
+        results = {}
+        for split in (False, True):
+            server, web, agi = start(url, directory, split)
+            try:
+                results[split] = asyncio.run(
+                    measure(web, agi, args.seconds, args.loaders, f"split{split}")
+                )
+            finally:
+                server.terminate()
+                server.wait(timeout=60)
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores")
+    print(f"history: {args.days} days x {args.per_day} cases a working day; {args.loaders}")
+    print("page loaders (public evaluation, city case list) in a loop\n")
+    print("| IVR step latency (ms) | steps | p50 | p95 | max |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for split, label in ((False, "one process"), (True, "pages in their own process")):
+        r = results[split]
+        print(row(f"{label}, idle", r["idle"]))
+        print(row(f"{label}, pages loading ({r['loads']} loads)", r["busy"]))
+    added = percentile(results[True]["busy"], 0.95) - percentile(results[True]["idle"], 0.95)
+    verdict = "met" if added <= GOAL_MS else "missed"
+    print(f"\ngoal: the pages add at most {GOAL_MS:.0f} ms to the split IVR's p95 step: {verdict}")
+    print(f"(added {added:.1f} ms)")
+    return 0 if added <= GOAL_MS else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
