@@ -83,6 +83,13 @@ class Settings(BaseSettings):
         default="Local/110@emergency-center",
         description="Dial string of the emergency command center (Asterisk Dial() syntax).",
     )
+    emergency_ring_seconds: int = Field(
+        default=15,
+        ge=5,
+        le=60,
+        description="How long the emergency command center rings before the caller goes to "
+        "the city queue at top priority (the budget: the queue within 20 s of the key).",
+    )
     ivr_dir: Path = Field(
         default=PROJECT_ROOT / "data" / "ivr",
         description="The IVR flow (flow.toml) and its prompts (prompts.csv).",
