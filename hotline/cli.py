@@ -33,6 +33,7 @@ dialplan_app = typer.Typer(help="The Asterisk configuration.", no_args_is_help=T
 prompts_app = typer.Typer(help="IVR prompt audio.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens for units and other systems.", no_args_is_help=True)
 speech_app = typer.Typer(help="Speech recognition in the IVR (Vosk).", no_args_is_help=True)
+ivr_app = typer.Typer(help="The IVR flow.", no_args_is_help=True)
 for sub, name in (
     (db_app, "db"),
     (data_app, "data"),
@@ -43,6 +44,7 @@ for sub, name in (
     (prompts_app, "prompts"),
     (token_app, "token"),
     (speech_app, "speech"),
+    (ivr_app, "ivr"),
 ):
     app.add_typer(sub, name=name)
 
@@ -293,6 +295,53 @@ def prompts_build(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
     typer.echo(f"{len(written)} prompt files written to {out}")
+
+
+@ivr_app.command("budgets")
+def ivr_budgets(
+    sounds: Annotated[
+        Path | None,
+        typer.Option(
+            help="The prompts built or recorded (the folder holding <language>/<key>.wav, "
+            "as `prompts build --out`); default: build them now into a scratch folder."
+        ),
+    ] = None,
+) -> None:
+    """Each path's worst-case time to a person (prompt lengths, waits, retries) for the
+    flow in the data and its audio, beside the budget; exit 1 if a path exceeds it."""
+    import tempfile
+
+    from ivr.audio import AudioToolMissing, build_prompts, durations
+    from ivr.budgets import speech_cases, worst_cases
+    from ivr.entry import load_ivr
+    from ivr.speech_setup import speech_config
+
+    current = settings()
+    try:
+        flow = load_ivr(current.ivr_dir)
+        with tempfile.TemporaryDirectory() as scratch:
+            folder = sounds or Path(scratch)
+            if sounds is None:
+                build_prompts(flow.prompts, folder)
+            lengths = durations(folder / flow.language, flow.prompts)
+    except (DataErrors, AudioToolMissing) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    speech = speech_config(current)
+    try:
+        rows = worst_cases(flow, lengths, current.emergency_ring_seconds)
+        rows += speech_cases(flow, lengths, speech.no_speech_seconds, speech.listen_seconds)
+    except KeyError as exc:
+        typer.echo(f"error: {exc.args[0]} in {folder / flow.language}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"{'path':40} {'from':8} {'worst':>7} {'budget':>7}  route")
+    for row in rows:
+        mark = "" if row.within else "  OVER BUDGET"
+        typer.echo(
+            f"{row.path:40} {row.since:8} {row.worst:6.1f}s {row.budget:6.1f}s  {row.route}{mark}"
+        )
+    if not all(row.within for row in rows):
+        raise typer.Exit(1)
 
 
 @token_app.command("add")

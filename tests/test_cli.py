@@ -164,3 +164,23 @@ def test_serve_with_its_port_taken_is_one_line(sqlite_loaded_db_url: str) -> Non
         )
     (line,) = error_lines(result)
     assert "address already in use" in line and str(port) in line, line
+
+
+def test_ivr_budgets(tmp_path: Path) -> None:
+    import wave
+
+    from ivr.entry import load_ivr
+
+    sounds = tmp_path / "sounds"
+    (sounds / "zh").mkdir(parents=True)
+    for key in load_ivr().prompts:
+        with wave.open(str(sounds / "zh" / f"{key}.wav"), "wb") as audio:
+            audio.setparams((1, 2, 8000, 0, "NONE", "not compressed"))
+            audio.writeframes(b"\0\0" * int(8000 * (4.0 if key == "greeting" else 0.5)))
+    url = f"sqlite:///{tmp_path / 'none.db'}"
+    shown = run(["ivr", "budgets", "--sounds", str(sounds)], url)
+    assert shown.returncode == 0, shown.stderr
+    assert "unknown caller, no key" in shown.stdout and "OVER BUDGET" not in shown.stdout
+    (sounds / "zh" / "greeting.wav").unlink()
+    missing = run(["ivr", "budgets", "--sounds", str(sounds)], url)
+    assert missing.returncode == 1 and "greeting" in missing.stderr
