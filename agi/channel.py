@@ -28,7 +28,7 @@ class AgiChannel:
             "STREAM FILE", self._file(prompt), ANY_KEY, timeout=MEDIA_MARGIN
         )
         result = reply.result_int
-        self._check(result, prompt)
+        await self._check(result, prompt)
         return chr(result) if result is not None and result > 0 else ""
 
     async def collect(self, prompt: str, max_digits: int, timeout_ms: int) -> str:
@@ -37,7 +37,7 @@ class AgiChannel:
             "GET DATA", self._file(prompt), str(timeout_ms), str(max_digits), timeout=seconds
         )
         if reply.result == "-1":
-            if self.session.hung_up:
+            if await self.session.gone():
                 raise CallEnded("caller hung up during GET DATA")
             self.session.log.warning("prompt %s missing or failed", prompt)
             return ""
@@ -48,7 +48,7 @@ class AgiChannel:
         reply = await self.session.command(
             "EXEC", "TryExec", f"AudioSocket({target})", timeout=AUDIO_SOCKET_LIMIT
         )
-        if reply.result == "-1" and self.session.hung_up:
+        if reply.result == "-1" and await self.session.gone():
             raise CallEnded("caller hung up during AudioSocket")
 
     async def set_language(self) -> None:
@@ -73,8 +73,8 @@ class AgiChannel:
                 for name, value in plain.items():
                     await self.set_variable(name, value)
 
-    def _check(self, result: int | None, what: str) -> None:
+    async def _check(self, result: int | None, what: str) -> None:
         if result == -1:
-            if self.session.hung_up:
+            if await self.session.gone():
                 raise CallEnded(f"caller hung up during {what}")
             self.session.log.warning("prompt %s missing or failed", what)

@@ -155,7 +155,7 @@ class Settings(BaseSettings):
         description="Vosk model folder (vosk-model-small-cn-0.22); none = keys only.",
     )
     audiosocket: AudioSocketBind = AudioSocketBind()
-    speech_listen_seconds: float = Field(default=3.5, ge=1.0, le=20.0)
+    speech_listen_seconds: float = Field(default=3.0, ge=1.0, le=20.0)
     speech_end_silence_ms: int = Field(
         default=600, ge=150, le=2000, description="Quiet after speech that ends the caller's turn."
     )

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ivr.actions import OUTCOMES
-from ivr.budgets import ALLOWANCE, speech_cases, worst_cases
+from ivr.budgets import ALLOWANCE, ANSWER_WAIT, speech_cases, worst_cases
 from ivr.flow import Flow, load_flow
 
 DATA = Path(__file__).parents[2] / "data" / "ivr"
@@ -26,7 +26,7 @@ def lengths(flow: Flow, **special: float) -> dict[str, float]:
 def test_the_paths_of_the_default_flow(flow: Flow) -> None:
     table = {row.path: row for row in worst_cases(flow, lengths(flow, greeting=4.0), 15)}
     silent = table["unknown caller, no key"]
-    assert (silent.worst, silent.route) == (4.0 + 1.5 + ALLOWANCE, "city queue")
+    assert (silent.worst, silent.route) == (4.0 + 1.5 + ALLOWANCE + ANSWER_WAIT, "city queue")
     assert table["known caller (history)"].route == "district queue"
     assert table["a district's own number"].route == "district queue"
     assert (table["9 during the greeting"].worst, table["9 during the greeting"].route) == (
@@ -64,6 +64,6 @@ def test_a_prompt_without_audio_is_named(flow: Flow) -> None:
 
 def test_speech_rows(flow: Flow) -> None:
     silent, said = speech_cases(flow, lengths(flow, greeting=4.0, speak_place=2.0), 3.0, 3.5)
-    base = 4.0 + 1.5 + ALLOWANCE
+    base = 4.0 + 1.5 + ALLOWANCE + ANSWER_WAIT
     assert (silent.worst, said.worst) == (base + 2.0 + 3.0, base + 2.0 + 3.5)
     assert silent.budget == said.budget == 12.0
