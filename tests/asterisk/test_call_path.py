@@ -20,8 +20,9 @@ from hotline.models import Call, CallEvent, Case
 from hotline.testing import pbx as pbx_module
 from hotline.testing.pbx import Pbx, Scene, district_menu_flow, keyed, last_call, play
 from ivr.audio import durations
-from ivr.budgets import PathTime, worst_cases
+from ivr.budgets import PathTime, speech_cases, worst_cases
 from ivr.entry import load_ivr
+from ivr.speech_setup import speech_config
 
 NOON = dt.datetime(2026, 11, 30, 4, 0, tzinfo=dt.UTC)  # 12:00 in Beijing, a Monday
 SLACK = 3.0  # seconds a busy machine may add to a path's computed worst case
@@ -103,6 +104,19 @@ def test_rendered_config_loads(pbx: Pbx) -> None:
         line for line in pbx.log().splitlines() if "WARNING" in line and ".conf" in line
     ]
     assert config_warnings == []
+
+
+def test_the_worst_case_table_of_the_built_audio(pbx: Pbx) -> None:
+    """Every word the IVR says is built, and every path of the default flow is within its
+    budget with the audio this Asterisk plays (speech on included)."""
+    flow = load_ivr()
+    lengths = durations(pbx.sounds / "hotline" / flow.language, flow.prompts)
+    assert set(lengths) == set(flow.prompts)
+    speech = speech_config(pbx.settings)
+    rows = worst_cases(flow, lengths, pbx.settings.emergency_ring_seconds)
+    rows += speech_cases(flow, lengths, speech.no_speech_seconds, speech.listen_seconds)
+    assert [row for row in rows if not row.within] == []
+    assert {row.route for row in rows} >= {"city queue", "district queue", "emergency"}
 
 
 def test_unknown_caller_keys_a_district_with_the_menu_on(pbx: Pbx) -> None:
@@ -334,23 +348,78 @@ def test_app_down_still_reaches_the_city_queue(pbx: Pbx) -> None:
         assert session.scalars(select(Call).where(Call.caller_number == caller)).all() == []
 
 
-def test_caller_hangs_up_in_the_ivr(pbx: Pbx) -> None:
-    caller = "13800000109"
+@pytest.mark.parametrize(
+    ("caller", "answers", "hold", "during"),
+    [
+        ("13800000109", (), 0.0, "GET DATA hotline/zh/greeting"),
+        ("13800000117", (("greeting", "2"),), 1.0, "GET DATA hotline/zh/status_enter_number"),
+        (
+            "13800000118",
+            (("greeting", "2"), ("status_enter_number", "2611280008#")),
+            4.5,  # the keys take about 2.5 s to send; then the status is being said
+            "STREAM FILE hotline/zh/",
+        ),
+    ],
+    ids=["greeting", "case-number", "status"],
+)
+def test_caller_hangs_up_in_the_ivr(
+    pbx: Pbx, caller: str, answers: tuple[tuple[str, str], ...], hold: float, during: str
+) -> None:
+    """The caller hangs up during a prompt: the call is recorded as abandoned in the IVR
+    (not routed) and the IVR sends no command after the hang-up."""
+    if during.startswith("STREAM FILE"):
+        with transaction(pbx.engine) as session:
+            session.add(
+                Case(
+                    number="2611280008",
+                    source="phone",
+                    state="dispatched",
+                    kind="event",
+                    class_code="0102",
+                    district_code="110101",
+                    citizen_phone="13999999998",
+                    due_at=NOON + dt.timedelta(hours=4),
+                )
+            )
     servers = []
 
     async def scenario(scene: Scene) -> None:
         servers.append(scene.agi)
-        await scene.call(caller, "quit", PRE="2")
-        await scene.wait_for(lambda e: e.event == "Hangup" and e.get("CallerIDNum") == caller)
-        for _ in range(100):
+        if answers:
+            await scene.call(caller, answers=answers, hold=hold)
+        else:
+            await scene.call(caller, "quit", PRE="2")
+        await scene.wait_for(
+            lambda e: (
+                e.event == "Hangup"
+                and e.get("CallerIDNum") == caller
+                and e.get("Channel").endswith(";2")
+            ),
+            timeout=60,
+        )
+        for _ in range(200):
             if scene.agi is not None and scene.agi.active_calls == 0:
                 break
             await asyncio.sleep(0.05)
 
-    play(pbx, scenario, clock=lambda: NOON)
+    scene = play(pbx, scenario, clock=lambda: NOON)
     assert servers[0] is not None and servers[0].active_calls == 0  # no task left running
     call = call_row(pbx, caller)
-    assert call.outcome == "abandoned_ivr" and call.ended_at is not None
+    assert call.outcome == "abandoned_ivr" and call.ended_at is not None, call.outcome
+    assert call.route_target is None and call.queue is None  # a dead call is not routed
+    commands = [
+        e.get("Command")
+        for e in scene.seen(lambda e: e.event == "AGIExecStart" and e.get("CallerIDNum") == caller)
+    ]
+    assert commands[-1].startswith(during), commands  # the hang-up came during that prompt
+    dead = scene.seen(
+        lambda e: (
+            e.event == "AGIExecEnd"
+            and e.get("CallerIDNum") == caller
+            and e.get("ResultCode") == "511"
+        )
+    )
+    assert dead == []  # no command sent to the dead channel
 
 
 def test_overflow_when_the_district_queue_is_empty(pbx: Pbx) -> None:
