@@ -288,21 +288,26 @@ def test_emergency_center_not_answering_goes_to_city_at_top_priority(pbx: Pbx) -
     within(pbx, "emergency center not answering", took)
 
 
-def test_case_status_then_agent(pbx: Pbx) -> None:
-    caller = "13800000107"
+def dispatched_case(pbx: Pbx, number: str, due: dt.datetime) -> None:
+    """A Dongcheng case in the dispatched state, due at ``due``."""
     with transaction(pbx.engine) as session:
         session.add(
             Case(
-                number="2611280007",
+                number=number,
                 source="phone",
                 state="dispatched",
                 kind="event",
                 class_code="0102",
                 district_code="110101",
                 citizen_phone="13999999999",
-                due_at=NOON + dt.timedelta(hours=4, minutes=30),  # 16:30 in Beijing
+                due_at=due,
             )
         )
+
+
+def test_case_status_then_agent(pbx: Pbx) -> None:
+    caller = "13800000107"
+    dispatched_case(pbx, "2611280007", NOON + dt.timedelta(hours=4, minutes=30))  # 16:30 Beijing
 
     async def scenario(scene: Scene) -> None:
         await scene.add_agent("hotline-110101", "agent-d")
@@ -368,19 +373,7 @@ def test_caller_hangs_up_in_the_ivr(
     """The caller hangs up during a prompt: the call is recorded as abandoned in the IVR
     (not routed) and the IVR sends no command after the hang-up."""
     if during.startswith("STREAM FILE"):
-        with transaction(pbx.engine) as session:
-            session.add(
-                Case(
-                    number="2611280008",
-                    source="phone",
-                    state="dispatched",
-                    kind="event",
-                    class_code="0102",
-                    district_code="110101",
-                    citizen_phone="13999999998",
-                    due_at=NOON + dt.timedelta(hours=4),
-                )
-            )
+        dispatched_case(pbx, "2611280008", NOON + dt.timedelta(hours=4))
     servers = []
 
     async def scenario(scene: Scene) -> None:
