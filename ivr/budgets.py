@@ -179,3 +179,15 @@ def speech_cases(
             "district queue",
         ),
     ]
+
+
+def budget_table(
+    flow: Flow,
+    lengths: Mapping[str, float],
+    emergency_ring_seconds: int,
+    no_speech_seconds: float,
+    listen_seconds: float,
+) -> list[PathTime]:
+    """The whole table: the key paths, then the same with speech on."""
+    rows = worst_cases(flow, lengths, emergency_ring_seconds)
+    return rows + speech_cases(flow, lengths, no_speech_seconds, listen_seconds)

@@ -181,6 +181,16 @@ def test_ivr_budgets(tmp_path: Path) -> None:
     shown = run(["ivr", "budgets", "--sounds", str(sounds)], url)
     assert shown.returncode == 0, shown.stderr
     assert "unknown caller, no key" in shown.stdout and "OVER BUDGET" not in shown.stdout
+    checked = run(["data", "check", "--sounds", str(sounds)], url)
+    assert checked.returncode == 0 and "ivr: " in checked.stdout and checked.stderr == ""
+    with wave.open(str(sounds / "zh" / "greeting.wav"), "wb") as audio:  # 9 s: too long
+        audio.setparams((1, 2, 8000, 0, "NONE", "not compressed"))
+        audio.writeframes(b"\0\0" * 8000 * 9)
+    over = run(["ivr", "budgets", "--sounds", str(sounds)], url)
+    assert over.returncode == 1 and "OVER BUDGET" in over.stdout
+    warned = run(["data", "check", "--sounds", str(sounds)], url)
+    assert warned.returncode == 0
+    assert "warning: ivr budgets: unknown caller, no key: worst case 11.3 s" in warned.stderr
     (sounds / "zh" / "greeting.wav").unlink()
     missing = run(["ivr", "budgets", "--sounds", str(sounds)], url)
     assert missing.returncode == 1 and "greeting" in missing.stderr
