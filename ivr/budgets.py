@@ -15,10 +15,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from hotline.callers import CallerFacts, CaseStatus
 from ivr.actions import make_actions
 from ivr.engine import CallState, run_flow
 from ivr.flow import Flow
-from ivr.records import CallerFacts, CaseStatus
 from ivr.say import word_keys
 from routing.model import CallerHistory, Platform, RoutingRules
 

@@ -10,9 +10,9 @@ import logging
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from hotline.callers import CallerFacts
 from ivr.channel import Channel
 from ivr.flow import Flow, Node
-from ivr.records import CallerFacts
 from routing.model import CallerHistory
 
 log = logging.getLogger("hotline.ivr")

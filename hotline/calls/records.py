@@ -18,10 +18,10 @@ from sqlalchemy import Connection, Engine, bindparam, select
 from sqlalchemy.dialects import postgresql
 
 from agi.ami_protocol import Message
+from hotline.callers import CallerFacts, CaseStatus
 from hotline.calls.batch import BatchedWork
 from hotline.calls.timeline import CallView, Change, advance, apply_event
 from hotline.models import Call, CallEvent, Case, utcnow
-from ivr.actions import CallerFacts, CaseStatus
 from routing.model import CallerHistory
 
 CLOSED_STATES = ("closed", "invalid", "duplicate")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ivr.actions import CallerFacts, CaseStatus
+from hotline.callers import CallerFacts, CaseStatus
 from routing.model import CallerHistory, Platform, RoutingRules
 
 RULES = RoutingRules(
