@@ -266,6 +266,32 @@ class Scene:
         return times[-1] if last else times[0]
 
 
+def joined(caller: str, queue: str | None = None) -> Callable[[Message], bool]:
+    """The caller joins a queue (``queue``, or any)."""
+
+    def match(event: Message) -> bool:
+        return (
+            event.event == "QueueCallerJoin"
+            and event.get("CallerIDNum") == caller
+            and (queue is None or event.get("Queue") == queue)
+        )
+
+    return match
+
+
+def hung_up(caller: str) -> Callable[[Message], bool]:
+    """The hotline's side of the caller's call (Local ``;2``) hangs up: the call is over."""
+
+    def match(event: Message) -> bool:
+        return (
+            event.event == "Hangup"
+            and event.get("CallerIDNum") == caller
+            and event.get("Channel").endswith(";2")
+        )
+
+    return match
+
+
 def keyed(district: str) -> Answers:
     """A caller who goes past the greeting (0) and keys a district's two digits: with the
     district menu switched on (``play(..., flow=district_menu_flow())``)."""

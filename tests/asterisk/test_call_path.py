@@ -18,7 +18,16 @@ from agi.ami_protocol import Message
 from hotline.db import transaction
 from hotline.models import Call, CallEvent, Case
 from hotline.testing import pbx as pbx_module
-from hotline.testing.pbx import Pbx, Scene, district_menu_flow, keyed, last_call, play
+from hotline.testing.pbx import (
+    Pbx,
+    Scene,
+    district_menu_flow,
+    hung_up,
+    joined,
+    keyed,
+    last_call,
+    play,
+)
 from ivr.audio import durations
 from ivr.budgets import PathTime, speech_cases, worst_cases
 from ivr.entry import load_ivr
@@ -72,17 +81,6 @@ def pressed(caller: str, digit: str):  # type: ignore[no-untyped-def]
             and event.get("Digit") == digit
             and event.get("Direction") == "Received"
             and event.get("CallerIDNum") == caller
-        )
-
-    return match
-
-
-def joined(caller: str, queue: str | None = None):  # type: ignore[no-untyped-def]
-    def match(event: Message) -> bool:
-        return (
-            event.event == "QueueCallerJoin"
-            and event.get("CallerIDNum") == caller
-            and (queue is None or event.get("Queue") == queue)
         )
 
     return match
@@ -382,14 +380,7 @@ def test_caller_hangs_up_in_the_ivr(
             await scene.call(caller, answers=answers, hold=hold)
         else:
             await scene.call(caller, "quit", PRE="2")
-        await scene.wait_for(
-            lambda e: (
-                e.event == "Hangup"
-                and e.get("CallerIDNum") == caller
-                and e.get("Channel").endswith(";2")
-            ),
-            timeout=60,
-        )
+        await scene.wait_for(hung_up(caller), timeout=60)
         for _ in range(200):
             if scene.agi is not None and scene.agi.active_calls == 0:
                 break
