@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from agi.server import AgiSession, CallEnded
 
+ANY_KEY = "0123456789*#"  # every prompt takes the keys
 MEDIA_MARGIN = 30.0  # seconds a prompt may take to play, on top of the key timeouts
 AUDIO_SOCKET_LIMIT = 20.0  # seconds: the speech step ends its stream well before this
 _MSET_UNSAFE = (",", '"', "\\", "|")  # MSet splits on commas; keep quoting out of it
@@ -22,11 +23,13 @@ class AgiChannel:
     def _file(self, prompt: str) -> str:
         return f"hotline/{self.language}/{prompt}"
 
-    async def play(self, prompt: str) -> None:
+    async def play(self, prompt: str) -> str:
         reply = await self.session.command(
-            "STREAM FILE", self._file(prompt), "", timeout=MEDIA_MARGIN
+            "STREAM FILE", self._file(prompt), ANY_KEY, timeout=MEDIA_MARGIN
         )
-        self._check(reply.result_int, prompt)
+        result = reply.result_int
+        await self._check(result, prompt)
+        return chr(result) if result is not None and result > 0 else ""
 
     async def collect(self, prompt: str, max_digits: int, timeout_ms: int) -> str:
         seconds = MEDIA_MARGIN + timeout_ms / 1000 * (max_digits + 1)
@@ -34,29 +37,24 @@ class AgiChannel:
             "GET DATA", self._file(prompt), str(timeout_ms), str(max_digits), timeout=seconds
         )
         if reply.result == "-1":
-            if self.session.hung_up:
+            if await self.session.gone():
                 raise CallEnded("caller hung up during GET DATA")
             self.session.log.warning("prompt %s missing or failed", prompt)
             return ""
         return reply.result  # digits, or "" on timeout; "12 (timeout)" keeps the 12
-
-    async def say_digits(self, digits: str) -> None:
-        reply = await self.session.command("SAY DIGITS", digits, "", timeout=MEDIA_MARGIN)
-        self._check(reply.result_int, "digits")
-
-    async def say_datetime(self, epoch_seconds: int) -> None:
-        reply = await self.session.command(
-            "SAY DATETIME", str(epoch_seconds), "", "YmdH", timeout=MEDIA_MARGIN
-        )
-        self._check(reply.result_int, "datetime")
 
     async def stream_audio(self, target: str) -> None:
         # TryExec: if AudioSocket() cannot connect it fails without hanging the call up.
         reply = await self.session.command(
             "EXEC", "TryExec", f"AudioSocket({target})", timeout=AUDIO_SOCKET_LIMIT
         )
-        if reply.result == "-1" and self.session.hung_up:
+        if reply.result == "-1" and await self.session.gone():
             raise CallEnded("caller hung up during AudioSocket")
+
+    async def set_language(self) -> None:
+        """The channel's language (CHANNEL(language)) is the prompts' language, so what
+        Asterisk says by itself (queue announcements) follows the flow, not the default."""
+        await self.set_variable("CHANNEL(language)", self.language)
 
     async def set_variable(self, name: str, value: str) -> None:
         await self.session.command("SET VARIABLE", name, value)
@@ -75,8 +73,8 @@ class AgiChannel:
                 for name, value in plain.items():
                     await self.set_variable(name, value)
 
-    def _check(self, result: int | None, what: str) -> None:
+    async def _check(self, result: int | None, what: str) -> None:
         if result == -1:
-            if self.session.hung_up:
+            if await self.session.gone():
                 raise CallEnded(f"caller hung up during {what}")
             self.session.log.warning("prompt %s missing or failed", what)

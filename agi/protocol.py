@@ -152,6 +152,12 @@ class AgiConnection:
         else:
             self._eof = True
 
+    def hangup_pending(self) -> bool:
+        """A ``HANGUP`` line has arrived and is not read yet. Asterisk writes a ``-1`` reply
+        and ``HANGUP`` in one write when the caller hangs up during a prompt: behind the
+        reply, the caller is already gone."""
+        return self._buffer.startswith(b"HANGUP\n") or b"\nHANGUP\n" in self._buffer
+
     def _line(self) -> str | None:
         end = self._buffer.find(b"\n")
         if end < 0:

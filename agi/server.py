@@ -39,6 +39,7 @@ HEADER_TIMEOUT: Final = 2.0
 MAX_WAITING: Final = 1024
 COMMAND_TIMEOUT: Final = 10.0
 READ_SIZE: Final = 65536
+HANGUP_WAIT: Final = 0.25  # seconds to wait for a HANGUP line after a -1 reply
 # Connections the kernel may hold for us before we accept them. asyncio's default, 100,
 # overflowed in a burst of 200 calls at once (bench/asterisk_burst.py): each dropped SYN
 # cost that caller a second (TCP's first retransmission) in silence, and Asterisk gives up
@@ -118,14 +119,43 @@ class AgiSession:
                 self._connection.receive_data(await self._reader.read(READ_SIZE))
                 continue
             if isinstance(event, Hangup):
-                self.hung_up = True
-                self.log.info("caller hung up")
+                self._hung_up()
                 continue
             if isinstance(event, Closed):
                 raise CallEnded("connection closed by Asterisk")
             if isinstance(event, Reply):
+                if self._connection.hangup_pending():
+                    self._hung_up()
                 return event
             raise ProtocolError(f"unexpected event {event!r}")
+
+    def _hung_up(self) -> None:
+        if not self.hung_up:
+            self.hung_up = True
+            self.log.info("caller hung up")
+
+    async def gone(self, wait: float = HANGUP_WAIT) -> bool:
+        """After a ``-1`` reply: has the caller hung up? A ``HANGUP`` line already read (or
+        in the same write as the reply) says so at once; otherwise it may follow within a
+        millisecond, so wait up to ``wait`` seconds for one. ``False``: the channel is
+        alive and the ``-1`` meant something else (a missing sound file)."""
+        if self.hung_up:
+            return True
+        try:
+            async with asyncio.timeout(wait):
+                while not self.hung_up:
+                    event = self._connection.next_event()
+                    if event is NEED_DATA:
+                        self._connection.receive_data(await self._reader.read(READ_SIZE))
+                    elif isinstance(event, Hangup):
+                        self._hung_up()
+                    elif isinstance(event, Closed):
+                        self.hung_up = True
+                    else:
+                        raise ProtocolError(f"unexpected event {event!r} with no command sent")
+        except TimeoutError:
+            pass
+        return self.hung_up
 
 
 Handler = Callable[[AgiSession], Awaitable[None]]

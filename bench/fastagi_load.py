@@ -54,7 +54,7 @@ def reply_for(command: bytes) -> bytes:
     if command.startswith(b"GET DATA hotline/zh/greeting"):
         return b"200 result=0\n"  # the caller pressed 0
     if command.startswith(b"GET DATA"):
-        return b"200 result=01\n"  # and keyed Dongcheng
+        return b"200 result=01\n"  # Dongcheng, if the district menu is switched on
     if command.startswith((b"STREAM FILE", b"SAY ")):
         return b"200 result=0 endpos=8000\n"
     if command.startswith((b"ANSWER", b"EXEC")):

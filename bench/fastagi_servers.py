@@ -22,10 +22,11 @@ import sys
 import time
 from pathlib import Path
 
-# The command sequence our IVR sends for a caller who keys a district (see data/ivr/).
+# The command sequence our IVR sends for a caller of a district's own number who presses
+# nothing (the default flow, see data/ivr/).
 SCRIPT: list[tuple[str, ...]] = [
+    ("SET VARIABLE", "CHANNEL(language)", "zh"),
     ("GET DATA", "hotline/zh/greeting", "1500", "1"),
-    ("GET DATA", "hotline/zh/district_menu", "4000", "2"),
     (
         "EXEC",
         "MSet",

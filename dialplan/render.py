@@ -74,7 +74,7 @@ def render_context(settings: Settings, engine: Engine, *, sip: bool = True) -> d
         "agi_port": settings.fastagi.port,
         "hotline_number": settings.hotline_number,
         "emergency_dial": settings.emergency_dial,
-        "emergency_ring_seconds": 30,
+        "emergency_ring_seconds": settings.emergency_ring_seconds,
         "callback_dial": settings.callback_dial.replace("{number}", "${EXTEN}"),
         "callback_ring_seconds": CALLBACK_RING_SECONDS,
         "consult_emergency": CONSULT_EMERGENCY,

@@ -9,7 +9,7 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from sqlalchemy import select
@@ -23,6 +23,9 @@ from hotline.refdata import DataErrors, load_reference_data, read_reference_data
 from hotline.settings import ConfigFileError, Settings, load_settings
 from hotline.users import UserError, add_user
 
+if TYPE_CHECKING:
+    from ivr.budgets import PathTime
+
 app = typer.Typer(help="City-management hotline and contact center.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 data_app = typer.Typer(help="Reference data files.", no_args_is_help=True)
@@ -33,6 +36,7 @@ dialplan_app = typer.Typer(help="The Asterisk configuration.", no_args_is_help=T
 prompts_app = typer.Typer(help="IVR prompt audio.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens for units and other systems.", no_args_is_help=True)
 speech_app = typer.Typer(help="Speech recognition in the IVR (Vosk).", no_args_is_help=True)
+ivr_app = typer.Typer(help="The IVR flow.", no_args_is_help=True)
 for sub, name in (
     (db_app, "db"),
     (data_app, "data"),
@@ -43,11 +47,19 @@ for sub, name in (
     (prompts_app, "prompts"),
     (token_app, "token"),
     (speech_app, "speech"),
+    (ivr_app, "ivr"),
 ):
     app.add_typer(sub, name=name)
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="TOML config file (or HOTLINE_CONFIG).")
+]
+SoundsOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="The prompts built or recorded (the folder holding <language>/<key>.wav, as "
+        "`prompts build --out`)."
+    ),
 ]
 _state: dict[str, Settings] = {}
 
@@ -109,15 +121,36 @@ def _print_errors(errors: DataErrors) -> None:
 
 
 @data_app.command("check")
-def data_check(directory: Annotated[Path | None, typer.Argument()] = None) -> None:
-    """Validate the reference data files without touching the database."""
+def data_check(
+    directory: Annotated[Path | None, typer.Argument()] = None, sounds: SoundsOption = None
+) -> None:
+    """Validate the reference data files and the IVR flow without touching the database;
+    with ``--sounds``, warn when a path of the flow is over its time budget."""
+    from ivr.entry import load_ivr
+
     try:
         data = read_reference_data(directory or settings().data_dir)
+        flow = load_ivr(settings().ivr_dir)
     except DataErrors as exc:
         _print_errors(exc)
         raise typer.Exit(1) from exc
     for name, rows in vars(data).items():
         typer.echo(f"{name}: {len(rows)} rows ok")
+    typer.echo(f"ivr: {len(flow.nodes)} nodes, {len(flow.prompts)} prompts ok")
+    if sounds is None:
+        return
+    try:
+        table = _budget_rows(sounds)
+    except KeyError as exc:
+        typer.echo(f"warning: ivr budgets: {exc.args[0]} in {sounds}", err=True)
+        return
+    for row in table:
+        if not row.within:
+            typer.echo(
+                f"warning: ivr budgets: {row.path}: worst case {row.worst:.1f} s from the "
+                f"{row.since}, over its budget of {row.budget:g} s (`hotline ivr budgets`)",
+                err=True,
+            )
 
 
 @data_app.command("load")
@@ -334,6 +367,59 @@ def prompts_build(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
     typer.echo(f"{len(written)} prompt files written to {out}")
+
+
+def _budget_rows(sounds: Path | None) -> list[PathTime]:
+    """The worst-case table for the flow in the data and the audio in ``sounds`` (built
+    into a scratch folder when None). Raises DataErrors, AudioToolMissing or KeyError (a
+    prompt without audio)."""
+    import tempfile
+
+    from ivr.audio import build_prompts, durations
+    from ivr.budgets import budget_table
+    from ivr.entry import load_ivr
+    from ivr.speech_setup import speech_config
+
+    current = settings()
+    flow = load_ivr(current.ivr_dir)
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = sounds or Path(scratch)
+        if sounds is None:
+            build_prompts(flow.prompts, folder)
+        lengths = durations(folder / flow.language, flow.prompts)
+    speech = speech_config(current)
+    return budget_table(
+        flow,
+        lengths,
+        current.emergency_ring_seconds,
+        speech.no_speech_seconds,
+        speech.listen_seconds,
+    )
+
+
+@ivr_app.command("budgets")
+def ivr_budgets(sounds: SoundsOption = None) -> None:
+    """Each path's worst-case time to a person (prompt lengths, waits, retries) for the
+    flow in the data and its audio (default: built now into a scratch folder), beside the
+    budget; exit 1 if a path exceeds it."""
+    from ivr.audio import AudioToolMissing
+
+    try:
+        rows = _budget_rows(sounds)
+    except (DataErrors, AudioToolMissing) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    except KeyError as exc:
+        typer.echo(f"error: {exc.args[0]} in {sounds}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"{'path':40} {'from':8} {'worst':>7} {'budget':>7}  route")
+    for row in rows:
+        mark = "" if row.within else "  OVER BUDGET"
+        typer.echo(
+            f"{row.path:40} {row.since:8} {row.worst:6.1f}s {row.budget:6.1f}s  {row.route}{mark}"
+        )
+    if not all(row.within for row in rows):
+        raise typer.Exit(1)
 
 
 @token_app.command("add")

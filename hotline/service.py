@@ -288,8 +288,10 @@ async def _serve(settings: Settings, shutdown: Shutdown) -> None:
         telephony.tracker.subscribe(hub.on_connected)  # a connected call pops on the page
         telephony.tracker.active = False  # until this instance holds the tracker lease
         tracker = telephony.tracker
+        clients = telephony.clients
         leading = supervise(
-            "tracker lease", lambda: track_while_leader(tracker, engine, _instance_name())
+            "tracker lease",
+            lambda: track_while_leader(tracker, engine, _instance_name(), clients=clients),
         )
         shutdown.add("tracker lease", partial(stop_task, leading))  # after the tracker's
     telephony.shut_down_with(shutdown)

@@ -83,6 +83,13 @@ class Settings(BaseSettings):
         default="Local/110@emergency-center",
         description="Dial string of the emergency command center (Asterisk Dial() syntax).",
     )
+    emergency_ring_seconds: int = Field(
+        default=15,
+        ge=5,
+        le=60,
+        description="How long the emergency command center rings before the caller goes to "
+        "the city queue at top priority (the budget: the queue within 20 s of the key).",
+    )
     ivr_dir: Path = Field(
         default=PROJECT_ROOT / "data" / "ivr",
         description="The IVR flow (flow.toml) and its prompts (prompts.csv).",
@@ -148,7 +155,7 @@ class Settings(BaseSettings):
         description="Vosk model folder (vosk-model-small-cn-0.22); none = keys only.",
     )
     audiosocket: AudioSocketBind = AudioSocketBind()
-    speech_listen_seconds: float = Field(default=6.0, ge=1.0, le=20.0)
+    speech_listen_seconds: float = Field(default=3.0, ge=1.0, le=20.0)
     speech_end_silence_ms: int = Field(
         default=600, ge=150, le=2000, description="Quiet after speech that ends the caller's turn."
     )

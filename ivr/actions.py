@@ -6,14 +6,18 @@ flow handles every one of them. Checks (used by ``collect`` nodes) succeed with 
 
 from __future__ import annotations
 
-from ivr.channel import Channel
+from zoneinfo import ZoneInfo
+
+from ivr.channel import Channel, say
 from ivr.engine import Action, CallState
 from ivr.records import CallerFacts, CaseStatus, Records
+from ivr.say import datetime_words
 from ivr.speech import SpeechService
 from routing.model import RoutingRules
 
 __all__ = ["OUTCOMES", "CallerFacts", "CaseStatus", "Records", "make_actions"]
 
+BEIJING = ZoneInfo("Asia/Shanghai")  # the default city (settings.timezone)
 OUTCOMES: dict[str, tuple[str, ...]] = {
     "caller_history": ("found", "none"),
     "did_district": ("found", "none"),
@@ -29,9 +33,11 @@ def make_actions(
     rules: RoutingRules,
     history_days: int,
     speech: SpeechService | None = None,
+    zone: ZoneInfo = BEIJING,
 ) -> dict[str, Action]:
     """The steps; without ``speech`` (no model configured, or it failed to load) the speech
-    step answers ``none`` at once and the flow goes on as keys only."""
+    step answers ``none`` at once and the flow goes on as keys only. ``zone``: the city's
+    time zone, in which times are said."""
 
     async def caller_history(state: CallState, channel: Channel) -> str:
         if not state.caller or not state.caller.isdigit():
@@ -66,13 +72,13 @@ def make_actions(
         state.case_number = status.number
         if status.district in rules.districts:
             state.district, state.district_source = status.district, "case"
-        await channel.play("status_intro")
-        await channel.say_digits(status.number)
-        await channel.play(f"state_{status.state}")
+        # The case number is not read back (the caller has just keyed it): the state, the
+        # deadline in the city's time, then the agent. A key cuts it short.
+        words = ["status_intro", f"state_{status.state}"]
         if status.due_at is not None and status.state not in ("closed", "invalid", "duplicate"):
-            await channel.play("status_deadline")
-            await channel.say_datetime(int(status.due_at.timestamp()))
-        await channel.play("status_to_agent")
+            words += ["status_deadline", *datetime_words(status.due_at, zone)]
+        if not await say(channel, words):
+            await channel.play("status_to_agent")
         return "found"
 
     async def spoken_place(state: CallState, channel: Channel) -> str:

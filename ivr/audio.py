@@ -7,11 +7,15 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
+import wave
+from collections.abc import Iterable
 from pathlib import Path
 
 from ivr.flow import Prompt
 
 VOICES = {"zh": "cmn", "en": "en"}
+TRIM: tuple[str, ...] = ("silence", "1", "0.02", "0.5%", "reverse")
+TRIM += (*TRIM, "pad", "0", "0.12")  # both ends, then 0.12 s of silence after
 
 
 class AudioToolMissing(RuntimeError):
@@ -50,10 +54,43 @@ def synthesize(
         timeout=60,
     )
     subprocess.run(
-        ["sox", str(raw), "-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer", str(out)],
+        [
+            "sox",
+            str(raw),
+            "-r",
+            "8000",
+            "-c",
+            "1",
+            "-b",
+            "16",
+            "-e",
+            "signed-integer",
+            str(out),
+            # espeak-ng pads each text with silence; the caller waits for it, and the words a
+            # sentence is made of (dates, numbers) would sound broken apart. Trim both ends,
+            # keep a short breath after.
+            *TRIM,
+        ],
         check=True,
         capture_output=True,
         timeout=60,
     )
     raw.unlink(missing_ok=True)
     return out
+
+
+def duration(path: Path) -> float:
+    """Seconds of audio in a WAV file."""
+    with wave.open(str(path), "rb") as audio:
+        return audio.getnframes() / audio.getframerate()
+
+
+def durations(folder: Path, keys: Iterable[str]) -> dict[str, float]:
+    """The length of each prompt built (or recorded) in ``folder``; missing files are left
+    out, so a caller of this can name them."""
+    found = {}
+    for key in keys:
+        path = folder / f"{key}.wav"
+        if path.is_file():
+            found[key] = duration(path)
+    return found

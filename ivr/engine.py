@@ -10,9 +10,9 @@ import logging
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from hotline.callers import CallerFacts
 from ivr.channel import Channel
 from ivr.flow import Flow, Node
-from ivr.records import CallerFacts
 from routing.model import CallerHistory
 
 log = logging.getLogger("hotline.ivr")
@@ -71,7 +71,7 @@ async def _step(node: Node, channel: Channel, state: CallState, actions: dict[st
                 state.vars[f"{node.id}_key"] = key
                 return node.choices[key]
             if key == "":
-                break  # silence: no retry, the caller waits for a human
+                break  # silence: no retry, the caller goes on to a human
         return node.default
     # collect
     prompt = node.prompt
@@ -79,7 +79,7 @@ async def _step(node: Node, channel: Channel, state: CallState, actions: dict[st
         digits = (await channel.collect(prompt, node.max_digits, node.timeout_ms)).rstrip("#")
         state.vars[node.var] = digits
         if not digits:
-            continue
+            break  # silence: no retry, the caller goes on to a human
         if not node.check or await actions[node.check](state, channel) == "found":
             return node.next
         prompt = node.invalid_prompt or node.prompt

@@ -32,8 +32,10 @@ from hotline.models import utcnow
 from hotline.platforms import load_rules
 from hotline.settings import PROJECT_ROOT, Settings
 from ivr.actions import OUTCOMES, make_actions
+from ivr.channel import say
 from ivr.engine import CallState, run_flow
 from ivr.flow import Flow, load_flow
+from ivr.say import digit_words
 from ivr.speech import SpeechService
 from routing import IvrOutcome, QueueState, decide
 from routing.model import Decision, Intent, RoutingRules
@@ -65,8 +67,8 @@ def call_handler(
     records = records or CallRecords(engine)
     with transaction(engine) as session:
         rules = load_rules(session)
-    actions = make_actions(records, rules, flow.history_days, speech)
     zone = ZoneInfo(settings.timezone)
+    actions = make_actions(records, rules, flow.history_days, speech, zone)
 
     async def handle(session: AgiSession) -> None:
         if session.env.script == "callback":
@@ -90,14 +92,13 @@ def call_handler(
             zone,
         )
         session.log.info("callback request: case %s", case)
-        channel = AgiChannel(session)
-        await channel.play("callback_registered")
-        await channel.say_digits(case)
-        await channel.play("callback_goodbye")
+        channel = AgiChannel(session, flow.language)
+        await channel.set_language()
+        await say(channel, ["callback_registered", *digit_words(case), "callback_goodbye"])
 
     async def ivr(session: AgiSession) -> None:
         env = session.env
-        channel = AgiChannel(session)
+        channel = AgiChannel(session, flow.language)
         caller = env.get("callerid")
         did = env.get("arg_1") or env.get("dnid")
         # A database that hangs must not hold the caller in silence: past the bound the AGI
@@ -113,6 +114,7 @@ def call_handler(
             )
         state = CallState(caller=caller, did=did, facts=facts)
         try:
+            await channel.set_language()
             await run_flow(flow, channel, state, actions)
         except CallEnded:
             await records.abandon_in_ivr(call_id, state.path)

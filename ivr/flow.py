@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from hotline.refdata.files import DataError, DataErrors, read_csv
+from ivr.say import word_keys
 
 NodeType = Literal["menu", "collect", "action", "play", "route"]
 INTENTS = ("report", "emergency", "status", "unknown")
@@ -54,8 +55,10 @@ class Flow:
     nodes: dict[str, Node]
     prompts: dict[str, Prompt]
     history_days: int = 90
+    language: str = "zh"  # the prompts' folder and the channel's language (CHANNEL(language))
 
 
+LANGUAGES = ("zh", "en")
 _FIELDS: dict[str, tuple[set[str], set[str]]] = {
     # type: (required, optional)
     "menu": ({"prompt", "choices", "default"}, {"timeout_ms", "retries"}),
@@ -117,10 +120,26 @@ def load_flow(flow_path: Path, prompts_path: Path, actions: dict[str, tuple[str,
     history_days = document.get("history_days", 90)
     if not isinstance(history_days, int) or not 0 <= history_days <= 3660:
         errors.append(DataError(name, None, "history_days", "a number of days, 0 to 3660"))
+    language = document.get("language", "zh")
+    if language not in LANGUAGES:
+        errors.append(DataError(name, None, "language", f"one of {', '.join(LANGUAGES)}"))
+    if prompts:
+        missing = [key for key in word_keys() if key not in prompts]
+        if missing:
+            errors.append(
+                DataError(
+                    prompts_path.name,
+                    None,
+                    "key",
+                    f"the words of numbers and dates are missing: {', '.join(missing[:5])}"
+                    + (f" and {len(missing) - 5} more" if len(missing) > 5 else ""),
+                )
+            )
     if errors:
         raise DataErrors(errors)
     assert isinstance(start, str) and isinstance(history_days, int)
-    return Flow(start, nodes, prompts, history_days)
+    assert isinstance(language, str)
+    return Flow(start, nodes, prompts, history_days, language)
 
 
 def _node(

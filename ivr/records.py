@@ -1,30 +1,14 @@
-"""What the IVR reads from the hotline's records: plain values and the protocol that gives
-them (``hotline.calls.records`` implements it; tests use a dict)."""
+"""What the IVR reads from the hotline's records: the protocol that gives them
+(``hotline.calls.records`` implements it; tests use a dict). The values are the domain's
+(``hotline.callers``)."""
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass
 from typing import Protocol
 
-from routing.model import CallerHistory
+from hotline.callers import CallerFacts, CaseStatus
 
-
-@dataclass(frozen=True)
-class CaseStatus:
-    number: str
-    state: str
-    district: str | None
-    due_at: dt.datetime | None
-
-
-@dataclass(frozen=True)
-class CallerFacts:
-    """What the records say about a caller: the district of their latest case or call in
-    the look-back window, and their open case, if any."""
-
-    recent_district: str | None
-    history: CallerHistory
+__all__ = ["CallerFacts", "CaseStatus", "Records"]
 
 
 class Records(Protocol):

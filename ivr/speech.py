@@ -34,7 +34,7 @@ CHUNK_BYTES = 100 * BYTES_PER_MS  # hand Vosk 100 ms at a time
 
 @dataclass(frozen=True)
 class SpeechConfig:
-    listen_seconds: float = 6.0  # the longest the caller is listened to
+    listen_seconds: float = 3.0  # the longest the caller is listened to (the budget, #17)
     no_speech_seconds: float = 3.0  # silence from the start: give up
     end_silence_ms: int = 600  # quiet after speech: the caller has finished
     energy_threshold: int = 400  # RMS of 16-bit samples that counts as speech

@@ -164,3 +164,33 @@ def test_serve_with_its_port_taken_is_one_line(sqlite_loaded_db_url: str) -> Non
         )
     (line,) = error_lines(result)
     assert "address already in use" in line and str(port) in line, line
+
+
+def test_ivr_budgets(tmp_path: Path) -> None:
+    import wave
+
+    from ivr.entry import load_ivr
+
+    sounds = tmp_path / "sounds"
+    (sounds / "zh").mkdir(parents=True)
+    for key in load_ivr().prompts:
+        with wave.open(str(sounds / "zh" / f"{key}.wav"), "wb") as audio:
+            audio.setparams((1, 2, 8000, 0, "NONE", "not compressed"))
+            audio.writeframes(b"\0\0" * int(8000 * (4.0 if key == "greeting" else 0.5)))
+    url = f"sqlite:///{tmp_path / 'none.db'}"
+    shown = run(["ivr", "budgets", "--sounds", str(sounds)], url)
+    assert shown.returncode == 0, shown.stderr
+    assert "unknown caller, no key" in shown.stdout and "OVER BUDGET" not in shown.stdout
+    checked = run(["data", "check", "--sounds", str(sounds)], url)
+    assert checked.returncode == 0 and "ivr: " in checked.stdout and checked.stderr == ""
+    with wave.open(str(sounds / "zh" / "greeting.wav"), "wb") as audio:  # 9 s: too long
+        audio.setparams((1, 2, 8000, 0, "NONE", "not compressed"))
+        audio.writeframes(b"\0\0" * 8000 * 9)
+    over = run(["ivr", "budgets", "--sounds", str(sounds)], url)
+    assert over.returncode == 1 and "OVER BUDGET" in over.stdout
+    warned = run(["data", "check", "--sounds", str(sounds)], url)
+    assert warned.returncode == 0
+    assert "warning: ivr budgets: unknown caller, no key: worst case 11.3 s" in warned.stderr
+    (sounds / "zh" / "greeting.wav").unlink()
+    missing = run(["ivr", "budgets", "--sounds", str(sounds)], url)
+    assert missing.returncode == 1 and "greeting" in missing.stderr

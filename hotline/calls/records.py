@@ -18,10 +18,10 @@ from sqlalchemy import Connection, Engine, bindparam, select
 from sqlalchemy.dialects import postgresql
 
 from agi.ami_protocol import Message
+from hotline.callers import CallerFacts, CaseStatus
 from hotline.calls.batch import BatchedWork
-from hotline.calls.timeline import CallView, Change, advance, apply_event
+from hotline.calls.timeline import CallView, Change, OpenCall, advance, apply_event, missed_end
 from hotline.models import Call, CallEvent, Case, utcnow
-from ivr.actions import CallerFacts, CaseStatus
 from routing.model import CallerHistory
 
 CLOSED_STATES = ("closed", "invalid", "duplicate")
@@ -87,6 +87,14 @@ class CallRecords:
             except Exception as exc:
                 results.append(exc)
         return results
+
+    # --- reconciliation -----------------------------------------------------------------
+    async def open_calls(self, before: dt.datetime, limit: int = 10_000) -> list[OpenCall]:
+        """Call records without an end, created before ``before``."""
+        return await self._work.run(lambda connection: _open_calls(connection, before, limit))
+
+    async def close_missed(self, call: OpenCall) -> None:
+        await self._write(_Update(call.id, "Reconciled", missed_end(call, utcnow())))
 
     async def _write(self, step: _Update) -> None:
         if self._staged:
@@ -555,3 +563,21 @@ def _aware(moment: dt.datetime) -> dt.datetime:
 
 def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
     return {k: v.isoformat() if isinstance(v, dt.datetime) else v for k, v in values.items()}
+
+
+def _open_calls(connection: Connection, before: dt.datetime, limit: int) -> list[OpenCall]:
+    rows = connection.execute(
+        select(Call.id, Call.uniqueid, Call.queue_joined_at, Call.connected_at)
+        .where(Call.ended_at.is_(None), Call.created_at < before)
+        .order_by(Call.id)
+        .limit(limit)
+    ).all()
+    return [
+        OpenCall(
+            row.id,
+            row.uniqueid,
+            row.queue_joined_at is not None,
+            row.connected_at is not None,
+        )
+        for row in rows
+    ]

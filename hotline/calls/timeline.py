@@ -109,3 +109,22 @@ def advance(call: CallView, change: Change) -> CallView:
         queued=call.queued or "queue_joined_at" in change.updates,
         outcome=change.updates.get("outcome", call.outcome),
     )
+
+
+@dataclass(frozen=True)
+class OpenCall:
+    """A call record without an end, as reconciliation reads it."""
+
+    id: int
+    uniqueid: str
+    queued: bool
+    connected: bool
+
+
+def missed_end(call: OpenCall, now: dt.datetime) -> dict[str, Any]:
+    """The columns that close a call whose channel is gone while no tracker saw it end (the
+    app was killed, or no instance held the tracker lease). The outcome is what the record
+    knows: answered, left in the queue, or just ``ended`` (where the caller was when the
+    call ended is not known)."""
+    outcome = "answered" if call.connected else "abandoned_queue" if call.queued else "ended"
+    return {"ended_at": now, "outcome": outcome}

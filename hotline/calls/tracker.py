@@ -17,7 +17,7 @@ import contextlib
 import datetime as dt
 import inspect
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
@@ -99,6 +99,27 @@ class CallTracker:
         if self._own_records:
             await asyncio.to_thread(self._records.close)
 
+    async def reconcile(self, clients: Sequence[AmiClient], settle: float = 10.0) -> int:
+        """Close the call records left open although their channel is gone: the app that
+        had the call was killed, or no instance tracked while it ended. Open records are
+        read first, then every Asterisk node's channels (``CoreShowChannels``): a record
+        older than ``settle`` seconds whose channel no node has any more has ended. Any
+        node that does not answer: nothing is closed. Returns how many were closed."""
+        before = utcnow() - dt.timedelta(seconds=settle)
+        open_calls = await self._records.open_calls(before)
+        if not open_calls:
+            return 0
+        live: set[str] = set()
+        for client in clients:
+            entries = await client.list_action("CoreShowChannels")
+            live |= {e.get("Uniqueid") for e in entries if e.event == "CoreShowChannel"}
+        ended = [call for call in open_calls if call.uniqueid not in live]
+        for call in ended:
+            await self._records.close_missed(call)
+        if ended:
+            log.info("closed %d call records whose channels had ended unseen", len(ended))
+        return len(ended)
+
     async def drained(self) -> None:
         """Wait until every queued event is stored (tests, shutdown)."""
         await self._events.join()
@@ -164,12 +185,20 @@ LEASE = "call-tracker"
 
 
 async def track_while_leader(
-    tracker: CallTracker, engine: Engine, holder: str, interval: float = 5.0
+    tracker: CallTracker,
+    engine: Engine,
+    holder: str,
+    interval: float = 5.0,
+    clients: Sequence[AmiClient] = (),
+    reconcile_every: int = 12,
 ) -> None:
     """Keep ``tracker.active`` true exactly while this instance holds the tracker lease.
     The lease lasts three intervals, so a dead leader's place is taken within that time;
-    events in that gap are not stored (the call records keep what the IVR wrote)."""
+    the calls that ended in that gap (or whose app was killed) are closed by
+    :meth:`CallTracker.reconcile` against ``clients`` when the lease is taken, and every
+    ``reconcile_every`` intervals after."""
     ttl = dt.timedelta(seconds=interval * 3)
+    rounds = 0
     try:
         while True:
             try:
@@ -179,7 +208,14 @@ async def track_while_leader(
                 leader = False
             if leader != tracker.active:
                 log.info("call tracking %s on %s", "starts" if leader else "stops", holder)
+                rounds = 0
             tracker.active = leader
+            if leader and clients and rounds % reconcile_every == 0:
+                try:
+                    await tracker.reconcile(clients)
+                except Exception:
+                    log.warning("could not reconcile the open call records", exc_info=True)
+            rounds += 1
             await asyncio.sleep(interval)
     finally:
         tracker.active = False

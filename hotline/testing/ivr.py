@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ivr.actions import CallerFacts, CaseStatus
+from hotline.callers import CallerFacts, CaseStatus
 from routing.model import CallerHistory, Platform, RoutingRules
 
 RULES = RoutingRules(
@@ -19,24 +19,21 @@ RULES = RoutingRules(
 
 
 class ScriptedCaller:
-    """Answers each ``collect`` with the next keys of the script ("" = silence)."""
+    """Answers each ``collect`` with the next keys of the script ("" = silence); presses
+    ``pressed[prompt]`` during that prompt when it is played."""
 
-    def __init__(self, keys: list[str]) -> None:
+    def __init__(self, keys: list[str], pressed: dict[str, str] | None = None) -> None:
         self.keys = list(keys)
+        self.pressed = pressed or {}
         self.heard: list[str] = []
 
-    async def play(self, prompt: str) -> None:
+    async def play(self, prompt: str) -> str:
         self.heard.append(prompt)
+        return self.pressed.get(prompt, "")
 
     async def collect(self, prompt: str, max_digits: int, timeout_ms: int) -> str:
         self.heard.append(prompt)
         return self.keys.pop(0) if self.keys else ""
-
-    async def say_digits(self, digits: str) -> None:
-        self.heard.append(f"digits:{digits}")
-
-    async def say_datetime(self, epoch_seconds: int) -> None:
-        self.heard.append("datetime")
 
     async def stream_audio(self, target: str) -> None:
         self.heard.append("audio")

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import shutil
 import socket
 import subprocess
+import tempfile
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +34,8 @@ from hotline.models import Call
 from hotline.refdata import load_reference_data
 from hotline.settings import PROJECT_ROOT, AmiNode, FastAgiBind, Settings
 from ivr.audio import build_prompts
-from ivr.entry import call_handler, load_ivr
+from ivr.entry import FLOW_DIR, call_handler, load_ivr
+from ivr.flow import Flow
 
 SCRIPT = PROJECT_ROOT / "scripts" / "asterisk.sh"
 TEST_CONTEXTS = Path(__file__).parent / "extensions_local.conf"
@@ -152,6 +156,7 @@ class Scene:
     agi: FastAgiServer | None
     tracker: CallTracker
     events: list[Message] = field(default_factory=list)
+    arrived: list[float] = field(default_factory=list)  # monotonic time of each event
     members: list[tuple[str, str]] = field(default_factory=list)
     callers: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -249,10 +254,64 @@ class Scene:
     def seen(self, predicate: Callable[[Message], bool]) -> list[Message]:
         return [e for e in self.events if predicate(e)]
 
+    def _record(self, event: Message) -> None:
+        self.events.append(event)
+        self.arrived.append(time.monotonic())
+
+    def when(self, predicate: Callable[[Message], bool], last: bool = False) -> float:
+        """When the first (or ``last``) matching event reached us: the caller's side of a
+        timing, as AMI reports it the moment it happens."""
+        times = [t for e, t in zip(self.events, self.arrived, strict=True) if predicate(e)]
+        assert times, "no such event"
+        return times[-1] if last else times[0]
+
+
+def joined(caller: str, queue: str | None = None) -> Callable[[Message], bool]:
+    """The caller joins a queue (``queue``, or any)."""
+
+    def match(event: Message) -> bool:
+        return (
+            event.event == "QueueCallerJoin"
+            and event.get("CallerIDNum") == caller
+            and (queue is None or event.get("Queue") == queue)
+        )
+
+    return match
+
+
+def hung_up(caller: str) -> Callable[[Message], bool]:
+    """The hotline's side of the caller's call (Local ``;2``) hangs up: the call is over."""
+
+    def match(event: Message) -> bool:
+        return (
+            event.event == "Hangup"
+            and event.get("CallerIDNum") == caller
+            and event.get("Channel").endswith(";2")
+        )
+
+    return match
+
 
 def keyed(district: str) -> Answers:
-    """A caller who goes past the greeting (0) and keys a district's two digits."""
+    """A caller who goes past the greeting (0) and keys a district's two digits: with the
+    district menu switched on (``play(..., flow=district_menu_flow())``)."""
     return (("greeting", "0"), ("district_menu", district))
+
+
+@functools.cache
+def district_menu_flow() -> Flow:
+    """The shipped flow with the optional district key menu switched on, the way
+    docs/telephony.md tells an operator to: the speech step's ``none`` leads to it."""
+    text = (FLOW_DIR / "flow.toml").read_text("utf-8")
+    switched = text.replace(
+        'unsure = "confirm_place", none = "report"',
+        'unsure = "confirm_place", none = "district_menu"',
+    )
+    assert switched != text, "flow.toml no longer has the line that switches the menu on"
+    folder = Path(tempfile.mkdtemp(prefix="hotline-menu-flow-"))
+    (folder / "flow.toml").write_text(switched, "utf-8")
+    shutil.copy(FLOW_DIR / "prompts.csv", folder / "prompts.csv")
+    return load_ivr(folder)
 
 
 def _reads_keys_for(command: str, prompt: str) -> bool:
@@ -283,7 +342,7 @@ def play(
             node.port,
             node.username,
             node.secret.get_secret_value(),
-            events="call,agent,user,agi",
+            events="call,agent,user,agi,dtmf",
         )
         await ami.connect()
         monitor = QueueMonitor(ami)
@@ -301,7 +360,7 @@ def play(
         tracker.start()
         scene = Scene(pbx, ami, monitor, agi, tracker)
         holder.append(scene)
-        ami.on("*", scene.events.append)
+        ami.on("*", scene._record)
         try:
             await scenario(scene)
         finally:

@@ -112,6 +112,67 @@ def test_hangup_line_then_511_ends_the_call() -> None:
     assert outcome == {"ended": True}
 
 
+# The caller hangs up during a prompt: the reply and the HANGUP line, as the transcript
+# (agi-hangup-1.txt) has them: b'200 result=-1\n' then b'HANGUP\n'.
+HANGUP_REPLY = b"200 result=-1\n"
+HANGUP_LINE = b"HANGUP\n"
+
+
+@pytest.mark.parametrize("apart", [0.0, 0.05], ids=["one-write", "two-writes"])
+def test_a_hangup_behind_the_reply_ends_the_call_at_once(apart: float) -> None:
+    """Whatever order the bytes are read in (the reply and HANGUP in one write, or HANGUP
+    a moment later), the IVR sees a hang-up, not silence, and sends nothing more."""
+    from agi.channel import AgiChannel
+
+    outcome: dict[str, object] = {}
+
+    async def handler(session: AgiSession) -> None:
+        channel = AgiChannel(session)
+        try:
+            outcome["keys"] = await channel.collect("greeting", 1, 1500)
+        except CallEnded:
+            outcome["ended"] = session.hung_up
+            raise
+        await channel.play("connecting")  # a live channel would go on
+
+    async def test(server: FastAgiServer, port: int) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(ENV.format(uid="race").encode())
+        line = await asyncio.wait_for(reader.readline(), 5)
+        assert line == b"GET DATA hotline/zh/greeting 1500 1\n"
+        if apart:
+            writer.write(HANGUP_REPLY)
+            await writer.drain()
+            await asyncio.sleep(apart)
+            writer.write(HANGUP_LINE)
+        else:
+            writer.write(HANGUP_REPLY + HANGUP_LINE)
+        await writer.drain()
+        rest = await asyncio.wait_for(reader.read(), 5)
+        assert rest == b""  # no command after the hang-up
+        await close(writer)
+
+    serve(handler, test)
+    assert outcome == {"ended": True}
+
+
+def test_a_missing_prompt_on_a_live_channel_goes_on() -> None:
+    """``-1`` without a HANGUP (a sound file missing): logged, the caller goes on."""
+    from agi.channel import AgiChannel
+
+    outcome: dict[str, object] = {}
+
+    async def handler(session: AgiSession) -> None:
+        channel = AgiChannel(session)
+        outcome["keys"] = await channel.collect("greeting", 1, 1500)
+
+    async def test(server: FastAgiServer, port: int) -> None:
+        await asterisk(port, "missing", [(b"GET DATA hotline/zh/greeting 1500 1\n", HANGUP_REPLY)])
+
+    serve(handler, test)
+    assert outcome == {"keys": ""}
+
+
 def test_half_header_peer_does_not_stop_the_server() -> None:
     calls: list[str] = []
 

@@ -12,7 +12,7 @@ from agent_ui.live.events import EventHub
 from agent_ui.main import create_app
 from hotline.db import transaction
 from hotline.models import QueueMembership
-from hotline.testing.pbx import Pbx, Scene, keyed, play
+from hotline.testing.pbx import Pbx, Scene, district_menu_flow, keyed, play
 from hotline.testing.web import sign_in
 from hotline.users import set_membership
 
@@ -96,4 +96,4 @@ def test_supervisor_listens_to_a_live_call(pbx: Pbx) -> None:
             )
             assert away.status_code == 404  # another district's agent
 
-    play(pbx, scenario, clock=lambda: NOON)
+    play(pbx, scenario, flow=district_menu_flow(), clock=lambda: NOON)

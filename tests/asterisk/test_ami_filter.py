@@ -8,7 +8,7 @@ import asyncio
 
 from agi.ami import AmiClient
 from agi.ami_protocol import Message
-from hotline.testing.pbx import Pbx, Scene, keyed, play
+from hotline.testing.pbx import Pbx, Scene, district_menu_flow, keyed, play
 
 CALLER = "13800000311"
 
@@ -44,7 +44,7 @@ def test_only_the_events_asked_for_arrive(pbx: Pbx) -> None:
             await filtered.close()
             await unfiltered.close()
 
-    scene = play(pbx, scenario)
+    scene = play(pbx, scenario, flow=district_menu_flow())
     everything = {e.event for e in scene.events if e.get("CallerIDNum") == CALLER}
     assert {"Newstate", "MusicOnHoldStart", "QueueCallerJoin", "Hangup"} <= everything
     mine = [e for e in seen if e.get("CallerIDNum") == CALLER]

@@ -10,7 +10,7 @@ import contextlib
 import datetime as dt
 
 from agi.server import raise_open_files_limit
-from hotline.testing.pbx import Pbx, Scene, keyed, last_call, play
+from hotline.testing.pbx import Pbx, Scene, district_menu_flow, keyed, last_call, play
 
 NOON = dt.datetime(2026, 11, 30, 4, 0, tzinfo=dt.UTC)  # 12:00 in Beijing, a Monday
 CALLER = "13800000131"
@@ -64,6 +64,6 @@ def test_a_real_call_gets_the_ivr_while_peers_hold_half_headers(pbx: Pbx) -> Non
                 peer.cancel()
             await asyncio.gather(*peers, return_exceptions=True)
 
-    play(pbx, scenario, clock=lambda: NOON)
+    play(pbx, scenario, flow=district_menu_flow(), clock=lambda: NOON)
     call = last_call(pbx, CALLER)
     assert (call.queue, call.route_reason) == ("hotline-110101", "district-known")

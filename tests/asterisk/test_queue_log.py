@@ -12,7 +12,7 @@ from hotline.calls import reports
 from hotline.calls.queue_log import parse, tally
 from hotline.db import transaction
 from hotline.models import Call
-from hotline.testing.pbx import Pbx, Scene, keyed, play
+from hotline.testing.pbx import Pbx, Scene, district_menu_flow, keyed, play
 
 NOON = dt.datetime(2026, 11, 30, 4, 0, tzinfo=dt.UTC)
 ANSWERED = ("13800000901", "13800000902")
@@ -40,7 +40,7 @@ def test_reports_agree_with_queue_log(pbx: Pbx) -> None:
         )
         await scene.tracker.drained()
 
-    play(pbx, scenario, clock=lambda: NOON)
+    play(pbx, scenario, flow=district_menu_flow(), clock=lambda: NOON)
     with transaction(pbx.engine) as session:
         uniqueids = set(
             session.scalars(

@@ -68,7 +68,9 @@ def spoken_call(
         load_matcher(pbx.engine),
         server,
         "",  # filled in below, once the port is bound
-        SpeechConfig(accept_confidence=accept, confirm_confidence=0.3),
+        # Listening as long as before the budgets (#17): the caller here speaks on a clock,
+        # and a busy machine may start the listening late.
+        SpeechConfig(accept_confidence=accept, confirm_confidence=0.3, listen_seconds=6.0),
     )
 
     async def scenario(scene: Scene) -> None:
@@ -118,11 +120,11 @@ def test_unsure_speech_is_confirmed_by_key(speech_pbx: tuple[Pbx, Recognizers]) 
 
 
 def test_no_stream_means_keys_as_before(pbx: Pbx) -> None:
-    """A speech service whose AudioSocket server is not listening: the caller gets the
-    district menu, keys 01, and is routed as without speech."""
+    """A speech service whose AudioSocket server is not listening: the call goes on as
+    without speech, to the city platform (the district cannot be told)."""
 
     async def scenario(scene: Scene) -> None:
-        await scene.call("13800000702", KEYS="0wwwwwwwwwwwwwwwwwwwwww01", HOLD="12")
+        await scene.call("13800000702", KEYS="0", HOLD="20")
         await scene.wait_for(
             lambda e: e.event == "QueueCallerJoin" and e.get("CallerIDNum") == "13800000702",
             timeout=40,
@@ -137,6 +139,6 @@ def test_no_stream_means_keys_as_before(pbx: Pbx) -> None:
     play(pbx, scenario, clock=lambda: NOON, speech=service)
     call = last_call(pbx, "13800000702")
     result = call.ivr_result or {}
-    assert (call.district_code, result["district_source"]) == ("110101", "keyed"), result
-    assert result["path"][-3:] == ["by_speech", "district_menu", "report"]
+    assert (call.district_code, result["district_source"]) == (None, None), result
+    assert result["path"][-2:] == ["by_speech", "report"]
     assert "Failed to connect to AudioSocket service" in pbx.log()  # and the call went on

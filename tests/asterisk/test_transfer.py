@@ -17,7 +17,7 @@ from agent_ui.main import create_app
 from agi.ami_protocol import Message
 from hotline.db import transaction
 from hotline.models import Call, CallEvent
-from hotline.testing.pbx import Pbx, Scene, keyed, play
+from hotline.testing.pbx import Pbx, Scene, district_menu_flow, keyed, play
 from hotline.testing.web import sign_in
 
 NOON = dt.datetime(2026, 11, 30, 4, 0, tzinfo=dt.UTC)
@@ -81,7 +81,7 @@ def test_blind_transfer_to_the_city(pbx: Pbx) -> None:
             assert moved.status_code == 200, moved.text
         await scene.wait_for(joined("hotline-city"))
 
-    play(pbx, scenario, clock=lambda: NOON)
+    play(pbx, scenario, flow=district_menu_flow(), clock=lambda: NOON)
     with transaction(pbx.engine) as session:
         call = session.scalars(select(Call).where(Call.caller_number == CALLER)).one()
         assert call.channel.startswith("Local/12319@hotline")
@@ -144,7 +144,7 @@ def test_attended_transfer_to_the_emergency_center(pbx: Pbx, finish: str, caller
         transferred = await scene.wait_for(lambda e: e.event == "AttendedTransfer", timeout=20)
         assert transferred.get("Result") == "Success", transferred.as_dict()
 
-    play(pbx, scenario, settings=settings, clock=lambda: NOON)
+    play(pbx, scenario, flow=district_menu_flow(), settings=settings, clock=lambda: NOON)
     with transaction(pbx.engine) as session:
         call = session.scalars(select(Call).where(Call.caller_number == caller)).one()
         kinds = session.scalars(

@@ -9,7 +9,7 @@ import datetime as dt
 from agent_ui.live.events import EventHub
 from agent_ui.live.wrapup import WrapUp
 from hotline.agent_states import state_of
-from hotline.testing.pbx import Pbx, Scene, keyed, play
+from hotline.testing.pbx import Pbx, Scene, district_menu_flow, keyed, play
 
 NOON = dt.datetime(2026, 11, 30, 4, 0, tzinfo=dt.UTC)
 CALLER = "13800000401"
@@ -49,4 +49,4 @@ def test_wrapup_pauses_then_resumes(pbx: Pbx) -> None:
         assert state_of(pbx.engine, "dc_agent").state == "ready"
         await wrapup.stop()
 
-    play(pbx, scenario, clock=lambda: NOON)
+    play(pbx, scenario, flow=district_menu_flow(), clock=lambda: NOON)

@@ -78,3 +78,21 @@ def test_bad_prompt_row(copy: Path) -> None:
     with pytest.raises(DataErrors) as caught:
         load_flow(copy / "flow.toml", path, OUTCOMES)
     assert any(e.file == "prompts.csv" and e.field == "key" for e in caught.value.errors)
+
+
+def test_the_words_of_numbers_are_required(copy: Path) -> None:
+    prompts = copy / "prompts.csv"
+    lines = prompts.read_text("utf-8").splitlines()
+    prompts.write_text("\n".join(x for x in lines if not x.startswith("hour_1")) + "\n", "utf-8")
+    with pytest.raises(DataErrors) as caught:
+        load_flow(copy / "flow.toml", prompts, OUTCOMES)
+    message = str(caught.value)
+    assert "prompts.csv" in message and "hour_1" in message and "key" in message
+
+
+def test_the_language_is_checked(copy: Path) -> None:
+    flow = copy / "flow.toml"
+    flow.write_text(flow.read_text("utf-8").replace('language = "zh"', 'language = "fr"'))
+    with pytest.raises(DataErrors) as caught:
+        load_flow(flow, copy / "prompts.csv", OUTCOMES)
+    assert "flow.toml" in str(caught.value) and "language" in str(caught.value)

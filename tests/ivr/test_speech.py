@@ -249,23 +249,23 @@ def test_sure_speech_routes(flow: Flow) -> None:
     assert channel.heard == ["greeting", "speak_place"]
 
 
-def test_unsure_speech_is_confirmed_or_keyed(flow: Flow) -> None:
+def test_unsure_speech_is_confirmed_or_goes_to_the_city(flow: Flow) -> None:
     state, channel = run(flow, Heard("东城区", 0.6, DONGCHENG), ["0", "1"])
     assert (state.district, state.district_source) == ("110101", "speech")
     assert channel.heard == ["greeting", "speak_place", "confirm_110101"]
-    state, channel = run(flow, Heard("东城区", 0.6, DONGCHENG), ["0", "2", "02"])
-    assert (state.district, state.district_source) == ("110102", "keyed")
-    assert channel.heard[-1] == "district_menu"
+    state, channel = run(flow, Heard("东城区", 0.6, DONGCHENG), ["0", "2"])
+    assert (state.district, state.district_source) == (None, None)  # the city platform
+    assert channel.heard[-1] == "confirm_110101"
 
 
 @pytest.mark.parametrize(
     "heard",
     [None, Heard("东城区", 0.2, DONGCHENG), Heard("你好", 0.99, None)],
 )
-def test_no_usable_speech_falls_back_to_keys(flow: Flow, heard: Heard | None) -> None:
+def test_no_usable_speech_goes_to_the_city(flow: Flow, heard: Heard | None) -> None:
     state, channel = run(flow, heard, ["0", "01"])
-    assert (state.district, state.district_source) == ("110101", "keyed")
-    assert channel.heard == ["greeting", "speak_place", "district_menu"]
+    assert (state.intent, state.district) == ("report", None)
+    assert channel.heard == ["greeting", "speak_place"]  # no menu after it
 
 
 def test_keys_during_the_speech_step(flow: Flow) -> None:

@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, Engine, event, select, text
 
+from hotline.callers import CallerFacts
 from hotline.calls import batch as batch_module
 from hotline.calls.batch import BatchedWork
 from hotline.calls.records import CallRecords
 from hotline.cases.service import Actor, NewCase, create_case
 from hotline.db import transaction
 from hotline.models import Call, CallEvent
-from ivr.actions import CallerFacts
 from routing.model import CallerHistory
 
 

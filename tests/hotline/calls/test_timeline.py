@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from agi.ami_protocol import Message
-from hotline.calls.timeline import CallView, advance, apply_event
+from hotline.calls.timeline import CallView, OpenCall, advance, apply_event, missed_end
 from hotline.testing.transcripts import ami_events
 
 UNIQUEID = "lab-ivr-queue-agent-1795847304-2"
@@ -68,3 +68,15 @@ def test_what_a_broken_peer_sends_is_stored_as_a_column_can_hold_it() -> None:
         assert change is not None and change.at is not None and change.at >= before, stamp
         assert change.updates["queue"] == "q" + "x" * 63
         assert "\0" not in change.detail["Queue"]
+
+
+def test_a_call_ended_unseen_is_closed_with_what_the_record_knows() -> None:
+    now = dt.datetime(2026, 12, 3, 6, 30, tzinfo=dt.UTC)
+    assert missed_end(OpenCall(1, "u1", queued=True, connected=True), now) == {
+        "ended_at": now,
+        "outcome": "answered",
+    }
+    assert missed_end(OpenCall(2, "u2", queued=True, connected=False), now)["outcome"] == (
+        "abandoned_queue"
+    )
+    assert missed_end(OpenCall(3, "u3", queued=False, connected=False), now)["outcome"] == "ended"
