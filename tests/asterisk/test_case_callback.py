@@ -84,7 +84,11 @@ def test_callback_rings_staff_then_citizen_and_is_recorded(pbx: Pbx) -> None:
             placed = await web.post(f"/cases/{number}/callback", data={"csrf_token": token[1]})
             assert placed.status_code == 303, placed.text
             with transaction(pbx.engine) as session:
-                call = session.scalar(select(Call).where(Call.route_target == "callback"))
+                call = session.scalar(
+                    select(Call).where(
+                        Call.route_target == "callback", Call.caller_number == CITIZEN
+                    )
+                )
                 assert call is not None
                 call_id, uniqueid = call.id, call.uniqueid
             staff = await scene.wait_for(

@@ -344,7 +344,11 @@ def test_the_callback_is_placed_from_the_page_on_the_real_asterisk(pbx: Pbx, chr
                 )
                 assert (answered.get("Number"), answered.get("Caller")) == (citizen, "12319")
                 with transaction(pbx.engine) as session:
-                    call = session.scalar(select(Call).where(Call.route_target == "callback"))
+                    call = session.scalar(
+                        select(Call).where(
+                            Call.route_target == "callback", Call.caller_number == citizen
+                        )
+                    )
                     assert call is not None
                     call_id, uniqueid = call.id, call.uniqueid
                 await scene.wait_for(

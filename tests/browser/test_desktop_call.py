@@ -79,16 +79,16 @@ def test_real_call_pops_and_becomes_a_case(pbx: Pbx, chromium: str) -> None:
                 )
                 await monitor.refresh()
 
-                # A citizen calls the hotline and keys Dongcheng (01).
+                # A citizen calls Dongcheng's own number (the default flow has no menu).
                 await ami.action(
                     "Originate",
-                    Channel="Local/12319@hotline/n",
+                    Channel="Local/65120001@hotline/n",
                     Context="test-caller",
-                    Exten="keys",
+                    Exten="silent",
                     Priority="1",
                     CallerID=f'"Citizen" <{CALLER}>',
                     Async="true",
-                    Variable=["KEYS=0ww01", "HOLD=20"],
+                    Variable=["HOLD=40"],
                 )
                 await page.wait_for_selector("#pop-caller", timeout=45_000)
                 assert await page.inner_text("#pop-caller") == CALLER
