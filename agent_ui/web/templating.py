@@ -28,7 +28,7 @@ NAVIGATION: dict[str, tuple[tuple[str, str], ...]] = {
         ("nav_desk", "/"),
         ("nav_inbox", "/supervisor/inbox"),
         ("nav_ledger", "/supervisor/ledger"),
-        ("nav_evaluation", "/public/evaluation"),
+        ("nav_evaluation", "/supervisor/evaluation"),
     ),
     "supervisor": (
         ("nav_workspace", "/cases"),
@@ -37,7 +37,7 @@ NAVIGATION: dict[str, tuple[tuple[str, str], ...]] = {
         ("nav_reports", "/reports"),
         ("nav_inbox", "/supervisor/inbox"),
         ("nav_ledger", "/supervisor/ledger"),
-        ("nav_evaluation", "/public/evaluation"),
+        ("nav_evaluation", "/supervisor/evaluation"),
     ),
     "unit": (("nav_jobs", "/unit"),),
     "inspector": (("nav_field", "/field"),),

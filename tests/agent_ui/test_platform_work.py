@@ -195,3 +195,28 @@ def test_an_assisting_unit_reports_its_part_on_the_portal(api: Any, loaded_engin
             select(CaseHistory.action).join(Case).where(Case.number == waiting)
         ).all()
         assert actions[-1] == "assist_done"
+
+
+def test_evaluation_in_scope(api: Any, loaded_engine: Engine) -> None:
+    """A district's staff read their district's figures; the city reads every district."""
+    world(loaded_engine)
+    with transaction(loaded_engine) as session:
+        create_case(
+            session,
+            Actor("xc_dispatcher", "dispatcher", "110102"),
+            NewCase(source="phone", kind="event", class_code="0102", district_code="110102"),
+            "xc",
+        )
+    sign_in(api.client, "dc_super")
+    mine = api.client.get("/supervisor/evaluation.json").json()
+    assert {r["code"] for r in mine["rows"]} == {"110101"}
+    page = api.client.get("/supervisor/evaluation", params={"scope": "unit"})
+    assert page.status_code == 200 and "东城区环境卫生服务中心" in page.text
+    assert "西城区" not in page.text
+    api.client.cookies.clear()
+    sign_in(api.client, "city_super")
+    every = api.client.get("/supervisor/evaluation.json").json()
+    assert {"110101", "110102"} <= {r["code"] for r in every["rows"]}
+    api.client.cookies.clear()
+    sign_in(api.client, "unit_dc_sanitation")
+    assert api.client.get("/supervisor/evaluation").status_code == 403
