@@ -9,6 +9,7 @@ import io
 import re
 from typing import Any
 
+import openpyxl
 from sqlalchemy import Engine, select
 
 from hotline.cases.calendar import load_calendar
@@ -158,6 +159,18 @@ def test_ledger_page_and_csv(api: Any, loaded_engine: Engine) -> None:
         )
     )
     assert rows[1][1] == on_ledger and rows[1][2] == "110101"
+    # the stock: nothing at the start of this month, one added, still on it (carried over)
+    assert "期初存量" in page.text and "结转挂账案件 (1)" in page.text
+    workbook = api.client.get("/supervisor/ledger.xlsx", params=params)
+    assert workbook.status_code == 200 and workbook.content[:2] == b"PK"
+    book = openpyxl.load_workbook(io.BytesIO(workbook.content))
+    stock, carried = book.worksheets
+    assert ["区", "东城区", 0, 1, 0, 1] in [list(r) for r in stock.iter_rows(values_only=True)]
+    assert carried.cell(2, 1).value == on_ledger and carried.cell(2, 7).value.startswith("需市政")
+    assert api.client.get("/supervisor/ledger", params={"month": "2026-13"}).status_code == 422
+    api.client.cookies.clear()
+    sign_in(api.client, "city_super")
+    assert on_ledger in api.client.get("/supervisor/ledger", params=params).text
     api.client.cookies.clear()
     sign_in(api.client, "dc_agent")
     assert api.client.get("/supervisor/ledger").status_code == 403
