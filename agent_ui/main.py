@@ -15,7 +15,16 @@ from agent_ui.api import cases as api_cases
 from agent_ui.api import field as api_field
 from agent_ui.api import metrics, open311
 from agent_ui.live.events import EventHub
-from agent_ui.pages import admin, case_page, evaluation, ledger_pages, public, supervisor, workspace
+from agent_ui.pages import (
+    admin,
+    case_page,
+    city,
+    evaluation,
+    ledger_pages,
+    public,
+    supervisor,
+    workspace,
+)
 from agent_ui.pages import desk as desktop
 from agent_ui.pages import field as field_form
 from agent_ui.pages import inbox as platform_work
@@ -60,6 +69,7 @@ def create_app(
     app.include_router(public.router)
     app.include_router(evaluation.router)
     app.include_router(ledger_pages.router)
+    app.include_router(city.router)
     app.include_router(api_field.router)
     app.include_router(auth.router)
     app.include_router(unit_portal.router)

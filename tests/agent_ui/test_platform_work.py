@@ -233,3 +233,24 @@ def test_evaluation_in_scope(api: Any, loaded_engine: Engine) -> None:
     api.client.cookies.clear()
     sign_in(api.client, "unit_dc_sanitation")
     assert api.client.get("/supervisor/evaluation").status_code == 403
+
+
+def test_the_city_sees_every_district(api: Any, loaded_engine: Engine) -> None:
+    """Open cases, overdue jobs and the ledger per district, for the city platform only."""
+    extension, _ = world(loaded_engine)
+    with transaction(loaded_engine) as session:
+        case = session.scalar(select(Case).where(Case.number == extension))
+        assert case is not None
+        case.due_at = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    sign_in(api.client, "city_super")
+    page = api.client.get("/supervisor/city")
+    assert page.status_code == 200 and "东城区" in page.text and "西城区" in page.text
+    assert 'href="/supervisor/city"' in page.text
+    rows = {r["code"]: r for r in api.client.get("/supervisor/city.json").json()}
+    dongcheng = rows["110101"]
+    assert (dongcheng["open"], dongcheng["overdue"], dongcheng["ledger"]) == (2, 1, 1)
+    assert rows["110102"]["open"] == 0
+    api.client.cookies.clear()
+    sign_in(api.client, "dc_super")
+    assert api.client.get("/supervisor/city").status_code == 403
+    assert 'href="/supervisor/city"' not in api.client.get("/supervisor/ledger").text
