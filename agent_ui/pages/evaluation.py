@@ -144,10 +144,30 @@ def page(
             "next_link": _next(period),
             "to_local": dt.datetime.fromisoformat(data["to"]).strftime("%Y-%m-%d %H:%M"),
             "period_name": lambda label: period_name(label, language(request)),
+            "chart": _chart(data["rows"], translator(request)),
         },
         session=session,
         current=current,
     )
+
+
+def _chart(rows: list[dict[str, Any]], t: Any) -> dict[str, Any] | None:
+    """On-time rate per key, this period beside the one before (percent)."""
+    if not rows:
+        return None
+
+    def percent(value: float | None) -> float | None:
+        return None if value is None else round(value * 100, 1)
+
+    return {
+        "kind": "bar",
+        "percent": True,
+        "categories": [r["name"] for r in rows],
+        "series": [
+            {"name": t.ev_this, "data": [percent(r["on_time_rate"]) for r in rows]},
+            {"name": t.ev_before, "data": [percent(r["previous"]["on_time_rate"]) for r in rows]},
+        ],
+    }
 
 
 def period_name(label: str, lang: str) -> str:

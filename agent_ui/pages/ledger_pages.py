@@ -44,7 +44,18 @@ def _figures(session: Session, current: SignedIn, period: Period) -> dict[str, A
         group: ledger_stock.stock(session, group, period.start, cut, district)
         for group in ledger_stock.GROUPS
     }
+    trend = []
+    month = period
+    for _ in range(12):  # the stock over the year before: twelve small aggregates
+        if month.start <= utcnow():
+            figures = ledger_stock.total(
+                ledger_stock.stock(session, "district", month.start, month.cut(utcnow()), district)
+            )
+            trend.append((month.label, figures))
+        month = month.previous()
+    trend.reverse()
     return {
+        "trend": trend,
         "month": period.label,
         "running": period.running(utcnow()),
         "stock": stock,
@@ -81,6 +92,20 @@ def ledger_page(
             **figures,
             "zone": zone,
             "key_name": lambda group, key: key_name(names, group, key, t),
+            "chart": {
+                "kind": "bar",
+                "percent": False,
+                "categories": [label for label, _ in figures["trend"]],
+                "series": [
+                    {"name": t.lg_added, "data": [s.added for _, s in figures["trend"]]},
+                    {"name": t.lg_resolved, "data": [s.resolved for _, s in figures["trend"]]},
+                    {
+                        "name": t.lg_closing,
+                        "kind": "line",
+                        "data": [s.closing for _, s in figures["trend"]],
+                    },
+                ],
+            },
         },
         session=session,
         current=current,
