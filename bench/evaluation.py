@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from case_list import _maintain, load, machine  # noqa: E402
 from sqlalchemy import Engine  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 from stats import percentile  # noqa: E402
 
@@ -125,16 +126,21 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--pg", default=pg.DEFAULT_URL, help="an admin URL (CREATE DATABASE)")
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--reuse", help="a database an earlier --keep run loaded")
     args = parser.parse_args()
-    database = pg.create_database(args.pg, prefix="hotline_bench_eval")
+    if args.reuse:
+        database = make_url(args.pg).set(database=args.reuse)
+    else:
+        database = pg.create_database(args.pg, prefix="hotline_bench_eval")
     url = database.render_as_string(hide_password=False)
     engine = make_engine(url)
     try:
         print(machine(engine), flush=True)
-        migrate.upgrade(url)
-        load_reference_data(engine, ROOT / "data" / "reference")
-        print(f"{args.cases:,} cases loaded in {load(engine, args.cases):.0f} s", flush=True)
-        print(f"history added in {add_history(engine):.0f} s", flush=True)
+        if not args.reuse:
+            migrate.upgrade(url)
+            load_reference_data(engine, ROOT / "data" / "reference")
+            print(f"{args.cases:,} cases loaded in {load(engine, args.cases):.0f} s", flush=True)
+            print(f"history added in {add_history(engine):.0f} s", flush=True)
         with engine.connect() as connection:
             rows = connection.exec_driver_sql("SELECT count(*) FROM case_history").scalar()
         print(f"{rows:,} history rows", flush=True)
@@ -189,7 +195,7 @@ def main() -> int:
         return 1 if missed else 0
     finally:
         engine.dispose()
-        if args.keep:
+        if args.keep or args.reuse:
             print(f"kept {database.database}")
         else:
             pg.drop_database(args.pg, str(database.database))
