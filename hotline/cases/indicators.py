@@ -203,10 +203,10 @@ def compute(
         raise ValueError(f"no scope {scope!r}")
     counts: dict[str, dict[str, Any]] = {}
     if session.get_bind().dialect.name == "postgresql":
-        # The planner prices the correlated look-ups per row high and compiles the query
-        # (JIT) for half a second; the query itself takes a tenth of that (bench/evaluation.py).
+        # The planner prices the aggregates high and compiles them (JIT) for half a second;
+        # the queries themselves take a fraction of that (bench/evaluation.py).
         session.execute(text("SET LOCAL jit = off"))
-    for query in (_events(scope, start, cut), _due(scope, start, cut)):
+    for query in (_events(scope, start, cut, district), _due(scope, start, cut, district)):
         if district is not None:
             query = query.where(Case.district_code == district)
         for row in session.execute(query).mappings():
@@ -248,42 +248,64 @@ def _scoped(query: Rows, scope: str, unit: SQLColumnExpression[Any]) -> Rows:
     return query.add_columns(key.label("key")).group_by(key)
 
 
-def _events(scope: str, start: dt.datetime, cut: dt.datetime) -> Rows:
+EVENTS = (
+    "create",
+    "register",
+    "dispatch",
+    "return",
+    "report_handled",
+    "urge",
+    "verify",
+    "rework",
+    "close",
+)
+
+
+def _events(scope: str, start: dt.datetime, cut: dt.datetime, district: str | None) -> Rows:
+    """One pass over the history of the cases with events in the period: window functions
+    carry each row's last dispatch and last report, and the case's close (before the cut)."""
     h = CaseHistory
-    earlier = aliased(CaseHistory)
-    later = aliased(CaseHistory)
-    action = h.action
-    last_report = (
-        select(func.max(earlier.at))
-        .where(earlier.case_id == h.case_id, earlier.action == "report_handled", earlier.at <= h.at)
-        .scalar_subquery()
+    touched = select(h.case_id).where(h.at >= start, h.at < cut, h.action.in_(EVENTS))
+    if district is not None:
+        touched = touched.join(Case, Case.id == h.case_id).where(Case.district_code == district)
+    order = (h.at, h.id)
+    rows = (
+        select(
+            h.case_id,
+            h.action,
+            h.to_state,
+            h.at,
+            h.data["unit_code"].as_string().label("data_unit"),
+            func.max(case((h.action == "dispatch", h.at)))
+            .over(partition_by=h.case_id, order_by=order)
+            .label("last_dispatch"),
+            func.max(case((h.action == "report_handled", h.at)))
+            .over(partition_by=h.case_id, order_by=order)
+            .label("last_report"),
+            func.max(case((h.action == "close", h.at)))
+            .over(partition_by=h.case_id)
+            .label("closed_at"),
+        )
+        .where(h.case_id.in_(touched), h.at < cut, h.action.in_(EVENTS))
+        .subquery()
     )
-    last_dispatch = (
-        select(func.max(earlier.at))
-        .where(earlier.case_id == h.case_id, earlier.action == "dispatch", earlier.at <= h.at)
-        .scalar_subquery()
-    )
-    closed_by_cut = (
-        select(later.id)
-        .where(later.case_id == h.case_id, later.action == "close", later.at < cut)
-        .exists()
-    )
-    registered = and_(h.to_state == "registered", action.in_(("create", "register")))
+    action = rows.c.action
+    registered = and_(rows.c.to_state == "registered", action.in_(("create", "register")))
     checked = action.in_(("verify", "rework"))
     satisfied = and_(action == "verify", Case.satisfaction.between(1, 5))
-    handling = seconds_between(last_dispatch, h.at) / 3600.0
+    handling = seconds_between(rows.c.last_dispatch, rows.c.at) / 3600.0
     # A dispatch row names the unit it went to; other rows are counted for the case's unit.
-    unit = func.coalesce(h.data["unit_code"].as_string(), Case.unit_code)
+    unit = func.coalesce(rows.c.data_unit, Case.unit_code)
     query = (
         select(
             _count(registered).label("registered"),
             _count(
                 and_(
                     registered,
-                    seconds_between(Case.created_at, h.at) <= REGISTER_WITHIN.total_seconds(),
+                    seconds_between(Case.created_at, rows.c.at) <= REGISTER_WITHIN.total_seconds(),
                 )
             ).label("registered_on_time"),
-            _count(and_(registered, closed_by_cut)).label("registered_closed"),
+            _count(and_(registered, rows.c.closed_at.is_not(None))).label("registered_closed"),
             _count(action == "dispatch").label("dispatched"),
             _count(action == "return").label("returned"),
             _count(action == "report_handled").label("handled"),
@@ -296,7 +318,7 @@ def _events(scope: str, start: dt.datetime, cut: dt.datetime) -> Rows:
             _count(
                 and_(
                     checked,
-                    seconds_between(last_report, h.at) <= VERIFY_WITHIN.total_seconds(),
+                    seconds_between(rows.c.last_report, rows.c.at) <= VERIFY_WITHIN.total_seconds(),
                 )
             ).label("checked_on_time"),
             _count(and_(action == "verify", Case.solved.is_(True))).label("solved"),
@@ -308,61 +330,51 @@ def _events(scope: str, start: dt.datetime, cut: dt.datetime) -> Rows:
                     action == "close",
                     or_(
                         Case.due_at.is_(None),
-                        seconds_between(Case.due_at, h.at) <= VERIFY_WITHIN.total_seconds(),
+                        seconds_between(Case.due_at, rows.c.at) <= VERIFY_WITHIN.total_seconds(),
                     ),
                 )
             ).label("closed_on_time"),
         )
-        .select_from(h)
-        .join(Case, Case.id == h.case_id)
-        .where(
-            h.at >= start,
-            h.at < cut,
-            action.in_(
-                (
-                    "create",
-                    "register",
-                    "dispatch",
-                    "return",
-                    "report_handled",
-                    "urge",
-                    "verify",
-                    "rework",
-                    "close",
-                )
-            ),
-        )
+        .select_from(rows)
+        .join(Case, Case.id == rows.c.case_id)
+        .where(rows.c.at >= start)
     )
     return _scoped(query, scope, unit)
 
 
-def _due(scope: str, start: dt.datetime, cut: dt.datetime) -> Rows:
-    """The jobs due in [start, cut), judged on what was known at the cut."""
-    h = aliased(CaseHistory)
-    last_report = (
-        select(func.max(h.at))
-        .where(h.case_id == Case.id, h.action == "report_handled", h.at < cut)
-        .scalar_subquery()
+def _due(scope: str, start: dt.datetime, cut: dt.datetime, district: str | None) -> Rows:
+    """The jobs due in [start, cut), judged on what was known at the cut: their last report
+    and rework and any approved extension, aggregated once per case."""
+    h = CaseHistory
+    due = and_(Case.due_at >= start, Case.due_at < cut, Case.state.in_(WITH_A_UNIT))
+    if district is not None:
+        due = and_(due, Case.district_code == district)
+    facts = (
+        select(
+            h.case_id,
+            func.max(case((h.action == "report_handled", h.at))).label("last_report"),
+            func.max(case((h.action == "rework", h.at))).label("last_rework"),
+            func.max(case((h.action == "approve_extension", 1), else_=0)).label("extended"),
+        )
+        .where(
+            h.case_id.in_(select(Case.id).where(due)),
+            h.action.in_(("report_handled", "rework", "approve_extension")),
+            h.at < cut,
+        )
+        .group_by(h.case_id)
+        .subquery()
     )
-    last_rework = (
-        select(func.max(h.at))
-        .where(h.case_id == Case.id, h.action == "rework", h.at < cut)
-        .scalar_subquery()
-    )
-    extended = (
-        select(h.id)
-        .where(h.case_id == Case.id, h.action == "approve_extension", h.at < cut)
-        .exists()
-    )
+    last_report, last_rework = facts.c.last_report, facts.c.last_rework
     handled = and_(last_report.is_not(None), or_(last_rework.is_(None), last_rework < last_report))
     query: Rows = (
         select(
             func.count().label("due"),
             _count(handled).label("due_handled"),
             _count(and_(handled, last_report <= Case.due_at)).label("due_on_time"),
-            _count(extended).label("extended"),
+            func.coalesce(func.sum(facts.c.extended), 0).label("extended"),
         )
         .select_from(Case)
-        .where(Case.due_at >= start, Case.due_at < cut, Case.state.in_(WITH_A_UNIT))
+        .outerjoin(facts, facts.c.case_id == Case.id)
+        .where(due)
     )
     return _scoped(query, scope, Case.unit_code)
