@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from typing import Any
 
 import pytest
@@ -110,3 +111,12 @@ def test_ledger_csv(api: Any, loaded_engine: Engine) -> None:
     other = api.client.get("/api/v1/ledger.csv", params={"month": "2026-11"}, headers=api.xicheng)
     assert number not in other.text  # Xicheng's system sees Xicheng's ledger only
     assert api.client.get("/api/v1/ledger.csv", headers=api.unit).status_code == 403
+
+
+def test_api_docs_load_nothing_from_elsewhere(api: Any) -> None:
+    page = api.client.get("/docs")
+    assert page.status_code == 200 and "/static/vendor/swagger-ui-" in page.text
+    assert "http://" not in page.text and "https://" not in page.text
+    assert api.client.get("/redoc").status_code == 404
+    for asset in re.findall(r"/static/vendor/[\w.-]+", page.text):
+        assert api.client.get(asset).status_code == 200

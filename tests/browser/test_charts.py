@@ -1,6 +1,7 @@
-"""The evaluation and ledger charts in a real browser with the network closed to anything
-but the app itself: Apache ECharts comes from the app (static/vendor), each chart draws with
-data, the public page fits a phone's width, and screenshots are kept in test-artifacts/."""
+"""The evaluation and ledger charts, and the API's /docs, in a real browser with the network
+closed to anything but the app itself: Apache ECharts and Swagger UI come from the app
+(static/vendor), each chart draws with data, the public page fits a phone's width, and
+screenshots are kept in test-artifacts/."""
 
 from __future__ import annotations
 
@@ -90,6 +91,9 @@ def test_charts(loaded_engine: Engine, loaded_db_url: str, tmp_path: Path, chrom
             await boss.wait_for_selector(".lg-chart svg")
             assert await boss.evaluate("window.hotlineChartsDrawn") == 1
             await boss.screenshot(path=str(ARTIFACTS / "ledger-chart.png"), full_page=True)
+            await boss.goto(f"{base}/docs")  # Swagger UI from the app's own files too
+            await boss.wait_for_selector(".opblock", timeout=20_000)
+            await boss.screenshot(path=str(ARTIFACTS / "api-docs.png"))
             await browser.close()
 
     asyncio.run(main())
