@@ -254,3 +254,35 @@ def test_the_city_sees_every_district(api: Any, loaded_engine: Engine) -> None:
     sign_in(api.client, "dc_super")
     assert api.client.get("/supervisor/city").status_code == 403
     assert 'href="/supervisor/city"' not in api.client.get("/supervisor/ledger").text
+
+
+def test_the_monthly_report_for_the_municipal_government(api: Any, loaded_engine: Engine) -> None:
+    """The month's figures, the rankings and the major cases on the ledger; printable, Excel."""
+    load_demo_users(loaded_engine)
+    long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=40)
+    with transaction(loaded_engine) as session:
+        case, _ = create_case(
+            session,
+            AGENT,
+            NewCase(source="phone", kind="event", class_code="0102", district_code="110101"),
+            "old",
+            now=long_ago,
+        )
+        old = case.number
+        transition(session, AGENT, old, "dispatch", 1, {"unit_code": "auto"}, now=long_ago)
+        transition(session, UNIT, old, "accept", 2, now=long_ago)
+        transition(session, SUPER, old, "to_ledger", 3, {"note": "需拆迁后处理"}, now=long_ago)
+    sign_in(api.client, "city_super")
+    page = api.client.get("/supervisor/city/report")
+    assert page.status_code == 200 and "重大挂账问题 (1)" in page.text
+    assert old in page.text and "需拆迁后处理" in page.text and "@media print" in page.text
+    book = openpyxl.load_workbook(
+        io.BytesIO(api.client.get("/supervisor/city/report.xlsx").content)
+    )
+    assert [s.title for s in book.worksheets][-1] == "重大挂账问题"
+    assert book.worksheets[-1].cell(2, 1).value == old
+    assert api.client.get("/supervisor/city/report", params={"month": "2026-13"}).status_code == 422
+    api.client.cookies.clear()
+    sign_in(api.client, "dc_super")
+    assert api.client.get("/supervisor/city/report").status_code == 403
+    assert api.client.get("/supervisor/city/report.xlsx").status_code == 403
