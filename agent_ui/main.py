@@ -15,7 +15,17 @@ from agent_ui.api import cases as api_cases
 from agent_ui.api import field as api_field
 from agent_ui.api import metrics, open311
 from agent_ui.live.events import EventHub
-from agent_ui.pages import admin, case_page, public, supervisor, workspace
+from agent_ui.pages import (
+    admin,
+    api_docs,
+    case_page,
+    city,
+    evaluation,
+    ledger_pages,
+    public,
+    supervisor,
+    workspace,
+)
 from agent_ui.pages import desk as desktop
 from agent_ui.pages import field as field_form
 from agent_ui.pages import inbox as platform_work
@@ -41,7 +51,10 @@ def create_app(
 ) -> FastAPI:
     """The web app. ``hub`` carries live events to pages; ``ami`` places agents in queues
     (None without Asterisk: the state buttons then answer 503)."""
-    app = FastAPI(title="City-management hotline", version=__version__)
+    # /docs is served from the app's own files (pages.api_docs); ReDoc would need a CDN.
+    app = FastAPI(
+        title="City-management hotline", version=__version__, docs_url=None, redoc_url=None
+    )
     app.state.hub = hub or EventHub()
     app.state.ami = ami
     app.state.ami_clients = [ami] if ami is not None else []  # every node (service.run)
@@ -58,6 +71,10 @@ def create_app(
     app.include_router(api_cases.router)
     app.include_router(open311.router)
     app.include_router(public.router)
+    app.include_router(evaluation.router)
+    app.include_router(ledger_pages.router)
+    app.include_router(city.router)
+    app.include_router(api_docs.router)
     app.include_router(api_field.router)
     app.include_router(auth.router)
     app.include_router(unit_portal.router)

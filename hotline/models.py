@@ -344,6 +344,7 @@ class Case(Base):
         Index("ix_cases_created", "created_at", "id"),
         Index("ix_cases_creator_created", "created_by", "created_at", "id"),
         Index("ix_cases_unit_state", "unit_code", "state"),
+        Index("ix_cases_due", "due_at"),
         Index(
             "ix_cases_pending_extension",
             "pending_extension_hours",
@@ -425,6 +426,7 @@ class CaseHistory(Base):
     """Every change to a case, written in the same transaction as the change."""
 
     __tablename__ = "case_history"
+    __table_args__ = (Index("ix_case_history_action_at", "action", "at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)

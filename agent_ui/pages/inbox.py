@@ -1,34 +1,30 @@
 """A supervisor's desk work beside the wallboard: the inbox (notifications the scheduler
 sent to the platform: overdue jobs, escalations; and the units' extension requests waiting
-for a decision) and the ledger (挂账) of a month, printable and as CSV."""
+for a decision). The ledger (挂账) pages are in ``ledger_pages``."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from agent_ui.pages.public import Month
 from agent_ui.web.auth import Current, SignedIn, check_csrf
 from agent_ui.web.deps import DbSession
 from agent_ui.web.errors import refusal_text
 from agent_ui.web.templating import render
-from hotline.cases import ledger
 from hotline.cases.calendar import load_calendar
 from hotline.cases.service import CaseError, decide_extension, waiting_extension_request
 from hotline.models import Case, Notification, utcnow
-from hotline.periods import month_bounds
 from hotline.roles import PLATFORM_STAFF
 
 router = APIRouter(prefix="/supervisor", include_in_schema=False)
 ACTIVE = ("dispatched", "in_progress", "rework")
 
 
-def _supervisor(current: SignedIn) -> None:
+def supervisor_only(current: SignedIn) -> None:
     """The inbox and the ledger are the platform staff's: dispatchers and shift leaders."""
     if current.user.role not in PLATFORM_STAFF:
         raise HTTPException(403, "for the platforms' staff")
@@ -61,7 +57,7 @@ def inbox(
     request: Request, current: SignedIn, session: Session, error: str = "", status: int = 200
 ) -> Response:
     """The page; after a refused decision, with the reason and a 4xx status."""
-    _supervisor(current)
+    supervisor_only(current)
     notes = session.execute(
         select(Notification, Case.number)
         .join(Case, Case.id == Notification.case_id)
@@ -90,7 +86,7 @@ def mark_read(
     session: DbSession,
     csrf_token: Annotated[str, Form(max_length=64)],
 ) -> Response:
-    _supervisor(current)
+    supervisor_only(current)
     check_csrf(current, csrf_token)
     done = session.execute(
         update(Notification)
@@ -113,7 +109,7 @@ def decide(
     decision: Annotated[str, Form(pattern=r"^(approve|refuse)$")],
 ) -> Response:
     """Approve (the deadline moves by the working hours asked) or refuse a unit's request."""
-    _supervisor(current)
+    supervisor_only(current)
     check_csrf(current, csrf_token)
     try:
         with session.begin_nested():
@@ -130,39 +126,3 @@ def decide(
             raise HTTPException(404, str(exc)) from exc
         return inbox(request, current, session, error=refusal_text(request, exc), status=exc.status)
     return RedirectResponse("/supervisor/inbox", status_code=303)
-
-
-@router.get("/ledger", response_class=HTMLResponse)
-def ledger_page(
-    request: Request, current: Current, session: DbSession, month: Month = None
-) -> Response:
-    _supervisor(current)
-    zone = ZoneInfo(request.app.state.settings.timezone)
-    label, start, end = month_bounds(month, zone)
-    rows = ledger.ledger_rows(session, current.actor, start, end)
-    return render(
-        request,
-        "supervisor/ledger.html",
-        {
-            "month": label,
-            "rows": rows,
-            "summary": ledger.summary(rows),
-            "zone": zone,
-        },
-        session=session,
-        current=current,
-    )
-
-
-@router.get("/ledger.csv")
-def ledger_csv(
-    request: Request, current: Current, session: DbSession, month: Month = None
-) -> Response:
-    _supervisor(current)
-    label, start, end = month_bounds(month, ZoneInfo(request.app.state.settings.timezone))
-    rows = ledger.ledger_rows(session, current.actor, start, end)
-    return Response(
-        ledger.ledger_csv(rows, label),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="ledger-{label}.csv"'},
-    )

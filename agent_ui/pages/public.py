@@ -1,57 +1,51 @@
-"""Published results (the seed: evaluation results are made public): indicators per district
-and per unit for a month. No personal data: counts and rates only."""
+"""Published results (the seed: evaluation results are made public): the indicators of any
+period per district, street, unit or class, beside the period before. No personal data:
+counts and rates only."""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import select
 
+from agent_ui.pages import evaluation
+from agent_ui.pages.evaluation import Month, PeriodText, Scope
 from agent_ui.web.deps import DbSession, TokenActor
-from agent_ui.web.templating import render
 from hotline.cases import ledger
-from hotline.cases.indicators import compute, load
 from hotline.cases.service import CaseError
-from hotline.models import Area, Unit
 from hotline.periods import month_bounds
 
 router = APIRouter(tags=["evaluation"])
-Month = Annotated[str | None, Query(pattern=r"^(19|20)\d{2}-(0[1-9]|1[0-2])$")]
 
 
-def _evaluation(session: DbSession, request: Request, month: str | None) -> dict[str, Any]:
-    zone = ZoneInfo(request.app.state.settings.timezone)
-    label, start, end = month_bounds(month, zone)
-    units, districts = compute(load(session, end), start, end)
-    unit_names = dict(session.execute(select(Unit.code, Unit.name_zh)).all())
-    area_names = dict(session.execute(select(Area.code, Area.name_zh)).all())
-    return {
-        "month": label,
-        "districts": [
-            {"code": k, "name": area_names.get(k, "市级平台"), **dataclasses.asdict(v)}
-            for k, v in sorted(districts.items())
-        ],
-        "units": [
-            {"code": k, "name": unit_names.get(k, k), **dataclasses.asdict(v)}
-            for k, v in sorted(units.items())
-        ],
-    }
+class PublicQuery:
+    """The public pages' query: a period (``month``: its older name) and a scope."""
+
+    def __init__(
+        self, period: PeriodText = None, month: Month = None, scope: Scope = "district"
+    ) -> None:
+        self.period, self.month, self.scope = period, month, scope
+
+    def figures(self, request: Request, session: DbSession) -> dict[str, Any]:
+        chosen = evaluation.period_of(request, self.period, self.month)
+        return evaluation.build(request, session, chosen, self.scope, None)
+
+
+Published = Annotated[PublicQuery, Depends()]
 
 
 @router.get("/public/evaluation.json")
-def evaluation_json(request: Request, session: DbSession, month: Month = None) -> dict[str, Any]:
-    return _evaluation(session, request, month)
+def evaluation_json(request: Request, session: DbSession, query: Published) -> dict[str, Any]:
+    """The whole city's figures: the public sees every district."""
+    return query.figures(request, session)
 
 
 @router.get("/public/evaluation", response_class=HTMLResponse, include_in_schema=False)
-def evaluation_page(request: Request, session: DbSession, month: Month = None) -> HTMLResponse:
-    return render(
-        request, "public/evaluation.html", _evaluation(session, request, month), session=session
-    )
+def evaluation_page(request: Request, session: DbSession, query: Published) -> HTMLResponse:
+    data = query.figures(request, session)
+    return evaluation.page(request, session, data, "/public/evaluation")
 
 
 @router.get("/api/v1/ledger.csv")

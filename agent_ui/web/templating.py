@@ -28,7 +28,8 @@ NAVIGATION: dict[str, tuple[tuple[str, str], ...]] = {
         ("nav_desk", "/"),
         ("nav_inbox", "/supervisor/inbox"),
         ("nav_ledger", "/supervisor/ledger"),
-        ("nav_evaluation", "/public/evaluation"),
+        ("nav_evaluation", "/supervisor/evaluation"),
+        ("nav_city", "/supervisor/city"),
     ),
     "supervisor": (
         ("nav_workspace", "/cases"),
@@ -37,12 +38,24 @@ NAVIGATION: dict[str, tuple[tuple[str, str], ...]] = {
         ("nav_reports", "/reports"),
         ("nav_inbox", "/supervisor/inbox"),
         ("nav_ledger", "/supervisor/ledger"),
-        ("nav_evaluation", "/public/evaluation"),
+        ("nav_evaluation", "/supervisor/evaluation"),
+        ("nav_city", "/supervisor/city"),
     ),
     "unit": (("nav_jobs", "/unit"),),
     "inspector": (("nav_field", "/field"),),
     "admin": (("nav_users", "/admin"),),
 }
+
+
+def _navigation(user: Any) -> tuple[tuple[str, str], ...]:
+    """The links of the user's role; the city overview for the city platform's staff only."""
+    if user is None:
+        return ()
+    scope = user.scope_code or ""
+    city = len(scope) == 6 and scope.endswith("0000")
+    return tuple(
+        (key, href) for key, href in NAVIGATION.get(user.role, ()) if key != "nav_city" or city
+    )
 
 
 def city_zone(request: Request) -> ZoneInfo:
@@ -90,7 +103,7 @@ def render(
         "zone_label": request.app.state.settings.timezone,
         "user": user,
         "csrf": current.session.csrf_token if current is not None else "",
-        "nav": NAVIGATION.get(user.role, ()) if user is not None else (),
+        "nav": _navigation(user),
         "here": request.url.path,
         "switch_url": switch_language_url(request),
         "now": dt.datetime.now(dt.UTC),

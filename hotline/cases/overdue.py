@@ -2,7 +2,8 @@
 and escalate to the city platform what is still open after a grace period.
 
 An overdue job is marked once (``overdue_at``), with a history row, an outbox event and
-notifications; it keeps its state. Escalation is the lifecycle's ``escalate`` action taken
+notifications (the unit; the district's platform; the city platform too when the job is a
+city-level unit's); it keeps its state. Escalation is the lifecycle's ``escalate`` action taken
 by ``system``. Only cases on a district platform are escalated (the city has no one above).
 """
 
@@ -57,15 +58,16 @@ def sweep(
                 case_id=case.id, unit_code=case.unit_code, kind="overdue", text=text, created_at=now
             )
         )
-        session.add(
-            Notification(
-                case_id=case.id,
-                scope_code=case.district_code or city_scope,
-                kind="overdue",
-                text=text,
-                created_at=now,
+        # The platform of the case's district; a job of a city-level unit also the city's.
+        scopes = {case.district_code or city_scope}
+        if case.platform_level == "city":
+            scopes.add(city_scope)
+        for scope in sorted(scopes):
+            session.add(
+                Notification(
+                    case_id=case.id, scope_code=scope, kind="overdue", text=text, created_at=now
+                )
             )
-        )
         result.overdue.append(case.number)
     session.flush()
     stale = session.scalars(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from hotline.settings import PROJECT_ROOT
@@ -31,3 +34,23 @@ async def signed_in_page(
     await page.click("button[type=submit]")
     await page.wait_for_load_state()
     return page
+
+
+@asynccontextmanager
+async def served(app: Any) -> AsyncIterator[str]:
+    """``app`` served on a free local port for the block; yields its base address."""
+    import uvicorn
+
+    from hotline.service import EmbeddedWebServer
+    from hotline.testing.pbx import free_port
+
+    port = free_port()
+    web = EmbeddedWebServer(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
+    serving = asyncio.create_task(web.serve())
+    while not web.started:
+        await asyncio.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        web.should_exit = True
+        await serving

@@ -9,6 +9,7 @@ import io
 import re
 from typing import Any
 
+import openpyxl
 from sqlalchemy import Engine, select
 
 from hotline.cases.calendar import load_calendar
@@ -158,6 +159,18 @@ def test_ledger_page_and_csv(api: Any, loaded_engine: Engine) -> None:
         )
     )
     assert rows[1][1] == on_ledger and rows[1][2] == "110101"
+    # the stock: nothing at the start of this month, one added, still on it (carried over)
+    assert "期初存量" in page.text and "结转挂账案件 (1)" in page.text
+    workbook = api.client.get("/supervisor/ledger.xlsx", params=params)
+    assert workbook.status_code == 200 and workbook.content[:2] == b"PK"
+    book = openpyxl.load_workbook(io.BytesIO(workbook.content))
+    stock, carried = book.worksheets
+    assert ["区", "东城区", 0, 1, 0, 1] in [list(r) for r in stock.iter_rows(values_only=True)]
+    assert carried.cell(2, 1).value == on_ledger and carried.cell(2, 7).value.startswith("需市政")
+    assert api.client.get("/supervisor/ledger", params={"month": "2026-13"}).status_code == 422
+    api.client.cookies.clear()
+    sign_in(api.client, "city_super")
+    assert on_ledger in api.client.get("/supervisor/ledger", params=params).text
     api.client.cookies.clear()
     sign_in(api.client, "dc_agent")
     assert api.client.get("/supervisor/ledger").status_code == 403
@@ -195,3 +208,81 @@ def test_an_assisting_unit_reports_its_part_on_the_portal(api: Any, loaded_engin
             select(CaseHistory.action).join(Case).where(Case.number == waiting)
         ).all()
         assert actions[-1] == "assist_done"
+
+
+def test_evaluation_in_scope(api: Any, loaded_engine: Engine) -> None:
+    """A district's staff read their district's figures; the city reads every district."""
+    world(loaded_engine)
+    with transaction(loaded_engine) as session:
+        create_case(
+            session,
+            Actor("xc_dispatcher", "dispatcher", "110102"),
+            NewCase(source="phone", kind="event", class_code="0102", district_code="110102"),
+            "xc",
+        )
+    sign_in(api.client, "dc_super")
+    mine = api.client.get("/supervisor/evaluation.json").json()
+    assert {r["code"] for r in mine["rows"]} == {"110101"}
+    page = api.client.get("/supervisor/evaluation", params={"scope": "unit"})
+    assert page.status_code == 200 and "东城区环境卫生服务中心" in page.text
+    assert "西城区" not in page.text
+    api.client.cookies.clear()
+    sign_in(api.client, "city_super")
+    every = api.client.get("/supervisor/evaluation.json").json()
+    assert {"110101", "110102"} <= {r["code"] for r in every["rows"]}
+    api.client.cookies.clear()
+    sign_in(api.client, "unit_dc_sanitation")
+    assert api.client.get("/supervisor/evaluation").status_code == 403
+
+
+def test_the_city_sees_every_district(api: Any, loaded_engine: Engine) -> None:
+    """Open cases, overdue jobs and the ledger per district, for the city platform only."""
+    extension, _ = world(loaded_engine)
+    with transaction(loaded_engine) as session:
+        case = session.scalar(select(Case).where(Case.number == extension))
+        assert case is not None
+        case.due_at = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    sign_in(api.client, "city_super")
+    page = api.client.get("/supervisor/city")
+    assert page.status_code == 200 and "东城区" in page.text and "西城区" in page.text
+    assert 'href="/supervisor/city"' in page.text
+    rows = {r["code"]: r for r in api.client.get("/supervisor/city.json").json()}
+    dongcheng = rows["110101"]
+    assert (dongcheng["open"], dongcheng["overdue"], dongcheng["ledger"]) == (2, 1, 1)
+    assert rows["110102"]["open"] == 0
+    api.client.cookies.clear()
+    sign_in(api.client, "dc_super")
+    assert api.client.get("/supervisor/city").status_code == 403
+    assert 'href="/supervisor/city"' not in api.client.get("/supervisor/ledger").text
+
+
+def test_the_monthly_report_for_the_municipal_government(api: Any, loaded_engine: Engine) -> None:
+    """The month's figures, the rankings and the major cases on the ledger; printable, Excel."""
+    load_demo_users(loaded_engine)
+    long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=40)
+    with transaction(loaded_engine) as session:
+        case, _ = create_case(
+            session,
+            AGENT,
+            NewCase(source="phone", kind="event", class_code="0102", district_code="110101"),
+            "old",
+            now=long_ago,
+        )
+        old = case.number
+        transition(session, AGENT, old, "dispatch", 1, {"unit_code": "auto"}, now=long_ago)
+        transition(session, UNIT, old, "accept", 2, now=long_ago)
+        transition(session, SUPER, old, "to_ledger", 3, {"note": "需拆迁后处理"}, now=long_ago)
+    sign_in(api.client, "city_super")
+    page = api.client.get("/supervisor/city/report")
+    assert page.status_code == 200 and "重大挂账问题 (1)" in page.text
+    assert old in page.text and "需拆迁后处理" in page.text and "@media print" in page.text
+    book = openpyxl.load_workbook(
+        io.BytesIO(api.client.get("/supervisor/city/report.xlsx").content)
+    )
+    assert [s.title for s in book.worksheets][-1] == "重大挂账问题"
+    assert book.worksheets[-1].cell(2, 1).value == old
+    assert api.client.get("/supervisor/city/report", params={"month": "2026-13"}).status_code == 422
+    api.client.cookies.clear()
+    sign_in(api.client, "dc_super")
+    assert api.client.get("/supervisor/city/report").status_code == 403
+    assert api.client.get("/supervisor/city/report.xlsx").status_code == 403

@@ -96,3 +96,28 @@ def test_lease(engine: Engine) -> None:
     assert not acquire(engine, "job", "app-2", ttl, now + dt.timedelta(minutes=4))
     assert acquire(engine, "job", "app-2", ttl, now + dt.timedelta(minutes=6))  # expired
     assert acquire(engine, "other", "app-1", ttl, now)
+
+
+def test_a_city_level_units_overdue_job_is_reported_to_the_city(loaded_engine: Engine) -> None:
+    """Before: only the district of the case heard of it."""
+    monday = beijing(30, 9)
+    with transaction(loaded_engine) as session:
+        case, _ = create_case(
+            session,
+            AGENT,
+            NewCase(source="phone", kind="event", class_code="0102", district_code="110101"),
+            "water",
+            now=monday,
+        )
+        city = Actor("city_dispatcher", "dispatcher", "110000")
+        transition(
+            session, city, case.number, "dispatch", 1, {"unit_code": "bj.water_supply"}, now=monday
+        )
+        case.due_at = beijing(30, 12)
+        number = case.number
+    with transaction(loaded_engine) as session:
+        assert sweep(session, beijing(30, 13), GRACE).overdue == [number]
+        scopes = session.scalars(
+            select(Notification.scope_code).where(Notification.scope_code.is_not(None))
+        ).all()
+        assert sorted(s for s in scopes if s) == ["110000", "110101"]

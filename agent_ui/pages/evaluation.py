@@ -1,0 +1,227 @@
+"""The evaluation (考核评价): the indicators of a period and a scope beside the period before,
+with every formula on the page. The public reads the whole city (counts and rates only); a
+platform's staff read theirs: a district's staff their district, the city every district."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session
+
+from agent_ui.web.auth import Current, SignedIn
+from agent_ui.web.deps import DbSession
+from agent_ui.web.i18n import language, translator
+from agent_ui.web.names import names_for
+from agent_ui.web.templating import render
+from hotline.cases.indicators import CITY, Counts, Indicators, compute, derive
+from hotline.models import utcnow
+from hotline.periods import KINDS, PATTERN, BadPeriod, Period, current, parse_period
+from hotline.roles import PLATFORM_STAFF
+
+router = APIRouter(include_in_schema=False)
+PeriodText = Annotated[str | None, Query(pattern=PATTERN)]
+Month = Annotated[str | None, Query(pattern=r"^(19|20)\d{2}-(0[1-9]|1[0-2])$")]
+Scope = Annotated[Literal["city", "district", "street", "unit", "class"], Query()]
+# The figures of a card, in order, and the formula of each (texts ev_<name>, evf_<name>).
+FIGURES = (
+    ("registered", "count"),
+    ("registration_on_time_rate", "rate"),
+    ("dispatched", "count"),
+    ("returned", "count"),
+    ("dispatch_accuracy", "rate"),
+    ("due", "count"),
+    ("handling_rate", "rate"),
+    ("on_time_rate", "rate"),
+    ("overdue_rate", "rate"),
+    ("overdue_open", "count"),
+    ("extension_rate", "rate"),
+    ("urged", "count"),
+    ("rework_rate", "rate"),
+    ("verification_on_time_rate", "rate"),
+    ("closure_rate", "rate"),
+    ("closure_on_time_rate", "rate"),
+    ("resolution_rate", "rate"),
+    ("satisfaction", "number"),
+    ("average_handling_hours", "number"),
+)
+NOT_FOR_UNITS = frozenset({"registered", "registration_on_time_rate", "dispatch_accuracy"})
+
+
+def now() -> dt.datetime:
+    """The moment the figures stop at while a period runs (tests set it)."""
+    return utcnow()
+
+
+def period_of(request: Request, text: str | None, month: str | None) -> Period:
+    zone = ZoneInfo(request.app.state.settings.timezone)
+    try:
+        return parse_period(text or month, zone, now())
+    except BadPeriod as exc:
+        raise HTTPException(422, str(exc)) from exc
+
+
+def build(
+    request: Request,
+    session: Session,
+    period: Period,
+    scope: str,
+    district: str | None,
+) -> dict[str, Any]:
+    """What the page and its JSON show: the period, its comparison and a row per key."""
+    moment = now()
+    running = period.running(moment)
+    before = period.previous()
+    figures = compute(session, scope, period.start, period.cut(moment), district)
+    earlier = compute(session, scope, before.start, before.cut(moment), district)
+    names = names_for(request, session)
+    t = translator(request)
+    rows = []
+    for key in sorted(set(figures) | set(earlier)):
+        rows.append(
+            {
+                "code": key,
+                "name": _name(names, t, scope, key),
+                **dataclasses.asdict(figures.get(key) or _empty()),
+                "previous": dataclasses.asdict(earlier.get(key) or _empty()),
+            }
+        )
+    zone = ZoneInfo(request.app.state.settings.timezone)
+    return {
+        "period": period.label,
+        "kind": period.kind,
+        "running": running,
+        "to": period.cut(moment).astimezone(zone).isoformat(),
+        "previous_period": before.label,
+        "scope": scope,
+        "district": district,
+        "rows": rows,
+    }
+
+
+def _empty() -> Indicators:
+    return derive(Counts())
+
+
+def _name(names: Any, t: Any, scope: str, key: str) -> str:
+    if key == CITY:
+        return str(t.ev_whole_city if scope in ("city", "street", "class") else t.ev_city_platform)
+    if scope in ("district", "street"):
+        return str(names.area(key))
+    if scope == "unit":
+        return str(names.unit(key))
+    kind, _, code = key.partition(":")
+    return f"{names.klass(kind, code)}"
+
+
+def page(
+    request: Request,
+    session: Session,
+    data: dict[str, Any],
+    base: str,
+    current: Any = None,
+) -> HTMLResponse:
+    zone = ZoneInfo(request.app.state.settings.timezone)
+    period = parse_period(data["period"], zone)
+    links = {kind: current_period(kind, zone) for kind in KINDS}
+    return render(
+        request,
+        "public/evaluation.html",
+        {
+            **data,
+            "figures": [
+                (name, kind)
+                for name, kind in FIGURES
+                if not (data["scope"] == "unit" and name in NOT_FOR_UNITS)
+            ],
+            "base": base,
+            "kinds": links,
+            "previous_link": period.previous().label,
+            "next_link": _next(period),
+            "to_local": dt.datetime.fromisoformat(data["to"]).strftime("%Y-%m-%d %H:%M"),
+            "period_name": lambda label: period_name(label, language(request)),
+            "chart": _chart(data["rows"], translator(request)),
+        },
+        session=session,
+        current=current,
+    )
+
+
+def _chart(rows: list[dict[str, Any]], t: Any) -> dict[str, Any] | None:
+    """On-time rate per key, this period beside the one before (percent)."""
+    if not rows:
+        return None
+
+    def percent(value: float | None) -> float | None:
+        return None if value is None else round(value * 100, 1)
+
+    return {
+        "kind": "bar",
+        "percent": True,
+        "categories": [r["name"] for r in rows],
+        "series": [
+            {"name": t.ev_this, "data": [percent(r["on_time_rate"]) for r in rows]},
+            {"name": t.ev_before, "data": [percent(r["previous"]["on_time_rate"]) for r in rows]},
+        ],
+    }
+
+
+def period_name(label: str, lang: str) -> str:
+    """A period as the page's language writes it: 2026年第4季度, 2026-Q4."""
+    if lang == "en":
+        return label
+    year, _, rest = label.partition("-")
+    if not rest:
+        return f"{year}年"
+    if rest.startswith("W"):
+        return f"{year}年第{int(rest[1:])}周"
+    if rest.startswith("Q"):
+        return f"{year}年第{rest[1:]}季度"
+    month, _, day = rest.partition("-")
+    return f"{year}年{int(month)}月" + (f"{int(day)}日" if day else "")
+
+
+def current_period(kind: str, zone: ZoneInfo) -> str:
+    return current(kind, zone, now()).label
+
+
+def _next(period: Period) -> str | None:
+    following = Period(period.kind, period.after, period.zone)
+    return following.label if following.start <= now() else None
+
+
+def _staff_figures(
+    request: Request, current: SignedIn, session: Session, period: str | None, scope: str
+) -> dict[str, Any]:
+    """A platform's own evaluation: a district's staff see their district only."""
+    if current.user.role not in PLATFORM_STAFF:
+        raise HTTPException(403, "for the platforms' staff")
+    district = None if current.actor.is_city else current.user.scope_code
+    return build(request, session, period_of(request, period, None), scope, district)
+
+
+@router.get("/supervisor/evaluation", response_class=HTMLResponse)
+def staff_page(
+    request: Request,
+    current: Current,
+    session: DbSession,
+    period: PeriodText = None,
+    scope: Scope = "district",
+) -> Response:
+    data = _staff_figures(request, current, session, period, scope)
+    return page(request, session, data, "/supervisor/evaluation", current)
+
+
+@router.get("/supervisor/evaluation.json")
+def staff_json(
+    request: Request,
+    current: Current,
+    session: DbSession,
+    period: PeriodText = None,
+    scope: Scope = "district",
+) -> dict[str, Any]:
+    return _staff_figures(request, current, session, period, scope)
