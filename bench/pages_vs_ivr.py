@@ -132,6 +132,27 @@ async def measure(web: int, agi: int, seconds: float, loaders: int, tag: str) ->
     return {"idle": idle, "busy": busy, "loads": loads}
 
 
+def rss_mb(pid: int) -> float:
+    """Resident memory of ``pid`` and its children (the web process), in MB."""
+    total = 0
+    pids = [pid]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    for each in pids:
+        try:
+            for line in Path(f"/proc/{each}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total / 1024
+
+
 def row(name: str, steps: list[float]) -> str:
     return (
         f"| {name} | {len(steps)} | {percentile(steps, 0.5):.1f} | {percentile(steps, 0.95):.1f}"
@@ -153,9 +174,11 @@ def main() -> int:
         for split in (False, True):
             server, web, agi = start(url, directory, split)
             try:
+                before = rss_mb(server.pid)
                 results[split] = asyncio.run(
                     measure(web, agi, args.seconds, args.loaders, f"split{split}")
                 )
+                results[split]["rss"] = (before, rss_mb(server.pid))
             finally:
                 server.terminate()
                 server.wait(timeout=60)
@@ -168,6 +191,11 @@ def main() -> int:
         r = results[split]
         print(row(f"{label}, idle", r["idle"]))
         print(row(f"{label}, pages loading ({r['loads']} loads)", r["busy"]))
+    for split, label in ((False, "one process"), (True, "pages in their own process")):
+        before, after = results[split]["rss"]
+        print(
+            f"\nhotline serve RSS, {label}: {before:.0f} MB before the load, {after:.0f} MB after"
+        )
     added = percentile(results[True]["busy"], 0.95) - percentile(results[True]["idle"], 0.95)
     verdict = "met" if added <= GOAL_MS else "missed"
     print(f"\ngoal: the pages add at most {GOAL_MS:.0f} ms to the split IVR's p95 step: {verdict}")
