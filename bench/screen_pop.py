@@ -7,6 +7,9 @@ tracker stores it (SQLite, a thread), the hub puts it on the agent's stream, uvi
 it, the page (an httpx SSE reader) parses it. Compared in the same run with the hub alone
 (publish → page), which is the floor set by the web stack. Bounded: a fixed number of pops.
 
+Goal (issue, docs/benchmarks.md): AgentConnect → page p99 at most 50 ms with 500 pages
+connected; exits 1 when missed (or when fewer pages are connected than the goal names).
+
     python bench/screen_pop.py [--pages 500] [--pops 300]
 """
 
@@ -30,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 import uvicorn  # noqa: E402
 from sqlalchemy import insert  # noqa: E402
-from stats import percentile  # noqa: E402
+from stats import percentile, verdict  # noqa: E402
 
 from agent_ui.live.events import EventHub  # noqa: E402
 from agent_ui.main import create_app  # noqa: E402
@@ -44,8 +47,11 @@ from hotline.service import EmbeddedWebServer  # noqa: E402
 from hotline.settings import Settings  # noqa: E402
 from hotline.testing.pbx import free_port  # noqa: E402
 
+GOAL_P99_MS = 50.0  # AgentConnect → page
+GOAL_PAGES = 500  # with this many pages connected
 
-async def main(pages: int, pops: int) -> None:
+
+async def main(pages: int, pops: int) -> int:
     scratch = tempfile.mkdtemp()
     url = f"sqlite:///{scratch}/bench.db"
     migrate.upgrade(url)
@@ -184,6 +190,15 @@ async def main(pages: int, pops: int) -> None:
     await serving
     await tracker.stop()
     engine.dispose()
+    p99_ms = percentile(through_tracker, 0.99) * 1000
+    missed = []
+    if p99_ms > GOAL_P99_MS:
+        missed.append(f"AgentConnect -> page p99 {p99_ms:.1f} ms")
+    if pages < GOAL_PAGES:
+        missed.append(f"only {pages} pages connected (a smaller run than the goal's)")
+    return verdict(
+        missed, f"AgentConnect -> page p99 <= {GOAL_P99_MS:.0f} ms with {GOAL_PAGES} pages"
+    )
 
 
 if __name__ == "__main__":
@@ -191,4 +206,4 @@ if __name__ == "__main__":
     parser.add_argument("--pages", type=int, default=500)
     parser.add_argument("--pops", type=int, default=300)
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.pages, arguments.pops))
+    sys.exit(asyncio.run(main(arguments.pages, arguments.pops)))
