@@ -268,9 +268,9 @@ def main() -> int:
         for name, median in results.items():
             print(f"{name:<16}{median['per_second']:>12.0f}{median['cpu_ms']:>16.2f}")
     ours, theirs = results.get("ours-ivr"), results.get("panoramisk-ivr")
-    if ours is None or theirs is None:
-        print("goal not checked: it needs ours-ivr and panoramisk-ivr in the same run")
-        return 1 if missed else 0
+    if ours is None or theirs is None:  # nothing to judge the goal on: not met
+        missed.append("ours-ivr and panoramisk-ivr were not both in the run")
+        ours = theirs = {"per_second": float("inf"), "cpu_ms": 0.0}
     if ours["per_second"] < GOAL_SESSIONS_PER_S:
         missed.append(f"ours-ivr {ours['per_second']:.0f} sessions/s < {GOAL_SESSIONS_PER_S}")
     if ours["cpu_ms"] > theirs["cpu_ms"] * GOAL_CPU_SLACK:
