@@ -1,14 +1,20 @@
 #!/usr/bin/env python3
 """The FastAGI servers compared by bench/fastagi_load.py, each run as its own process:
 
-    ours        agi.server.FastAgiServer running SCRIPT (the IVR's command sequence)
-    ours-ivr    agi.server.FastAgiServer running the real IVR (flow, routing, SQLite writes)
-    panoramisk  panoramisk 1.4 fast_agi.Application running SCRIPT
-    pyst2       a forking server: one process per call running SCRIPT with pyst2 0.5.1's
-                stdin/stdout AGI (what Asterisk's own AGI() does)
+    ours            agi.server.FastAgiServer running SCRIPT (the IVR's command sequence)
+    ours-ivr        agi.server.FastAgiServer running the real IVR (flow, routing, SQLite
+                    writes)
+    panoramisk      panoramisk 1.4 fast_agi.Application running SCRIPT
+    panoramisk-ivr  panoramisk 1.4 fast_agi.Application running the same real IVR, through
+                    a thin adapter that gives the IVR panoramisk's request as a session
+                    (what a user who picked panoramisk would write)
+    pyst2           a forking server: one process per call running SCRIPT with pyst2
+                    0.5.1's stdin/stdout AGI (what Asterisk's own AGI() does)
 
-Usage: fastagi_servers.py NAME PORT [DB_URL]. Prints READY when listening. Baselines need
-`pip install panoramisk==1.4 pyst2==0.5.1` in the Python that runs them.
+Usage: fastagi_servers.py NAME PORT [DB_URL [FLOW_DIR]]. Prints READY when listening.
+Baselines need panoramisk 1.4 and pyst2 0.5.1 importable (`pip install --target DIR
+panoramisk==1.4 pyst2==0.5.1`, then DIR on PYTHONPATH: bench/fastagi_load.py
+--baseline-path DIR does that).
 """
 
 from __future__ import annotations
@@ -20,7 +26,10 @@ import signal
 import socketserver
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from types import MappingProxyType
+from typing import Any
 
 # The command sequence our IVR sends for a caller of a district's own number who presses
 # nothing (the default flow, see data/ivr/).
@@ -52,9 +61,8 @@ def ours(port: int) -> None:
     serve_ours(FastAgiServer(handler, max_calls=10_000), port)
 
 
-def ours_ivr(port: int, db_url: str, flow_dir: str = "") -> None:
-    """The real IVR; on SIGTERM it prints how long its sessions took (see ``report``)."""
-    from agi.server import AgiSession, FastAgiServer
+def real_ivr(db_url: str, flow_dir: str = "") -> Callable[[Any], Awaitable[None]]:
+    """The IVR's call handler as `hotline serve` builds it (flow, routing, database)."""
     from hotline.db import make_engine
     from hotline.service import freeze_startup_objects
     from hotline.settings import Settings
@@ -64,6 +72,14 @@ def ours_ivr(port: int, db_url: str, flow_dir: str = "") -> None:
     engine = make_engine(db_url, pool_size=20, max_overflow=20)
     handle = call_handler(settings, engine)
     freeze_startup_objects()  # as `hotline serve` does
+    return handle
+
+
+def ours_ivr(port: int, db_url: str, flow_dir: str = "") -> None:
+    """The real IVR; on SIGTERM it prints how long its sessions took (see ``report``)."""
+    from agi.server import AgiSession, FastAgiServer
+
+    handle = real_ivr(db_url, flow_dir)
     durations: list[float] = []
     full_passes: list[float] = []  # the GC's full collections while serving, in seconds
     full_pass_started = 0.0
@@ -130,6 +146,64 @@ def panoramisk(port: int) -> None:
     asyncio.run(main())
 
 
+class PanoramiskSession:
+    """What the IVR needs of a session (``env``, ``log``, ``hung_up``, ``command``,
+    ``gone``), over a panoramisk request: the least a panoramisk user must write to run
+    this IVR. panoramisk parses replies into dicts; they are turned back into our ``Reply``.
+    It has no per-command deadline and no HANGUP-after-reply handling, so neither is here."""
+
+    def __init__(self, request: Any) -> None:
+        from agi.protocol import Env
+        from agi.server import CallLog, log
+
+        self.request = request
+        values = {k.removeprefix("agi_"): v for k, v in request.headers.items()}
+        self.env = Env(MappingProxyType(values))
+        self.hung_up = False
+        self.log = CallLog(log, {"call": self.env.uniqueid})
+
+    async def command(self, *words: str, timeout: float | None = None) -> Any:
+        from agi.protocol import Reply, encode_command
+        from agi.server import AgiCommandError, CallEnded
+
+        line = encode_command(*words)
+        answer = await self.request.send_command(line.decode().removesuffix("\n"))
+        if answer.get("error") == "AGIResultHangup" or answer.get("status_code") == 511:
+            self.hung_up = True
+            raise CallEnded("caller hung up")
+        code = int(answer.get("status_code", 0))
+        if code != 200:
+            raise AgiCommandError(Reply(code, data=answer.get("msg")), line)
+        result, data = answer["result"]
+        extras = {
+            key: value[0]
+            for key, value in answer.items()
+            if key not in ("status_code", "result", "msg") and isinstance(value, tuple)
+        }
+        return Reply(code, result, data or None, MappingProxyType(extras))
+
+    async def gone(self, wait: float = 0.0) -> bool:
+        return self.hung_up
+
+
+def panoramisk_ivr(port: int, db_url: str, flow_dir: str = "") -> None:
+    from panoramisk.fast_agi import Application
+
+    handle = real_ivr(db_url, flow_dir)
+
+    async def handler(request: object) -> None:
+        await handle(PanoramiskSession(request))
+
+    async def main() -> None:
+        app = Application()
+        app.add_route("ivr", handler)
+        await asyncio.start_server(app.handler, "127.0.0.1", port, backlog=1024)
+        print("READY", flush=True)
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
 PYST2_CHILD = """
 from asterisk.agi import AGI
 agi = AGI()
@@ -171,6 +245,8 @@ if __name__ == "__main__":
         ours_ivr(port, sys.argv[3], sys.argv[4] if len(sys.argv) > 4 else "")
     elif name == "panoramisk":
         panoramisk(port)
+    elif name == "panoramisk-ivr":
+        panoramisk_ivr(port, sys.argv[3], sys.argv[4] if len(sys.argv) > 4 else "")
     elif name == "pyst2":
         pyst2(port)
     else:
