@@ -13,6 +13,7 @@ import logging.handlers
 import os
 import queue
 import re
+import shutil
 import signal
 import socket
 from collections.abc import Iterator, Mapping
@@ -274,6 +275,7 @@ async def _serve(settings: Settings, shutdown: Shutdown) -> None:
         shutdown.add("live events", bus.stop)
     elif split:  # to the web process's pages through a socket of this instance
         link = link_path()
+        shutdown.add("event socket", partial(shutil.rmtree, link.parent, ignore_errors=True))
         carrier = EventLink(link)
         hub.carrier = carrier
         carrier.start()
