@@ -13,8 +13,9 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from agent_ui.api.field import FieldReport, register_report
+from agent_ui.pages.map_layers import place_of
 from agent_ui.web.auth import Current, SignedIn, check_csrf
-from agent_ui.web.deps import DbSession
+from agent_ui.web.deps import DbSession, grid_index
 from agent_ui.web.errors import refusal_text
 from agent_ui.web.templating import render
 from hotline.cases.service import CaseError
@@ -88,6 +89,12 @@ async def submit(
             "description": description,
             "urgency": urgency,
         }
+        nearest = None
+        if exc.error_id == "case-outside-grid":  # offer the nearest cell, form kept
+            grid = await run_in_threadpool(grid_index, request, session)
+            nearest = (await run_in_threadpool(place_of, request, session, grid, lon, lat))[
+                "nearest"
+            ]
         return await run_in_threadpool(
             _page,
             request,
@@ -97,5 +104,6 @@ async def submit(
             error=refusal_text(request, exc),
             typed=typed,
             key=key,  # the same report when sent again
+            nearest=nearest,
         )
     return await run_in_threadpool(_page, request, current, session, saved=case.number)

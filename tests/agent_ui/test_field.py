@@ -138,6 +138,11 @@ def test_the_mobile_form(api: Any, loaded_engine: Engine, username: str, passwor
     outside = api.client.post("/field", data=fields | {"key": "0" * 32, "lat": "40.5"}, files=photo)
     assert outside.status_code == 422 and "不在任何单元网格内" in outside.text
     assert "40.5" in outside.text  # what was typed is kept
+    assert "最近的单元网格" in outside.text and 'id="use-nearest"' in outside.text  # offered
+    dongsi = api.client.post(
+        "/field", data=fields | {"key": "2" * 32, "lat": "39.9300", "lon": "116.4172"}, files=photo
+    )
+    assert dongsi.status_code == 200 and 'class="num"' in dongsi.text  # 东四: on the grid now
     for lat in ("30.0", "inf", "nan"):
         refused = api.client.post(
             "/field", data=fields | {"key": "1" * 32, "lat": lat}, files=photo

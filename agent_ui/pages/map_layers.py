@@ -1,0 +1,141 @@
+"""The map's base layers and the point lookup, as GeoJSON from the project's own data: area
+outlines (districts, streets, communities: unions of their grid cells), the grid cells in a
+box, and which cell, community, street and district a point lies in (or the nearest cell).
+
+Staff who place things on the map read them: the desk's agents and platform staff, and the
+field inspectors. The public page has its own district outlines (public.py)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+from shapely.geometry import mapping
+
+from agent_ui.web.auth import Current, SignedIn
+from agent_ui.web.deps import DbSession, grid_index
+from agent_ui.web.names import names_for
+from hotline.geo import PointError, check_point
+from hotline.grid import GridIndex
+from hotline.mapdata import Level, collection, feature, outlines
+from hotline.roles import DESK
+
+router = APIRouter(prefix="/map", include_in_schema=False)
+MAP_READERS = frozenset({*DESK, "inspector"})
+MAX_CELLS = 3000  # cells per answer: the page asks for cells only when zoomed in
+CACHE = {"Cache-Control": "private, max-age=300"}
+
+
+def _reader(current: SignedIn) -> None:
+    if current.user.role not in MAP_READERS:
+        raise HTTPException(403, "the map is for platform staff and field inspectors")
+
+
+def area_outlines(request: Request, grid: GridIndex, level: Level) -> list[dict[str, Any]]:
+    """Outlines of ``level``, computed once per grid index (a data load builds a new one)."""
+    cached: tuple[GridIndex, dict[str, list[dict[str, Any]]]] | None = getattr(
+        request.app.state, "map_outlines", None
+    )
+    if cached is None or cached[0] is not grid:
+        cached = (grid, {})
+        request.app.state.map_outlines = cached
+    if level not in cached[1]:
+        cached[1][level] = outlines(grid.cells(), level)
+    return cached[1][level]
+
+
+@router.get("/areas.geojson")
+def areas(
+    request: Request,
+    current: Current,
+    session: DbSession,
+    level: Annotated[Level, Query()] = "street",
+) -> JSONResponse:
+    """District, street or community outlines with their names in the page's language."""
+    _reader(current)
+    names = names_for(request, session)
+    features = [
+        {**f, "properties": {**f["properties"], "name": names.area(f["properties"]["code"])}}
+        for f in area_outlines(request, grid_index(request, session), level)
+    ]
+    return JSONResponse(collection(features), headers=CACHE)
+
+
+@router.get("/cells.geojson")
+def cells(
+    request: Request,
+    current: Current,
+    session: DbSession,
+    bbox: Annotated[str, Query(max_length=100)],
+) -> JSONResponse:
+    """The grid cells meeting ``bbox`` (west,south,east,north); none and ``too_many`` when
+    more than the page should draw."""
+    _reader(current)
+    try:
+        west, south, east, north = (float(v) for v in bbox.split(","))
+        check_point(west, south)
+        check_point(east, north)
+    except (ValueError, PointError) as exc:
+        raise HTTPException(422, "bbox: west,south,east,north in degrees") from exc
+    if west > east or south > north:
+        raise HTTPException(422, "bbox: west,south,east,north in degrees")
+    found = grid_index(request, session).within(west, south, east, north)
+    if len(found) > MAX_CELLS:
+        return JSONResponse(collection([], too_many=True))
+    return JSONResponse(collection([feature(code, shape) for code, shape in found]))
+
+
+@router.get("/locate")
+def locate(
+    request: Request,
+    current: Current,
+    session: DbSession,
+    lon: Annotated[float, Query(allow_inf_nan=False)],
+    lat: Annotated[float, Query(allow_inf_nan=False)],
+) -> dict[str, Any]:
+    """The cell, community, street and district of a point; outside the grid, the nearest
+    cell with its distance and the point of it nearest to the given one."""
+    _reader(current)
+    try:
+        check_point(lon, lat, request.app.state.settings.bounds)
+    except PointError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    grid = grid_index(request, session)
+    return place_of(request, session, grid, lon, lat)
+
+
+def place_of(
+    request: Request, session: DbSession, grid: GridIndex, lon: float, lat: float
+) -> dict[str, Any]:
+    names = names_for(request, session)
+    cell = grid.locate(lon, lat)
+    if cell is None:
+        near = grid.nearest(lon, lat)
+        if near is None:
+            return {"cell": None, "nearest": None}
+        code, metres, near_lon, near_lat = near
+        shape = grid.shape(code)
+        return {
+            "cell": None,
+            "nearest": {
+                "cell": code,
+                "distance_m": round(metres),
+                "lon": round(near_lon, 6),
+                "lat": round(near_lat, 6),
+                "community_name": names.area(code[:12]),
+                "street_name": names.area(code[:9]),
+                "geometry": mapping(shape) if shape is not None else None,
+            },
+        }
+    shape = grid.shape(cell)
+    return {
+        "cell": cell,
+        "geometry": mapping(shape) if shape is not None else None,
+        "district": cell[:6],
+        "street": cell[:9],
+        "community": cell[:12],
+        "district_name": names.area(cell[:6]),
+        "street_name": names.area(cell[:9]),
+        "community_name": names.area(cell[:12]),
+    }

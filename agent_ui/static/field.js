@@ -1,0 +1,76 @@
+// The field form's position: the phone's GPS, typed, or corrected on the map by dragging the
+// marker or tapping; each change names the street, community and grid cell, or, outside the
+// grid, offers the nearest cell. Nothing typed is lost: the form is only filled, never reset.
+(function () {
+  "use strict";
+  var T = window.FIELD_TEXTS;
+  var lat = document.getElementById("lat"), lon = document.getElementById("lon");
+  var place = document.getElementById("map-place"), nearestButton = document.getElementById("map-nearest");
+  var fill = function (text, values) {
+    return text.replace(/\{(\w+)\}/g, function (_, k) { return values[k] == null ? "" : values[k]; });
+  };
+  var view = HotlineMap.create(document.getElementById("field-map"), {level: "community"});
+  var nearest = null;
+
+  function show(x, y) {
+    place.textContent = T.loading;
+    HotlineMap.locate(x, y).then(function (found) {
+      nearestButton.hidden = true;
+      if (found.cell) {
+        place.textContent = fill(T.in_cell, {street: found.street_name, community: found.community_name, cell: found.cell});
+        place.className = "";
+        view.markCell(found.geometry);
+      } else if (found.nearest) {
+        nearest = found.nearest;
+        place.textContent = fill(T.outside, {street: nearest.street_name, community: nearest.community_name, metres: nearest.distance_m});
+        place.className = "error";
+        view.markCell(nearest.geometry);
+        nearestButton.hidden = false;
+      }
+    }).catch(function () { place.textContent = T.failed; place.className = "error"; });
+  }
+
+  function moved(x, y) {
+    lon.value = x.toFixed(6);
+    lat.value = y.toFixed(6);
+    show(x, y);
+  }
+
+  function fromInputs(focus) {
+    var x = parseFloat(lon.value), y = parseFloat(lat.value);
+    if (!isFinite(x) || !isFinite(y)) return;
+    view.pin(x, y, moved);
+    if (focus) view.focus(x, y);
+    show(x, y);
+  }
+
+  function useNearest(x, y) {
+    moved(x, y);
+    view.pin(x, y, moved);
+    view.focus(x, y);
+  }
+
+  nearestButton.onclick = function () { if (nearest) useNearest(nearest.lon, nearest.lat); };
+  var offered = document.getElementById("use-nearest");
+  if (offered) offered.onclick = function () { useNearest(parseFloat(offered.dataset.lon), parseFloat(offered.dataset.lat)); };
+  lat.addEventListener("change", function () { fromInputs(true); });
+  lon.addEventListener("change", function () { fromInputs(true); });
+
+  document.getElementById("locate").onclick = function () {
+    var out = document.getElementById("gps");
+    if (!navigator.geolocation) { out.textContent = T.no_gps; return; }
+    out.textContent = "…";
+    navigator.geolocation.getCurrentPosition(function (p) {
+      out.textContent = "±" + Math.round(p.coords.accuracy) + " m";
+      moved(p.coords.longitude, p.coords.latitude);
+      view.pin(p.coords.longitude, p.coords.latitude, moved);
+      view.focus(p.coords.longitude, p.coords.latitude);
+    }, function (e) { out.textContent = e.message; }, {enableHighAccuracy: true, timeout: 10000});
+  };
+
+  view.ready.then(function () {
+    if (lon.value && lat.value) { fromInputs(true); return; }
+    var c = view.map.getCenter();  // no point yet: a marker to drag from the map's centre
+    view.pin(c.lng, c.lat, moved);
+  });
+})();

@@ -1,0 +1,81 @@
+// The maps of every page, over the vendored Leaflet (/static/vendor/leaflet): the project's
+// own layers from /map (area outlines, grid cells when zoomed in), a tile service only when
+// the operator configured one (data-tiles). Nothing here reaches beyond the app's origin.
+(function () {
+  "use strict";
+  var CELL_ZOOM = 15;
+
+  function json(url) {
+    return fetch(url, {credentials: "same-origin"}).then(function (r) {
+      return r.ok ? r.json() : Promise.reject(r.status);
+    });
+  }
+
+  function create(el, options) {
+    var opts = options || {};
+    var map = L.map(el, {attributionControl: !!el.dataset.tiles});
+    map.setView([39.915, 116.41], 13);
+    if (el.dataset.tiles) {
+      L.tileLayer(el.dataset.tiles, {attribution: el.dataset.attribution || "", maxZoom: 19}).addTo(map);
+    }
+    var outlines = L.geoJSON(null, {
+      style: {color: "#37474f", weight: 1.5, fill: false},
+      onEachFeature: function (f, layer) {
+        if (f.properties.name) layer.bindTooltip(f.properties.name, {sticky: true});
+      },
+    }).addTo(map);
+    var cells = L.geoJSON(null, {style: {color: "#90a4ae", weight: 0.6, fill: false}, interactive: false}).addTo(map);
+    var mark = L.geoJSON(null, {style: {color: "#c62828", weight: 2, fillOpacity: 0.12}, interactive: false}).addTo(map);
+    var url = opts.areasUrl || "/map/areas.geojson?level=" + (opts.level || "street");
+    var ready = json(url).then(function (data) {
+      outlines.addData(data);
+      var b = outlines.getBounds();
+      if (!opts.keepView && b.isValid()) map.fitBounds(b);
+      if (opts.onAreas) opts.onAreas(data, outlines);
+      el.dataset.ready = "1";
+    });
+    function loadCells() {
+      if (opts.cells === false) return;
+      if (map.getZoom() < CELL_ZOOM) { cells.clearLayers(); return; }
+      var b = map.getBounds();
+      var box = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) { return v.toFixed(5); });
+      json("/map/cells.geojson?bbox=" + box.join(",")).then(function (d) {
+        cells.clearLayers();
+        cells.addData(d);
+      }).catch(function () {});
+    }
+    map.on("moveend", loadCells);
+    var pin = null;
+    return {
+      map: map,
+      ready: ready,
+      outlines: outlines,
+      // The one draggable point of a form; onMove(lon, lat) after every drag or click.
+      pin: function (lon, lat, onMove) {
+        var at = [lat, lon];
+        if (!pin) {
+          pin = L.marker(at, {draggable: !!onMove, keyboard: true}).addTo(map);
+          if (onMove) {
+            pin.on("dragend", function () { var p = pin.getLatLng(); onMove(p.lng, p.lat); });
+            map.on("click", function (e) { pin.setLatLng(e.latlng); onMove(e.latlng.lng, e.latlng.lat); });
+          }
+        } else {
+          pin.setLatLng(at);
+        }
+        return pin;
+      },
+      // Outline one cell (GeoJSON geometry), or none.
+      markCell: function (geometry) {
+        mark.clearLayers();
+        if (geometry) mark.addData(geometry);
+      },
+      focus: function (lon, lat, zoom) { map.setView([lat, lon], zoom || 17); },
+    };
+  }
+
+  function locate(lon, lat) {
+    return json("/map/locate?lon=" + lon.toFixed(6) + "&lat=" + lat.toFixed(6));
+  }
+
+  window.HotlineMap = {create: create, locate: locate, json: json};
+})();

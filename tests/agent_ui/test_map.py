@@ -1,0 +1,60 @@
+"""The map's layers: outlines and cells from the grid, the point lookup, the vendored library."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from tests.agent_ui.test_access_matrix import sign_in
+
+
+def test_layers_from_the_grid(api: Any, loaded_engine: Engine) -> None:
+    sign_in(api.client, "dc_agent")
+    streets = api.client.get("/map/areas.geojson?level=street").json()
+    names = {f["properties"]["code"]: f["properties"]["name"] for f in streets["features"]}
+    assert len(names) == 17 and names["110101006"] == "东四街道"
+    districts = api.client.get("/map/areas.geojson?level=district").json()
+    assert [f["properties"]["name"] for f in districts["features"]] == ["东城区"]
+    cells = api.client.get("/map/cells.geojson?bbox=116.405,39.917,116.407,39.918").json()
+    assert "110101001001001" in [f["properties"]["code"] for f in cells["features"]]
+    everything = api.client.get("/map/cells.geojson?bbox=116.3,39.8,116.5,40.0").json()
+    assert everything == {"type": "FeatureCollection", "features": [], "too_many": True}
+
+
+def test_locate_names_the_cell_or_offers_the_nearest(api: Any, loaded_engine: Engine) -> None:
+    sign_in(api.client, "dc_inspector")
+    inside = api.client.get("/map/locate?lon=116.4172&lat=39.9300").json()
+    assert inside["cell"].startswith("110101006") and inside["street_name"] == "东四街道"
+    assert inside["geometry"]["type"] in ("Polygon", "MultiPolygon")
+    outside = api.client.get("/map/locate?lon=116.3800&lat=39.9300").json()
+    assert outside["cell"] is None and 1000 < outside["nearest"]["distance_m"] < 1500
+    near = outside["nearest"]
+    again = api.client.get(f"/map/locate?lon={near['lon']}&lat={near['lat']}").json()
+    assert again["cell"] == near["cell"]  # the offered point lies in the offered cell
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "/map/locate?lon=inf&lat=39.9",
+        "/map/locate?lon=116.4&lat=30.0",  # outside the city
+        "/map/locate?lon=x&lat=39.9",
+        "/map/cells.geojson?bbox=1,2,3",
+        "/map/cells.geojson?bbox=116.5,39.9,116.4,40.0",
+        "/map/cells.geojson?bbox=nan,39.9,116.4,40.0",
+        "/map/areas.geojson?level=city",
+    ],
+)
+def test_bad_queries_are_4xx(api: Any, loaded_engine: Engine, query: str) -> None:
+    sign_in(api.client, "dc_agent")
+    assert api.client.get(query).status_code == 422
+
+
+def test_library_is_served_by_the_app(api: Any) -> None:
+    js = api.client.get("/static/vendor/leaflet/leaflet.js")
+    assert js.status_code == 200 and "Leaflet 1.9.4" in js.text
+    assert "sourceMappingURL" not in js.text
+    assert api.client.get("/static/vendor/leaflet/images/marker-icon.png").status_code == 200
+    assert api.client.get("/static/map.js").status_code == 200
