@@ -13,8 +13,9 @@
   var nearest = null;
 
   function show(x, y) {
-    place.textContent = T.loading;
+    place.setAttribute("aria-busy", "true");  // the old text stays: nothing moves under a finger
     HotlineMap.locate(x, y).then(function (found) {
+      place.removeAttribute("aria-busy");
       nearestButton.hidden = true;
       if (found.cell) {
         place.textContent = fill(T.in_cell, {street: found.street_name, community: found.community_name, cell: found.cell});

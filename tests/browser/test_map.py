@@ -1,0 +1,96 @@
+"""The maps in a real browser (Debian's chromium) with every request beyond the app's own
+origin blocked and counted: the field form's point is dragged, a point outside the grid is
+moved to the nearest cell and the case is filed; the desk's map sets the district and cell.
+Screenshots go to test-artifacts/."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from agent_ui.main import create_app
+from hotline.settings import Settings
+from hotline.testing.browser import ARTIFACTS, FLAGS, signed_in_page
+from hotline.testing.web import serving
+
+pytestmark = pytest.mark.browser
+
+
+async def _offline(page: Any, base: str, outside: list[str]) -> None:
+    """Requests to anywhere but the app are refused and remembered."""
+
+    async def only_ours(route: Any) -> None:
+        if route.request.url.startswith(base):
+            await route.continue_()
+        else:
+            outside.append(route.request.url)
+            await route.abort()
+
+    await page.route("**/*", only_ours)
+
+
+async def _drag_marker(page: Any, dx: float, dy: float) -> None:
+    marker = await page.wait_for_selector(".leaflet-marker-icon")
+    box = await marker.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] - 4
+    await page.mouse.move(x, y)
+    await page.mouse.down()
+    await page.mouse.move(x + dx / 2, y + dy / 2, steps=5)
+    await page.mouse.move(x + dx, y + dy, steps=5)
+    await page.mouse.up()
+
+
+def test_maps(loaded_engine: Engine, loaded_db_url: str, tmp_path: Path, chromium: str) -> None:
+    from playwright.async_api import async_playwright
+
+    from hotline.demo import load_demo_users
+
+    load_demo_users(loaded_engine)
+    settings = Settings(database_url=loaded_db_url, media_dir=tmp_path / "media")
+    outside: list[str] = []
+
+    async def main() -> None:
+        async with (
+            serving(create_app(settings, loaded_engine)) as base,
+            async_playwright() as playwright,
+        ):
+            browser = await playwright.chromium.launch(
+                executable_path=chromium, args=FLAGS, headless=True
+            )
+            phone = await signed_in_page(
+                browser, base, "dc_inspector", "inspect-demo-123", width=390, height=844
+            )
+            await _offline(phone, base, outside)
+            await phone.goto(f"{base}/field")
+            await phone.wait_for_selector("#field-map[data-ready='1'] path.leaflet-interactive")
+            # A point west of Dongcheng (in Xicheng): the nearest cell is offered.
+            await phone.fill("#lat", "39.930000")
+            await phone.fill("#lon", "116.380000")
+            await phone.dispatch_event("#lon", "change")
+            await phone.wait_for_selector("#map-place.error:has-text('最近的单元网格')")
+            await phone.click("#map-nearest")
+            await phone.wait_for_selector("#map-place:has-text('单元网格 110101')")
+            # Dragged a little east: still on the grid, the position follows the marker.
+            before = await phone.input_value("#lon")
+            await _drag_marker(phone, 40, 10)
+            await phone.wait_for_function(
+                "before => document.getElementById('lon').value !== before", arg=before
+            )
+            await phone.wait_for_selector("#map-place:not(.error):has-text('单元网格 110101')")
+            photo = tmp_path / "photo.jpg"
+            photo.write_bytes(b"\xff\xd8\xff\xe0" + b"\x00" * 200)
+            await phone.set_input_files("input[name=photo]", str(photo))
+            await phone.fill("textarea[name=description]", "井盖缺失")
+            await phone.screenshot(path=str(ARTIFACTS / "field-map.png"), full_page=True)
+            await phone.click("button.primary")
+            await phone.wait_for_selector(".num")
+            number = await phone.text_content(".num")
+            assert number and number.strip().isdigit()
+            await browser.close()
+
+    asyncio.run(main())
+    assert outside == []  # the library, the layers and the marker images: all the app's own
