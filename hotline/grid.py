@@ -24,6 +24,12 @@ def polygon_from_geojson(geometry: Mapping[str, Any]) -> BaseGeometry:
     return shape(geometry)
 
 
+def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
+    """Metres between two points a city apart (an equirectangular approximation)."""
+    dx = (lon2 - lon1) * METRES_PER_DEGREE * math.cos(math.radians((lat1 + lat2) / 2))
+    return math.hypot(dx, (lat2 - lat1) * METRES_PER_DEGREE)
+
+
 class GridIndex:
     def __init__(self, cells: Iterable[tuple[str, BaseGeometry]]) -> None:
         pairs = sorted(cells, key=lambda pair: pair[0])
@@ -70,9 +76,7 @@ class GridIndex:
         point = Point(lon, lat)
         index = int(self._tree.nearest(point))
         _, near = nearest_points(point, self._geometries[index])
-        dx = (near.x - lon) * METRES_PER_DEGREE * math.cos(math.radians(lat))
-        dy = (near.y - lat) * METRES_PER_DEGREE
-        return self._codes[index], math.hypot(dx, dy), near.x, near.y
+        return self._codes[index], distance_m(lon, lat, near.x, near.y), near.x, near.y
 
     def overlapping_pairs(self, tolerance_m2: float = 1.0) -> list[tuple[str, str]]:
         """Pairs of cells whose interiors overlap by more than ``tolerance_m2`` (roughly)."""

@@ -7,18 +7,23 @@ field inspectors. The public page has its own district outlines (public.py)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import math
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from shapely.geometry import mapping
+from sqlalchemy import select
 
 from agent_ui.web.auth import Current, SignedIn
 from agent_ui.web.deps import DbSession, grid_index
+from agent_ui.web.i18n import translator
 from agent_ui.web.names import names_for
-from hotline.geo import PointError, check_point
-from hotline.grid import GridIndex
+from hotline.cases.lifecycle import FINAL_STATES
+from hotline.geo import PointError, check_point, finite_or_none
+from hotline.grid import METRES_PER_DEGREE, GridIndex, distance_m
 from hotline.mapdata import Level, collection, feature, outlines
+from hotline.models import Case
 from hotline.roles import DESK
 
 router = APIRouter(prefix="/map", include_in_schema=False)
@@ -139,3 +144,61 @@ def place_of(
         "street_name": names.area(cell[:9]),
         "community_name": names.area(cell[:12]),
     }
+
+
+NEARBY_METRES = 300.0
+NEARBY_MAX = 20
+
+
+@router.get("/nearby")
+def nearby(
+    request: Request,
+    current: Current,
+    session: DbSession,
+    lon: Annotated[float, Query(allow_inf_nan=False)],
+    lat: Annotated[float, Query(allow_inf_nan=False)],
+    kind: Annotated[Literal["component", "event"], Query()],
+    class_code: Annotated[str, Query(pattern=r"^\d{4,5}$")],
+) -> list[dict[str, Any]]:
+    """Open cases of the same class within :data:`NEARBY_METRES` of a point, in the desk's
+    district (the city desk: anywhere), nearest first: a likely duplicate shows before the
+    agent saves. Only what a duplicate check needs: no citizen, no description."""
+    if current.user.role not in DESK:
+        raise HTTPException(403, "nearby cases are for the desk")
+    try:
+        check_point(lon, lat, request.app.state.settings.bounds)
+    except PointError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    actor = current.actor
+    dlat = NEARBY_METRES / METRES_PER_DEGREE
+    dlon = dlat / max(math.cos(math.radians(lat)), 0.1)
+    query = select(Case.number, Case.state, Case.lon, Case.lat, Case.address, Case.grid_code).where(
+        Case.kind == kind,
+        Case.class_code == class_code,
+        Case.state.not_in(sorted(FINAL_STATES)),
+        Case.lon.between(lon - dlon, lon + dlon),
+        Case.lat.between(lat - dlat, lat + dlat),
+    )
+    if not actor.is_city:
+        query = query.where(Case.district_code == actor.scope_code)
+    t = translator(request)
+    found = []
+    for number, state, x, y, address, cell in session.execute(query.limit(200)):
+        x, y = finite_or_none(x), finite_or_none(y)
+        if x is None or y is None:
+            continue
+        metres = distance_m(lon, lat, x, y)
+        if metres <= NEARBY_METRES:
+            found.append(
+                {
+                    "number": number,
+                    "state": t.get(f"state_{state}", state),
+                    "address": address,
+                    "grid": cell,
+                    "lon": x,
+                    "lat": y,
+                    "distance_m": round(metres),
+                }
+            )
+    found.sort(key=lambda c: (c["distance_m"], c["number"]))
+    return found[:NEARBY_MAX]

@@ -11,6 +11,7 @@
   };
   var view = HotlineMap.create(document.getElementById("field-map"), {level: "community"});
   var nearest = null;
+  view.placeOnClick(function (x, y) { moved(x, y); });
 
   function show(x, y) {
     place.setAttribute("aria-busy", "true");  // the old text stays: nothing moves under a finger

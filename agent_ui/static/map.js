@@ -55,14 +55,19 @@
         var at = [lat, lon];
         if (!pin) {
           pin = L.marker(at, {draggable: !!onMove, keyboard: true}).addTo(map);
-          if (onMove) {
-            pin.on("dragend", function () { var p = pin.getLatLng(); onMove(p.lng, p.lat); });
-            map.on("click", function (e) { pin.setLatLng(e.latlng); onMove(e.latlng.lng, e.latlng.lat); });
-          }
+          if (onMove) pin.on("dragend", function () { var p = pin.getLatLng(); onMove(p.lng, p.lat); });
         } else {
           pin.setLatLng(at);
         }
         return pin;
+      },
+      // A click on the map places the pin there (making it if need be), then onMove(lon, lat).
+      placeOnClick: function (onMove) {
+        var self = this;
+        map.on("click", function (e) {
+          self.pin(e.latlng.lng, e.latlng.lat, onMove);
+          onMove(e.latlng.lng, e.latlng.lat);
+        });
       },
       // Outline one cell (GeoJSON geometry), or none.
       markCell: function (geometry) {

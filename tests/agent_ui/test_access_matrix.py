@@ -69,6 +69,9 @@ TABLE: dict[str, list[int]] = {
         200,
     ],
     "/map/locate?lon=116.41&lat=39.91": [R, 200, 200, 200, 200, 200, 200, 200, 403, 403, 403, 200],
+    "/map/nearby?lon=116.41&lat=39.91&kind=event&class_code=0102": [
+        *[R, 200, 200, 200, 200, 200, 200, 200, 403, 403, 403, 403]
+    ],
     "/events": [R, None, None, None, None, None, None, None, None, None, None, None],
     "/supervisor/stream": [R, None, None, None, None, None, None, None, None, None, None, None],
 }

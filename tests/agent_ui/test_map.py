@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
+from hotline.cases.service import Actor, NewCase, create_case
+from hotline.db import transaction
 from tests.agent_ui.test_access_matrix import sign_in
 
 
@@ -58,3 +60,35 @@ def test_library_is_served_by_the_app(api: Any) -> None:
     assert "sourceMappingURL" not in js.text
     assert api.client.get("/static/vendor/leaflet/images/marker-icon.png").status_code == 200
     assert api.client.get("/static/map.js").status_code == 200
+
+
+def test_nearby_open_cases_of_the_class(api: Any, loaded_engine: Engine) -> None:
+    with transaction(loaded_engine) as session:
+        for key, district, lon, lat, klass in (
+            ("near", "110101", 116.4112, 39.9128, "0102"),  # 30 m away: offered
+            ("far", "110101", 116.4200, 39.9128, "0102"),  # 800 m away
+            ("other-class", "110101", 116.4110, 39.9127, "0103"),
+        ):
+            create_case(
+                session,
+                Actor("dc_agent", "agent", district),
+                NewCase(
+                    source="phone",
+                    kind="event",
+                    class_code=klass,
+                    district_code=district,
+                    lon=lon,
+                    lat=lat,
+                    citizen_name="张三",
+                ),
+                key,
+            )
+    sign_in(api.client, "dc_agent")
+    found = api.client.get("/map/nearby?lon=116.4109&lat=39.9127&kind=event&class_code=0102").json()
+    assert [c["distance_m"] < 50 for c in found] == [True]
+    assert "张三" not in str(found) and found[0]["state"] == "已立案"
+    sign_in(api.client, "xc_agent")  # another district's desk sees none of Dongcheng's
+    assert (
+        api.client.get("/map/nearby?lon=116.4109&lat=39.9127&kind=event&class_code=0102").json()
+        == []
+    )

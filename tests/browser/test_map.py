@@ -13,6 +13,8 @@ import pytest
 from sqlalchemy import Engine
 
 from agent_ui.main import create_app
+from hotline.cases.service import Actor, NewCase, create_case
+from hotline.db import transaction
 from hotline.settings import Settings
 from hotline.testing.browser import ARTIFACTS, FLAGS, signed_in_page
 from hotline.testing.web import serving
@@ -50,6 +52,22 @@ def test_maps(loaded_engine: Engine, loaded_db_url: str, tmp_path: Path, chromiu
     from hotline.demo import load_demo_users
 
     load_demo_users(loaded_engine)
+    with transaction(loaded_engine) as session:  # an open case at 王府井大街: the duplicate
+        case, _ = create_case(
+            session,
+            Actor("dc_agent", "agent", "110101"),
+            NewCase(
+                source="phone",
+                kind="event",
+                class_code="0102",
+                district_code="110101",
+                lon=116.4112,
+                lat=39.9128,
+                address="王府井大街北口",
+            ),
+            "map-earlier",
+        )
+        earlier = case.number
     settings = Settings(database_url=loaded_db_url, media_dir=tmp_path / "media")
     outside: list[str] = []
 
@@ -90,6 +108,30 @@ def test_maps(loaded_engine: Engine, loaded_db_url: str, tmp_path: Path, chromiu
             await phone.wait_for_selector(".num")
             number = await phone.text_content(".num")
             assert number and number.strip().isdigit()
+
+            # The desk: a class, then a place from the gazetteer: the point, the district and
+            # cell are set and the open case of that class nearby is offered.
+            desk = await signed_in_page(browser, base, "dc_agent", "agent-demo-123")
+            await _offline(desk, base, outside)
+            await desk.goto(base + "/")
+            await desk.wait_for_selector("#desk-map[data-ready='1'] path.leaflet-interactive")
+            await desk.fill("#class-search", "bllj")
+            await desk.click("#class-hits li >> nth=0")
+            assert await desk.input_value("input[name=class_code]") == "0102"
+            await desk.fill("#place-search", "王府井大街")
+            await desk.click("#place-hits li >> nth=0")
+            await desk.wait_for_selector(f"#nearby-list a:has-text('{earlier}')")
+            await desk.wait_for_selector("#map-place:has-text('东华门街道')")
+            assert (await desk.input_value("#f-grid")).startswith("110101001")
+            # A click elsewhere on the map moves the point and fills the cell again.
+            box = await (await desk.query_selector("#desk-map")).bounding_box()
+            await desk.mouse.click(box["x"] + box["width"] / 2 + 60, box["y"] + box["height"] / 2)
+            await desk.wait_for_function(
+                "() => document.querySelector('input[name=lon]').value !== '116.4109'"
+            )
+            await desk.wait_for_selector("#map-place:has-text('单元网格')")
+            assert await desk.input_value("#f-district") == "110101"
+            await desk.screenshot(path=str(ARTIFACTS / "desk-map.png"), full_page=True)
             await browser.close()
 
     asyncio.run(main())
