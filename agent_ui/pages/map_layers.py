@@ -30,11 +30,19 @@ router = APIRouter(prefix="/map", include_in_schema=False)
 MAP_READERS = frozenset({*DESK, "inspector"})
 MAX_CELLS = 3000  # cells per answer: the page asks for cells only when zoomed in
 CACHE = {"Cache-Control": "private, max-age=300"}
+Degrees = Annotated[float, Query(allow_inf_nan=False)]
 
 
 def _reader(current: SignedIn) -> None:
     if current.user.role not in MAP_READERS:
         raise HTTPException(403, "the map is for platform staff and field inspectors")
+
+
+def _in_city(request: Request, lon: float, lat: float) -> None:
+    try:
+        check_point(lon, lat, request.app.state.settings.bounds)
+    except PointError as exc:
+        raise HTTPException(422, str(exc)) from exc
 
 
 def area_outlines(request: Request, grid: GridIndex, level: Level) -> list[dict[str, Any]]:
@@ -96,16 +104,13 @@ def locate(
     request: Request,
     current: Current,
     session: DbSession,
-    lon: Annotated[float, Query(allow_inf_nan=False)],
-    lat: Annotated[float, Query(allow_inf_nan=False)],
+    lon: Degrees,
+    lat: Degrees,
 ) -> dict[str, Any]:
     """The cell, community, street and district of a point; outside the grid, the nearest
     cell with its distance and the point of it nearest to the given one."""
     _reader(current)
-    try:
-        check_point(lon, lat, request.app.state.settings.bounds)
-    except PointError as exc:
-        raise HTTPException(422, str(exc)) from exc
+    _in_city(request, lon, lat)
     grid = grid_index(request, session)
     return place_of(request, session, grid, lon, lat)
 
@@ -155,8 +160,8 @@ def nearby(
     request: Request,
     current: Current,
     session: DbSession,
-    lon: Annotated[float, Query(allow_inf_nan=False)],
-    lat: Annotated[float, Query(allow_inf_nan=False)],
+    lon: Degrees,
+    lat: Degrees,
     kind: Annotated[Literal["component", "event"], Query()],
     class_code: Annotated[str, Query(pattern=r"^\d{4,5}$")],
 ) -> list[dict[str, Any]]:
@@ -165,10 +170,7 @@ def nearby(
     agent saves. Only what a duplicate check needs: no citizen, no description."""
     if current.user.role not in DESK:
         raise HTTPException(403, "nearby cases are for the desk")
-    try:
-        check_point(lon, lat, request.app.state.settings.bounds)
-    except PointError as exc:
-        raise HTTPException(422, str(exc)) from exc
+    _in_city(request, lon, lat)
     actor = current.actor
     dlat = NEARBY_METRES / METRES_PER_DEGREE
     dlon = dlat / max(math.cos(math.radians(lat)), 0.1)
