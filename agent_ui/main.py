@@ -15,7 +15,7 @@ from agent_ui.api import cases as api_cases
 from agent_ui.api import field as api_field
 from agent_ui.api import metrics, open311
 from agent_ui.live.events import EventHub
-from agent_ui.pages import admin, case_page, map_layers, public, supervisor, workspace
+from agent_ui.pages import admin, case_map, case_page, map_layers, public, supervisor, workspace
 from agent_ui.pages import desk as desktop
 from agent_ui.pages import field as field_form
 from agent_ui.pages import inbox as platform_work
@@ -67,6 +67,7 @@ def create_app(
     app.include_router(workspace.router)
     app.include_router(case_page.router)
     app.include_router(map_layers.router)
+    app.include_router(case_map.router)
     app.state.login_limiter = auth.LoginLimiter()
 
     @app.middleware("http")

@@ -27,7 +27,7 @@
     var cells = L.geoJSON(null, {style: {color: "#90a4ae", weight: 0.6, fill: false}, interactive: false}).addTo(map);
     var mark = L.geoJSON(null, {style: {color: "#c62828", weight: 2, fillOpacity: 0.12}, interactive: false}).addTo(map);
     var url = opts.areasUrl || "/map/areas.geojson?level=" + (opts.level || "street");
-    var ready = json(url).then(function (data) {
+    var ready = opts.level === false ? Promise.resolve().then(function () { el.dataset.ready = "1"; }) : json(url).then(function (data) {
       outlines.addData(data);
       var b = outlines.getBounds();
       if (!opts.keepView && b.isValid()) map.fitBounds(b);

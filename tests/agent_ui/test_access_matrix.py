@@ -72,6 +72,7 @@ TABLE: dict[str, list[int]] = {
     "/map/nearby?lon=116.41&lat=39.91&kind=event&class_code=0102": [
         *[R, 200, 200, 200, 200, 200, 200, 200, 403, 403, 403, 403]
     ],
+    "/cases/map.geojson": [R, 200, 200, 200, 200, 200, 200, 200, 403, 403, 403, 403],
     "/events": [R, None, None, None, None, None, None, None, None, None, None, None],
     "/supervisor/stream": [R, None, None, None, None, None, None, None, None, None, None, None],
 }

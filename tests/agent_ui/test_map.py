@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 
 from hotline.cases.service import Actor, NewCase, create_case
 from hotline.db import transaction
+from hotline.models import Case
 from tests.agent_ui.test_access_matrix import sign_in
 
 
@@ -92,3 +94,59 @@ def test_nearby_open_cases_of_the_class(api: Any, loaded_engine: Engine) -> None
         api.client.get("/map/nearby?lon=116.4109&lat=39.9127&kind=event&class_code=0102").json()
         == []
     )
+
+
+def _cases(engine: Engine) -> list[str]:
+    numbers = []
+    with transaction(engine) as session:
+        for key, lon, lat in (("a", 116.4112, 39.9128), ("b", 116.4172, 39.9300)):
+            case, _ = create_case(
+                session,
+                Actor("dc_agent", "agent", "110101"),
+                NewCase(
+                    source="phone",
+                    kind="event",
+                    class_code="0102",
+                    district_code="110101",
+                    grid_code=None,
+                    lon=lon,
+                    lat=lat,
+                ),
+                key,
+            )
+            numbers.append(case.number)
+        late = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+        session.execute(
+            update(Case)
+            .where(Case.number == numbers[0])
+            .values(state="dispatched", due_at=late, grid_code="110101001004007")
+        )
+    return numbers
+
+
+def test_case_map_follows_the_list(api: Any, loaded_engine: Engine) -> None:
+    late, other = _cases(loaded_engine)
+    sign_in(api.client, "dc_super")
+    points = api.client.get("/cases/map.geojson?view=all").json()["features"]
+    shown = {f["properties"]["number"]: f["properties"] for f in points}
+    assert shown[late]["overdue"] is True and shown[late]["state_name"] == "已派遣"
+    assert shown[other]["overdue"] is False
+    overdue = api.client.get("/cases/map.geojson?view=overdue").json()["features"]
+    assert [f["properties"]["number"] for f in overdue] == [late]  # the filter, not all
+    cells = api.client.get("/cases/map.geojson?view=all&by=cell").json()
+    assert cells["by"] == "cell"
+    assert [(f["properties"]["code"], f["properties"]["count"]) for f in cells["features"]] == [
+        ("110101001004007", 1)
+    ]
+    assert api.client.get("/cases/map.geojson?view=nope").status_code == 422
+    assert api.client.get("/cases/map.geojson?from=2026-13-01").status_code == 422
+    sign_in(api.client, "xc_agent")  # an agent's map: what they registered, none here
+    assert api.client.get("/cases/map.geojson").json()["features"] == []
+
+
+def test_case_page_shows_point_and_cell(api: Any, loaded_engine: Engine) -> None:
+    late, _ = _cases(loaded_engine)
+    sign_in(api.client, "dc_super")
+    page = api.client.get(f"/cases/{late}")
+    assert page.status_code == 200 and 'id="case-map"' in page.text
+    assert "/static/vendor/leaflet/leaflet.js" in page.text and "116.4112" in page.text

@@ -1,0 +1,102 @@
+"""The case list on a map: ``/cases/map.geojson`` takes the list's own query string (view,
+filters, search) and answers the same cases an actor's list holds, as points with their
+state and whether they are overdue, or, with ``by=cell`` or when there are more than
+:data:`MAX_POINTS`, as counts per grid cell (the supervisors' density map) so a big city's
+open cases are one feature per cell, never 100,000 markers."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import func, select
+
+from agent_ui.web.auth import Current
+from agent_ui.web.deps import DbSession, grid_index
+from agent_ui.web.i18n import translator
+from agent_ui.web.names import names_for
+from agent_ui.web.templating import city_zone
+from hotline.cases.lifecycle import ACTIVE_JOBS
+from hotline.cases.queries import FilterError, conditions, default_view, parse_query
+from hotline.cases.service import CaseError
+from hotline.geo import finite_or_none
+from hotline.mapdata import collection, feature
+from hotline.models import Case, utcnow
+from hotline.roles import PLATFORM_STAFF
+
+router = APIRouter(include_in_schema=False)
+MAP_ROLES = PLATFORM_STAFF | {"agent"}  # who has a case list
+MAX_POINTS = 2000
+
+
+@router.get("/cases/map.geojson")
+def cases_map(request: Request, current: Current, session: DbSession) -> JSONResponse:
+    if current.user.role not in MAP_ROLES:
+        raise HTTPException(403, "the case map is for platform staff and agents")
+    actor = current.actor
+    now = utcnow()
+    by_cell = request.query_params.get("by") == "cell"
+    items = [(k, v) for k, v in request.query_params.multi_items() if k != "by"]
+    due_soon = dt.timedelta(hours=request.app.state.settings.due_soon_hours)
+    try:
+        query = parse_query(items, city_zone(request), view=default_view(actor))
+        where = conditions(session, actor, query.filter, now, due_soon)
+    except FilterError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    except CaseError as exc:
+        raise HTTPException(exc.status, str(exc)) from exc
+    if not by_cell:
+        rows = session.execute(
+            select(
+                Case.number, Case.state, Case.kind, Case.class_code, Case.lon, Case.lat, Case.due_at
+            )
+            .where(*where, Case.lon.is_not(None), Case.lat.is_not(None))
+            .order_by(Case.id.desc())
+            .limit(MAX_POINTS + 1)
+        ).all()
+        if len(rows) <= MAX_POINTS:
+            return JSONResponse(collection(_points(request, session, rows, now)))
+    return JSONResponse(collection(_cells(request, session, where), by="cell"))
+
+
+def _points(request: Request, session: DbSession, rows: Any, now: dt.datetime) -> list[Any]:
+    t = translator(request)
+    names = names_for(request, session)
+    found = []
+    for number, state, kind, class_code, lon, lat, due_at in rows:
+        x, y = finite_or_none(lon), finite_or_none(lat)
+        if x is None or y is None:
+            continue
+        due = due_at if due_at is None or due_at.tzinfo else due_at.replace(tzinfo=dt.UTC)
+        found.append(
+            {
+                "type": "Feature",
+                "properties": {
+                    "number": number,
+                    "state": state,
+                    "state_name": t.get(f"state_{state}", state),
+                    "class_name": names.klass(kind, class_code),
+                    "overdue": state in ACTIVE_JOBS and due is not None and due < now,
+                },
+                "geometry": {"type": "Point", "coordinates": [x, y]},
+            }
+        )
+    return found
+
+
+def _cells(request: Request, session: DbSession, where: list[Any]) -> list[Any]:
+    """Counts per grid cell, each drawn as its cell (cases without a cell are left out)."""
+    grid = grid_index(request, session)
+    counts = session.execute(
+        select(Case.grid_code, func.count())
+        .where(*where, Case.grid_code.is_not(None))
+        .group_by(Case.grid_code)
+    ).all()
+    found = []
+    for code, count in counts:
+        shape = grid.shape(code) if code else None
+        if code and shape is not None:
+            found.append(feature(code, shape, count=int(count)))
+    return found
