@@ -8,22 +8,23 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import func, select
 
 from agent_ui.web.auth import Current
 from agent_ui.web.deps import DbSession, grid_index
 from agent_ui.web.i18n import translator
 from agent_ui.web.names import names_for
-from agent_ui.web.templating import city_zone
-from hotline.cases.lifecycle import ACTIVE_JOBS
+from agent_ui.web.templating import city_zone, render
+from hotline.cases.lifecycle import ACTIVE_JOBS, FINAL_STATES
 from hotline.cases.queries import FilterError, conditions, default_view, parse_query
 from hotline.cases.service import CaseError
 from hotline.geo import finite_or_none
 from hotline.mapdata import collection, feature
-from hotline.models import Case, utcnow
+from hotline.models import CASE_STATES, Case, CatalogueClass, utcnow
 from hotline.roles import PLATFORM_STAFF
 
 router = APIRouter(include_in_schema=False)
@@ -86,17 +87,64 @@ def _points(request: Request, session: DbSession, rows: Any, now: dt.datetime) -
     return found
 
 
-def _cells(request: Request, session: DbSession, where: list[Any]) -> list[Any]:
-    """Counts per grid cell, each drawn as its cell (cases without a cell are left out)."""
-    grid = grid_index(request, session)
-    counts = session.execute(
+def cell_counts(session: DbSession, where: list[Any]) -> list[tuple[str, int]]:
+    """Cases per grid cell, most first (cases without a cell are left out)."""
+    rows = session.execute(
         select(Case.grid_code, func.count())
         .where(*where, Case.grid_code.is_not(None))
         .group_by(Case.grid_code)
     ).all()
+    return sorted(((str(code), int(n)) for code, n in rows), key=lambda r: (-r[1], r[0]))
+
+
+def _cells(request: Request, session: DbSession, where: list[Any]) -> list[Any]:
+    """Counts per grid cell, each drawn as its cell."""
+    grid = grid_index(request, session)
     found = []
-    for code, count in counts:
+    for code, count in cell_counts(session, where):
         shape = grid.shape(code) if code else None
         if code and shape is not None:
-            found.append(feature(code, shape, count=int(count)))
+            found.append(feature(code, shape, count=count))
     return found
+
+
+OPEN_STATES = tuple(s for s in CASE_STATES if s not in FINAL_STATES)
+HOT_SPOTS = 10
+
+
+@router.get("/supervisor/map", response_class=HTMLResponse)
+def supervisor_map(request: Request, current: Current, session: DbSession) -> Response:
+    """Open cases per grid cell for a class and a period of registration: the density map
+    and the ten hottest cells, named by street and community."""
+    if current.user.role != "supervisor":
+        raise HTTPException(403, "for supervisors")
+    actor = current.actor
+    chosen = {k: request.query_params.get(k, "").strip() for k in ("class", "from", "to")}
+    items = [("view", "all"), *(("state", s) for s in OPEN_STATES)]
+    items += [(k, v) for k, v in chosen.items() if v]
+    error = None
+    hot: list[tuple[str, int]] = []
+    try:
+        query = parse_query(items, city_zone(request))
+        hot = cell_counts(session, conditions(session, actor, query.filter, utcnow()))[:HOT_SPOTS]
+    except FilterError as exc:
+        error = exc
+    majors = session.execute(
+        select(CatalogueClass.kind, CatalogueClass.code)
+        .where(CatalogueClass.minor.is_(None), CatalogueClass.active.is_(True))
+        .order_by(CatalogueClass.kind, CatalogueClass.code)
+    ).all()
+    return render(
+        request,
+        "supervisor/map.html",
+        {
+            "chosen": chosen,
+            "majors": majors,
+            "hot": hot,
+            "error": error,
+            "data_url": "/cases/map.geojson?" + urlencode([*items, ("by", "cell")]),
+        },
+        session=session,
+        current=current,
+        status=422 if error else 200,
+    )

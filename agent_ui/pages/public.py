@@ -8,14 +8,16 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import select
 
-from agent_ui.web.deps import DbSession, TokenActor
+from agent_ui.pages.map_layers import area_outlines
+from agent_ui.web.deps import DbSession, TokenActor, grid_index
 from agent_ui.web.templating import render
 from hotline.cases import ledger
 from hotline.cases.indicators import compute, load
 from hotline.cases.service import CaseError
+from hotline.mapdata import collection
 from hotline.models import Area, Unit
 from hotline.periods import month_bounds
 
@@ -51,6 +53,23 @@ def evaluation_json(request: Request, session: DbSession, month: Month = None) -
 def evaluation_page(request: Request, session: DbSession, month: Month = None) -> HTMLResponse:
     return render(
         request, "public/evaluation.html", _evaluation(session, request, month), session=session
+    )
+
+
+@router.get("/public/districts.geojson", include_in_schema=False)
+def district_outlines(request: Request, session: DbSession) -> JSONResponse:
+    """District outlines for the public map: administrative geography drawn from the grid
+    (the union of each district's cells), nothing about any case."""
+    features = area_outlines(request, grid_index(request, session), "district")
+    names = dict(session.execute(select(Area.code, Area.name_zh)).all())
+    return JSONResponse(
+        collection(
+            [
+                {**f, "properties": {**f["properties"], "name": names.get(f["properties"]["code"])}}
+                for f in features
+            ]
+        ),
+        headers={"Cache-Control": "public, max-age=3600"},
     )
 
 

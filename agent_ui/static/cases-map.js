@@ -5,7 +5,8 @@
   var C = window.CASES_MAP;
   var COLOURS = {received: "#1565c0", registered: "#1565c0", escalated: "#1565c0", returned: "#1565c0",
     dispatched: "#ef6c00", in_progress: "#ef6c00", rework: "#ef6c00", handled: "#2e7d32", verified: "#2e7d32"};
-  var view = HotlineMap.create(document.getElementById("cases-map"), {level: "street"});
+  var box = document.getElementById(C.el || "cases-map");
+  var view = HotlineMap.create(box, {level: "street"});
   var layer = L.layerGroup().addTo(view.map);
   var note = document.getElementById("cases-map-note");
 
@@ -15,11 +16,11 @@
   }
 
   function draw(by) {
-    var url = C.url + (by === "cell" ? "&by=cell" : "");
+    var url = C.url + (by === "cell" && C.by !== "cell" ? "&by=cell" : "");
     HotlineMap.json(url).then(function (data) {
       layer.clearLayers();
       var cells = data.by === "cell";
-      note.hidden = !(cells && by !== "cell");
+      if (note) note.hidden = !(cells && by !== "cell");
       var top = 0;
       data.features.forEach(function (f) { top = Math.max(top, f.properties.count || 0); });
       L.geoJSON(data, {
@@ -43,7 +44,7 @@
           }
         },
       }).addTo(layer);
-      document.getElementById("cases-map").dataset.shown = String(data.features.length);
+      box.dataset.shown = String(data.features.length);
     }).catch(function () {});
   }
 
@@ -53,5 +54,5 @@
       draw(b.dataset.mapBy);
     });
   });
-  view.ready.then(function () { draw("points"); });
+  view.ready.then(function () { draw(C.by || "points"); });
 })();

@@ -73,6 +73,7 @@ TABLE: dict[str, list[int]] = {
         *[R, 200, 200, 200, 200, 200, 200, 200, 403, 403, 403, 403]
     ],
     "/cases/map.geojson": [R, 200, 200, 200, 200, 200, 200, 200, 403, 403, 403, 403],
+    "/supervisor/map": [R, 403, 403, 403, 200, 200, 403, 403, 403, 403, 403, 403],
     "/events": [R, None, None, None, None, None, None, None, None, None, None, None],
     "/supervisor/stream": [R, None, None, None, None, None, None, None, None, None, None, None],
 }

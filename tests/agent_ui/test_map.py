@@ -150,3 +150,26 @@ def test_case_page_shows_point_and_cell(api: Any, loaded_engine: Engine) -> None
     page = api.client.get(f"/cases/{late}")
     assert page.status_code == 200 and 'id="case-map"' in page.text
     assert "/static/vendor/leaflet/leaflet.js" in page.text and "116.4112" in page.text
+
+
+def test_supervisor_density_and_hot_spots(api: Any, loaded_engine: Engine) -> None:
+    _cases(loaded_engine)
+    sign_in(api.client, "dc_super")
+    page = api.client.get("/supervisor/map?class=event:01")
+    assert page.status_code == 200 and 'id="density-map"' in page.text
+    assert "东华门街道 · 智德社区 · 单元网格 110101001004007：1 件" in page.text
+    assert "by=cell" in page.text and "state=dispatched" in page.text
+    none = api.client.get("/supervisor/map?class=component:01")
+    assert "所选范围内没有未办结案件" in none.text
+    assert api.client.get("/supervisor/map?from=2026-02-30").status_code == 422
+    sign_in(api.client, "dc_dispatcher")
+    assert api.client.get("/supervisor/map").status_code == 403
+
+
+def test_public_map_has_districts_only(api: Any, loaded_engine: Engine) -> None:
+    late, _ = _cases(loaded_engine)
+    outlines = api.client.get("/public/districts.geojson").json()  # no sign-in
+    assert [f["properties"] for f in outlines["features"]] == [{"code": "110101", "name": "东城区"}]
+    page = api.client.get("/public/evaluation")
+    assert page.status_code == 200 and 'id="district-map"' in page.text
+    assert late not in page.text and "116.4112" not in page.text
