@@ -13,7 +13,10 @@
   var view = HotlineMap.create(document.getElementById("desk-map"), {level: "street"});
   var others = L.layerGroup().addTo(view.map);
 
+  var askedNearby = 0;
+
   function nearby() {
+    var mine = ++askedNearby;
     var x = parseFloat(form.elements.lon.value), y = parseFloat(form.elements.lat.value);
     var kind = form.elements.kind.value, code = form.elements.class_code.value;
     others.clearLayers();
@@ -22,6 +25,7 @@
     if (!isFinite(x) || !isFinite(y) || !kind || !code) return;
     HotlineMap.json("/map/nearby?lon=" + x.toFixed(6) + "&lat=" + y.toFixed(6) + "&kind=" + kind + "&class_code=" + code)
       .then(function (cases) {
+        if (mine !== askedNearby) return;
         cases.forEach(function (c) {
           var text = fill(T.nearby_item, {number: c.number, state: c.state, metres: c.distance_m, address: c.address});
           var li = document.createElement("li");
@@ -37,10 +41,14 @@
       }).catch(function () {});
   }
 
+  var asked = 0;  // only the latest lookup fills the form (answers may come back out of order)
+
   function set(x, y) {
+    var mine = ++asked;
     form.elements.lon.value = x.toFixed(6);
     form.elements.lat.value = y.toFixed(6);
     HotlineMap.locate(x, y).then(function (found) {
+      if (mine !== asked) return;
       if (found.cell) {
         form.elements.district_code.value = found.district;
         form.elements.grid_code.value = found.cell;

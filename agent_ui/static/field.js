@@ -13,9 +13,13 @@
   var nearest = null;
   view.placeOnClick(function (x, y) { moved(x, y); });
 
+  var asked = 0;  // only the latest lookup is shown (answers may come back out of order)
+
   function show(x, y) {
+    var mine = ++asked;
     place.setAttribute("aria-busy", "true");  // the old text stays: nothing moves under a finger
     HotlineMap.locate(x, y).then(function (found) {
+      if (mine !== asked) return;
       place.removeAttribute("aria-busy");
       nearestButton.hidden = true;
       if (found.cell) {

@@ -13,7 +13,7 @@
 
   function create(el, options) {
     var opts = options || {};
-    var map = L.map(el, {attributionControl: !!el.dataset.tiles});
+    var map = L.map(el, {attributionControl: !!el.dataset.tiles, zoomSnap: 0.25});
     map.setView([39.915, 116.41], 13);
     if (el.dataset.tiles) {
       L.tileLayer(el.dataset.tiles, {attribution: el.dataset.attribution || "", maxZoom: 19}).addTo(map);

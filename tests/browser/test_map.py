@@ -6,6 +6,7 @@ Screenshots go to test-artifacts/."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,8 @@ def test_maps(loaded_engine: Engine, loaded_db_url: str, tmp_path: Path, chromiu
             "map-earlier",
         )
         earlier = case.number
+        late = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+        case.state, case.due_at, case.grid_code = "dispatched", late, "110101001004007"
     settings = Settings(database_url=loaded_db_url, media_dir=tmp_path / "media")
     outside: list[str] = []
 
@@ -132,6 +135,17 @@ def test_maps(loaded_engine: Engine, loaded_db_url: str, tmp_path: Path, chromiu
             await desk.wait_for_selector("#map-place:has-text('单元网格')")
             assert await desk.input_value("#f-district") == "110101"
             await desk.screenshot(path=str(ARTIFACTS / "desk-map.png"), full_page=True)
+
+            # The supervisor: the list's filter (overdue) is what the map shows, by symbol;
+            # the density map counts the open cases per cell.
+            boss = await signed_in_page(browser, base, "dc_super", "super-demo-123")
+            await _offline(boss, base, outside)
+            await boss.goto(base + "/cases?view=overdue")
+            await boss.wait_for_selector("#cases-map[data-shown='1'] path.case-dot.overdue")
+            await boss.screenshot(path=str(ARTIFACTS / "cases-map.png"), full_page=True)
+            await boss.goto(base + "/supervisor/map")
+            await boss.wait_for_selector("#density-map[data-shown='2']")
+            await boss.screenshot(path=str(ARTIFACTS / "density-map.png"), full_page=True)
             await browser.close()
 
     asyncio.run(main())
