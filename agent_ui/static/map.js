@@ -30,7 +30,8 @@
     var ready = opts.level === false ? Promise.resolve().then(function () { el.dataset.ready = "1"; }) : json(url).then(function (data) {
       outlines.addData(data);
       var b = outlines.getBounds();
-      if (!opts.keepView && b.isValid()) map.fitBounds(b);
+      map.invalidateSize();  // the page may have laid the box out again since the map began
+      if (!opts.keepView && b.isValid()) map.fitBounds(b, {animate: false});
       if (opts.onAreas) opts.onAreas(data, outlines);
       el.dataset.ready = "1";
     });
