@@ -7,13 +7,14 @@ open cases are one feature per cell, never 100,000 markers."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import func, select
 
+from agent_ui.pages.map_layers import area_outlines, parse_bbox
 from agent_ui.web.auth import Current
 from agent_ui.web.deps import DbSession, grid_index
 from agent_ui.web.i18n import translator
@@ -23,7 +24,7 @@ from hotline.cases.lifecycle import ACTIVE_JOBS, FINAL_STATES
 from hotline.cases.queries import FilterError, conditions, default_view, parse_query
 from hotline.cases.service import CaseError
 from hotline.geo import finite_or_none
-from hotline.mapdata import collection, feature
+from hotline.mapdata import PREFIX, Level, collection, feature
 from hotline.models import CASE_STATES, Case, CatalogueClass, utcnow
 from hotline.roles import PLATFORM_STAFF
 
@@ -33,13 +34,21 @@ MAX_POINTS = 2000
 
 
 @router.get("/cases/map.geojson")
-def cases_map(request: Request, current: Current, session: DbSession) -> JSONResponse:
+def cases_map(
+    request: Request,
+    current: Current,
+    session: DbSession,
+    by: Annotated[Literal["points", "cell", "community", "street"], Query()] = "points",
+    bbox: Annotated[str | None, Query(max_length=100)] = None,
+) -> JSONResponse:
+    """The list's cases as points, or counted per street, community or cell (``by``); the
+    points and the cells only in ``bbox`` (west,south,east,north) when given. The page asks
+    per street when zoomed out, per cell when zoomed in: what it draws stays small."""
     if current.user.role not in MAP_ROLES:
         raise HTTPException(403, "the case map is for platform staff and agents")
     actor = current.actor
     now = utcnow()
-    by_cell = request.query_params.get("by") == "cell"
-    items = [(k, v) for k, v in request.query_params.multi_items() if k != "by"]
+    items = [(k, v) for k, v in request.query_params.multi_items() if k not in ("by", "bbox")]
     due_soon = dt.timedelta(hours=request.app.state.settings.due_soon_hours)
     try:
         query = parse_query(items, city_zone(request), view=default_view(actor))
@@ -48,7 +57,10 @@ def cases_map(request: Request, current: Current, session: DbSession) -> JSONRes
         raise HTTPException(422, str(exc)) from exc
     except CaseError as exc:
         raise HTTPException(exc.status, str(exc)) from exc
-    if not by_cell:
+    if bbox is not None and by in ("points", "cell"):
+        west, south, east, north = parse_bbox(bbox)
+        where = [*where, Case.lon.between(west, east), Case.lat.between(south, north)]
+    if by == "points":
         rows = session.execute(
             select(
                 Case.number, Case.state, Case.kind, Case.class_code, Case.lon, Case.lat, Case.due_at
@@ -59,7 +71,10 @@ def cases_map(request: Request, current: Current, session: DbSession) -> JSONRes
         ).all()
         if len(rows) <= MAX_POINTS:
             return JSONResponse(collection(_points(request, session, rows, now)))
-    return JSONResponse(collection(_cells(request, session, where), by="cell"))
+        by = "cell" if bbox is not None else "street"
+    if by == "cell":
+        return JSONResponse(collection(_cells(request, session, where), by="cell"))
+    return JSONResponse(collection(_areas(request, session, where, by), by=by))
 
 
 def _points(request: Request, session: DbSession, rows: Any, now: dt.datetime) -> list[Any]:
@@ -87,12 +102,12 @@ def _points(request: Request, session: DbSession, rows: Any, now: dt.datetime) -
     return found
 
 
-def cell_counts(session: DbSession, where: list[Any]) -> list[tuple[str, int]]:
-    """Cases per grid cell, most first (cases without a cell are left out)."""
+def cell_counts(session: DbSession, where: list[Any], width: int = 15) -> list[tuple[str, int]]:
+    """Cases per grid cell (or per community, street: the first ``width`` digits of the
+    cell's code), most first; cases without a cell are left out."""
+    key = Case.grid_code if width == 15 else func.substr(Case.grid_code, 1, width)
     rows = session.execute(
-        select(Case.grid_code, func.count())
-        .where(*where, Case.grid_code.is_not(None))
-        .group_by(Case.grid_code)
+        select(key, func.count()).where(*where, Case.grid_code.is_not(None)).group_by(key)
     ).all()
     return sorted(((str(code), int(n)) for code, n in rows), key=lambda r: (-r[1], r[0]))
 
@@ -105,6 +120,23 @@ def _cells(request: Request, session: DbSession, where: list[Any]) -> list[Any]:
         shape = grid.shape(code) if code else None
         if code and shape is not None:
             found.append(feature(code, shape, count=count))
+    return found
+
+
+def _areas(request: Request, session: DbSession, where: list[Any], level: Level) -> list[Any]:
+    """Counts per street or community, each drawn as its outline."""
+    outlines = {
+        f["properties"]["code"]: f
+        for f in area_outlines(request, grid_index(request, session), level)
+    }
+    names = names_for(request, session)
+    found = []
+    for code, count in cell_counts(session, where, PREFIX[level]):
+        if code in outlines:
+            f = outlines[code]
+            found.append(
+                {**f, "properties": {**f["properties"], "name": names.area(code), "count": count}}
+            )
     return found
 
 
@@ -142,7 +174,7 @@ def supervisor_map(request: Request, current: Current, session: DbSession) -> Re
             "majors": majors,
             "hot": hot,
             "error": error,
-            "data_url": "/cases/map.geojson?" + urlencode([*items, ("by", "cell")]),
+            "data_url": "/cases/map.geojson?" + urlencode(items),
         },
         session=session,
         current=current,

@@ -38,6 +38,19 @@ def _reader(current: SignedIn) -> None:
         raise HTTPException(403, "the map is for platform staff and field inspectors")
 
 
+def parse_bbox(bbox: str) -> tuple[float, float, float, float]:
+    """``west,south,east,north`` in degrees, or a 422."""
+    try:
+        west, south, east, north = (float(v) for v in bbox.split(","))
+        check_point(west, south)
+        check_point(east, north)
+    except (ValueError, PointError) as exc:
+        raise HTTPException(422, "bbox: west,south,east,north in degrees") from exc
+    if west > east or south > north:
+        raise HTTPException(422, "bbox: west,south,east,north in degrees")
+    return west, south, east, north
+
+
 def _in_city(request: Request, lon: float, lat: float) -> None:
     try:
         check_point(lon, lat, request.app.state.settings.bounds)
@@ -85,14 +98,7 @@ def cells(
     """The grid cells meeting ``bbox`` (west,south,east,north); none and ``too_many`` when
     more than the page should draw."""
     _reader(current)
-    try:
-        west, south, east, north = (float(v) for v in bbox.split(","))
-        check_point(west, south)
-        check_point(east, north)
-    except (ValueError, PointError) as exc:
-        raise HTTPException(422, "bbox: west,south,east,north in degrees") from exc
-    if west > east or south > north:
-        raise HTTPException(422, "bbox: west,south,east,north in degrees")
+    west, south, east, north = parse_bbox(bbox)
     found = grid_index(request, session).within(west, south, east, north)
     if len(found) > MAX_CELLS:
         return JSONResponse(collection([], too_many=True))

@@ -15,12 +15,28 @@
     return {color: "#b71c1c", weight: 0.5, fillColor: "#d32f2f", fillOpacity: a};
   }
 
+  var mode = C.by || "points", asked = 0;
+
+  // Counted: per street when zoomed out, per community, then per cell in the visible box.
+  function level() {
+    var z = view.map.getZoom();
+    return z < 13.5 ? "street" : z < 15 ? "community" : "cell";
+  }
+
   function draw(by) {
-    var url = C.url + (by === "cell" && C.by !== "cell" ? "&by=cell" : "");
+    mode = by;
+    var url = C.url + (C.url.indexOf("?") < 0 ? "?" : "&");
+    if (by !== "points") {
+      var l = level(), b = view.map.getBounds();
+      url += "by=" + l;
+      if (l === "cell") url += "&bbox=" + [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) { return v.toFixed(5); }).join(",");
+    }
+    var mine = ++asked;
     HotlineMap.json(url).then(function (data) {
+      if (mine !== asked) return;
       layer.clearLayers();
-      var cells = data.by === "cell";
-      if (note) note.hidden = !(cells && by !== "cell");
+      var cells = !!data.by;
+      if (note) note.hidden = !(cells && by === "points");
       var top = 0;
       data.features.forEach(function (f) { top = Math.max(top, f.properties.count || 0); });
       L.geoJSON(data, {
@@ -40,7 +56,7 @@
             l.bindTooltip(p.number + " · " + p.class_name + " · " + p.state_name);
             l.on("click", function () { window.location.href = "/cases/" + p.number; });
           } else {
-            l.bindTooltip(C.count.replace("{cell}", p.code).replace("{count}", p.count));
+            l.bindTooltip(p.name ? C.area.replace("{name}", p.name).replace("{count}", p.count) : C.count.replace("{cell}", p.code).replace("{count}", p.count));
           }
         },
       }).addTo(layer);
@@ -54,5 +70,6 @@
       draw(b.dataset.mapBy);
     });
   });
-  view.ready.then(function () { draw(C.by || "points"); });
+  view.map.on("moveend", function () { if (mode !== "points") draw(mode); });
+  view.ready.then(function () { draw(mode); });
 })();

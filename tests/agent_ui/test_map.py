@@ -138,6 +138,15 @@ def test_case_map_follows_the_list(api: Any, loaded_engine: Engine) -> None:
     assert [(f["properties"]["code"], f["properties"]["count"]) for f in cells["features"]] == [
         ("110101001004007", 1)
     ]
+    streets = api.client.get("/cases/map.geojson?view=all&by=street").json()
+    assert [(f["properties"]["name"], f["properties"]["count"]) for f in streets["features"]] == [
+        ("东华门街道", 1)
+    ]
+    box = "116.41,39.91,116.42,39.92"  # the late case's cell only
+    inside = api.client.get(f"/cases/map.geojson?view=all&bbox={box}").json()["features"]
+    assert [f["properties"]["number"] for f in inside] == [late]
+    assert api.client.get("/cases/map.geojson?by=city").status_code == 422
+    assert api.client.get("/cases/map.geojson?bbox=1,2").status_code == 422
     assert api.client.get("/cases/map.geojson?view=nope").status_code == 422
     assert api.client.get("/cases/map.geojson?from=2026-13-01").status_code == 422
     sign_in(api.client, "xc_agent")  # an agent's map: what they registered, none here
@@ -158,7 +167,7 @@ def test_supervisor_density_and_hot_spots(api: Any, loaded_engine: Engine) -> No
     page = api.client.get("/supervisor/map?class=event:01")
     assert page.status_code == 200 and 'id="density-map"' in page.text
     assert "东华门街道 · 智德社区 · 单元网格 110101001004007：1 件" in page.text
-    assert "by=cell" in page.text and "state=dispatched" in page.text
+    assert "state=dispatched" in page.text and "state=closed" not in page.text
     none = api.client.get("/supervisor/map?class=component:01")
     assert "所选范围内没有未办结案件" in none.text
     assert api.client.get("/supervisor/map?from=2026-02-30").status_code == 422
