@@ -17,6 +17,7 @@ def test_load_then_reload_changes_nothing(engine: Engine, reference_copy: Path) 
     first = load_reference_data(engine, reference_copy)
     assert first["areas"].added == 159
     assert first["grid_cells"].added == 5221
+    assert first["components"].added == 3000
     assert first["catalogue"].added == 131
     before = snapshot(engine)
     second = load_reference_data(engine, reference_copy)
