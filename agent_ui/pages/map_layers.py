@@ -23,7 +23,7 @@ from hotline.cases.lifecycle import FINAL_STATES
 from hotline.geo import PointError, check_point, finite_or_none
 from hotline.grid import METRES_PER_DEGREE, GridIndex, distance_m
 from hotline.mapdata import Level, collection, feature, outlines
-from hotline.models import Case
+from hotline.models import Case, Component
 from hotline.roles import DESK
 
 router = APIRouter(prefix="/map", include_in_schema=False)
@@ -210,3 +210,58 @@ def nearby(
             )
     found.sort(key=lambda c: (c["distance_m"], c["number"]))
     return found[:NEARBY_MAX]
+
+
+MAX_COMPONENTS = 2000
+
+
+@router.get("/components.geojson")
+def components(
+    request: Request,
+    current: Current,
+    session: DbSession,
+    bbox: Annotated[str, Query(max_length=100)],
+) -> JSONResponse:
+    """The components (部件) in ``bbox`` with their class, owner and status; none and
+    ``too_many`` past :data:`MAX_COMPONENTS` (the pages ask only when zoomed in)."""
+    _reader(current)
+    west, south, east, north = parse_bbox(bbox)
+    rows = session.execute(
+        select(
+            Component.id,
+            Component.class_code,
+            Component.lon,
+            Component.lat,
+            Component.owner_unit,
+            Component.status,
+        )
+        .where(
+            Component.active.is_(True),
+            Component.lon.between(west, east),
+            Component.lat.between(south, north),
+        )
+        .order_by(Component.id)
+        .limit(MAX_COMPONENTS + 1)
+    ).all()
+    if len(rows) > MAX_COMPONENTS:
+        return JSONResponse(collection([], too_many=True))
+    names = names_for(request, session)
+    t = translator(request)
+    return JSONResponse(
+        collection(
+            [
+                {
+                    "type": "Feature",
+                    "properties": {
+                        "id": id_,
+                        "class_code": klass,
+                        "class_name": names.klass("component", klass),
+                        "owner": names.unit(owner),
+                        "status": t.get(f"component_{status}", status),
+                    },
+                    "geometry": {"type": "Point", "coordinates": [lon, lat]},
+                }
+                for id_, klass, lon, lat, owner, status in rows
+            ]
+        )
+    )

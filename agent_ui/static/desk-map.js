@@ -10,7 +10,22 @@
   var fill = function (text, values) {
     return text.replace(/\{(\w+)\}/g, function (_, k) { return values[k] == null ? "" : values[k]; });
   };
-  var view = HotlineMap.create(document.getElementById("desk-map"), {level: "street"});
+  var view = HotlineMap.create(document.getElementById("desk-map"), {
+    level: "street",
+    components: true,
+    componentText: function (p) { return fill(T.component, p); },
+    onComponent: function (p, x, y) {  // the case is about this component: class, point, id
+      form.elements.kind.value = "component";
+      form.elements.class_code.value = p.class_code;
+      form.elements.component_id.value = p.id;
+      document.getElementById("class-search").value = p.class_name;
+      var chosen = document.getElementById("class-chosen");
+      chosen.textContent = fill(T.component, p);
+      chosen.classList.remove("muted");
+      view.pin(x, y, moved);
+      set(x, y);
+    },
+  });
   var others = L.layerGroup().addTo(view.map);
 
   var askedNearby = 0;
@@ -66,7 +81,7 @@
     nearby();
   }
 
-  function moved(x, y) { set(x, y); }
+  function moved(x, y) { form.elements.component_id.value = ""; set(x, y); }  // moved off it
   view.placeOnClick(moved);
   form.addEventListener("place-picked", function (e) {
     var h = e.detail;
@@ -75,7 +90,7 @@
     view.focus(h.lon, h.lat, 16);
     set(h.lon, h.lat);
   });
-  form.addEventListener("class-picked", nearby);
+  form.addEventListener("class-picked", function () { form.elements.component_id.value = ""; nearby(); });
   form.addEventListener("reset", function () {
     others.clearLayers(); nearbyBox.hidden = true; place.textContent = ""; view.markCell(null);
   });

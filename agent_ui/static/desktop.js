@@ -198,7 +198,7 @@
     const v = values(), body = {idempotency_key: d.key};
     if (!v.class_code && !v.description.trim()) { fieldError("description", t.empty_case); return; }
     if (v.dispatch_now && !v.district_code) { $("case-error").textContent = t.dispatch_needs_district; return; }
-    for (const k of ["kind", "class_code", "district_code", "grid_code"]) body[k] = v[k] || null;
+    for (const k of ["kind", "class_code", "district_code", "grid_code", "component_id"]) body[k] = v[k] || null;
     body.lon = v.lon === "" ? null : parseFloat(v.lon);
     body.lat = v.lat === "" ? null : parseFloat(v.lat);
     body.address = v.address || ""; body.description = v.description || "";

@@ -3,7 +3,7 @@
 // the operator configured one (data-tiles). Nothing here reaches beyond the app's origin.
 (function () {
   "use strict";
-  var CELL_ZOOM = 15;
+  var CELL_ZOOM = 15, COMPONENT_ZOOM = 17;
 
   function json(url) {
     return fetch(url, {credentials: "same-origin"}).then(function (r) {
@@ -46,6 +46,28 @@
       }).catch(function () {});
     }
     map.on("moveend", loadCells);
+    // Components (部件) when zoomed in close, a colour per major class; a click on one calls
+    // opts.onComponent(properties, lon, lat).
+    var parts = L.layerGroup().addTo(map);
+    var PART_COLOURS = {"01": "#6a1b9a", "02": "#00838f", "03": "#5d4037", "04": "#2e7d32", "05": "#ad1457", "06": "#455a64"};
+    function loadComponents() {
+      if (!opts.components) return;
+      if (map.getZoom() < COMPONENT_ZOOM) { parts.clearLayers(); return; }
+      var b = map.getBounds();
+      var box = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) { return v.toFixed(5); });
+      json("/map/components.geojson?bbox=" + box.join(",")).then(function (d) {
+        parts.clearLayers();
+        d.features.forEach(function (f) {
+          var p = f.properties, c = f.geometry.coordinates;
+          var m = L.circleMarker([c[1], c[0]], {radius: 5, weight: 2, color: "#fff", fillOpacity: 1,
+            fillColor: PART_COLOURS[p.class_code.slice(0, 2)] || "#455a64", className: "component component-" + p.id});
+          if (opts.componentText) m.bindTooltip(opts.componentText(p));
+          if (opts.onComponent) m.on("click", function (e) { L.DomEvent.stopPropagation(e); opts.onComponent(p, c[0], c[1]); });
+          m.addTo(parts);
+        });
+      }).catch(function () {});
+    }
+    map.on("moveend", loadComponents);
     var pin = null;
     return {
       map: map,

@@ -73,6 +73,9 @@ TABLE: dict[str, list[int]] = {
         *[R, 200, 200, 200, 200, 200, 200, 200, 403, 403, 403, 403]
     ],
     "/cases/map.geojson": [R, 200, 200, 200, 200, 200, 200, 200, 403, 403, 403, 403],
+    "/map/components.geojson?bbox=116.4,39.91,116.41,39.92": [
+        *[R, 200, 200, 200, 200, 200, 200, 200, 403, 403, 403, 200]
+    ],
     "/supervisor/map": [R, 403, 403, 403, 200, 200, 403, 403, 403, 403, 403, 403],
     "/events": [R, None, None, None, None, None, None, None, None, None, None, None],
     "/supervisor/stream": [R, None, None, None, None, None, None, None, None, None, None, None],

@@ -182,3 +182,19 @@ def test_public_map_has_districts_only(api: Any, loaded_engine: Engine) -> None:
     page = api.client.get("/public/evaluation")
     assert page.status_code == 200 and 'id="district-map"' in page.text
     assert late not in page.text and "116.4112" not in page.text
+
+
+def test_components_layer(api: Any, loaded_engine: Engine) -> None:
+    sign_in(api.client, "dc_inspector")
+    box = "116.4221,39.9665,116.4222,39.9667"  # around 1101010103000001, a storm drain cover
+    found = api.client.get(f"/map/components.geojson?bbox={box}").json()["features"]
+    assert {
+        "id": "1101010103000001",
+        "class_code": "0103",
+        "class_name": "雨水井盖",
+        "owner": "北京城市排水集团",
+        "status": "完好",
+    } in [f["properties"] for f in found]
+    city = api.client.get("/map/components.geojson?bbox=116.3,39.8,116.5,40.0").json()
+    assert city == {"type": "FeatureCollection", "features": [], "too_many": True}
+    assert api.client.get("/map/components.geojson?bbox=x").status_code == 422

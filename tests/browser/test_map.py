@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from agent_ui.main import create_app
 from hotline.cases.service import Actor, NewCase, create_case
 from hotline.db import transaction
+from hotline.models import Case
 from hotline.settings import Settings
 from hotline.testing.browser import ARTIFACTS, FLAGS, signed_in_page
 from hotline.testing.web import serving
@@ -73,6 +74,7 @@ def test_maps(loaded_engine: Engine, loaded_db_url: str, tmp_path: Path, chromiu
         case.state, case.due_at, case.grid_code = "dispatched", late, "110101001004007"
     settings = Settings(database_url=loaded_db_url, media_dir=tmp_path / "media")
     outside: list[str] = []
+    found: dict[str, str] = {}
 
     async def main() -> None:
         async with (
@@ -134,7 +136,23 @@ def test_maps(loaded_engine: Engine, loaded_db_url: str, tmp_path: Path, chromiu
             )
             await desk.wait_for_selector("#map-place:has-text('单元网格')")
             assert await desk.input_value("#f-district") == "110101"
+            # Zoomed in, the components show; a click on one makes the case about it.
+            await desk.click("#desk-map .leaflet-control-zoom-in")
+            await desk.wait_for_selector("#desk-map path.component")
+            await desk.click("#desk-map path.component >> nth=0", force=True)
+            await desk.wait_for_function(
+                "() => document.querySelector('input[name=component_id]').value.length === 16"
+            )
+            picked = await desk.input_value("input[name=component_id]")
+            assert await desk.input_value("input[name=kind]") == "component"
+            assert await desk.input_value("input[name=class_code]") == picked[6:10]
+            await desk.wait_for_selector("#class-chosen:has-text('权属单位')")
             await desk.screenshot(path=str(ARTIFACTS / "desk-map.png"), full_page=True)
+            await desk.click("#case-form button.primary")
+            await desk.wait_for_selector("#case-number:not(:empty)")
+            saved = (await desk.text_content("#case-number") or "").strip()
+            assert saved.isdigit()
+            found["picked"] = picked
 
             # The supervisor: the list's filter (overdue) is what the map shows, by symbol;
             # the density map counts the open cases per cell.
@@ -149,4 +167,7 @@ def test_maps(loaded_engine: Engine, loaded_db_url: str, tmp_path: Path, chromiu
             await browser.close()
 
     asyncio.run(main())
+    with transaction(loaded_engine) as session:
+        case = session.scalar(select(Case).where(Case.component_id.is_not(None)))
+        assert case is not None and case.component_id == found["picked"]
     assert outside == []  # the library, the layers and the marker images: all the app's own
