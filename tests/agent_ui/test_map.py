@@ -198,3 +198,28 @@ def test_components_layer(api: Any, loaded_engine: Engine) -> None:
     city = api.client.get("/map/components.geojson?bbox=116.3,39.8,116.5,40.0").json()
     assert city == {"type": "FeatureCollection", "features": [], "too_many": True}
     assert api.client.get("/map/components.geojson?bbox=x").status_code == 422
+
+
+def test_case_page_names_the_component_and_its_cases(api: Any, loaded_engine: Engine) -> None:
+    numbers = []
+    with transaction(loaded_engine) as session:
+        for key in ("p-1", "p-2"):
+            case, _ = create_case(
+                session,
+                Actor("dc_dispatcher", "dispatcher", "110101"),
+                NewCase(
+                    source="phone",
+                    kind="component",
+                    class_code="0103",
+                    district_code="110101",
+                    component_id="1101010103000010",
+                ),
+                key,
+            )
+            numbers.append(case.number)
+    sign_in(api.client, "dc_super")
+    page = api.client.get(f"/cases/{numbers[1]}").text
+    assert "1101010103000010 · 雨水井盖 · 权属单位：东城区城市管理委员会（市政市容）" in page
+    assert f'<a href="/cases/{numbers[0]}">{numbers[0]}</a>' in page
+    sign_in(api.client, "xc_agent")  # another district's agent: not even the page
+    assert api.client.get(f"/cases/{numbers[1]}").status_code in (403, 404)
