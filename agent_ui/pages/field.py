@@ -72,11 +72,12 @@ async def submit(
     kind_code: Annotated[str, Form(pattern=r"^(component|event):\d{4,5}$")],
     description: Annotated[str, Form(max_length=4000)] = "",
     urgency: Annotated[Literal["normal", "urgent"], Form()] = "normal",
+    component_id: Annotated[str, Form(pattern=r"^(\d{16})?$")] = "",
 ) -> Response:
     _staff(current)
     check_csrf(current, csrf_token)
     kind, code = kind_code.split(":")
-    report = FieldReport(lat, lon, kind, code, description, urgency)
+    report = FieldReport(lat, lon, kind, code, description, urgency, component_id or None)
     try:
         case, _ = await register_report(
             request, session, current.actor, photo, report, f"field-{current.user.id}-{key}"
@@ -88,6 +89,7 @@ async def submit(
             "kind_code": kind_code,
             "description": description,
             "urgency": urgency,
+            "component_id": component_id,
         }
         nearest = None
         if exc.error_id == "case-outside-grid":  # offer the nearest cell, form kept

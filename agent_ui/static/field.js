@@ -9,7 +9,22 @@
   var fill = function (text, values) {
     return text.replace(/\{(\w+)\}/g, function (_, k) { return values[k] == null ? "" : values[k]; });
   };
-  var view = HotlineMap.create(document.getElementById("field-map"), {level: "community"});
+  var component = document.getElementById("component-id"), chosen = document.getElementById("component-chosen");
+  var classes = document.querySelector("select[name=kind_code]");
+  var view = HotlineMap.create(document.getElementById("field-map"), {
+    level: "community",
+    components: true,
+    componentText: function (p) { return fill(T.component, p); },
+    onComponent: function (p, x, y) {  // the report is about this component
+      component.value = p.id;
+      chosen.textContent = fill(T.component, p);
+      classes.value = "component:" + p.class_code;
+      view.pin(x, y, moved);
+      lon.value = x.toFixed(6);
+      lat.value = y.toFixed(6);
+      show(x, y);
+    },
+  });
   var nearest = null;
   view.placeOnClick(function (x, y) { moved(x, y); });
 
@@ -37,6 +52,8 @@
   }
 
   function moved(x, y) {
+    component.value = "";  // moved off the component
+    chosen.textContent = "";
     lon.value = x.toFixed(6);
     lat.value = y.toFixed(6);
     show(x, y);

@@ -150,3 +150,23 @@ def test_the_mobile_form(api: Any, loaded_engine: Engine, username: str, passwor
         assert refused.status_code == 422 and "form" in refused.text, lat  # the page, kept
     forged = api.client.post("/field", data=fields | {"csrf_token": "x"}, files=photo)
     assert forged.status_code == 403
+
+
+def test_field_report_about_a_component(api: Any, loaded_engine: Engine) -> None:
+    """The component's owner, not the class rule, is the case's unit when it is dispatched."""
+    about = report(
+        api,
+        key="f-c",
+        lat="39.8676275",
+        lon="116.4301914",
+        kind="component",
+        class_code="0103",
+        component_id="1101010103000010",
+    )
+    assert about.status_code == 201, about.text
+    with transaction(loaded_engine) as session:
+        case = session.scalar(select(Case).where(Case.number == about.json()["number"]))
+        assert case is not None and case.component_id == "1101010103000010"
+    unknown = report(api, key="f-u", component_id="1101010103999999")
+    assert unknown.status_code == 422 and unknown.json()["error_id"] == "case-bad-component"
+    assert report(api, key="f-b", component_id="12").status_code == 422
