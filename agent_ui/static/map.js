@@ -13,9 +13,12 @@
 
   function create(el, options) {
     var opts = options || {};
-    var map = L.map(el, {attributionControl: !!el.dataset.tiles, zoomSnap: 0.25});
+    var zh = document.documentElement.lang !== "en";
+    var map = L.map(el, {attributionControl: false, zoomControl: false, zoomSnap: 0.25});
+    L.control.zoom({zoomInTitle: zh ? "放大" : "Zoom in", zoomOutTitle: zh ? "缩小" : "Zoom out"}).addTo(map);
     map.setView([39.915, 116.41], 13);
     if (el.dataset.tiles) {
+      L.control.attribution({prefix: false}).addTo(map);
       L.tileLayer(el.dataset.tiles, {attribution: el.dataset.attribution || "", maxZoom: 19}).addTo(map);
     }
     var outlines = L.geoJSON(null, {

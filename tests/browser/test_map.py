@@ -164,6 +164,15 @@ def test_maps(loaded_engine: Engine, loaded_db_url: str, tmp_path: Path, chromiu
             await boss.goto(base + "/supervisor/map")
             await boss.wait_for_selector("#density-map[data-shown='2']")
             await boss.screenshot(path=str(ARTIFACTS / "density-map.png"), full_page=True)
+
+            # The public page: the districts' figures on their outlines, no case point.
+            public = await browser.new_page(viewport={"width": 1366, "height": 900})
+            await _offline(public, base, outside)
+            await public.goto(base + "/public/evaluation")
+            await public.wait_for_selector("#district-map[data-ready='1'] path.leaflet-interactive")
+            assert await public.locator("#district-map .leaflet-tooltip").count() == 1
+            assert await public.locator("#district-map circle, #district-map img").count() == 0
+            await public.screenshot(path=str(ARTIFACTS / "public-map.png"), full_page=True)
             await browser.close()
 
     asyncio.run(main())
