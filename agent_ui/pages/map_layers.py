@@ -16,10 +16,11 @@ from shapely.geometry import mapping
 from sqlalchemy import select
 
 from agent_ui.web.auth import Current, SignedIn
-from agent_ui.web.deps import DbSession, grid_index
+from agent_ui.web.deps import DbSession, grid_index, grid_index_of
 from agent_ui.web.i18n import translator
 from agent_ui.web.names import names_for
 from hotline.cases.lifecycle import FINAL_STATES
+from hotline.db import session_factory
 from hotline.geo import PointError, check_point, finite_or_none
 from hotline.grid import METRES_PER_DEGREE, GridIndex, distance_m
 from hotline.mapdata import Level, collection, feature, outlines
@@ -60,12 +61,17 @@ def _in_city(request: Request, lon: float, lat: float) -> None:
 
 def area_outlines(request: Request, grid: GridIndex, level: Level) -> list[dict[str, Any]]:
     """Outlines of ``level``, computed once per grid index (a data load builds a new one)."""
+    return outlines_of(request.app.state, grid, level)
+
+
+def outlines_of(state: Any, grid: GridIndex, level: Level) -> list[dict[str, Any]]:
+    """:func:`area_outlines` for an app's ``state``."""
     cached: tuple[GridIndex, dict[str, list[dict[str, Any]]]] | None = getattr(
-        request.app.state, "map_outlines", None
+        state, "map_outlines", None
     )
     if cached is None or cached[0] is not grid:
         cached = (grid, {})
-        request.app.state.map_outlines = cached
+        state.map_outlines = cached
     if level not in cached[1]:
         cached[1][level] = outlines(grid.cells(), level)
     return cached[1][level]
@@ -155,6 +161,15 @@ def place_of(
         "street_name": names.area(cell[:9]),
         "community_name": names.area(cell[:12]),
     }
+
+
+def warm(state: Any) -> None:
+    """Build the point index and the outlines before the first map asks: on a city's grid
+    of 50,000 cells that takes seconds (docs/benchmarks.md). Run off the event loop."""
+    with session_factory(state.engine)() as session:
+        grid = grid_index_of(state, session)
+    for level in ("street", "community", "district"):
+        outlines_of(state, grid, level)
 
 
 NEARBY_METRES = 300.0

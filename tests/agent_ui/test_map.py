@@ -223,3 +223,12 @@ def test_case_page_names_the_component_and_its_cases(api: Any, loaded_engine: En
     assert f'<a href="/cases/{numbers[0]}">{numbers[0]}</a>' in page
     sign_in(api.client, "xc_agent")  # another district's agent: not even the page
     assert api.client.get(f"/cases/{numbers[1]}").status_code in (403, 404)
+
+
+def test_warm_up_builds_index_and_outlines(api: Any) -> None:
+    from agent_ui.pages.map_layers import warm
+
+    state = api.client.app.state
+    warm(state)
+    assert len(state.grid_index) == 5221
+    assert set(state.map_outlines[1]) == {"street", "community", "district"}
