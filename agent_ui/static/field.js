@@ -25,7 +25,7 @@
       show(x, y);
     },
   });
-  var nearest = null;
+  var nearest = null, outside = false;  // outside: the last point looked up is off the grid
   view.placeOnClick(function (x, y) { moved(x, y); });
 
   var asked = 0;  // only the latest lookup is shown (answers may come back out of order)
@@ -37,6 +37,7 @@
       if (mine !== asked) return;
       place.removeAttribute("aria-busy");
       nearestButton.hidden = true;
+      outside = !found.cell && !!found.nearest;
       if (found.cell) {
         place.textContent = fill(T.in_cell, {street: found.street_name, community: found.community_name, cell: found.cell});
         place.className = "";
@@ -48,7 +49,7 @@
         view.markCell(nearest.geometry);
         nearestButton.hidden = false;
       }
-    }).catch(function () { place.textContent = T.failed; place.className = "error"; });
+    }).catch(function () { outside = false; place.textContent = T.failed; place.className = "error"; });
   }
 
   function moved(x, y) {
@@ -72,6 +73,15 @@
     view.pin(x, y, moved);
     view.focus(x, y);
   }
+
+  // A point known to lie outside the grid is not sent: the server would refuse it, and the
+  // chosen photo would have to be chosen again.
+  document.getElementById("field-form").addEventListener("submit", function (e) {
+    if (outside) {
+      e.preventDefault();
+      place.scrollIntoView({block: "center"});
+    }
+  });
 
   nearestButton.onclick = function () { if (nearest) useNearest(nearest.lon, nearest.lat); };
   var offered = document.getElementById("use-nearest");
