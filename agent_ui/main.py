@@ -18,10 +18,12 @@ from agent_ui.live.events import EventHub
 from agent_ui.pages import (
     admin,
     api_docs,
+    case_map,
     case_page,
     city,
     evaluation,
     ledger_pages,
+    map_layers,
     public,
     supervisor,
     workspace,
@@ -83,6 +85,8 @@ def create_app(
     app.include_router(field_form.router)
     app.include_router(workspace.router)
     app.include_router(case_page.router)
+    app.include_router(map_layers.router)
+    app.include_router(case_map.router)
     app.state.login_limiter = auth.LoginLimiter()
 
     @app.middleware("http")

@@ -97,6 +97,23 @@ class Area(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
+class Component(Base):
+    """A censused component (部件): its 16-digit id, class, point and cell, and the unit
+    that owns it (which takes a case about it before the class rule)."""
+
+    __tablename__ = "components"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    class_code: Mapped[str] = mapped_column(String(8))
+    district_code: Mapped[str] = mapped_column(ForeignKey("areas.code"))
+    grid_code: Mapped[str] = mapped_column(String(15), index=True)
+    lon: Mapped[float] = mapped_column(Float)
+    lat: Mapped[float] = mapped_column(Float)
+    owner_unit: Mapped[str] = mapped_column(ForeignKey("units.code"))
+    status: Mapped[str] = mapped_column(String(16))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
 class GridCell(Base):
     """A unit grid cell (单元网格); geometry is a GeoJSON polygon in WGS84."""
 
@@ -386,6 +403,7 @@ class Case(Base):
     # hotline.cases.publication; staff may publish a text of their own.
     public_text: Mapped[str | None] = mapped_column(Text)
     media_url: Mapped[str] = mapped_column(String(512), default="", server_default="")
+    component_id: Mapped[str | None] = mapped_column(String(16), index=True)  # 部件, if any
     created_by: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(

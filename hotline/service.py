@@ -29,6 +29,7 @@ from agent_ui.live.events import EventHub
 from agent_ui.live.pg_events import PgEventBus
 from agent_ui.live.wrapup import WrapUp
 from agent_ui.main import create_app
+from agent_ui.pages.map_layers import warm as warm_map_layers
 from agi.ami import AmiClient
 from agi.queues import QueueMonitor, merged_snapshot
 from agi.server import MAX_WAITING, FastAgiServer, raise_open_files_limit
@@ -247,6 +248,14 @@ async def _serve_web(web: uvicorn.Server) -> None:
         raise RuntimeError(f"the web server could not start (exit status {exc.code})") from None
 
 
+def _warm_maps(state: Any) -> None:
+    """The map's index and outlines before the first map request (seconds on a big grid)."""
+    try:
+        warm_map_layers(state)
+    except Exception:  # the first map request builds them instead
+        log.exception("map warm-up failed")
+
+
 async def run(settings: Settings) -> None:
     """Serve until SIGINT/SIGTERM or until the web server ends.
 
@@ -334,6 +343,9 @@ async def _serve(settings: Settings, shutdown: Shutdown) -> None:
             queues=telephony.snapshot,
         )
         app.state.agi, app.state.ami_clients = agi, telephony.clients  # for /metrics
+        app.state.map_warming = asyncio.get_running_loop().run_in_executor(
+            None, _warm_maps, app.state
+        )
         web = EmbeddedWebServer(web_config(settings, app))
         web_task = asyncio.create_task(_serve_web(web), name="web")
         shutdown.add("web", partial(setattr, web, "should_exit", True))  # first: no new requests
@@ -415,6 +427,7 @@ async def _serve_web_part(
         queues=ami.snapshot,
     )
     app.state.agi, app.state.ami_clients = agi, ami.clients  # for /metrics
+    app.state.map_warming = asyncio.get_running_loop().run_in_executor(None, _warm_maps, app.state)
     web = EmbeddedWebServer(web_config(settings, app))
     stop = _stop_on_signals()
     orphan = asyncio.create_task(_watch_parent(parent, stop), name="parent watch")

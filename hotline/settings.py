@@ -100,6 +100,17 @@ class Settings(BaseSettings):
         description="West, south, east, north (WGS 84 degrees): a point outside is refused "
         "wherever it enters (Open311, REST, field form, desk). Default: Beijing.",
     )
+    map_tile_url: str = Field(
+        default="",
+        max_length=500,
+        description="The city's own raster tile service under the maps, as an XYZ template "
+        "with {z}, {x} and {y} (a WMTS service in its REST form: {z}/{y}/{x} for "
+        "TileMatrix/TileRow/TileCol). Empty (the default): the maps draw only the project's own "
+        "layers (outlines, grid cells, cases) and need no network beyond the app.",
+    )
+    map_tile_attribution: str = Field(
+        default="", max_length=200, description="Credit shown under the tiles, if any."
+    )
     queue_max_wait_seconds: int = Field(default=600, ge=10, le=7200)
     fastagi_url_host: str = Field(
         default="",
@@ -206,6 +217,16 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value  # HOTLINE_SPEECH_MODEL_PATH= means no model
+
+    @field_validator("map_tile_url")
+    @classmethod
+    def _tile_template(cls, value: str) -> str:
+        if value and (
+            not value.startswith(("https://", "http://", "/"))
+            or not all(part in value for part in ("{z}", "{x}", "{y}"))
+        ):
+            raise ValueError("map_tile_url: an http(s) or /path template with {z}, {x} and {y}")
+        return value
 
     @field_validator("city_bounds")
     @classmethod

@@ -50,6 +50,11 @@ class CaseIn(BaseModel):
         max_length=64,
         description="dispatch on registration: a unit's code, or `auto` for the rules",
     )
+    component_id: str | None = Field(
+        default=None,
+        pattern=r"^\d{16}$",
+        description="the component (部件) the case is about; its owner takes the case first",
+    )
 
 
 class CaseOut(BaseModel):

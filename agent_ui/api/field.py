@@ -41,9 +41,10 @@ async def field_report(
     class_code: Annotated[str, Form(pattern=r"^\d{4,5}$")],
     description: Annotated[str, Form(max_length=4000)] = "",
     urgency: Annotated[Literal["normal", "urgent"], Form()] = "normal",
+    component_id: Annotated[str | None, Form(pattern=r"^\d{16}$")] = None,
     idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
 ) -> CaseOut:
-    report = FieldReport(lat, lon, kind, class_code, description, urgency)
+    report = FieldReport(lat, lon, kind, class_code, description, urgency, component_id)
     key = f"rest:{actor.username}:{idempotency_key}" if idempotency_key else None
     case, created = await register_report(request, session, actor, photo, report, key)
     if not created:
@@ -59,6 +60,7 @@ class FieldReport:
     class_code: str
     description: str
     urgency: str
+    component_id: str | None = None  # the component (部件) reported, if any
 
 
 async def register_report(
@@ -96,6 +98,7 @@ async def register_report(
                 lat=report.lat,
                 description=report.description,
                 urgency=report.urgency,
+                component_id=report.component_id,
             ),
             idempotency_key,
             bounds=bounds,

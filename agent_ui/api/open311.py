@@ -13,6 +13,7 @@ parameter, 403 without a valid key, 404 for an unknown id or service.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import xml.etree.ElementTree as ET
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -143,9 +144,22 @@ def services(fmt: Format, session: DbSession) -> Response:
     return _render(items, fmt, "services", "service")
 
 
+COMPONENT_ATTRIBUTE = {
+    "variable": True,
+    "code": "component_id",
+    "datatype": "string",
+    "required": False,
+    "datatype_description": "16 digits: district (6), class (4), serial (6)",
+    "order": 1,
+    "description": "部件编码（如井盖、路灯上标注的16位编码）",
+}
+
+
 @router.get("/services/{service_code}.{fmt}")
 def service_definition(service_code: str, fmt: Format, session: DbSession) -> Response:
-    """A service's definition: it asks for no attributes beyond the standard fields."""
+    """A service's definition: a component service asks, optionally, which component
+    (``attribute[component_id]``: its 16-digit id, whose owner unit takes the request);
+    an event service asks nothing beyond the standard fields."""
 
     def make() -> Response:
         kind, code = _parse_service_code(service_code)
@@ -159,7 +173,8 @@ def service_definition(service_code: str, fmt: Format, session: DbSession) -> Re
         )
         if known is None:
             raise SpecError(404, f"no service {service_code}")
-        definition = {"service_code": service_code, "attributes": []}
+        attributes = [COMPONENT_ATTRIBUTE] if kind == "component" else []
+        definition = {"service_code": service_code, "attributes": attributes}
         if fmt == "json":
             return JSONResponse(definition)
         return _render([definition], fmt, "service_definitions", "service_definition")
@@ -302,6 +317,7 @@ def post_request(
     phone: Annotated[str, Form(max_length=32)] = "",
     device_id: Annotated[str, Form(max_length=128)] = "",
     media_url: Annotated[str, Form(max_length=512)] = "",
+    component_id: Annotated[str, Form(alias="attribute[component_id]", max_length=32)] = "",
     idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
 ) -> Response:
     """File a request, located by ``lat``/``long``, by ``address_id`` (a grid cell's code)
@@ -314,6 +330,8 @@ def post_request(
         if actor is None:
             raise SpecError(403, "a valid api_key is required")
         kind, code = _parse_service_code(service_code)
+        if component_id and (kind != "component" or not re.fullmatch(r"\d{16}", component_id)):
+            raise SpecError(400, "attribute[component_id]: 16 digits, for a component service")
         if media_url and not _web_address(media_url):
             raise SpecError(400, "media_url must be an http or https address")
         if (lat is None or long is None) and not address_string and not address_id:
@@ -341,6 +359,7 @@ def post_request(
             citizen_name=f"{last_name}{first_name}",
             citizen_phone=phone,
             media_url=media_url,
+            component_id=component_id or None,
         )
         key = f"open311:{actor.username}:{idempotency_key}" if idempotency_key else None
         try:

@@ -15,6 +15,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from shapely.geometry import mapping
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.convertors import Convertor, register_url_convertor
@@ -23,7 +24,7 @@ from starlette.datastructures import FormData
 from agent_ui.live.phone import place_callback
 from agent_ui.pages.case_view import case_context, needs
 from agent_ui.web.auth import Current, SignedIn, check_csrf
-from agent_ui.web.deps import DbSession
+from agent_ui.web.deps import DbSession, grid_index
 from agent_ui.web.i18n import translator
 from agent_ui.web.names import names_for
 from agent_ui.web.templating import render
@@ -34,6 +35,7 @@ from hotline.cases.joint import assign_joint
 from hotline.cases.lifecycle import TRANSITIONS
 from hotline.cases.publication import publish
 from hotline.cases.service import CaseError, decide_extension, get_case, transition
+from hotline.geo import finite_or_none
 from hotline.models import Attachment, utcnow
 
 
@@ -151,6 +153,11 @@ def _apply(
         transition(session, actor, number, action, version, data, calendar=load_calendar(session))
 
 
+def _point(lon: float | None, lat: float | None) -> tuple[float, float] | None:
+    x, y = finite_or_none(lon), finite_or_none(lat)
+    return (x, y) if x is not None and y is not None else None
+
+
 def _page(
     request: Request,
     current: SignedIn,
@@ -170,10 +177,19 @@ def _page(
         translator(request),
         request.app.state.settings.recordings_dir,
     )
+    shape = grid_index(request, session).shape(case.grid_code) if case.grid_code else None
     return render(
         request,
         "cases/case.html",
-        {**context, "names": names, "errors": {}, "kept": {}, **extra},
+        {
+            **context,
+            "names": names,
+            "errors": {},
+            "kept": {},
+            "cell_geometry": mapping(shape) if shape is not None else None,
+            "map_point": _point(case.lon, case.lat),
+            **extra,
+        },
         session=session,
         current=current,
         status=status,

@@ -20,14 +20,16 @@ from hotline.cases.joint import joint_open, joint_parts, may_assign_joint
 from hotline.cases.lifecycle import TRANSITIONS, actions_for
 from hotline.cases.privacy import Citizen, citizen_view
 from hotline.cases.publication import public_text
+from hotline.cases.queries import scope_clause
 from hotline.cases.reference import reference_data
 from hotline.cases.service import (
     Actor,
+    CaseError,
     dispatch_choices,
     may_decide_extension,
     waiting_extension_request,
 )
-from hotline.models import Attachment, Case, CaseHistory, CatalogueClass
+from hotline.models import Attachment, Case, CaseHistory, CatalogueClass, Component
 from hotline.roles import PLATFORM_STAFF
 
 # The forms of the page, in the order a platform works a case; extension and joint_job
@@ -192,6 +194,9 @@ def case_context(
         "duplicate_number": _number_of(session, case.duplicate_of),
         "public_now": public_text(case.source, case.description, case.public_text),
     }
+    if case.component_id:
+        context["component"] = session.get(Component, case.component_id)
+        context["component_cases"] = component_history(session, actor, case)
     if "dispatch" in forms:
         context["dispatch"] = dispatch_choices(session, actor, case)
     if "register" in forms:
@@ -206,6 +211,23 @@ def case_context(
     if "joint_job" in forms:
         context["joint_units"] = sorted(set(reference_data(session).units) - {case.unit_code})
     return context
+
+
+COMPONENT_HISTORY = 20
+
+
+def component_history(session: Session, actor: Actor, case: Case) -> list[Any]:
+    """The other cases about the case's component that ``actor`` may see, newest first."""
+    try:
+        scope = scope_clause(actor)
+    except CaseError:
+        return []
+    query = select(Case.number, Case.state, Case.created_at).where(
+        Case.component_id == case.component_id, Case.id != case.id
+    )
+    if scope is not None:
+        query = query.where(scope)
+    return list(session.execute(query.order_by(Case.id.desc()).limit(COMPONENT_HISTORY)))
 
 
 def _number_of(session: Session, case_id: int | None) -> str | None:

@@ -13,8 +13,9 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from agent_ui.api.field import FieldReport, register_report
+from agent_ui.pages.map_layers import place_of
 from agent_ui.web.auth import Current, SignedIn, check_csrf
-from agent_ui.web.deps import DbSession
+from agent_ui.web.deps import DbSession, grid_index
 from agent_ui.web.errors import refusal_text
 from agent_ui.web.templating import render
 from hotline.cases.service import CaseError
@@ -71,11 +72,12 @@ async def submit(
     kind_code: Annotated[str, Form(pattern=r"^(component|event):\d{4,5}$")],
     description: Annotated[str, Form(max_length=4000)] = "",
     urgency: Annotated[Literal["normal", "urgent"], Form()] = "normal",
+    component_id: Annotated[str, Form(pattern=r"^(\d{16})?$")] = "",
 ) -> Response:
     _staff(current)
     check_csrf(current, csrf_token)
     kind, code = kind_code.split(":")
-    report = FieldReport(lat, lon, kind, code, description, urgency)
+    report = FieldReport(lat, lon, kind, code, description, urgency, component_id or None)
     try:
         case, _ = await register_report(
             request, session, current.actor, photo, report, f"field-{current.user.id}-{key}"
@@ -87,7 +89,14 @@ async def submit(
             "kind_code": kind_code,
             "description": description,
             "urgency": urgency,
+            "component_id": component_id,
         }
+        nearest = None
+        if exc.error_id == "case-outside-grid":  # offer the nearest cell, form kept
+            grid = await run_in_threadpool(grid_index, request, session)
+            nearest = (await run_in_threadpool(place_of, request, session, grid, lon, lat))[
+                "nearest"
+            ]
         return await run_in_threadpool(
             _page,
             request,
@@ -97,5 +106,6 @@ async def submit(
             error=refusal_text(request, exc),
             typed=typed,
             key=key,  # the same report when sent again
+            nearest=nearest,
         )
     return await run_in_threadpool(_page, request, current, session, saved=case.number)

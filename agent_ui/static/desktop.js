@@ -131,7 +131,8 @@
   searcher("class-search", "class-hits", "/desk/catalogue",
     (h) => kindName(h.kind) + " " + h.code + " " + h.name + (h.aliases ? "（" + h.aliases.replace(/\|/g, "、") + "）" : ""),
     (h) => { form.elements.kind.value = h.kind; form.elements.class_code.value = h.code;
-             $("class-search").value = h.name; showClass(h.kind, h.code, h.name); });
+             $("class-search").value = h.name; showClass(h.kind, h.code, h.name);
+             form.dispatchEvent(new CustomEvent("class-picked", {detail: h})); });
   searcher("place-search", "place-hits", "/desk/places",
     (h) => h.name + " · " + (h.area_name || h.area),
     (h) => { form.elements.district_code.value = h.district || "";
@@ -139,7 +140,8 @@
              form.elements.lon.value = h.lon == null ? "" : h.lon;
              form.elements.lat.value = h.lat == null ? "" : h.lat;
              $("place-search").value = h.name;
-             if (!form.elements.address.value) form.elements.address.value = h.name; });
+             if (!form.elements.address.value) form.elements.address.value = h.name;
+             form.dispatchEvent(new CustomEvent("place-picked", {detail: h})); });
 
   // --- draft and saving ---------------------------------------------------------------
   function values() {
@@ -196,7 +198,7 @@
     const v = values(), body = {idempotency_key: d.key};
     if (!v.class_code && !v.description.trim()) { fieldError("description", t.empty_case); return; }
     if (v.dispatch_now && !v.district_code) { $("case-error").textContent = t.dispatch_needs_district; return; }
-    for (const k of ["kind", "class_code", "district_code", "grid_code"]) body[k] = v[k] || null;
+    for (const k of ["kind", "class_code", "district_code", "grid_code", "component_id"]) body[k] = v[k] || null;
     body.lon = v.lon === "" ? null : parseFloat(v.lon);
     body.lat = v.lat === "" ? null : parseFloat(v.lat);
     body.address = v.address || ""; body.description = v.description || "";

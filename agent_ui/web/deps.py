@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 from sqlalchemy import QueuePool, select
@@ -96,11 +96,16 @@ TokenActor = Annotated[Actor, Depends(token_actor)]
 
 def grid_index(request: Request, session: Session) -> GridIndex:
     """The point → cell index, built once per app from the active cells."""
-    index: GridIndex | None = getattr(request.app.state, "grid_index", None)
+    return grid_index_of(request.app.state, session)
+
+
+def grid_index_of(state: Any, session: Session) -> GridIndex:
+    """:func:`grid_index` for an app's ``state`` (at start-up, before any request)."""
+    index: GridIndex | None = getattr(state, "grid_index", None)
     if index is None:
         rows = session.execute(
             select(GridCell.code, GridCell.geometry).where(GridCell.active.is_(True))
         ).all()
         index = GridIndex.from_geojson_rows((code, geometry) for code, geometry in rows)
-        request.app.state.grid_index = index
+        state.grid_index = index
     return index

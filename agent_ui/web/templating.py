@@ -36,6 +36,7 @@ NAVIGATION: dict[str, tuple[tuple[str, str], ...]] = {
         ("nav_desk", "/"),
         ("nav_wallboard", "/supervisor"),
         ("nav_reports", "/reports"),
+        ("nav_map", "/supervisor/map"),
         ("nav_inbox", "/supervisor/inbox"),
         ("nav_ledger", "/supervisor/ledger"),
         ("nav_evaluation", "/supervisor/evaluation"),

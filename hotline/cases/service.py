@@ -34,6 +34,7 @@ from hotline.geo import WORLD, Bounds, PointError, check_point
 from hotline.models import (
     Case,
     CaseHistory,
+    Component,
     Notification,
     OutboxEvent,
     utcnow,
@@ -103,6 +104,7 @@ class NewCase:
     call_id: int | None = None
     dispatch_to: str | None = None  # a unit's code or "auto": dispatch on registration
     media_url: str = ""  # a picture the citizen posted elsewhere (Open311)
+    component_id: str | None = None  # the component (部件) the case is about, if any
 
 
 def create_case(
@@ -129,6 +131,9 @@ def create_case(
         # retry of it) would otherwise be lost to it.
         new = dataclasses.replace(new, district_code=actor.scope_code)
     _check_new(session, reference, actor, new, bounds)
+    owner = component_owner(session, new.component_id)
+    if owner is not None and new.dispatch_to in ("", "auto"):
+        new = dataclasses.replace(new, dispatch_to=owner)  # the owner before the class rule
     now = now or utcnow()
     classified = bool(new.kind and new.class_code)
     values: dict[str, Any] = {
@@ -149,6 +154,7 @@ def create_case(
         "callback_consent": new.callback_consent,
         "call_id": new.call_id,
         "media_url": new.media_url[:512],
+        "component_id": new.component_id,
         "created_by": actor.username,
         "created_at": now,
         "updated_at": now,
@@ -252,6 +258,16 @@ def _check_new(
         check_point(new.lon, new.lat, bounds)
     except PointError as exc:
         raise CaseError("case-bad-point", str(exc), 422) from exc
+    if new.component_id is not None:
+        component = session.get(Component, new.component_id)
+        if component is None or not component.active:
+            raise CaseError(
+                "case-bad-component", f"unknown component {new.component_id}", 422, "component_id"
+            )
+        if new.district_code is not None and component.district_code != new.district_code:
+            raise CaseError(
+                "case-bad-component", "the component lies in another district", 422, "component_id"
+            )
     if new.citizen_phone and not _PHONE.match(new.citizen_phone):
         raise CaseError(
             "case-bad-phone", "the citizen's phone: digits, with an optional leading +", 422
@@ -577,9 +593,20 @@ def _hand_down(session: Session, case: Case, data: dict[str, Any], now: dt.datet
     )
 
 
+def component_owner(session: Session, component_id: str | None) -> str | None:
+    """The unit owning the (active) component, which takes a case about it."""
+    if not component_id:
+        return None
+    component = session.get(Component, component_id)
+    return component.owner_unit if component is not None and component.active else None
+
+
 def _auto_unit(session: Session, case: Case) -> str:
     if not case.kind or not case.class_code:
         raise CaseError("case-missing-data", "register the case before dispatching it", 409)
+    owner = component_owner(session, case.component_id)
+    if owner is not None:
+        return owner
     unit = assign_unit(
         reference_data(session).assignment, case.kind, case.class_code, case.district_code
     )

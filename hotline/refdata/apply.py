@@ -22,6 +22,7 @@ from hotline.models import (
     CalendarDay,
     CallPlatform,
     CatalogueClass,
+    Component,
     DeadlineRule,
     GazetteerEntry,
     GridCell,
@@ -115,6 +116,24 @@ def apply_reference_data(session: Session, data: ReferenceData) -> dict[str, Cou
         {"code": None},
     )
     session.flush()
+    summary["components"] = _sync(
+        session,
+        Component,
+        lambda r: r.id,
+        {
+            c.id: {
+                "class_code": c.id[6:10],
+                "district_code": c.id[:6],
+                "grid_code": c.grid,
+                "lon": c.lon,
+                "lat": c.lat,
+                "owner_unit": c.owner_unit,
+                "status": c.status,
+            }
+            for c in data.components
+        },
+        {"id": None},
+    )
     summary["assignment_rules"] = _sync(
         session,
         AssignmentRule,

@@ -163,3 +163,18 @@ class PlatformRow(_Row):
     night_end: OptionalTime = None
     repeat_priority: int = Field(default=5, ge=0, le=100)
     emergency_priority: int = Field(default=10, ge=0, le=100)
+
+
+COMPONENT_STATUSES = ("in_use", "damaged", "out_of_service", "removed")
+
+
+class ComponentRow(_Row):
+    """One censused component (部件): its 16-digit id (district, class, serial), the grid
+    cell its point lies in, the unit that owns it and its status."""
+
+    id: Annotated[str, Field(pattern=r"^\d{16}$")]
+    grid: Annotated[str, Field(pattern=r"^\d{14,15}$")]
+    lon: Annotated[float, Field(ge=73, le=136)]
+    lat: Annotated[float, Field(ge=3, le=54)]
+    owner_unit: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,32}$")]
+    status: Literal["in_use", "damaged", "out_of_service", "removed"] = "in_use"

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from shapely.geometry.base import BaseGeometry
 
-from hotline.codes import CodeError, parse_grid_code
+from hotline.codes import CodeError, parse_component_id, parse_grid_code
 from hotline.grid import GridIndex, polygon_from_geojson
 from hotline.refdata.files import DataError, DataErrors, Row, read_csv, read_geojson_features
 from hotline.refdata.rows import (
@@ -23,6 +23,7 @@ from hotline.refdata.rows import (
     AssignmentRow,
     CalendarRow,
     CatalogueRow,
+    ComponentRow,
     DeadlineRow,
     GazetteerRow,
     PinyinRow,
@@ -43,6 +44,7 @@ FILES = {
     "gazetteer": "gazetteer.csv",
     "platforms": "platforms.csv",
     "pinyin": "pinyin.csv",
+    "components": "components.csv",
 }
 PARENT_LEVEL = {"district": "city", "street": "district", "community": "street"}
 
@@ -70,6 +72,7 @@ class ReferenceData:
     gazetteer: list[GazetteerRow] = field(default_factory=list)
     platforms: list[PlatformRow] = field(default_factory=list)
     pinyin: list[PinyinRow] = field(default_factory=list)
+    components: list[ComponentRow] = field(default_factory=list)
 
 
 class _Checker:
@@ -116,6 +119,8 @@ def read_reference_data(directory: Path) -> ReferenceData:
     gazetteer = check.rows("gazetteer", GazetteerRow)
     platforms = check.rows("platforms", PlatformRow)
     pinyin = check.rows("pinyin", PinyinRow)
+    components = check.rows("components", ComponentRow)
+    check.unique("components", components, "id", lambda c: c.id)
 
     check.unique("areas", areas, "code", lambda a: a.code)
     check.unique("catalogue", catalogue, "minor", lambda c: (c.kind, c.code))
@@ -163,6 +168,7 @@ def read_reference_data(directory: Path) -> ReferenceData:
     grid, index = _read_grid(check, directory, area_level)
     if index is not None:
         _check_places_in_grid(check, gazetteer, index)
+    _check_components(check, components, classes, unit_codes, {c.code for c in grid}, index)
 
     if check.errors:
         raise DataErrors(check.errors)
@@ -178,6 +184,7 @@ def read_reference_data(directory: Path) -> ReferenceData:
         gazetteer=[g for _, g in gazetteer],
         platforms=[p for _, p in platforms],
         pinyin=[r for _, r in pinyin],
+        components=[c for _, c in components],
     )
 
 
@@ -197,6 +204,38 @@ def _check_places_in_grid(
                 "area",
                 f"the point lies in grid cell {cells[0]}, outside area {place.area}",
             )
+
+
+def _check_components(
+    check: _Checker,
+    components: list[tuple[Row, ComponentRow]],
+    classes: Set[tuple[str, str]],
+    units: Set[str],
+    cells: Set[str],
+    index: GridIndex | None,
+) -> None:
+    """A component's id names a component class of the catalogue and the district of its
+    cell; its cell exists and holds its point; its owner is a known unit."""
+    for row, item in components:
+        try:
+            parsed = parse_component_id(item.id)
+        except CodeError as exc:
+            check.error(row.file, row.line, "id", str(exc))
+            continue
+        if ("component", parsed.class_code) not in classes:
+            check.error(row.file, row.line, "id", f"no component class {parsed.class_code}")
+        if parsed.admin != item.grid[:6]:
+            check.error(
+                row.file, row.line, "id", f"district {parsed.admin} is not the cell's district"
+            )
+        if item.owner_unit not in units:
+            check.error(row.file, row.line, "owner_unit", f"unknown unit {item.owner_unit}")
+        if index is None:  # the grid itself is broken: its own errors say so
+            continue
+        if item.grid not in cells:
+            check.error(row.file, row.line, "grid", f"unknown grid cell {item.grid}")
+        elif item.grid not in index.covering(item.lon, item.lat):
+            check.error(row.file, row.line, "lon", f"the point lies outside grid cell {item.grid}")
 
 
 def _check_areas(

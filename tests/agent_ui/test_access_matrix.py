@@ -64,6 +64,30 @@ TABLE: dict[str, list[int]] = {
     "/desk/places?q=dhm": [R, 200, 200, 200, 200, 200, 200, 200, 403, 403, 403, 403],
     "/calls/{dc_call}/pop": [R, 200, 404, 200, 200, 200, 200, 200, 403, 403, 403, 403],
     "/calls/{xc_call}/pop": [R, 404, 200, 200, 404, 200, 404, 200, 403, 403, 403, 403],
+    "/map/areas.geojson?level=street": [R, 200, 200, 200, 200, 200, 200, 200, 403, 403, 403, 200],
+    "/map/cells.geojson?bbox=116.4,39.91,116.41,39.92": [
+        R,
+        200,
+        200,
+        200,
+        200,
+        200,
+        200,
+        200,
+        403,
+        403,
+        403,
+        200,
+    ],
+    "/map/locate?lon=116.41&lat=39.91": [R, 200, 200, 200, 200, 200, 200, 200, 403, 403, 403, 200],
+    "/map/nearby?lon=116.41&lat=39.91&kind=event&class_code=0102": [
+        *[R, 200, 200, 200, 200, 200, 200, 200, 403, 403, 403, 403]
+    ],
+    "/cases/map.geojson": [R, 200, 200, 200, 200, 200, 200, 200, 403, 403, 403, 403],
+    "/map/components.geojson?bbox=116.4,39.91,116.41,39.92": [
+        *[R, 200, 200, 200, 200, 200, 200, 200, 403, 403, 403, 200]
+    ],
+    "/supervisor/map": [R, 403, 403, 403, 200, 200, 403, 403, 403, 403, 403, 403],
     "/events": [R, None, None, None, None, None, None, None, None, None, None, None],
     "/supervisor/stream": [R, None, None, None, None, None, None, None, None, None, None, None],
 }

@@ -138,6 +138,11 @@ def test_the_mobile_form(api: Any, loaded_engine: Engine, username: str, passwor
     outside = api.client.post("/field", data=fields | {"key": "0" * 32, "lat": "40.5"}, files=photo)
     assert outside.status_code == 422 and "不在任何单元网格内" in outside.text
     assert "40.5" in outside.text  # what was typed is kept
+    assert "最近的单元网格" in outside.text and 'id="use-nearest"' in outside.text  # offered
+    dongsi = api.client.post(
+        "/field", data=fields | {"key": "2" * 32, "lat": "39.9300", "lon": "116.4172"}, files=photo
+    )
+    assert dongsi.status_code == 200 and 'class="num"' in dongsi.text  # 东四: on the grid now
     for lat in ("30.0", "inf", "nan"):
         refused = api.client.post(
             "/field", data=fields | {"key": "1" * 32, "lat": lat}, files=photo
@@ -145,3 +150,23 @@ def test_the_mobile_form(api: Any, loaded_engine: Engine, username: str, passwor
         assert refused.status_code == 422 and "form" in refused.text, lat  # the page, kept
     forged = api.client.post("/field", data=fields | {"csrf_token": "x"}, files=photo)
     assert forged.status_code == 403
+
+
+def test_field_report_about_a_component(api: Any, loaded_engine: Engine) -> None:
+    """The component's owner, not the class rule, is the case's unit when it is dispatched."""
+    about = report(
+        api,
+        key="f-c",
+        lat="39.8676275",
+        lon="116.4301914",
+        kind="component",
+        class_code="0103",
+        component_id="1101010103000010",
+    )
+    assert about.status_code == 201, about.text
+    with transaction(loaded_engine) as session:
+        case = session.scalar(select(Case).where(Case.number == about.json()["number"]))
+        assert case is not None and case.component_id == "1101010103000010"
+    unknown = report(api, key="f-u", component_id="1101010103999999")
+    assert unknown.status_code == 422 and unknown.json()["error_id"] == "case-bad-component"
+    assert report(api, key="f-b", component_id="12").status_code == 422

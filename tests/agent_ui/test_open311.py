@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, select, update
 
 from hotline.db import transaction
 from hotline.models import Case
@@ -157,3 +157,30 @@ def test_control_characters_never_reach_the_xml(api: Any, loaded_engine: Engine)
         session.execute(update(Case).where(Case.number == number).values(description="a\x0bb"))
     listed = api.client.get("/open311/v2/requests.xml")
     assert ET.fromstring(listed.content).tag == "service_requests"
+
+
+def test_a_request_about_a_component(api: Any, loaded_engine: Engine) -> None:
+    definition = api.client.get("/open311/v2/services/C0103.json").json()
+    assert [a["code"] for a in definition["attributes"]] == ["component_id"]
+    xml = ET.fromstring(api.client.get("/open311/v2/services/C0103.xml").content)
+    assert xml.findtext("service_definition/attributes/attribute/code") == "component_id"
+    fields = {
+        "api_key": api.system_key,
+        "service_code": "C0103",
+        "lat": "39.8676275",
+        "long": "116.4301914",
+        "attribute[component_id]": "1101010103000010",
+    }
+    posted = api.client.post("/open311/v2/requests.json", data=fields)
+    assert posted.status_code == 201, posted.text
+    number = posted.json()[0]["service_request_id"]
+    with transaction(loaded_engine) as session:
+        case = session.scalar(select(Case).where(Case.number == number))
+        assert case is not None and case.component_id == "1101010103000010"
+    for bad in (
+        {"attribute[component_id]": "1101010103999999"},  # no such component
+        {"attribute[component_id]": "12"},
+        {"service_code": "E0102"},  # an event has no component
+    ):
+        refused = api.client.post("/open311/v2/requests.json", data=fields | bad)
+        assert refused.status_code == 400, (bad, refused.text)

@@ -55,11 +55,18 @@ def test_shipped_grid_lookup() -> None:
 
     data = read_reference_data(Path(__file__).parents[2] / "data" / "reference")
     index = GridIndex((c.code, c.shape) for c in data.grid)
-    assert len(index) == 200
-    # Every cell's centroid is found in that cell.
+    assert len(index) == 5221
+    # A point inside every cell is found in that cell.
     for cell in data.grid:
-        assert index.locate(cell.shape.centroid.x, cell.shape.centroid.y) == cell.code
+        inside = cell.shape.representative_point()
+        assert index.locate(inside.x, inside.y) == cell.code
     assert index.locate(116.3, 39.8) is None
+    # The demo grid covers Dongcheng: its places, and a field report from 东四 or 天坛.
+    dongcheng = [p for p in data.gazetteer if p.area.startswith("110101") and p.lon and p.lat]
+    assert dongcheng and all(index.locate(p.lon, p.lat) for p in dongcheng if p.lon and p.lat)
+    assert (index.locate(116.4172, 39.9300) or "")[:9] == "110101006"
+    assert (index.locate(116.4107, 39.8822) or "")[:9] == "110101016"
+    assert index.locate(116.3890, 39.9260) is None  # 北海公园 lies in Xicheng
 
 
 def test_covering_names_every_cell_on_an_edge(index: GridIndex) -> None:
