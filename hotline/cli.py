@@ -244,7 +244,10 @@ def _write_history(current: Settings, days: int | None, per_day: int | None, see
         raise typer.Exit(1) from exc
     finally:
         engine.dispose()
-    typer.echo(f"  {done.cases} cases, {done.steps} steps ({done.refused} refused on the way).")
+    typer.echo(
+        f"  {done.calls} calls, {done.cases} cases, {done.steps} steps "
+        f"({done.refused} refused on the way)."
+    )
 
 
 def _prepare_demo(current: Settings, history: bool = False) -> None:

@@ -42,6 +42,7 @@ from hotline.cases.service import (
     transition,
 )
 from hotline.db import transaction
+from hotline.demo_calls import CallMix, PhoneReport, generate_calls
 from hotline.models import CASE_SOURCES, Case, GridCell, Unit
 from hotline.refdata.files import DataError, DataErrors
 from hotline.settings import PROJECT_ROOT
@@ -78,6 +79,7 @@ class HistoryMix:
     classes: dict[tuple[str, str], float]
     rates: dict[str, float]
     satisfaction: dict[int, float]
+    calls: CallMix
 
 
 def load_mix(path: Path = HISTORY_MIX) -> HistoryMix:
@@ -141,9 +143,40 @@ def load_mix(path: Path = HISTORY_MIX) -> HistoryMix:
             bad(f"satisfaction.{key}", "satisfaction is 1 to 5")
         else:
             satisfaction[int(key)] = weight
+    calls = data.get("calls", {})
+
+    def number(key: str, low: float, high: float) -> float:
+        value = calls.get(key)
+        if (
+            not isinstance(value, int | float)
+            or isinstance(value, bool)
+            or not low <= value <= high
+        ):
+            bad(f"calls.{key}", f"a number from {low:g} to {high:g}")
+            return low
+        return float(value)
+
+    talk = calls.get("talk_seconds")
+    if not (
+        isinstance(talk, list)
+        and len(talk) == 2
+        and all(isinstance(v, int | float) and 0 < v <= 7200 for v in talk)
+        and talk[0] <= talk[1]
+    ):
+        bad("calls.talk_seconds", "[shortest, longest] seconds, 0 to 7200")
+        talk = [60, 300]
+    call_mix = CallMix(
+        number("per_phone_case", 1, 10),
+        number("city_share", 0, 1),
+        number("mean_wait_seconds", 1, 3600),
+        number("mean_patience_seconds", 1, 3600),
+        (float(talk[0]), float(talk[1])),
+    )
     if errors:
         raise DataErrors(errors)
-    return HistoryMix(int(per_day), int(days), sources, districts, classes, rates, satisfaction)
+    return HistoryMix(
+        int(per_day), int(days), sources, districts, classes, rates, satisfaction, call_mix
+    )
 
 
 @dataclass(frozen=True)
@@ -173,6 +206,7 @@ Life = Generator[Step, Snap, None]
 @dataclass
 class HistorySummary:
     cases: int = 0
+    calls: int = 0
     steps: int = 0
     refused: int = 0  # steps the services refused (a case escalated by the sweep meanwhile)
     actions: Counter[str] = field(default_factory=Counter)
@@ -226,21 +260,29 @@ class _World:
         names = {"dongcheng.sanitation": "unit_dc_sanitation", "bj.water_supply": "unit_water"}
         return Actor(names.get(code, f"demo_{code}"), "unit", self.unit_scope[code], code)
 
-    def life(self, created: dt.datetime, index: int, seed: int) -> Life:
-        """One case from registration to wherever the simulated clock leaves it."""
+    def life(
+        self,
+        created: dt.datetime,
+        index: int,
+        seed: int,
+        source: str,
+        district: str,
+        call: PhoneReport | None = None,
+    ) -> Life:
+        """One case from registration to wherever the simulated clock leaves it (a phone
+        case from the ``call`` it came in on)."""
         rng = self.rng
-        district = self.pick(self.mix.districts)
         kind, code = self.pick(self.mix.classes)
-        source = self.pick(self.mix.sources)
         new = NewCase(
             source=source,
             kind=kind,
             class_code=code,
             district_code=district,
             citizen_name="演示市民" if source != "field" else "",
-            citizen_phone=f"1380000{index % 10_000:04d}" if source == "phone" else "",
-            callback_consent=source == "phone" and rng.random() < 0.7,
+            citizen_phone=call.caller if call else "",
+            callback_consent=call is not None and rng.random() < 0.7,
             description="演示数据：自动生成的历史案件",
+            call_id=call.call_id if call else None,
         )
         cells = self.cells.get(district)
         if cells:
@@ -353,6 +395,9 @@ def generate_history(
             numbers.pop(id(life), None)
 
     index = 0
+    calls: list[tuple[dt.datetime, str, str, bool]] = []  # answered, caller, district, a case?
+    callers = [f"139{rng.randrange(10**8):08d}" for _ in range(max(50, per_day * days // 3))]
+    extra_calls = mix.calls.per_phone_case - 1
     for day in range(days):
         date = (start + dt.timedelta(days=day)).date()
         working = calendar.is_workday(date)
@@ -362,10 +407,26 @@ def generate_history(
             at = dt.datetime.combine(date, dt.time(), dt.UTC) + dt.timedelta(
                 hours=rng.uniform(-1, 13)
             )
-            if start <= at <= end:
-                index += 1
-                life = world.life(at, index, seed)
-                push(life, next(life))
+            if not start <= at <= end:
+                continue
+            source, district = world.pick(mix.sources), world.pick(mix.districts)
+            if source == "phone":  # it comes in as a call; the case when the agent saves it
+                calls.append((at, rng.choice(callers), district, True))
+                whole, part = divmod(extra_calls, 1)
+                for _ in range(int(whole) + (rng.random() < part)):
+                    later = at + dt.timedelta(hours=rng.uniform(0, 3))
+                    if later <= end:
+                        calls.append((later, rng.choice(callers), district, False))
+                continue
+            index += 1
+            life = world.life(at, index, seed, source, district)
+            push(life, next(life))
+    calls.sort()
+    for report in generate_calls(engine, mix.calls, rng, calls, seed):
+        index += 1
+        life = world.life(report.saved_at, index, seed, "phone", report.district, report)
+        push(life, next(life))
+    summary.calls = len(calls)
     summary.cases = index
     clock = start
     while heap:

@@ -54,9 +54,11 @@ class CallRecords:
         history_days: int,
         node: str = "",
         channel: str = "",
+        at: dt.datetime | None = None,
     ) -> tuple[int, CallerFacts]:
-        """Create the call record and read the caller's history in one transaction."""
-        step = _Start(uniqueid, linkedid, caller, did, history_days, node, channel)
+        """Create the call record and read the caller's history in one transaction (``at``:
+        the answer's time when it is not now, as the demo's history writes it)."""
+        step = _Start(uniqueid, linkedid, caller, did, history_days, node, channel, at)
         if self._staged:
             return await self._work.run_staged(step.send, step.receive)
         return await self._work.run(step.run)
@@ -114,9 +116,10 @@ class _Start:
     history_days: int
     node: str
     channel: str
+    at: dt.datetime | None = None
 
     def record(self, sql: _Statements) -> dict[str, Any]:
-        now = sql.moment(utcnow())
+        now = sql.moment(self.at or utcnow())
         return {
             "uniqueid": self.uniqueid,
             "linkedid": self.linkedid or self.uniqueid,

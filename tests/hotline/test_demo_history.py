@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select
 
+from hotline.calls import reports
 from hotline.cases.indicators import compute
 from hotline.db import make_engine, transaction
 from hotline.demo_history import (
@@ -22,7 +23,7 @@ from hotline.demo_history import (
     iter_demo_cases,
     load_mix,
 )
-from hotline.models import Case, CaseHistory
+from hotline.models import Call, Case, CaseHistory
 from hotline.refdata.files import DataErrors
 from tests.conftest import _clone
 
@@ -87,6 +88,22 @@ def test_a_fortnight_through_the_services(loaded_engine: Engine) -> None:
         assert sum(row.closed for row in city.values()) == closed
         times = [c.created_at.replace(tzinfo=dt.UTC) for c in cases]
         assert start <= min(times) and max(times) <= END
+        # The calls, as the IVR and the tracker write them: every one ended, with an outcome;
+        # each phone case registered from an answered call of its caller.
+        calls = session.scalars(select(Call).where(Call.uniqueid.like("demo-7-%"))).all()
+        assert len(calls) == done.calls > 0
+        assert all(c.ended_at is not None and c.outcome for c in calls)
+        outcomes = Counter(c.outcome for c in calls)
+        assert outcomes["answered"] > outcomes["abandoned_queue"] > 0
+        answered = {c.id: c for c in calls if c.outcome == "answered"}
+        phone = [c for c in cases if c.source == "phone"]
+        assert phone and all(c.call_id in answered for c in phone)
+        assert all(answered[c.call_id].caller_number == c.citizen_phone for c in phone)
+        # The reports count the same calls.
+        figures = reports.compute(reports.load(session, start, END), dt.UTC)
+        offered = sum(f.offered for f in figures["queue"].values())
+        assert offered == len(calls)
+        assert sum(f.answered for f in figures["queue"].values()) == outcomes["answered"]
 
 
 def test_the_same_seed_writes_the_same_history(
