@@ -81,7 +81,8 @@ def wallboard_data(
     live = request.app.state.queues() or {}
     zone = ZoneInfo(settings.timezone)
     start, end = _today(zone)
-    today = _figures(request, bind, start, end, queues, zone, WALLBOARD_SECONDS)["queue"]
+    figures = _figures(request, bind, start, end, queues, zone, WALLBOARD_SECONDS)
+    today = figures["queue"]
     states = load_states(bind, [a.username for a in agents])
     now = time.time()
     return {
@@ -117,6 +118,16 @@ def wallboard_data(
             for a in agents
         ],
         "live": bool(live),
+        # Today hour by hour (the city's hours): the chart under the tables.
+        "hours": [
+            {
+                "hour": hour,
+                "answered": f.answered,
+                "abandoned": f.abandoned,
+                "service_level_20": f.service_level_20,
+            }
+            for hour, f in sorted(figures["hour"].items())
+        ],
     }
 
 

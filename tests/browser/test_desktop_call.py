@@ -192,7 +192,8 @@ def test_wallboard_shows_a_waiting_call(pbx: Pbx, chromium: str) -> None:
                 await page.wait_for_function(
                     f"document.querySelector(\"{cell}\")?.textContent === '1'", timeout=30_000
                 )
-                await page.screenshot(path=str(ARTIFACTS / "wallboard.png"))
+                await page.wait_for_selector("#hours-chart svg")  # today by the hour, drawn
+                await page.screenshot(path=str(ARTIFACTS / "wallboard.png"), full_page=True)
                 await browser.close()
         finally:
             web.should_exit = True
