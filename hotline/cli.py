@@ -223,8 +223,18 @@ def demo_history(
     seed: Annotated[int, typer.Option(help="The same seed writes the same history.")] = 1,
 ) -> None:
     """Write a plausible history of cases through the services (data/demo/history.toml)."""
+    from hotline.demo_history import has_history
+
     current = settings()
     _prepare_demo(current, history=False)
+    engine = make_engine(current.database_url)
+    try:
+        written = has_history(engine, seed)
+    finally:
+        engine.dispose()
+    if written:
+        typer.echo(f"error: the history of seed {seed} is in the database already", err=True)
+        raise typer.Exit(1)
     _write_history(current, days, per_day, seed)
 
 

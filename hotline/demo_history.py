@@ -507,13 +507,12 @@ def _snap(case: Case) -> Snap:
     return Snap(case.number, case.version, case.state, case.unit_code, due)
 
 
-def has_history(engine: Engine) -> bool:
-    """Whether generated history is in the database already."""
+def has_history(engine: Engine, seed: int | None = None) -> bool:
+    """Whether generated history (of ``seed``, when given) is in the database already."""
+    prefix = KEY_PREFIX if seed is None else f"{KEY_PREFIX}{seed}:"
     with transaction(engine) as session:
         return (
-            session.scalar(
-                select(Case.id).where(Case.idempotency_key.like(f"{KEY_PREFIX}%")).limit(1)
-            )
+            session.scalar(select(Case.id).where(Case.idempotency_key.like(f"{prefix}%")).limit(1))
             is not None
         )
 

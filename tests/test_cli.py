@@ -194,3 +194,14 @@ def test_ivr_budgets(tmp_path: Path) -> None:
     (sounds / "zh" / "greeting.wav").unlink()
     missing = run(["ivr", "budgets", "--sounds", str(sounds)], url)
     assert missing.returncode == 1 and "greeting" in missing.stderr
+
+
+def test_demo_history_once_per_seed(sqlite_loaded_db_url: str) -> None:
+    first = run(["demo", "history", "--days", "2", "--per-day", "4"], sqlite_loaded_db_url)
+    assert first.returncode == 0, first.stderr
+    assert "cases" in first.stdout and "calls" in first.stdout
+    again = run(["demo", "history", "--days", "2", "--per-day", "4"], sqlite_loaded_db_url)
+    assert again.returncode == 1
+    assert again.stderr.strip().splitlines()[-1] == (
+        "error: the history of seed 1 is in the database already"
+    )
