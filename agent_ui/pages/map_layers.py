@@ -271,6 +271,7 @@ def components(
                         "id": id_,
                         "class_code": klass,
                         "class_name": names.klass("component", klass),
+                        "major_name": names.major("component", klass),
                         "owner": names.unit(owner),
                         "status": t.get(f"component_{status}", status),
                     },

@@ -53,13 +53,38 @@
     // opts.onComponent(properties, lon, lat).
     var parts = L.layerGroup().addTo(map);
     var PART_COLOURS = {"01": "#6a1b9a", "02": "#00838f", "03": "#5d4037", "04": "#2e7d32", "05": "#ad1457", "06": "#455a64"};
+    // The legend: a colour per major class of the components in view (names from the data).
+    var legend = null, legendBox = null;
+    function showLegend(features) {
+      var majors = {};
+      features.forEach(function (f) { majors[f.properties.class_code.slice(0, 2)] = f.properties.major_name; });
+      var codes = Object.keys(majors).sort();
+      if (!codes.length) { if (legend) { legend.remove(); legend = null; } return; }
+      if (!legend) {
+        legend = L.control({position: "bottomright"});
+        legend.onAdd = function () {
+          legendBox = L.DomUtil.create("div", "map-legend");
+          legendBox.style.cssText = "background:#fff;padding:.3rem .5rem;border-radius:4px;font-size:12px;line-height:1.5";
+          return legendBox;
+        };
+        legend.addTo(map);
+      }
+      legendBox.textContent = "";
+      codes.forEach(function (code) {
+        var row = L.DomUtil.create("div", "", legendBox);
+        var dot = L.DomUtil.create("span", "", row);
+        dot.style.cssText = "display:inline-block;width:10px;height:10px;border-radius:50%;margin-right:.3rem;background:" + (PART_COLOURS[code] || "#455a64");
+        row.appendChild(document.createTextNode(majors[code] || code));
+      });
+    }
     function loadComponents() {
       if (!opts.components) return;
-      if (map.getZoom() < COMPONENT_ZOOM) { parts.clearLayers(); return; }
+      if (map.getZoom() < COMPONENT_ZOOM) { parts.clearLayers(); showLegend([]); return; }
       var b = map.getBounds();
       var box = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) { return v.toFixed(5); });
       json("/map/components.geojson?bbox=" + box.join(",")).then(function (d) {
         parts.clearLayers();
+        showLegend(d.features);
         d.features.forEach(function (f) {
           var p = f.properties, c = f.geometry.coordinates;
           var m = L.circleMarker([c[1], c[0]], {radius: 5, weight: 2, color: "#fff", fillOpacity: 1,

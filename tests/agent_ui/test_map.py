@@ -192,6 +192,7 @@ def test_components_layer(api: Any, loaded_engine: Engine) -> None:
         "id": "1101010103000001",
         "class_code": "0103",
         "class_name": "雨水井盖",
+        "major_name": "公用设施",
         "owner": "北京城市排水集团",
         "status": "完好",
     } in [f["properties"] for f in found]

@@ -139,6 +139,8 @@ def test_maps(loaded_engine: Engine, loaded_db_url: str, tmp_path: Path, chromiu
             # Zoomed in, the components show; a click on one makes the case about it.
             await desk.click("#desk-map .leaflet-control-zoom-in")
             await desk.wait_for_selector("#desk-map path.component")
+            legend = await desk.text_content("#desk-map .map-legend")  # the classes, by name
+            assert legend and "公用设施" in legend, legend
             await desk.click("#desk-map path.component >> nth=0", force=True)
             await desk.wait_for_function(
                 "() => document.querySelector('input[name=component_id]').value.length === 16"
