@@ -18,6 +18,7 @@
       form.elements.kind.value = "component";
       form.elements.class_code.value = p.class_code;
       form.elements.component_id.value = p.id;
+      fromMap = true;
       document.getElementById("class-search").value = p.class_name;
       var chosen = document.getElementById("class-chosen");
       chosen.textContent = fill(T.component, p);
@@ -81,7 +82,11 @@
     nearby();
   }
 
-  function moved(x, y) { form.elements.component_id.value = ""; set(x, y); }  // moved off it
+  var fromMap = false;  // the component was picked on the map (not typed from its plate)
+  function moved(x, y) {  // moved off a component picked on the map: the case is not about it
+    if (fromMap) { form.elements.component_id.value = ""; fromMap = false; }
+    set(x, y);
+  }
   view.placeOnClick(moved);
   form.addEventListener("place-picked", function (e) {
     var h = e.detail;

@@ -124,6 +124,14 @@
     });
   }
   const kindName = (k) => t["kind_" + k] || k;
+  // A component's 16-digit id typed (or read off its plate): the case is about it, and its
+  // class is digits 7–10 of the id (the code rules); the server checks the rest on saving.
+  $("f-component").addEventListener("input", (e) => {
+    const id = e.target.value.trim();
+    if (!/^[0-9]{16}$/.test(id)) return;
+    form.elements.kind.value = "component"; form.elements.class_code.value = id.slice(6, 10);
+    showClass("component", id.slice(6, 10), "");
+  });
   function showClass(kind, code, name) {
     $("class-chosen").textContent = code ? kindName(kind) + " · " + code + " " + (name || "") : t.no_class_yet;
     $("class-chosen").classList.toggle("muted", !code);
@@ -186,7 +194,8 @@
     }
     const text = t["error_" + data.error_id] || t["error_" + status] || t.error_500;
     const field = {"case-bad-phone": "citizen_phone", "case-bad-grid": "grid_code",
-                   "case-bad-district": "district_code", "case-bad-class": "class_code"}[data.error_id];
+                   "case-bad-district": "district_code", "case-bad-class": "class_code",
+                   "case-bad-component": "component_id"}[data.error_id];
     if (field) fieldError(field, text); else $("case-error").textContent = text;
   }
   form.addEventListener("input", saveDraft);

@@ -125,7 +125,7 @@ def create_case(
     if actor.role not in DESK and not (actor.role == "inspector" and new.source == "field"):
         raise CaseError("case-forbidden", f"a {actor.role} cannot create such cases", 403)
     reference = reference_data(session)
-    new = _cleaned(new)
+    new = _placed_by_component(session, _cleaned(new))
     if new.district_code is None and not actor.is_city and actor.role != "unit":
         # A district's platform files in its district: a case it could not read (and a
         # retry of it) would otherwise be lost to it.
@@ -249,6 +249,21 @@ def _cleaned(new: NewCase) -> NewCase:
 
 
 _PHONE = re.compile(r"^\+?[0-9][0-9 -]{2,30}$")
+
+
+def _placed_by_component(session: Session, new: NewCase) -> NewCase:
+    """A case about a component (its id typed from the plate) is where the component is:
+    its district, grid cell and point fill what the report left out."""
+    component = session.get(Component, new.component_id) if new.component_id else None
+    if component is None or not component.active:
+        return new  # an unknown one is refused by the checks, beside its field
+    return dataclasses.replace(
+        new,
+        district_code=new.district_code or component.district_code,
+        grid_code=new.grid_code or component.grid_code,
+        lon=component.lon if new.lon is None and new.lat is None else new.lon,
+        lat=component.lat if new.lon is None and new.lat is None else new.lat,
+    )
 
 
 def _check_new(

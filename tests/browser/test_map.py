@@ -155,6 +155,14 @@ def test_maps(loaded_engine: Engine, loaded_db_url: str, tmp_path: Path, chromiu
             saved = (await desk.text_content("#case-number") or "").strip()
             assert saved.isdigit()
             found["picked"] = picked
+            # The next report names the same component by the id on its plate.
+            await desk.click("#next-case")
+            await desk.fill("#f-component", picked)
+            await desk.wait_for_selector(f"#class-chosen:has-text('{picked[6:10]}')")
+            await desk.fill("#f-description", "井盖松动")
+            await desk.click("#case-form button.primary")
+            await desk.wait_for_selector(f"#case-number:not(:empty):not(:text-is('{saved}'))")
+            found["typed"] = (await desk.text_content("#case-number") or "").strip()
 
             # The supervisor: the list's filter (overdue) is what the map shows, by symbol;
             # the density map counts the open cases per cell.
@@ -179,6 +187,12 @@ def test_maps(loaded_engine: Engine, loaded_db_url: str, tmp_path: Path, chromiu
 
     asyncio.run(main())
     with transaction(loaded_engine) as session:
-        case = session.scalar(select(Case).where(Case.component_id.is_not(None)))
-        assert case is not None and case.component_id == found["picked"]
+        cases = session.scalars(
+            select(Case).where(Case.component_id.is_not(None)).order_by(Case.id)
+        ).all()
+        assert [c.component_id for c in cases] == [found["picked"]] * 2
+        typed = cases[1]
+        assert typed.number == found["typed"] and typed.kind == "component"
+        # where the component is: the report said nothing of the place
+        assert typed.grid_code is not None and typed.lon is not None
     assert outside == []  # the library, the layers and the marker images: all the app's own

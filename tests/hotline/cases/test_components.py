@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 
 from hotline.cases.service import Actor, CaseError, NewCase, create_case, transition
 from hotline.db import transaction
+from hotline.models import Component
 
 DISPATCHER = Actor("dc_dispatcher", "dispatcher", "110101")
 # A storm drain cover (0103): the class rule sends it to bj.drainage; this one (every tenth
@@ -57,3 +58,20 @@ def test_bad_component_refused(loaded_engine: Engine, component: str, district: 
         422,
         "component_id",
     )
+
+
+def test_a_component_places_the_case(loaded_engine: Engine) -> None:
+    """Its id typed from the plate and nothing of the place: the case is where it is."""
+    city_agent = Actor("city_agent", "agent", "110000")
+    new = _new(RULE_OWNED)
+    new.district_code = None
+    with transaction(loaded_engine) as session:
+        case, _ = create_case(session, city_agent, new, "placed")
+        component = session.get(Component, RULE_OWNED)
+        assert component is not None
+        assert (case.district_code, case.grid_code, case.lon, case.lat) == (
+            component.district_code,
+            component.grid_code,
+            component.lon,
+            component.lat,
+        )
