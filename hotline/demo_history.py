@@ -1,13 +1,15 @@
-"""A plausible history for the demo: months of cases worked by the dispatch core's own
-services (create, dispatch, accept, return, extension, urge, ledger, report, verify, rework,
-close, escalate, the overdue sweep), each at its simulated moment, so every page that
-reports on the past has something true to show.
+"""A plausible history for the demo: months of calls (``hotline.demo_calls``: as the IVR and
+the call tracker write them) and of cases worked by the dispatch core's own services
+(create, dispatch, accept, return, extension, urge, ledger, report, verify, rework, close,
+escalate, the overdue sweep), each at its simulated moment, so every page that reports on
+the past has something true to show. A phone case is registered from the call it came in on.
 
 Nothing is written behind the services' back: each step is the call a page or the API
 makes, with ``now`` set to the step's time; the overdue sweep runs every half hour of the
 simulated clock as the scheduler would. The roads cases take come from a data file
 (``data/demo/history.toml``); the same seed gives the same history. Demo only: the cases'
-idempotency keys start with ``demo-history:`` and the citizens are ``演示市民``.
+idempotency keys start with ``demo-history:``, the calls' ids with ``demo-``, and the
+citizens are ``演示市民``.
 """
 
 from __future__ import annotations
