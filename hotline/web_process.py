@@ -73,21 +73,31 @@ class EventLink:
     async def _send(self) -> None:
         while True:
             try:
-                _, writer = await asyncio.open_unix_connection(str(self.path))
+                reader, writer = await asyncio.open_unix_connection(str(self.path))
             except OSError:
                 await asyncio.sleep(0.2)  # the web process is starting
                 continue
+            # The web process never writes: the end of its side means it went away, and an
+            # event must wait for the next one rather than go into a closed socket.
+            gone = asyncio.ensure_future(reader.read())
             try:
                 while True:
                     while self._waiting:
+                        if gone.done() or writer.is_closing():
+                            raise ConnectionResetError("the web process closed the link")
                         writer.write(self._waiting[0])
                         await writer.drain()
                         self._waiting.popleft()
                     self._wake.clear()
-                    await self._wake.wait()
+                    woken = asyncio.ensure_future(self._wake.wait())
+                    await asyncio.wait({woken, gone}, return_when=asyncio.FIRST_COMPLETED)
+                    woken.cancel()
+                    if gone.done():
+                        raise ConnectionResetError("the web process closed the link")
             except OSError:
                 log.info("the web process went away; live events wait for it")
             finally:
+                gone.cancel()
                 writer.close()
 
 
