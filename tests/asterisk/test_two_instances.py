@@ -208,3 +208,41 @@ def test_a_call_through_instance_a_pops_on_a_page_of_instance_b(
             b.stop()
         a.stop()
         pbx.cli("channel request hangup all")
+
+
+@pytest.fixture
+def sqlite_db(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'one.db'}"
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    load_reference_data(engine, PROJECT_ROOT / "data" / "reference")
+    load_demo_users(engine)
+    engine.dispose()
+    return url
+
+
+def test_one_instance_on_sqlite_pops_across_its_two_processes(
+    pbx: Pbx, sqlite_db: str, tmp_path: Path
+) -> None:
+    """The embedded default: the call is tracked in ``hotline serve``'s own process, the
+    agent's page is served by its web process, and the pop crosses between them (the
+    live-event socket, hotline.web_process)."""
+    one = Instance("one", pbx, sqlite_db, pbx.settings.fastagi.port, tmp_path)
+    try:
+        one.wait_ready()
+        with httpx.Client(base_url=one.base, timeout=10) as client:
+            csrf = sign_in(client, "city_agent", "agent-demo-123")
+            headers = {"X-CSRF-Token": csrf}
+            with client.stream("GET", "/events", timeout=60) as events:
+                assert events.status_code == 200
+                ready = client.post("/agent/state", json={"state": "ready"}, headers=headers)
+                assert ready.status_code == 200, ready.text
+                originate(pbx)
+                pop = first_pop(events.iter_lines(), time.monotonic() + 60)
+            shown = client.get(f"/calls/{pop['call_id']}/pop")
+            assert shown.status_code == 200 and CALLER in shown.text, shown.text[:300]
+            client.post("/agent/state", json={"state": "logged_out"}, headers=headers)
+        assert "a process of its own" in one.log()
+    finally:
+        one.stop()
+        pbx.cli("channel request hangup all")
