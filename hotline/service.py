@@ -277,11 +277,8 @@ async def _serve(settings: Settings, shutdown: Shutdown) -> None:
     shutdown.add("web requests", partial(_finish_web, serving))  # near the end: pages stay
     hub = EventHub()
     link = None
-    if engine.dialect.name == "postgresql":  # live events reach pages on every instance
-        bus = PgEventBus(settings.database_url, hub)
-        hub.carrier = bus
-        bus.start()
-        shutdown.add("live events", bus.stop)
+    if engine.dialect.name == "postgresql":
+        _carry_over_postgresql(settings, hub, shutdown)
     elif split:  # to the web process's pages through a socket of this instance
         link = link_path()
         shutdown.add("event socket", partial(shutil.rmtree, link.parent, ignore_errors=True))
@@ -335,18 +332,7 @@ async def _serve(settings: Settings, shutdown: Shutdown) -> None:
         web_task = asyncio.create_task(child.run(), name="web process")
         shutdown.add("web", child.stop)  # first: no new requests
     else:
-        app = create_app(
-            settings,
-            engine,
-            hub=hub,
-            ami=telephony.clients[0] if telephony.clients else None,
-            queues=telephony.snapshot,
-        )
-        app.state.agi, app.state.ami_clients = agi, telephony.clients  # for /metrics
-        app.state.map_warming = asyncio.get_running_loop().run_in_executor(
-            None, _warm_maps, app.state
-        )
-        web = EmbeddedWebServer(web_config(settings, app))
+        web = _web_server(settings, engine, hub, telephony, agi)
         web_task = asyncio.create_task(_serve_web(web), name="web")
         shutdown.add("web", partial(setattr, web, "should_exit", True))  # first: no new requests
     serving.append(web_task)
@@ -364,6 +350,32 @@ async def _serve(settings: Settings, shutdown: Shutdown) -> None:
         frozen,
     )
     await _until(stop, web_task)
+
+
+def _carry_over_postgresql(settings: Settings, hub: EventHub, shutdown: Shutdown) -> None:
+    """Live events reach the pages of every instance (and process) through LISTEN/NOTIFY."""
+    bus = PgEventBus(settings.database_url, hub)
+    hub.carrier = bus
+    bus.start()
+    shutdown.add("live events", bus.stop)
+
+
+def _web_server(
+    settings: Settings, engine: Engine, hub: EventHub, ami: _Telephony, agi: Any
+) -> EmbeddedWebServer:
+    """The pages: agent controls and queue state through ``ami``'s clients, the IVR's
+    figures for /metrics from ``agi`` (the server, or the other process's shared copy),
+    the map's index built in a thread before the first map asks for it."""
+    app = create_app(
+        settings,
+        engine,
+        hub=hub,
+        ami=ami.clients[0] if ami.clients else None,
+        queues=ami.snapshot,
+    )
+    app.state.agi, app.state.ami_clients = agi, ami.clients  # for /metrics
+    app.state.map_warming = asyncio.get_running_loop().run_in_executor(None, _warm_maps, app.state)
+    return EmbeddedWebServer(web_config(settings, app))
 
 
 def _stop_on_signals() -> asyncio.Event:
@@ -408,10 +420,7 @@ async def _serve_web_part(
     shutdown.add("web requests", partial(_finish_web, serving))
     hub = EventHub()
     if engine.dialect.name == "postgresql":
-        bus = PgEventBus(settings.database_url, hub)
-        hub.carrier = bus
-        bus.start()
-        shutdown.add("live events", bus.stop)
+        _carry_over_postgresql(settings, hub, shutdown)
     elif link is not None:
         events = await receive_events(link, hub)
         shutdown.add("live events", events.close)
@@ -419,16 +428,7 @@ async def _serve_web_part(
         shutdown.add(job.get_name(), partial(stop_task, job))
     ami = _telephony(settings, engine, None, track=False)
     ami.shut_down_with(shutdown)
-    app = create_app(
-        settings,
-        engine,
-        hub=hub,
-        ami=ami.clients[0] if ami.clients else None,
-        queues=ami.snapshot,
-    )
-    app.state.agi, app.state.ami_clients = agi, ami.clients  # for /metrics
-    app.state.map_warming = asyncio.get_running_loop().run_in_executor(None, _warm_maps, app.state)
-    web = EmbeddedWebServer(web_config(settings, app))
+    web = _web_server(settings, engine, hub, ami, agi)
     stop = _stop_on_signals()
     orphan = asyncio.create_task(_watch_parent(parent, stop), name="parent watch")
     shutdown.add("parent watch", partial(stop_task, orphan))
