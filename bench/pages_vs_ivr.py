@@ -35,6 +35,8 @@ import httpx  # noqa: E402
 from fastagi_load import env_header, free_port, reply_for  # noqa: E402
 from stats import percentile  # noqa: E402
 
+from hotline.testing.web import sign_in  # noqa: E402
+
 GOAL_MS = 10.0  # the pages may add at most this to the IVR's p95 step (split mode)
 PAGES = [("/public/evaluation", None), ("/cases?view=all&sort=oldest", "city_dispatcher")]
 
@@ -102,23 +104,11 @@ async def load_pages(web: int, stop: asyncio.Event) -> int:
         while not stop.is_set():
             for path, user in PAGES:
                 if user and not signed:
-                    await _sign_in(client, user)
+                    await sign_in(client, user, "dispatch-demo-123")
                     signed = True
                 await client.get(path)
                 loads += 1
     return loads
-
-
-async def _sign_in(client: httpx.AsyncClient, user: str) -> None:
-    import re
-
-    page = await client.get("/login")
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    assert token is not None
-    await client.post(
-        "/login",
-        data={"username": user, "password": "dispatch-demo-123", "csrf_token": token[1]},
-    )
 
 
 async def measure(web: int, agi: int, seconds: float, loaders: int, tag: str) -> dict:

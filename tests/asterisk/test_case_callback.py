@@ -14,28 +14,13 @@ from sqlalchemy import select
 
 from agent_ui.live.events import EventHub
 from agent_ui.main import create_app
-from hotline.cases.calendar import load_calendar
-from hotline.cases.service import Actor, NewCase, create_case, transition
 from hotline.db import transaction
 from hotline.models import Call, Case, CaseHistory
+from hotline.testing.cases import handled_case
 from hotline.testing.pbx import Pbx, Scene, play
 from hotline.testing.web import sign_in
 
 CITIZEN = "13800000951"
-DISPATCHER = Actor("dc_dispatcher", "dispatcher", "110101")
-UNIT = Actor("u", "unit", "110101", "dongcheng.sanitation")
-
-
-def handled_case() -> NewCase:
-    return NewCase(
-        source="phone",
-        kind="event",
-        class_code="0102",
-        district_code="110101",
-        citizen_name="回访测试",
-        citizen_phone=CITIZEN,
-        callback_consent=True,
-    )
 
 
 def test_rendered_callback_context(pbx: Pbx) -> None:
@@ -46,23 +31,7 @@ def test_rendered_callback_context(pbx: Pbx) -> None:
 
 
 def test_callback_rings_staff_then_citizen_and_is_recorded(pbx: Pbx) -> None:
-    with transaction(pbx.engine) as session:
-        case, _ = create_case(session, DISPATCHER, handled_case(), "callback-test")
-        number = case.number
-        for actor, action, data in (
-            (DISPATCHER, "dispatch", {"unit_code": "dongcheng.sanitation"}),
-            (UNIT, "accept", {}),
-            (UNIT, "report_handled", {"note": "已处理"}),
-        ):
-            transition(
-                session,
-                actor,
-                number,
-                action,
-                case.version,
-                data,
-                calendar=load_calendar(session),
-            )
+    number = handled_case(pbx.engine, "callback-test", CITIZEN)
     monitor = pbx.recordings
     settings = pbx.settings.model_copy(
         update={

@@ -15,19 +15,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from sqlalchemy import Engine, select
 
 from agent_ui.live.events import EventHub
 from agent_ui.main import create_app
-from hotline.cases.calendar import load_calendar
-from hotline.cases.service import Actor, NewCase, create_case, transition
 from hotline.db import transaction
 from hotline.models import Call, Case, CaseHistory
-from hotline.service import EmbeddedWebServer
 from hotline.settings import Settings
 from hotline.testing.browser import ARTIFACTS, FLAGS, signed_in_page
-from hotline.testing.pbx import Pbx, Scene, free_port, play
+from hotline.testing.cases import handled_case
+from hotline.testing.pbx import Pbx, Scene, play
+from hotline.testing.web import serving
 
 pytestmark = pytest.mark.browser
 
@@ -113,32 +111,16 @@ def test_a_case_from_the_desk_to_closed_and_the_other_paths(
     from hotline.demo import load_demo_users
 
     load_demo_users(loaded_engine)
-    port = free_port()
     settings = Settings(database_url=loaded_db_url, media_dir=tmp_path / "media")
     photo = tmp_path / "after.jpg"
     shot = ARTIFACTS / "case-life"
     shot.mkdir(parents=True, exist_ok=True)
 
     async def main() -> None:
-        web = EmbeddedWebServer(
-            uvicorn.Config(
-                create_app(settings, loaded_engine), host="127.0.0.1", port=port, log_config=None
-            )
-        )
-        serving = asyncio.create_task(web.serve())
-        while not web.started:
-            await asyncio.sleep(0.05)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            async with async_playwright() as playwright:
-                browser = await playwright.chromium.launch(
-                    executable_path=chromium, args=FLAGS, headless=True
-                )
-                await life(browser, base)
-                await browser.close()
-        finally:
-            web.should_exit = True
-            await serving
+        async with serving(create_app(settings, loaded_engine)) as base, async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=chromium, args=FLAGS, headless=True)
+            await life(browser, base)
+            await browser.close()
 
     async def life(browser: Any, base: str) -> None:
         agent = await signed_in_page(browser, base, "dc_agent", "agent-demo-123")
@@ -281,39 +263,7 @@ def test_the_callback_is_placed_from_the_page_on_the_real_asterisk(pbx: Pbx, chr
     from playwright.async_api import async_playwright
 
     citizen = "13800000952"
-    dispatcher = Actor("dc_dispatcher", "dispatcher", "110101")
-    unit = Actor("u", "unit", "110101", "dongcheng.sanitation")
-    with transaction(pbx.engine) as session:  # the life up to 已反馈 is the test above's
-        case, _ = create_case(
-            session,
-            dispatcher,
-            NewCase(
-                source="phone",
-                kind="event",
-                class_code="0102",
-                district_code="110101",
-                citizen_name="回访测试",
-                citizen_phone=citizen,
-                callback_consent=True,
-            ),
-            "browser-callback",
-        )
-        number = case.number
-        for actor, action, data in (
-            (dispatcher, "dispatch", {"unit_code": "dongcheng.sanitation"}),
-            (unit, "accept", {}),
-            (unit, "report_handled", {"note": "已处理"}),
-        ):
-            transition(
-                session,
-                actor,
-                number,
-                action,
-                case.version,
-                data,
-                calendar=load_calendar(session),
-            )
-    port = free_port()
+    number = handled_case(pbx.engine, "browser-callback", citizen)
     settings = pbx.settings.model_copy(
         update={
             "recordings_dir": pbx.recordings,
@@ -325,55 +275,40 @@ def test_the_callback_is_placed_from_the_page_on_the_real_asterisk(pbx: Pbx, chr
 
     async def scenario(scene: Scene) -> None:
         app = create_app(settings, pbx.engine, hub=EventHub(), ami=scene.ami)
-        web = EmbeddedWebServer(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
-        serving = asyncio.create_task(web.serve())
-        while not web.started:
-            await asyncio.sleep(0.05)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            async with async_playwright() as playwright:
-                browser = await playwright.chromium.launch(
-                    executable_path=chromium, args=FLAGS, headless=True
-                )
-                page = await signed_in_page(browser, base, "dc_dispatcher", "dispatch-demo-123")
-                await page.goto(f"{base}/cases/{number}")
-                await page.click("form#verify button[type=submit]")
-                await page.wait_for_url(re.compile(rf"/cases/{number}\?done=callback"))
-                answered = await scene.wait_for(
-                    lambda e: e.event == "UserEvent" and e.get("UserEvent") == "TestCitizenAnswered"
-                )
-                assert (answered.get("Number"), answered.get("Caller")) == (citizen, "12319")
-                with transaction(pbx.engine) as session:
-                    call = session.scalar(
-                        select(Call).where(
-                            Call.route_target == "callback", Call.caller_number == citizen
-                        )
+        async with serving(app) as base, async_playwright() as playwright:
+            browser = await playwright.chromium.launch(
+                executable_path=chromium, args=FLAGS, headless=True
+            )
+            page = await signed_in_page(browser, base, "dc_dispatcher", "dispatch-demo-123")
+            await page.goto(f"{base}/cases/{number}")
+            await page.click("form#verify button[type=submit]")
+            await page.wait_for_url(re.compile(rf"/cases/{number}\?done=callback"))
+            answered = await scene.wait_for(
+                lambda e: e.event == "UserEvent" and e.get("UserEvent") == "TestCitizenAnswered"
+            )
+            assert (answered.get("Number"), answered.get("Caller")) == (citizen, "12319")
+            with transaction(pbx.engine) as session:
+                call = session.scalar(
+                    select(Call).where(
+                        Call.route_target == "callback", Call.caller_number == citizen
                     )
-                    assert call is not None
-                    call_id, uniqueid = call.id, call.uniqueid
-                await scene.wait_for(
-                    lambda e: e.event == "Hangup" and e.get("Uniqueid") == uniqueid
                 )
-                recording = pbx.recordings / f"call-{call_id}.wav"
-                async with asyncio.timeout(15):  # MixMonitor closes the file after the hangup
-                    while not (recording.is_file() and recording.stat().st_size > 44):
-                        await asyncio.sleep(0.1)
-                async with asyncio.timeout(15):
-                    await scene.tracker.drained()
-                await page.goto(f"{base}/cases/{number}")
-                await page.wait_for_selector(
-                    f"audio[src='/cases/{number}/calls/{call_id}/recording']"
-                )
-                await page.screenshot(path=str(shot / "11-callback-recorded.png"), full_page=True)
-                await act(
-                    page, base, number, "verify", solved="yes", satisfaction="5", note="回访确认"
-                )
-                page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
-                await act(page, base, number, "close", note="")
-                await browser.close()
-        finally:
-            web.should_exit = True
-            await serving
+                assert call is not None
+                call_id, uniqueid = call.id, call.uniqueid
+            await scene.wait_for(lambda e: e.event == "Hangup" and e.get("Uniqueid") == uniqueid)
+            recording = pbx.recordings / f"call-{call_id}.wav"
+            async with asyncio.timeout(15):  # MixMonitor closes the file after the hangup
+                while not (recording.is_file() and recording.stat().st_size > 44):
+                    await asyncio.sleep(0.1)
+            async with asyncio.timeout(15):
+                await scene.tracker.drained()
+            await page.goto(f"{base}/cases/{number}")
+            await page.wait_for_selector(f"audio[src='/cases/{number}/calls/{call_id}/recording']")
+            await page.screenshot(path=str(shot / "11-callback-recorded.png"), full_page=True)
+            await act(page, base, number, "verify", solved="yes", satisfaction="5", note="回访确认")
+            page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+            await act(page, base, number, "close", note="")
+            await browser.close()
 
     play(pbx, scenario, app=False)
     closed = case_of(pbx.engine, number)
