@@ -18,6 +18,7 @@ import datetime as dt
 import heapq
 import itertools
 import random
+import secrets
 import tomllib
 from collections import Counter
 from collections.abc import Generator, Iterator
@@ -45,9 +46,10 @@ from hotline.cases.service import (
 )
 from hotline.db import transaction
 from hotline.demo_calls import CallMix, PhoneReport, generate_calls
-from hotline.models import CASE_SOURCES, Case, GridCell, Unit
+from hotline.models import CASE_SOURCES, Area, Case, GridCell, Unit, User
 from hotline.refdata.files import DataError, DataErrors
 from hotline.settings import PROJECT_ROOT
+from hotline.users import add_user
 
 HISTORY_MIX = PROJECT_ROOT / "data" / "demo" / "history.toml"
 RATES = (
@@ -237,6 +239,35 @@ class _World:
         }
         self.rules = reference_data(session).assignment
         self.recent: dict[tuple[str, str, str], str] = {}  # district, kind, code → number
+        self._accounts(session)
+
+    def _accounts(self, session: Session) -> None:
+        """The people the history names beyond data/demo/users.csv (a dispatcher for each
+        district of the mix, an account for each unit), made as ``hotline user add`` makes
+        them, so that every page shows a name, never a made-up username. Their passwords are
+        random: nobody signs in as them."""
+        areas = dict(session.execute(select(Area.code, Area.name_zh)).all())
+        wanted: list[tuple[str, str, str, str | None, str]] = [
+            (self.dispatcher(d).username, "dispatcher", d, None, f"{areas.get(d, d)}派遣员（演示）")
+            for d in self.mix.districts
+        ]
+        wanted += [
+            (self.unit(code).username, "unit", self.unit_scope[code], code, name)
+            for code, name in session.execute(select(Unit.code, Unit.name_zh)).all()
+        ]
+        known = set(session.scalars(select(User.username)))
+        for username, role, scope, unit, name in wanted:
+            if username not in known:
+                add_user(
+                    session,
+                    username,
+                    secrets.token_urlsafe(18),
+                    role,
+                    scope,
+                    display_name=name,
+                    unit_code=unit,
+                )
+                known.add(username)
 
     def pick(self, weights: dict[Any, float]) -> Any:
         keys = list(weights)

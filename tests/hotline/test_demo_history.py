@@ -23,7 +23,7 @@ from hotline.demo_history import (
     iter_demo_cases,
     load_mix,
 )
-from hotline.models import Call, Case, CaseHistory
+from hotline.models import Call, Case, CaseHistory, User
 from hotline.refdata.files import DataErrors
 from tests.conftest import _clone
 
@@ -62,6 +62,16 @@ def test_a_fortnight_through_the_services(loaded_engine: Engine) -> None:
             else:
                 assert written[action] == count, action
         assert written["overdue"] > 0  # the sweep ran on the simulated clock
+        # Everyone the history names is an account with a name to show on the pages.
+        actors = set(
+            session.scalars(
+                select(CaseHistory.actor)
+                .join(Case, Case.id == CaseHistory.case_id)
+                .where(Case.idempotency_key.like(f"{KEY_PREFIX}%"))
+            )
+        ) - {"system"}
+        shown = dict(session.execute(select(User.username, User.display_name)).all())
+        assert actors and all(shown.get(a) for a in actors), actors - set(shown)
         # The case's state is where its last step left it.
         last = dict(
             session.execute(
