@@ -221,8 +221,22 @@ def demo_history(
         int | None, typer.Option(min=1, max=100_000, help="Cases a working day.")
     ] = None,
     seed: Annotated[int, typer.Option(help="The same seed writes the same history.")] = 1,
+    cases: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=100_000_000,
+            help="A city's volume: copy the history the services wrote, in bulk, until there "
+            "are this many cases (for benchmarks; PostgreSQL recommended).",
+        ),
+    ] = None,
+    calls_per_case: Annotated[
+        float | None,
+        typer.Option(min=0, max=100, help="With --cases: calls answered per case registered."),
+    ] = None,
 ) -> None:
-    """Write a plausible history of cases through the services (data/demo/history.toml)."""
+    """Write a plausible history of cases through the services (data/demo/history.toml);
+    with --cases, copy it in bulk to a city's volume."""
     from hotline.demo_history import has_history
 
     current = settings()
@@ -232,10 +246,34 @@ def demo_history(
         written = has_history(engine, seed)
     finally:
         engine.dispose()
-    if written:
+    if written and cases is None:
         typer.echo(f"error: the history of seed {seed} is in the database already", err=True)
         raise typer.Exit(1)
-    _write_history(current, days, per_day, seed)
+    if not written:
+        _write_history(current, days, per_day, seed)
+    if cases is not None:
+        _multiply_history(current, seed, cases, calls_per_case)
+
+
+def _multiply_history(
+    current: Settings, seed: int, cases: int, calls_per_case: float | None
+) -> None:
+    from hotline.demo_bulk import BulkError, BulkSummary, multiply_history
+
+    def progress(done: BulkSummary) -> None:
+        if done.copies % 20 == 0:
+            typer.echo(f"  {done.cases} cases, {done.calls} calls …")
+
+    typer.echo(f"Copying the history in bulk to {cases} cases …")
+    engine = make_engine(current.database_url)
+    try:
+        done = multiply_history(engine, seed, cases, calls_per_case, progress)
+    except BulkError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        engine.dispose()
+    typer.echo(f"  {done.copies} copies: {done.cases} cases, {done.calls} calls.")
 
 
 def _write_history(current: Settings, days: int | None, per_day: int | None, seed: int) -> None:

@@ -205,3 +205,12 @@ def test_demo_history_once_per_seed(sqlite_loaded_db_url: str) -> None:
     assert again.stderr.strip().splitlines()[-1] == (
         "error: the history of seed 1 is in the database already"
     )
+    # --cases copies it in bulk to a city's volume (tests/hotline/test_demo_bulk.py), once.
+    bulk = run(["demo", "history", "--cases", "60", "--calls-per-case", "3"], sqlite_loaded_db_url)
+    assert bulk.returncode == 0, bulk.stderr
+    assert "copies:" in bulk.stdout
+    twice = run(["demo", "history", "--cases", "120"], sqlite_loaded_db_url)
+    assert twice.returncode == 1
+    assert twice.stderr.strip().splitlines()[-1] == (
+        "error: the history of seed 1 has been copied already"
+    )
