@@ -173,7 +173,8 @@ def _number(session: Session, number: ColumnElement[str], add: int) -> ColumnEle
     """``YYMMDD`` + (the daily sequence + ``add``), at least four digits, in SQL."""
     sequence = cast(func.substr(number, 7), Integer) + add
     if session.get_bind().dialect.name == "postgresql":
-        padded = func.lpad(cast(sequence, String), 4, "0")
+        digits = cast(sequence, String)  # lpad cuts a longer text: never shorter than it is
+        padded = func.lpad(digits, func.greatest(4, func.length(digits)), "0")
     else:
         padded = func.printf("%04d", sequence)
     return func.substr(number, 1, 6).concat(padded)
@@ -215,7 +216,7 @@ def _copy_calls(
         session,
         events,
         events.join(calls, calls.c.id == events.c.call_id),
-        in_base,
+        and_(in_base, events.c.call_id.between(low, high)),  # the range: an index scan
         id=events.c.id + event_shift,
         call_id=events.c.call_id + shift,
     )
@@ -227,7 +228,9 @@ def _copy(session: Session, base: Originals, k: int, call_copies: int) -> int:
     calls that made no case. Returns the calls written."""
     mark = f"{COPY_MARK}{k}"
     cases, history = _table(Case), _table(CaseHistory)
-    with_case = select(Case.call_id).where(_base_cases(base.seed), Case.call_id.is_not(None))
+    with_case = select(Case.call_id).where(
+        Case.id.between(*base.case_ids), _base_cases(base.seed), Case.call_id.is_not(None)
+    )
     call_shift, written = _copy_calls(session, base, literal(True), mark)
     for j in range(call_copies):
         _, more = _copy_calls(session, base, Call.id.not_in(with_case), f"{mark}.{j + 1}")
@@ -255,7 +258,7 @@ def _copy(session: Session, base: Originals, k: int, call_copies: int) -> int:
         session,
         history,
         history.join(cases, cases.c.id == history.c.case_id),
-        and_(joined_base, not_(duplicate_marks)),
+        and_(joined_base, history.c.case_id.between(low, high), not_(duplicate_marks)),
         id=history.c.id + history_shift,
         case_id=history.c.case_id + shift,
     )
@@ -263,7 +266,7 @@ def _copy(session: Session, base: Originals, k: int, call_copies: int) -> int:
     marks = session.execute(
         select(history)
         .join(cases, cases.c.id == history.c.case_id)
-        .where(joined_base, duplicate_marks)
+        .where(joined_base, history.c.case_id.between(low, high), duplicate_marks)
     ).all()
     if marks:
         numbers: dict[str, str] = dict(
@@ -305,7 +308,7 @@ def _copy(session: Session, base: Originals, k: int, call_copies: int) -> int:
             session,
             table,
             table.join(cases, cases.c.id == table.c.case_id),
-            joined_base,
+            and_(joined_base, table.c.case_id.between(low, high)),
             id=table.c.id + _shift(session, table, 0),
             case_id=table.c.case_id + shift,
             **columns,

@@ -10,14 +10,14 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, Table, func, select
+from sqlalchemy import Engine, Table, func, literal, select
 from sqlalchemy.orm import Session
 
 from hotline.calls import reports
 from hotline.cases.indicators import compute
 from hotline.cases.service import Actor, NewCase, create_case
 from hotline.db import transaction
-from hotline.demo_bulk import COPY_MARK, BulkError, multiply_history
+from hotline.demo_bulk import COPY_MARK, BulkError, _number, multiply_history
 from hotline.demo_history import KEY_PREFIX, generate_history
 from hotline.models import (
     Call,
@@ -176,3 +176,10 @@ def test_copies_are_what_the_services_wrote(loaded_engine: Engine) -> None:
 def test_nothing_to_copy_is_said(loaded_engine: Engine) -> None:
     with pytest.raises(BulkError, match="no demo history of seed 4"):
         multiply_history(loaded_engine, 4, 1000)
+
+
+@pytest.mark.parametrize("add", [0, 12, 9_998, 123_456])
+def test_a_copys_number_keeps_every_digit(engine: Engine, add: int) -> None:
+    with transaction(engine) as session:
+        number = session.scalar(select(_number(session, literal("2611300007"), add)))
+    assert number == f"261130{7 + add:04d}"
