@@ -1,0 +1,228 @@
+#!/usr/bin/env python3
+"""Every page and API a person or an integration uses, at a city's volume: 20 users load
+each one at once, on PostgreSQL with a city-sized demo history, compared in the same run
+with the same pages on a small history (the growth should be flat).
+
+``hotline serve`` runs as a user runs it (a subprocess with a config file, the web pages in
+their own process). The databases are made beforehand with the project's own command, the
+history the services write copied in bulk to a city's volume (``hotline.demo_bulk``):
+
+    createdb city_10k && HOTLINE_DATABASE_URL=postgresql+psycopg://…/city_10k \\
+        hotline demo history --cases 10000 --calls-per-case 3
+    createdb city_1m && HOTLINE_DATABASE_URL=postgresql+psycopg://…/city_1m \\
+        hotline demo history --cases 1000000 --calls-per-case 3
+    python bench/pages_at_scale.py --small URL --large URL [--users 20] [--rounds 3]
+
+For each page: ``--users`` signed-in clients (one per user, the role the page is for) load it
+together, ``--rounds`` times; p50 and p95 of the load times, from the client. The RSS of
+``hotline serve`` (and its web process) before and after. Exits non-zero when a page's p95
+on the large history is over the goal (200 ms).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
+
+import httpx  # noqa: E402
+from fastagi_load import free_port  # noqa: E402
+from pages_vs_ivr import rss_mb  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
+from stats import percentile, verdict  # noqa: E402
+
+from hotline.db import make_engine, transaction  # noqa: E402
+from hotline.models import Case  # noqa: E402
+from hotline.testing.web import log_in  # noqa: E402
+
+GOAL_MS = 200.0
+PASSWORDS = {
+    "dc_agent": "agent-demo-123",
+    "dc_dispatcher": "dispatch-demo-123",
+    "city_dispatcher": "dispatch-demo-123",
+    "dc_super": "super-demo-123",
+    "city_super": "super-demo-123",
+    "unit_dc_sanitation": "unit-demo-123",
+}
+
+
+def pages(numbers: dict[str, str], today: dt.date) -> list[tuple[str, str, str | None]]:
+    """(what, path, who): every page a person opens and every read an integration makes."""
+    case, job = numbers["case"], numbers["job"]
+    month, year = today.strftime("%Y-%m"), str(today.year)
+    box = "116.38,39.90,116.42,39.93"
+    return [
+        ("agent desk", "/", "dc_agent"),
+        ("desk: my cases", "/cases?view=mine", "dc_agent"),
+        ("workspace: to dispatch (district)", "/cases?view=to_dispatch", "dc_dispatcher"),
+        ("workspace: to verify (city)", "/cases?view=to_verify", "city_dispatcher"),
+        ("workspace: overdue (city)", "/cases?view=overdue", "city_dispatcher"),
+        ("workspace: due soon (city)", "/cases?view=due_soon", "city_dispatcher"),
+        ("workspace: ledger view", "/cases?view=ledger", "city_dispatcher"),
+        ("workspace: all, oldest first (city)", "/cases?view=all&sort=oldest", "city_dispatcher"),
+        ("workspace: filter class + district", "/cases?view=all&kind=event&class=0102&district=110101",
+         "city_dispatcher"),
+        ("workspace: text search, rare word", "/cases?view=all&q=重复上报", "city_dispatcher"),
+        ("workspace: export CSV (one page)", "/cases.csv?view=overdue", "city_dispatcher"),
+        ("case page", f"/cases/{case}", "city_dispatcher"),
+        ("unit portal: job list", "/unit", "unit_dc_sanitation"),
+        ("unit portal: a job", f"/unit/cases/{job}", "unit_dc_sanitation"),
+        ("supervisor inbox", "/supervisor/inbox", "dc_super"),
+        ("ledger (month)", "/supervisor/ledger", "city_super"),
+        ("wallboard", "/supervisor", "city_super"),
+        ("reports (today)", "/reports", "city_super"),
+        ("reports (a month)", f"/reports?start={today.replace(day=1)}&end={today}", "city_super"),
+        ("evaluation, month (internal)", f"/supervisor/evaluation?period={month}", "city_super"),
+        ("evaluation, year (internal)", f"/supervisor/evaluation?period={year}", "city_super"),
+        ("evaluation, month (public)", f"/public/evaluation?period={month}", None),
+        ("evaluation, year (public)", f"/public/evaluation?period={year}", None),
+        ("city overview", "/supervisor/city", "city_super"),
+        ("monthly report", "/supervisor/city/report", "city_super"),
+        ("map: cases per street", "/cases/map.geojson?by=street&view=all", "city_super"),
+        ("map: cases per cell in a box", f"/cases/map.geojson?by=cell&view=all&bbox={box}",
+         "city_super"),
+        ("map: case points in a box", f"/cases/map.geojson?by=points&view=all&bbox={box}",
+         "city_super"),
+        ("public district map", "/public/districts.geojson", None),
+        ("Open311 services", "/open311/v2/services.json", None),
+        ("Open311 requests (latest)", "/open311/v2/requests.json", None),
+        ("Open311 one request", f"/open311/v2/requests/{case}.json", None),
+    ]  # fmt: skip
+
+
+def sample_numbers(url: str) -> dict[str, str]:
+    engine = make_engine(url)
+    try:
+        with transaction(engine) as session:
+            newest = session.scalar(select(func.max(Case.id)))
+            case = session.scalar(select(Case.number).where(Case.id <= (newest or 0) // 2)
+                                  .order_by(Case.id.desc()).limit(1))  # fmt: skip
+            job = session.scalar(
+                select(Case.number)
+                .where(Case.unit_code == "dongcheng.sanitation",
+                       Case.state.in_(("dispatched", "in_progress")))
+                .order_by(Case.id.desc()).limit(1)
+            )  # fmt: skip
+            count = session.scalar(select(func.count()).select_from(Case)) or 0
+    finally:
+        engine.dispose()
+    assert case and job, "the history has no case or no open job of dongcheng.sanitation"
+    return {"case": case, "job": job, "count": str(count)}
+
+
+def start(url: str, directory: Path) -> tuple[subprocess.Popen[bytes], int]:
+    web, agi = free_port(), free_port()
+    config = directory / "hotline.toml"
+    config.write_text(
+        f'database_url = "{url}"\n[web]\nport = {web}\n[fastagi]\nport = {agi}\n'
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
+    log = (directory / "serve.log").open("wb")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "hotline", "serve", "--config", str(config)],
+        env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{web}/healthz", timeout=1).status_code == 200:
+                return server, web
+        except httpx.TransportError:
+            time.sleep(0.2)
+    server.kill()
+    raise SystemExit("hotline serve did not answer within 120 s")
+
+
+async def measure(web: int, users: int, rounds: int, numbers: dict[str, str]) -> dict:
+    base = f"http://127.0.0.1:{web}"
+    clients: dict[tuple[int, str | None], httpx.AsyncClient] = {}
+    today = dt.date.today()
+    results: dict[str, tuple[list[float], int]] = {}
+
+    async def client(slot: int, who: str | None) -> httpx.AsyncClient:
+        if (slot, who) not in clients:
+            c = httpx.AsyncClient(base_url=base, timeout=120)
+            if who:
+                await log_in(c, who, PASSWORDS[who])
+            clients[(slot, who)] = c
+        return clients[(slot, who)]
+
+    async def one(slot: int, who: str | None, path: str) -> tuple[float, int]:
+        c = await client(slot, who)
+        began = time.perf_counter()
+        answer = await c.get(path)
+        return (time.perf_counter() - began) * 1000, answer.status_code
+
+    try:
+        for what, path, who in pages(numbers, today):
+            await one(0, who, path)  # a first load (and the sign-ins) outside the count
+            times: list[float] = []
+            bad = 0
+            for _ in range(rounds):
+                done = await asyncio.gather(*(one(s, who, path) for s in range(users)))
+                times += [t for t, _ in done]
+                bad += sum(1 for _, status in done if status >= 400)
+            results[what] = (times, bad)
+            print(f"  {what}: p95 {percentile(times, 0.95):.0f} ms", flush=True)
+    finally:
+        await asyncio.gather(*(c.aclose() for c in clients.values()))
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--small", required=True, help="database URL of the small history")
+    parser.add_argument("--large", required=True, help="database URL of the city-sized one")
+    parser.add_argument("--users", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    runs = {}
+    for label, url in (("small", args.small), ("large", args.large)):
+        numbers = sample_numbers(url)
+        print(f"{label}: {int(numbers['count']):,} cases", flush=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            server, web = start(url, Path(tmp))
+            try:
+                before = rss_mb(server.pid)
+                results = asyncio.run(measure(web, args.users, args.rounds, numbers))
+                runs[label] = (numbers, results, before, rss_mb(server.pid))
+            finally:
+                server.terminate()
+                server.wait(timeout=60)
+    print(f"\nmachine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+          f"{args.users} users at once, {args.rounds} rounds per page\n")  # fmt: skip
+    small, large = runs["small"], runs["large"]
+    print(f"| page | p50 / p95 at {int(small[0]['count']):,} cases | "
+          f"p50 / p95 at {int(large[0]['count']):,} cases | errors | goal {GOAL_MS:.0f} ms |")  # fmt: skip
+    print("| --- | ---: | ---: | ---: | --- |")
+    missed = []
+    for what, (times, bad) in large[1].items():
+        few = small[1][what][0]
+        p95 = percentile(times, 0.95)
+        met = p95 <= GOAL_MS and bad == 0 and small[1][what][1] == 0
+        if not met:
+            missed.append(f"{what} {p95:.0f} ms")
+        print(
+            f"| {what} | {percentile(few, 0.5):.0f} / {percentile(few, 0.95):.0f} ms | "
+            f"{percentile(times, 0.5):.0f} / {p95:.0f} ms | {bad + small[1][what][1]} | "
+            f"{'met' if met else 'missed'} |"
+        )
+    for label, (_, _, before, after) in runs.items():
+        print(f"\nhotline serve RSS, {label}: {before:.0f} MB before, {after:.0f} MB after")
+    return verdict(missed, f"every page's p95 at most {GOAL_MS:.0f} ms, no errors")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
