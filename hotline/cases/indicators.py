@@ -233,6 +233,15 @@ def _scoped(query: Rows, scope: str, unit: SQLColumnExpression[Any]) -> Rows:
     """``query`` with the scope's key as column ``key`` and grouped by it."""
     if scope == "city":
         return query.add_columns(literal(CITY).label("key"))
+    query, key = scope_key(query, scope, unit)
+    return query.add_columns(key.label("key")).group_by(key)
+
+
+def scope_key(
+    query: Rows, scope: str, unit: SQLColumnExpression[Any]
+) -> tuple[Rows, SQLColumnExpression[Any]]:
+    """The key of ``scope`` (not "city") over a query of cases, with the joins it needs:
+    the district, the street (of the case's grid cell), the unit or ``kind:class_code``."""
     if scope == "street":
         community = aliased(Area)
         key: SQLColumnExpression[Any] = community.parent_code
@@ -245,7 +254,7 @@ def _scoped(query: Rows, scope: str, unit: SQLColumnExpression[Any]) -> Rows:
         key = unit
     else:
         key = Case.kind + ":" + Case.class_code
-    return query.add_columns(key.label("key")).group_by(key)
+    return query, key
 
 
 EVENTS = (
@@ -345,6 +354,31 @@ def _events(scope: str, start: dt.datetime, cut: dt.datetime, district: str | No
 def _due(scope: str, start: dt.datetime, cut: dt.datetime, district: str | None) -> Rows:
     """The jobs due in [start, cut), judged on what was known at the cut: their last report
     and rework and any approved extension, aggregated once per case."""
+    flags = due_jobs(start, cut, district)
+    query: Rows = select(
+        func.count().label("due"),
+        _count(flags.handled).label("due_handled"),
+        _count(and_(flags.handled, flags.last_report <= Case.due_at)).label("due_on_time"),
+        func.coalesce(func.sum(flags.extended), 0).label("extended"),
+    ).select_from(flags.cases)
+    return _scoped(query.where(flags.due), scope, Case.unit_code)
+
+
+@dataclass(frozen=True)
+class DueJobs:
+    """The jobs due in a period with what was known of them at the cut (from ``cases``
+    joined to their history facts, filtered by ``due``)."""
+
+    cases: Any  # FROM clause: cases outer-joined to the facts
+    due: ColumnElement[bool]
+    handled: ColumnElement[bool]  # last report not followed by a rework
+    last_report: ColumnElement[Any]
+    extended: ColumnElement[Any]  # 1 when an extension was approved
+
+
+def due_jobs(start: dt.datetime, cut: dt.datetime, district: str | None) -> DueJobs:
+    """Due jobs (deadline in [start, cut), with a unit), shared by the evaluation and the
+    case reports so that both count overdue the same way."""
     h = CaseHistory
     due = and_(Case.due_at >= start, Case.due_at < cut, Case.state.in_(WITH_A_UNIT))
     if district is not None:
@@ -366,15 +400,10 @@ def _due(scope: str, start: dt.datetime, cut: dt.datetime, district: str | None)
     )
     last_report, last_rework = facts.c.last_report, facts.c.last_rework
     handled = and_(last_report.is_not(None), or_(last_rework.is_(None), last_rework < last_report))
-    query: Rows = (
-        select(
-            func.count().label("due"),
-            _count(handled).label("due_handled"),
-            _count(and_(handled, last_report <= Case.due_at)).label("due_on_time"),
-            func.coalesce(func.sum(facts.c.extended), 0).label("extended"),
-        )
-        .select_from(Case)
-        .outerjoin(facts, facts.c.case_id == Case.id)
-        .where(due)
+    return DueJobs(
+        Case.__table__.outerjoin(facts, facts.c.case_id == Case.id),
+        due,
+        handled,
+        last_report,
+        facts.c.extended,
     )
-    return _scoped(query, scope, Case.unit_code)
