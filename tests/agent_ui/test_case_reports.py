@@ -1,11 +1,13 @@
-"""The reports page's cases: figures per period and place for the supervisors, scoped as the
-calls report (a district's supervisor sees their district only), in Chinese with the English
-switch, names not codes, and the same figures in the CSV and the Excel file."""
+"""The reports page: its cases, figures per period and place for the supervisors, scoped as
+the calls report (a district's supervisor sees their district only), in Chinese with the
+English switch, names not codes, the same figures in the CSV and the Excel file; its calls,
+charted per hour, day and agent and exported to Excel."""
 
 from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import re
 from typing import Any
 
@@ -17,6 +19,7 @@ from agent_ui.pages import evaluation
 from hotline.cases.service import Actor, NewCase, create_case, transition
 from hotline.db import transaction
 from hotline.demo import load_demo_users
+from hotline.models import Call
 
 WHEN = dt.datetime(2026, 11, 10, 2, tzinfo=dt.UTC)
 PASSWORDS = {"dc_super": "super-demo-123", "city_super": "super-demo-123"}
@@ -121,3 +124,62 @@ def test_the_city_sees_every_district_and_the_files_agree(
     assert "受理数" not in english.text
     year = api.client.get("/reports/cases.json", params={"period": "2026"}).json()
     assert year["total"]["received"] == 3 and len(year["trend"]) == 12
+
+
+def some_calls(engine: Engine) -> None:
+    """Dongcheng's queue on 9 and 10 Nov (local 10:00): two answered by dc_agent after 10 and
+    30 s, talking 100 and 200 s, one abandoned after 40 s; Xicheng's queue: one answered."""
+    calls = [
+        ("d1", "hotline-110101", 9, 10, 100),
+        ("d2", "hotline-110101", 10, 30, 200),
+        ("d3", "hotline-110101", 10, None, 40),
+        ("x1", "hotline-110102", 10, 5, 50),
+    ]
+    with transaction(engine) as session:
+        for uniqueid, queue, day, wait, seconds in calls:
+            joined = dt.datetime(2026, 11, day, 2, tzinfo=dt.UTC)
+            connected = joined + dt.timedelta(seconds=wait) if wait is not None else None
+            session.add(
+                Call(
+                    uniqueid=uniqueid,
+                    linkedid=uniqueid,
+                    queue=queue,
+                    agent=("dc_agent" if queue.endswith("110101") else "xc_agent")
+                    if wait
+                    else None,
+                    queue_joined_at=joined,
+                    connected_at=connected,
+                    ended_at=(connected or joined) + dt.timedelta(seconds=seconds),
+                    outcome="answered" if wait else "abandoned_queue",
+                )
+            )
+
+
+def chart(page: str, name: str) -> dict[str, Any]:
+    found = re.search(rf'id="rp-{name}-data">(.*?)</script>', page, re.S)
+    assert found is not None
+    data: dict[str, Any] = json.loads(found.group(1))
+    return data
+
+
+def test_the_calls_report_charts_and_excel(api: Any, loaded_engine: Engine) -> None:
+    load_demo_users(loaded_engine)
+    some_calls(loaded_engine)
+    sign_in(api.client, "dc_super")
+    period = {"start": "2026-11-09", "end": "2026-11-10"}
+    page = api.client.get("/reports", params=period).text
+    day = chart(page, "day")
+    assert day["categories"] == ["11-09", "11-10"]
+    assert [s["data"] for s in day["series"]] == [[1, 2], [1, 1], [0, 1], [0.0, 50.0]]
+    hour = chart(page, "hour")
+    assert len(hour["categories"]) == 24 and hour["series"][3]["data"][10] == 20.0  # ASA
+    agent = chart(page, "agent")
+    assert agent["categories"] == ["东城坐席 王芳"]  # the person's name, Xicheng's not here
+    assert agent["series"][1]["data"] == [150.0]  # AHT
+    assert "放弃率" in page and "每日来电与放弃率" in page
+    book = openpyxl.load_workbook(
+        io.BytesIO(api.client.get("/reports", params={**period, "format": "xlsx"}).content)
+    )
+    assert book.sheetnames == ["按队列", "按坐席", "按小时", "按日"]
+    queues = list(book["按队列"].iter_rows(values_only=True))
+    assert len(queues) == 2 and queues[1][:4] == ("东城区平台", 3, 2, 1)
