@@ -196,17 +196,28 @@ def compute(
     start: dt.datetime,
     cut: dt.datetime,
     district: str | None = None,
+    *,
+    due_only: bool = False,
 ) -> dict[str, Indicators]:
     """Indicators per ``scope`` key for [start, cut); only ``district``'s cases when given
-    (a district platform's staff see their district only)."""
+    (a district platform's staff see their district only). ``due_only``: the due jobs'
+    figures alone (handling, on-time, overdue, extension rates), one query, for the
+    evaluation's trend over several periods."""
     if scope not in SCOPES:
         raise ValueError(f"no scope {scope!r}")
+    queries = [_due(scope, start, cut, district)]
+    if not due_only:
+        queries.insert(0, _events(scope, start, cut, district))
+    return _collect(session, queries, district)
+
+
+def _collect(session: Session, queries: list[Rows], district: str | None) -> dict[str, Indicators]:
     counts: dict[str, dict[str, Any]] = {}
     if session.get_bind().dialect.name == "postgresql":
         # The planner prices the aggregates high and compiles them (JIT) for half a second;
         # the queries themselves take a fraction of that (bench/evaluation.py).
         session.execute(text("SET LOCAL jit = off"))
-    for query in (_events(scope, start, cut, district), _due(scope, start, cut, district)):
+    for query in queries:
         if district is not None:
             query = query.where(Case.district_code == district)
         for row in session.execute(query).mappings():

@@ -183,3 +183,61 @@ def test_the_calls_report_charts_and_excel(api: Any, loaded_engine: Engine) -> N
     assert book.sheetnames == ["按队列", "按坐席", "按小时", "按日"]
     queues = list(book["按队列"].iter_rows(values_only=True))
     assert len(queues) == 2 and queues[1][:4] == ("东城区平台", 3, 2, 1)
+
+
+def test_the_evaluation_ranks_and_trends(api: Any, loaded_engine: Engine, december: None) -> None:
+    """Sanitation: due 5 Oct, never reported (0 %); due 5 Nov, reported 4 Nov (100 %).
+    Greening: due 6 Nov, never reported (0 %)."""
+    load_demo_users(loaded_engine)
+    dispatcher = Actor("dc_dispatcher", "dispatcher", "110101")
+    jobs = (
+        ("s-oct", "dongcheng.sanitation", 10, 5, None),
+        ("s-nov", "dongcheng.sanitation", 11, 5, 4),
+        ("g-nov", "dongcheng.greening", 11, 6, None),
+    )
+    with transaction(loaded_engine) as session:
+        for key, unit, month, due_day, reported in jobs:
+            when = dt.datetime(2026, month, 1, 2, tzinfo=dt.UTC)
+            case, _ = create_case(
+                session,
+                dispatcher,
+                NewCase(source="phone", kind="event", class_code="0102", district_code="110101"),
+                key,
+                now=when,
+            )
+            transition(
+                session, dispatcher, case.number, "dispatch", 1, {"unit_code": unit}, now=when
+            )
+            case.due_at = dt.datetime(2026, month, due_day, 2, tzinfo=dt.UTC)
+            session.flush()
+            if reported:
+                worker = Actor("u", "unit", "110101", unit)
+                transition(session, worker, case.number, "accept", case.version, now=when)
+                done = dt.datetime(2026, month, reported, 2, tzinfo=dt.UTC)
+                transition(
+                    session,
+                    worker,
+                    case.number,
+                    "report_handled",
+                    case.version,
+                    {"note": "ok"},
+                    now=done,
+                )
+            session.flush()
+    sign_in(api.client, "city_super")
+    page = api.client.get("/supervisor/evaluation", params={"period": "2026-11", "scope": "unit"})
+    found = {
+        name: json.loads(m.group(1))
+        for name in ("ranking", "trend")
+        if (m := re.search(rf'id="ev-{name}-data">(.*?)</script>', page.text, re.S))
+    }
+    ranking, trend = found["ranking"], found["trend"]
+    assert ranking["categories"] == ["东城区环境卫生服务中心", "东城区园林绿化局"]
+    assert ranking["series"][0]["data"] == [100.0, 0.0] and ranking["horizontal"] is True
+    assert trend["categories"][0] == "2026年6月" and trend["categories"][-1] == "2026年11月"
+    lines = {s["name"]: s["data"] for s in trend["series"]}
+    assert lines == {
+        "东城区环境卫生服务中心": [None, None, None, None, 0.0, 100.0],
+        "东城区园林绿化局": [None, None, None, None, None, 0.0],
+    }
+    assert "按期处置率排名" in page.text and "按期处置率走势" in page.text
