@@ -81,8 +81,7 @@ def charts(
                 {"name": t.term_answered, "data": [f.answered for _, f in agents]},
                 {
                     "name": t.rp_aht_seconds,
-                    "kind": "line",
-                    "right": True,
+                    "right": True,  # a bar on the second axis (a line across agents says nothing)
                     "data": [f.aht_seconds for _, f in agents],
                 },
             ],
