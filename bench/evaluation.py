@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""The evaluation, the ledger stock and the city overview on PostgreSQL with a city's
-history: the case list benchmark's cases (``bench/case_list.py``: three years, states by
-age), each given the history rows its state implies (create, dispatch, a return for some,
-report, verify or rework, close, ledger, urges), then each figure timed for a month and for
-a year, per district and per unit, as the pages ask for them. Goal: p95 at most 500 ms
-(issue 19). Timings are wall time in the client; tests never assert them.
+"""The evaluation, the ledger stock, the city overview and the case report on PostgreSQL
+with a city's history: the case list benchmark's cases (``bench/case_list.py``: three
+years, states by age), each given the history rows its state implies (create, dispatch, a
+return for some, report, verify or rework, close, ledger, urges), then each figure timed for
+a month and for a year, per district and per unit, as the pages ask for them. Goal: p95 at
+most 500 ms (issue 19). Timings are wall time in the client; tests never assert them.
 
     python bench/evaluation.py [--cases 1000000] [--runs 10] [--pg URL] [--keep]
 """
@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session  # noqa: E402
 from stats import percentile  # noqa: E402
 
 from hotline import migrate, oversight  # noqa: E402
-from hotline.cases import indicators, ledger_stock  # noqa: E402
+from hotline.cases import case_reports, indicators, ledger_stock  # noqa: E402
 from hotline.db import make_engine, session_factory  # noqa: E402
 from hotline.periods import current  # noqa: E402
 from hotline.refdata import load_reference_data  # noqa: E402
@@ -180,6 +180,16 @@ def main() -> int:
             )
         )
         plan.append(("city overview", lambda s: oversight.overview(s, now, day.start)))
+        # The case report as /reports/cases asks for it: four groupings, the trend and the
+        # period before (hotline.cases.case_reports.report).
+        for label, period in (("month", month), ("year", year)):
+            for district in (None, "110105"):
+                plan.append(
+                    (
+                        f"case report, {label}, {'one district' if district else 'city'}",
+                        lambda s, p=period, d=district: case_reports.report(s, p, now, d),
+                    )
+                )
         print()
         print("| figure | p50 | p95 | goal |")
         print("| --- | --- | --- | --- |")

@@ -34,7 +34,6 @@ from hotline.periods import KINDS, Period
 router = APIRouter(include_in_schema=False)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 Group = Annotated[Literal["district", "street", "class", "source"] | None, Query()]
-PLACES = ("district", "street", "class", "source")
 CHART_KEYS = 20  # the chart of a grouping shows the busiest keys; the table shows all
 
 
@@ -44,22 +43,18 @@ def _district(current: SignedIn) -> str | None:
 
 def _data(request: Request, session: Session, current: SignedIn, period: Period) -> dict[str, Any]:
     """Every figure the page and its files show, each an SQL aggregate."""
-    district = _district(current)
     moment = evaluation.now()  # the evaluation's clock (tests set it)
-    cut = period.cut(moment)
-    before = period.previous()
+    figures = reports.report(session, period, moment, _district(current))
     return {
         "period": period,
         "running": period.running(moment),
-        "cut": cut,
-        "before": before,
-        "district": district,
-        "total": reports.total(session, period.start, cut, district),
-        "previous": reports.total(session, before.start, before.cut(moment), district),
-        "groups": {
-            group: reports.figures(session, group, period.start, cut, district) for group in PLACES
-        },
-        "trend": reports.trend(session, period, cut, district),
+        "cut": period.cut(moment),
+        "before": period.previous(),
+        "district": figures.district,
+        "total": figures.total,
+        "previous": figures.previous,
+        "groups": figures.groups,
+        "trend": figures.trend,
     }
 
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +42,7 @@ from hotline.models import Case, CaseHistory
 from hotline.periods import Period
 
 GROUPS = ("city", "district", "street", "class", "source")
+PLACES = ("district", "street", "class", "source")  # the report's groupings
 NONE = "-"  # the key of cases with no district, street or class
 EVENTS = ("create", "register", "dispatch", "report_handled", "close")
 
@@ -80,6 +82,39 @@ def figures(
         raise ValueError(f"no group {group!r}")
     per = _run(session, group, start, cut, district, None)
     return {key: counts for (key, _), counts in per.items()}
+
+
+@dataclass(frozen=True)
+class Report:
+    """What the case report shows: the totals of the period and the one before, every
+    grouping, the trend."""
+
+    district: str | None
+    total: CaseFigures
+    previous: CaseFigures
+    groups: dict[str, dict[str, CaseFigures]]
+    trend: list[CaseFigures]
+
+
+def report(session: Session, period: Period, now: dt.datetime, district: str | None) -> Report:
+    """The whole report: four groupings, the trend and the period before (the totals are
+    the district grouping's sum: every case has exactly one district key)."""
+    cut = period.cut(now)
+    before = period.previous()
+    groups = {group: figures(session, group, period.start, cut, district) for group in PLACES}
+    earlier = figures(session, "district", before.start, before.cut(now), district)
+    return Report(
+        district,
+        _sum(groups["district"].values()),
+        _sum(earlier.values()),
+        groups,
+        trend(session, period, cut, district),
+    )
+
+
+def _sum(rows: Iterable[CaseFigures]) -> CaseFigures:
+    every = list(rows)
+    return CaseFigures(*(sum(getattr(f, name) for f in every) for name in FIGURES))
 
 
 def total(

@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from hotline.cases.case_reports import NONE, CaseFigures, buckets, figures, total, trend
+from hotline.cases.case_reports import NONE, CaseFigures, buckets, figures, report, total, trend
 from hotline.cases.indicators import CITY
 from hotline.cases.service import Actor, NewCase, create_case, transition
 from hotline.db import transaction
@@ -200,3 +200,15 @@ def test_trend_over_the_local_days(loaded_engine: Engine) -> None:
         assert (running.due, running.overdue, running.received) == (4, 2, 3)
         early = total(session, NOVEMBER.start, at(4))
         assert (early.due, early.overdue) == (2, 0)  # cases 8 and 1, both handled in time
+
+
+def test_the_whole_report(loaded_engine: Engine) -> None:
+    with transaction(loaded_engine) as session:
+        november(session)
+    after = dt.datetime(2026, 12, 2, tzinfo=dt.UTC)
+    with transaction(loaded_engine) as session:
+        whole = report(session, NOVEMBER, after, None)
+        assert whole.total == CITY_NOVEMBER  # the district grouping's sum
+        assert whole.previous == CaseFigures(received=1, registered=1, dispatched=1)  # case 8
+        assert whole.groups["district"]["110101"] == DONGCHENG and len(whole.trend) == 30
+        assert report(session, NOVEMBER, after, "110101").total == DONGCHENG
