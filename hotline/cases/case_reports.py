@@ -29,16 +29,27 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, SQLColumnExpression, and_, case, distinct, func, literal, text
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    String,
+    and_,
+    case,
+    distinct,
+    func,
+    literal,
+    text,
+    union_all,
+)
 from sqlalchemy import select as select_
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
-from hotline.cases.indicators import CITY, Rows, due_jobs, scope_key
-from hotline.models import Case, CaseHistory
+from hotline.cases.indicators import CITY, Rows, due_jobs
+from hotline.models import Area, Case, CaseHistory, GridCell
 from hotline.periods import Period
 
 GROUPS = ("city", "district", "street", "class", "source")
@@ -80,7 +91,7 @@ def figures(
     """The counts per ``group`` key over [start, cut); ``district``'s cases only when given."""
     if group not in GROUPS:
         raise ValueError(f"no group {group!r}")
-    per = _run(session, group, start, cut, district, None)
+    per = _run(session, (group,), start, cut, district, None)[group]
     return {key: counts for (key, _), counts in per.items()}
 
 
@@ -97,18 +108,21 @@ class Report:
 
 
 def report(session: Session, period: Period, now: dt.datetime, district: str | None) -> Report:
-    """The whole report: four groupings, the trend and the period before (the totals are
-    the district grouping's sum: every case has exactly one district key)."""
+    """The whole report in four queries: the period's history and due jobs, each read once
+    for the four groupings and the trend, and the period before per district (the totals are
+    the district grouping's sums: every case has exactly one district key)."""
     cut = period.cut(now)
     before = period.previous()
-    groups = {group: figures(session, group, period.start, cut, district) for group in PLACES}
-    earlier = figures(session, "district", before.start, before.cut(now), district)
+    starts = [_utc(b, period) for b in buckets(period)]
+    per = _run(session, (*PLACES, "trend"), period.start, cut, district, starts)
+    earlier = _run(session, ("district",), before.start, before.cut(now), district, None)
+    groups = {group: {key: f for (key, _), f in per[group].items()} for group in PLACES}
     return Report(
         district,
         _sum(groups["district"].values()),
-        _sum(earlier.values()),
+        _sum(earlier["district"].values()),
         groups,
-        trend(session, period, cut, district),
+        [per["trend"].get((CITY, i), CaseFigures()) for i in range(len(starts))],
     )
 
 
@@ -143,7 +157,7 @@ def trend(
 ) -> list[CaseFigures]:
     """The whole scope's counts per bucket of ``period`` (``buckets``), up to ``cut``."""
     starts = [_utc(b, period) for b in buckets(period)]
-    per = _run(session, "city", period.start, cut, district, starts)
+    per = _run(session, ("trend",), period.start, cut, district, starts)["trend"]
     return [per.get((CITY, i), CaseFigures()) for i in range(len(starts))]
 
 
@@ -155,51 +169,81 @@ def _utc(moment: dt.date | dt.datetime, period: Period) -> dt.datetime:
 
 def _run(
     session: Session,
-    group: str,
+    groups: tuple[str, ...],
     start: dt.datetime,
     cut: dt.datetime,
     district: str | None,
     starts: list[dt.datetime] | None,
-) -> dict[tuple[str, int], CaseFigures]:
+) -> dict[str, dict[tuple[str, int], CaseFigures]]:
+    """{group: {(key, bucket): counts}} for ``groups`` (places, "city", "trend"): one query
+    over the period's history and one over its due jobs, each grouped once per group."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SET LOCAL jit = off"))  # as the evaluation (indicators.compute)
-    counts: dict[tuple[str, int], dict[str, int]] = {}
+    counts: dict[str, dict[tuple[str, int], dict[str, int]]] = {g: {} for g in groups}
     for query in (
-        _events(group, start, cut, district, starts),
-        _due(group, start, cut, district, starts),
+        _events(groups, start, cut, district, starts),
+        _due(groups, start, cut, district, starts),
     ):
         for row in session.execute(query).mappings():
             values = dict(row)
+            group = values.pop("grp")
             key = (_key(group, values.pop("key")), int(values.pop("bucket") or 0))
-            counts.setdefault(key, {}).update({k: int(v or 0) for k, v in values.items()})
-    return {key: CaseFigures(**values) for key, values in sorted(counts.items())}
+            counts[group].setdefault(key, {}).update({k: int(v or 0) for k, v in values.items()})
+    return {
+        group: {key: CaseFigures(**values) for key, values in sorted(per.items())}
+        for group, per in counts.items()
+    }
 
 
 def _key(group: str, value: object) -> str:
-    if group == "city":
+    if group in ("city", "trend"):
         return CITY
     return NONE if value is None else str(value)
 
 
-def _keyed(query: Rows, group: str) -> tuple[Rows, SQLColumnExpression[Any]]:
-    if group == "city":
-        return query, literal(CITY)
-    if group == "source":
-        return query, Case.source
-    return scope_key(query, group, Case.unit_code)
+def _with_places(query: Rows) -> Rows:
+    """``query`` over cases with each case's district, street (of its grid cell), class and
+    source as columns."""
+    community = aliased(Area)
+    return (
+        query.add_columns(
+            Case.district_code.label("district"),
+            community.parent_code.label("street"),
+            (Case.kind + ":" + Case.class_code).label("class"),
+            Case.source.label("source"),
+        )
+        .outerjoin(GridCell, GridCell.code == Case.grid_code)
+        .outerjoin(community, community.code == GridCell.community_code)
+    )
 
 
 def _bucket(column: Any, starts: list[dt.datetime] | None) -> ColumnElement[Any]:
     """The index of the bucket ``column`` falls in (rows before the first are filtered)."""
     if not starts or len(starts) == 1:
-        return literal(0)
+        return literal(0, Integer)
     return case(*((column < bound, i) for i, bound in enumerate(starts[1:])), else_=len(starts) - 1)
 
 
-def _aggregate(rows: Any, sums: dict[str, ColumnElement[Any]]) -> Rows:
-    return select_(
-        rows.c.key, rows.c.bucket, *(value.label(name) for name, value in sums.items())
-    ).group_by(rows.c.key, rows.c.bucket)
+def _grouped(
+    rows: Any, groups: tuple[str, ...], sums: Callable[[Any], dict[str, ColumnElement[Any]]]
+) -> Any:
+    """The rows' ``sums`` once per group (UNION ALL over one common table expression)."""
+    parts = []
+    for group in groups:
+        key = literal(CITY, String) if group in ("city", "trend") else rows.c[group]
+        bucket = rows.c.bucket if group == "trend" else literal(0, Integer)
+        part = select_(
+            literal(group, String).label("grp"),
+            key.label("key"),
+            bucket.label("bucket"),
+            *(value.label(name) for name, value in sums(rows).items()),
+        )
+        if group == "trend":
+            part = part.group_by(rows.c.bucket)
+        elif group != "city":
+            part = part.group_by(key)
+        parts.append(part)
+    return union_all(*parts)
 
 
 def _flag(condition: ColumnElement[bool]) -> ColumnElement[int]:
@@ -207,12 +251,12 @@ def _flag(condition: ColumnElement[bool]) -> ColumnElement[int]:
 
 
 def _events(
-    group: str,
+    groups: tuple[str, ...],
     start: dt.datetime,
     cut: dt.datetime,
     district: str | None,
     starts: list[dt.datetime] | None,
-) -> Rows:
+) -> Any:
     h = CaseHistory
     action = h.action
     query: Rows = (
@@ -234,32 +278,30 @@ def _events(
     )
     if district is not None:
         query = query.where(Case.district_code == district)
-    query, key = _keyed(query, group)
-    rows = query.add_columns(key.label("key")).subquery()
 
-    def once(flag: Any) -> ColumnElement[int]:  # a case counted once per key and bucket
-        return func.count(distinct(case((flag == 1, rows.c.case_id))))
+    def sums(rows: Any) -> dict[str, ColumnElement[Any]]:
+        def once(flag: Any) -> ColumnElement[int]:  # a case counted once per key and bucket
+            return func.count(distinct(case((flag == 1, rows.c.case_id))))
 
-    return _aggregate(
-        rows,
-        {
+        return {
             "received": func.sum(rows.c.received),
             "registered": func.sum(rows.c.registered),
             "dispatched": once(rows.c.dispatched),
             "handled": once(rows.c.handled),
             "closed": func.sum(rows.c.closed),
             "solved": func.sum(rows.c.solved),
-        },
-    )
+        }
+
+    return _grouped(_with_places(query).cte("history_rows"), groups, sums)
 
 
 def _due(
-    group: str,
+    groups: tuple[str, ...],
     start: dt.datetime,
     cut: dt.datetime,
     district: str | None,
     starts: list[dt.datetime] | None,
-) -> Rows:
+) -> Any:
     jobs = due_jobs(start, cut, district)
     on_time = and_(jobs.handled, jobs.last_report <= Case.due_at)
     query: Rows = (
@@ -270,6 +312,8 @@ def _due(
         .select_from(jobs.cases)
         .where(jobs.due)
     )
-    query, key = _keyed(query, group)
-    rows = query.add_columns(key.label("key")).subquery()
-    return _aggregate(rows, {"due": func.count(), "overdue": func.sum(rows.c.overdue)})
+    return _grouped(
+        _with_places(query).cte("due_rows"),
+        groups,
+        lambda rows: {"due": func.count(), "overdue": func.sum(rows.c.overdue)},
+    )

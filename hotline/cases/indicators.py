@@ -244,15 +244,6 @@ def _scoped(query: Rows, scope: str, unit: SQLColumnExpression[Any]) -> Rows:
     """``query`` with the scope's key as column ``key`` and grouped by it."""
     if scope == "city":
         return query.add_columns(literal(CITY).label("key"))
-    query, key = scope_key(query, scope, unit)
-    return query.add_columns(key.label("key")).group_by(key)
-
-
-def scope_key(
-    query: Rows, scope: str, unit: SQLColumnExpression[Any]
-) -> tuple[Rows, SQLColumnExpression[Any]]:
-    """The key of ``scope`` (not "city") over a query of cases, with the joins it needs:
-    the district, the street (of the case's grid cell), the unit or ``kind:class_code``."""
     if scope == "street":
         community = aliased(Area)
         key: SQLColumnExpression[Any] = community.parent_code
@@ -265,7 +256,7 @@ def scope_key(
         key = unit
     else:
         key = Case.kind + ":" + Case.class_code
-    return query, key
+    return query.add_columns(key.label("key")).group_by(key)
 
 
 EVENTS = (
