@@ -7,12 +7,14 @@ import dataclasses
 import datetime as dt
 import io
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import xlsxwriter
 
 from agent_ui.web.i18n import Texts
 from agent_ui.web.names import Names
 from hotline.calls.reports import Figures
+from hotline.periods import KINDS, current
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 GROUPS = ("queue", "agent", "hour", "day")
@@ -87,6 +89,16 @@ def charts(
             ],
         },
     }
+
+
+def shortcuts(zone: ZoneInfo) -> dict[str, tuple[dt.date, dt.date]]:
+    """The first and last day of today's day, week, month, quarter and year: links above
+    the dates (a year is the longest range the report takes)."""
+    spans = {}
+    for kind in KINDS:
+        period = current(kind, zone)
+        spans[kind] = (period.first, period.after - dt.timedelta(days=1))
+    return spans
 
 
 def workbook(figures: dict[str, dict[str, Figures]], names: Names, t: Texts) -> bytes:

@@ -250,6 +250,7 @@ def report_page(
             "start": first,
             "end": last,
             "charts": call_charts.charts(figures, first, last, names, t),
+            "shortcuts": call_charts.shortcuts(zone),
             "definitions": REPORT_DEFINITIONS,
         },
         session=session,

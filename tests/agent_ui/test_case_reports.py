@@ -177,6 +177,8 @@ def test_the_calls_report_charts_and_excel(api: Any, loaded_engine: Engine) -> N
     assert agent["categories"] == ["东城坐席 王芳"]  # the person's name, Xicheng's not here
     assert agent["series"][1]["data"] == [150.0]  # AHT
     assert "放弃率" in page and "每日来电与放弃率" in page
+    for shortcut in ("今天", "本周", "本月", "本季度", "本年度"):  # periods above the dates
+        assert f">{shortcut}</a>" in page
     book = openpyxl.load_workbook(
         io.BytesIO(api.client.get("/reports", params={**period, "format": "xlsx"}).content)
     )
