@@ -32,7 +32,7 @@ from agent_ui.web.shared_cache import SharedCache
 from agent_ui.web.templating import render
 from agi.ami import AmiError
 from hotline.agent_states import LOGGED_OUT, load_states
-from hotline.calls import reports
+from hotline.calls import report_sql, reports
 from hotline.db import session_factory
 from hotline.models import CallPlatform, User
 from hotline.users import agent_queues
@@ -142,12 +142,13 @@ def _figures(
     zone: ZoneInfo,
     ttl: float,
 ) -> dict[str, dict[str, reports.Figures]]:
-    """The period's call figures, computed once for everyone asking within ``ttl`` s."""
+    """The period's call figures (SQL aggregates), computed once for everyone asking within
+    ``ttl`` s."""
     cache: SharedCache = request.app.state.shared_cache
     return cache.get(
         ("calls", start, end, tuple(queues), str(zone)),
         ttl,
-        lambda: reports.compute(reports.load(bind, start, end, queues), zone),
+        lambda: report_sql.figures(bind, start, end, queues, zone),
     )
 
 
