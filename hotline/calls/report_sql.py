@@ -15,7 +15,7 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Engine, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, Engine, and_, case, func, literal, or_, select, union_all
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import FunctionElement
@@ -80,67 +80,85 @@ def figures(
     zone: ZoneInfo,
 ) -> dict[str, dict[str, Figures]]:
     """{"queue", "agent", "hour", "day"} → key → figures, for the calls that joined a queue
-    in [start, end) (only ``queues`` when given)."""
+    in [start, end) (only ``queues`` when given): one pass over the period's calls (a common
+    table expression), grouped four ways."""
     with using(bind) as session:
         offset = _fixed_offset(zone, start, end)
         if session.get_bind().dialect.name != "postgresql" and offset is None:
             return compute(load(session, start, end, queues), zone)
-        keys = {
-            "queue": Call.queue,
-            "agent": Call.agent,
-            "hour": local_text(Call.queue_joined_at, zone.key, offset or 0, "hour"),
-            "day": local_text(Call.queue_joined_at, zone.key, offset or 0, "day"),
-        }
-        result: dict[str, dict[str, Figures]] = {}
-        for group, key in keys.items():
-            query = _sums(key).where(
-                Call.queue_joined_at >= start,
-                Call.queue_joined_at < end,
-                Call.queue.is_not(None),
+        rows = _rows(start, end, queues, zone.key, offset or 0).cte("period_calls")
+        parts = []
+        for group in GROUPS:
+            part = select(
+                literal(group, String).label("grp"), rows.c[group].label("key"), *_sums(rows)
             )
-            if queues is not None:
-                query = query.where(Call.queue.in_(queues))
             if group == "agent":
-                query = query.where(Call.agent.is_not(None), Call.agent != "")
-            rows = session.execute(query.group_by(key)).mappings()
-            result[group] = {str(r["key"]): _figures(r) for r in sorted(rows, key=_by_key)}
+                part = part.where(rows.c.agent.is_not(None), rows.c.agent != "")
+            parts.append(part.group_by(rows.c[group]))
+        result: dict[str, dict[str, Figures]] = {group: {} for group in GROUPS}
+        for row in sorted(session.execute(union_all(*parts)).mappings(), key=_by_key):
+            result[row["grp"]][str(row["key"])] = _figures(row)
         return result
 
 
-def _by_key(row: Any) -> str:
-    return str(row["key"])
+GROUPS = ("queue", "agent", "hour", "day")
 
 
-def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
-    return func.sum(case((condition, 1), else_=0))
+def _by_key(row: Any) -> tuple[str, str]:
+    return str(row["grp"]), str(row["key"])
 
 
-def _sums(key: Any) -> Any:
+def _rows(
+    start: dt.datetime, end: dt.datetime, queues: list[str] | None, zone: str, offset: int
+) -> Any:
+    """The period's calls, each with its keys, flags and seconds."""
     answered = Call.connected_at.is_not(None)
     abandoned = and_(
         Call.connected_at.is_(None),
         or_(Call.ended_at.is_not(None), Call.outcome.in_(ABANDONED)),
     )
+    talked = and_(answered, Call.ended_at.is_not(None))
     wait = seconds_between(Call.queue_joined_at, Call.connected_at)
-    talk = seconds_between(Call.connected_at, Call.ended_at)
     gave_up_after = seconds_between(
         Call.queue_joined_at, func.coalesce(Call.ended_at, Call.queue_joined_at)
     )
+    query = select(
+        Call.queue.label("queue"),
+        Call.agent.label("agent"),
+        local_text(Call.queue_joined_at, zone, offset, "hour").label("hour"),
+        local_text(Call.queue_joined_at, zone, offset, "day").label("day"),
+        _flag(answered).label("answered"),
+        _flag(abandoned).label("abandoned"),
+        _flag(talked).label("talked"),
+        case((answered, wait), else_=0.0).label("wait"),
+        case((talked, seconds_between(Call.connected_at, Call.ended_at)), else_=0.0).label("talk"),
+        *(_flag(and_(answered, wait <= t)).label(f"within_{t}") for t in TARGETS),
+        *(_flag(and_(abandoned, gave_up_after > t)).label(f"late_{t}") for t in TARGETS),
+    ).where(
+        Call.queue_joined_at >= start,
+        Call.queue_joined_at < end,
+        Call.queue.is_not(None),
+    )
+    if queues is not None:
+        query = query.where(Call.queue.in_(queues))
+    return query
+
+
+def _flag(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return case((condition, 1), else_=0)
+
+
+def _sums(rows: Any) -> list[Any]:
     columns = [
-        key.label("key"),
         func.count().label("offered"),
-        _count(answered).label("answered"),
-        _count(abandoned).label("abandoned"),
-        func.coalesce(func.sum(case((answered, wait))), 0.0).label("wait_total"),
-        _count(and_(answered, Call.ended_at.is_not(None))).label("talks"),
-        func.coalesce(
-            func.sum(case((and_(answered, Call.ended_at.is_not(None)), talk))), 0.0
-        ).label("talk_total"),
+        *(func.sum(rows.c[name]).label(name) for name in ("answered", "abandoned", "talked")),
+        func.sum(rows.c.wait).label("wait_total"),
+        func.sum(rows.c.talk).label("talk_total"),
     ]
     for target in TARGETS:
-        columns.append(_count(and_(answered, wait <= target)).label(f"within_{target}"))
-        columns.append(_count(and_(abandoned, gave_up_after > target)).label(f"late_{target}"))
-    return select(*columns)
+        columns.append(func.sum(rows.c[f"within_{target}"]).label(f"within_{target}"))
+        columns.append(func.sum(rows.c[f"late_{target}"]).label(f"late_{target}"))
+    return columns
 
 
 def _level(row: Any, target: int) -> float | None:
@@ -149,13 +167,13 @@ def _level(row: Any, target: int) -> float | None:
 
 
 def _figures(row: Any) -> Figures:
-    answered, talks = int(row["answered"] or 0), int(row["talks"] or 0)
+    answered, talks = int(row["answered"] or 0), int(row["talked"] or 0)
     return Figures(
         int(row["offered"]),
         answered,
         int(row["abandoned"] or 0),
         _level(row, 15),
         _level(row, 20),
-        round(float(row["wait_total"]) / answered, 1) if answered else None,
-        round(float(row["talk_total"]) / talks, 1) if talks else None,
+        round(float(row["wait_total"] or 0) / answered, 1) if answered else None,
+        round(float(row["talk_total"] or 0) / talks, 1) if talks else None,
     )
