@@ -1,4 +1,5 @@
 """Contact-center figures for a period, from the call records (a pure fold; ``load`` reads).
+The pages count the same figures in the database (``report_sql``); this fold defines them.
 
 Definitions, as written on the reports page:
 
