@@ -20,6 +20,7 @@ from agent_ui.pages import (
     api_docs,
     case_map,
     case_page,
+    case_reports,
     city,
     evaluation,
     ledger_pages,
@@ -69,6 +70,7 @@ def create_app(
     )
     app.include_router(desktop.router)
     app.include_router(supervisor.router)
+    app.include_router(case_reports.router)
     app.include_router(admin.router)
     app.include_router(api_cases.router)
     app.include_router(open311.router)

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""The evaluation, the ledger stock and the city overview on PostgreSQL with a city's
-history: the case list benchmark's cases (``bench/case_list.py``: three years, states by
-age), each given the history rows its state implies (create, dispatch, a return for some,
-report, verify or rework, close, ledger, urges), then each figure timed for a month and for
-a year, per district and per unit, as the pages ask for them. Goal: p95 at most 500 ms
-(issue 19). Timings are wall time in the client; tests never assert them.
+"""The evaluation, the ledger stock, the city overview and the case report on PostgreSQL
+with a city's history: the case list benchmark's cases (``bench/case_list.py``: three
+years, states by age), each given the history rows its state implies (create, dispatch, a
+return for some, report, verify or rework, close, ledger, urges), then each figure timed for
+a month and for a year, per district and per unit, as the pages ask for them. Goal: p95 at
+most 500 ms (issue 19). Timings are wall time in the client; tests never assert them.
 
     python bench/evaluation.py [--cases 1000000] [--runs 10] [--pg URL] [--keep]
 """
@@ -30,7 +30,9 @@ from sqlalchemy.orm import Session  # noqa: E402
 from stats import percentile  # noqa: E402
 
 from hotline import migrate, oversight  # noqa: E402
-from hotline.cases import indicators, ledger_stock  # noqa: E402
+from hotline.calls import report_sql  # noqa: E402
+from hotline.calls import reports as calls_reports  # noqa: E402
+from hotline.cases import case_reports, indicators, ledger_stock  # noqa: E402
 from hotline.db import make_engine, session_factory  # noqa: E402
 from hotline.periods import current  # noqa: E402
 from hotline.refdata import load_reference_data  # noqa: E402
@@ -110,6 +112,29 @@ def add_history(engine: Engine) -> float:
     return time.perf_counter() - started
 
 
+def add_calls(engine: Engine, count: int) -> float:
+    """``count`` queued calls over the last three years (a fifth abandoned, the rest answered
+    by one of 40 agents) in three platforms' queues."""
+    started = time.perf_counter()
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO calls (uniqueid, linkedid, node, channel, caller_number, did, queue, "
+            "agent, queue_joined_at, connected_at, ended_at, outcome, priority, created_at) "
+            "SELECT 'bench-' || g, 'bench-' || g, '', '', '', '', "
+            "CASE mod(g, 3) WHEN 0 THEN 'hotline-city' WHEN 1 THEN 'hotline-110101' "
+            "ELSE 'hotline-110105' END, "
+            "CASE WHEN mod(g, 5) <> 0 THEN 'agent' || (mod(g, 40)) END, t, "
+            "CASE WHEN mod(g, 5) <> 0 THEN t + (mod(g, 60)) * interval '1 second' END, "
+            "t + (60 + mod(g, 300)) * interval '1 second', "
+            "CASE WHEN mod(g, 5) = 0 THEN 'abandoned_queue' ELSE 'answered' END, 0, t "
+            "FROM (SELECT g, now() - g * (94608000.0 / %(count)s) * interval '1 second' AS t "
+            "FROM generate_series(1, %(count)s) AS g) AS spread",
+            {"count": count},
+        )
+    _maintain(engine, "VACUUM ANALYZE calls")
+    return time.perf_counter() - started
+
+
 def measure(engine: Engine, run: Callable[[Session], object], runs: int) -> tuple[float, float]:
     times = []
     for _ in range(runs):
@@ -124,6 +149,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--cases", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--calls", type=int, default=3_000_000)
     parser.add_argument("--pg", default=pg.DEFAULT_URL, help="an admin URL (CREATE DATABASE)")
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--reuse", help="a database an earlier --keep run loaded")
@@ -141,6 +167,9 @@ def main() -> int:
             load_reference_data(engine, ROOT / "data" / "reference")
             print(f"{args.cases:,} cases loaded in {load(engine, args.cases):.0f} s", flush=True)
             print(f"history added in {add_history(engine):.0f} s", flush=True)
+            print(
+                f"{args.calls:,} calls added in {add_calls(engine, args.calls):.0f} s", flush=True
+            )
         with engine.connect() as connection:
             rows = connection.exec_driver_sql("SELECT count(*) FROM case_history").scalar()
         print(f"{rows:,} history rows", flush=True)
@@ -180,6 +209,33 @@ def main() -> int:
             )
         )
         plan.append(("city overview", lambda s: oversight.overview(s, now, day.start)))
+        # The case report as /reports/cases asks for it: four groupings, the trend and the
+        # period before (hotline.cases.case_reports.report).
+        for label, period in (("month", month), ("year", year)):
+            for district in (None, "110105"):
+                plan.append(
+                    (
+                        f"case report, {label}, {'one district' if district else 'city'}",
+                        lambda s, p=period, d=district: case_reports.report(s, p, now, d),
+                    )
+                )
+        # The calls report (/reports) as SQL aggregates, against the fold over every call row
+        # it replaced (hotline.calls.reports.compute(load(...))), in the same run.
+        for label, period in (("month", month), ("year", year)):
+            plan.append(
+                (
+                    f"calls report, {label}, city",
+                    lambda s, p=period: report_sql.figures(s, p.start, p.cut(now), None, ZONE),
+                )
+            )
+            plan.append(
+                (
+                    f"calls report, {label}, city, the fold (compared)",
+                    lambda s, p=period: calls_reports.compute(
+                        calls_reports.load(s, p.start, p.cut(now)), ZONE
+                    ),
+                )
+            )
         print()
         print("| figure | p50 | p95 | goal |")
         print("| --- | --- | --- | --- |")
@@ -187,11 +243,10 @@ def main() -> int:
         for name, run in plan:
             p50, p95 = measure(engine, run, args.runs)
             ok = p95 <= GOAL_MS
-            missed += not ok
-            print(
-                f"| {name} | {p50:.0f} ms | {p95:.0f} ms | {'met' if ok else 'MISSED'} |",
-                flush=True,
-            )
+            compared = name.endswith("(compared)")  # what was replaced: no goal of its own
+            missed += not (ok or compared)
+            verdict = "—" if compared else "met" if ok else "MISSED"
+            print(f"| {name} | {p50:.0f} ms | {p95:.0f} ms | {verdict} |", flush=True)
         return 1 if missed else 0
     finally:
         engine.dispose()

@@ -145,6 +145,8 @@ def page(
             "to_local": dt.datetime.fromisoformat(data["to"]).strftime("%Y-%m-%d %H:%M"),
             "period_name": lambda label: period_name(label, language(request)),
             "chart": _chart(data["rows"], translator(request)),
+            "ranking": _ranking(data["rows"], translator(request)),
+            "trend": _trend(session, data, period, translator(request), language(request)),
         },
         session=session,
         current=current,
@@ -166,6 +168,67 @@ def _chart(rows: list[dict[str, Any]], t: Any) -> dict[str, Any] | None:
         "series": [
             {"name": t.ev_this, "data": [percent(r["on_time_rate"]) for r in rows]},
             {"name": t.ev_before, "data": [percent(r["previous"]["on_time_rate"]) for r in rows]},
+        ],
+    }
+
+
+TREND_PERIODS = 6  # the trend: this period and the five before it
+TREND_KEYS = 8  # lines on the trend: the keys with the most jobs due this period
+
+
+def _percent(value: float | None) -> float | None:
+    return None if value is None else round(value * 100, 1)
+
+
+def _ranking(rows: list[dict[str, Any]], t: Any) -> dict[str, Any] | None:
+    """The keys by on-time rate, best first (those with jobs due in the period)."""
+    ranked = sorted(
+        (r for r in rows if r["on_time_rate"] is not None),
+        key=lambda r: (-r["on_time_rate"], r["overdue"], r["name"]),
+    )
+    if len(ranked) < 2:
+        return None
+    return {
+        "kind": "bar",
+        "percent": True,
+        "horizontal": True,
+        "categories": [r["name"] for r in ranked],
+        "series": [
+            {"name": t.ev_on_time_rate, "data": [_percent(r["on_time_rate"]) for r in ranked]}
+        ],
+    }
+
+
+def _trend(
+    session: Session, data: dict[str, Any], period: Period, t: Any, lang: str
+) -> dict[str, Any] | None:
+    """The on-time rate of the busiest keys over this period and the ones before, each
+    judged as its own page judges it (jobs due in it, up to its end or now)."""
+    keys = [r for r in sorted(data["rows"], key=lambda r: (-r["due"], r["name"])) if r["due"]][
+        :TREND_KEYS
+    ]
+    if not keys:
+        return None
+    periods = [period]
+    for _ in range(TREND_PERIODS - 1):
+        periods.insert(0, periods[0].previous())
+    moment = now()
+    figures = [
+        compute(session, data["scope"], p.start, p.cut(moment), data["district"], due_only=True)
+        for p in periods
+    ]
+    return {
+        "kind": "line",
+        "percent": True,
+        "categories": [period_name(p.label, lang) for p in periods],
+        "series": [
+            {
+                "name": r["name"],
+                "data": [
+                    _percent(f[r["code"]].on_time_rate) if r["code"] in f else None for f in figures
+                ],
+            }
+            for r in keys
         ],
     }
 

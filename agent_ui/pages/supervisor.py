@@ -23,14 +23,16 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from agent_ui.live.phone import phone_of, set_agent_state
+from agent_ui.pages import call_charts
 from agent_ui.web.auth import Current, SignedIn, StreamUser, check_csrf
 from agent_ui.web.deps import DbSession
+from agent_ui.web.i18n import translator
 from agent_ui.web.names import names_for
 from agent_ui.web.shared_cache import SharedCache
 from agent_ui.web.templating import render
 from agi.ami import AmiError
 from hotline.agent_states import LOGGED_OUT, load_states
-from hotline.calls import reports
+from hotline.calls import report_sql, reports
 from hotline.db import session_factory
 from hotline.models import CallPlatform, User
 from hotline.users import agent_queues
@@ -140,12 +142,13 @@ def _figures(
     zone: ZoneInfo,
     ttl: float,
 ) -> dict[str, dict[str, reports.Figures]]:
-    """The period's call figures, computed once for everyone asking within ``ttl`` s."""
+    """The period's call figures (SQL aggregates), computed once for everyone asking within
+    ``ttl`` s."""
     cache: SharedCache = request.app.state.shared_cache
     return cache.get(
         ("calls", start, end, tuple(queues), str(zone)),
         ttl,
-        lambda: reports.compute(reports.load(bind, start, end, queues), zone),
+        lambda: report_sql.figures(bind, start, end, queues, zone),
     )
 
 
@@ -207,7 +210,7 @@ def report_page(
     session: DbSession,
     start: dt.date | None = None,
     end: dt.date | None = None,
-    format: Annotated[str, Query(pattern="^(html|csv)$")] = "html",
+    format: Annotated[str, Query(pattern="^(html|csv|xlsx)$")] = "html",
 ) -> Response:
     _supervisor_only(current)
     zone = ZoneInfo(request.app.state.settings.timezone)
@@ -223,7 +226,7 @@ def report_page(
     if format == "csv":
         out = io.StringIO()
         writer = csv.writer(out)
-        fields = [f.name for f in dataclasses.fields(reports.Figures)]
+        fields = [f.name for f in dataclasses.fields(reports.Figures)] + ["abandon_rate"]
         writer.writerow(["group", "key", *fields])
         for group, rows in figures.items():
             for key, row in rows.items():
@@ -233,7 +236,13 @@ def report_page(
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="calls-{first}-{last}.csv"'},
         )
-    peak = max((r.offered for r in figures["hour"].values()), default=0) or 1
+    names, t = names_for(request, session), translator(request)
+    if format == "xlsx":
+        return Response(
+            call_charts.workbook(figures, names, t),
+            media_type=call_charts.XLSX,
+            headers={"Content-Disposition": f'attachment; filename="calls-{first}-{last}.xlsx"'},
+        )
     return render(
         request,
         "supervisor/reports.html",
@@ -241,7 +250,8 @@ def report_page(
             "figures": figures,
             "start": first,
             "end": last,
-            "peak": peak,
+            "charts": call_charts.charts(figures, first, last, names, t),
+            "shortcuts": call_charts.shortcuts(zone),
             "definitions": REPORT_DEFINITIONS,
         },
         session=session,

@@ -1,4 +1,5 @@
 """Contact-center figures for a period, from the call records (a pure fold; ``load`` reads).
+The pages count the same figures in the database (``report_sql``); this fold defines them.
 
 Definitions, as written on the reports page:
 
@@ -62,6 +63,11 @@ class Figures:
     asa_seconds: float | None
     aht_seconds: float | None
 
+    @property
+    def abandon_rate(self) -> float | None:
+        """Abandoned / offered."""
+        return round(self.abandoned / self.offered, 4) if self.offered else None
+
 
 def _level(tally: _Tally, target: float) -> float | None:
     within = sum(1 for w in tally.waits if w <= target)
@@ -87,14 +93,17 @@ def _figures(tally: _Tally) -> Figures:
 
 
 def compute(rows: Iterable[CallRow], zone: dt.tzinfo) -> dict[str, dict[str, Figures]]:
-    """{"queue": {...}, "agent": {...}, "hour": {"08": ...}} for the rows given."""
+    """{"queue": {...}, "agent": {...}, "hour": {"08": ...}, "day": {"2026-12-02": ...}}
+    for the rows given (hours and days in ``zone``)."""
     groups: dict[str, dict[str, _Tally]] = {
         "queue": defaultdict(_Tally),
         "agent": defaultdict(_Tally),
         "hour": defaultdict(_Tally),
+        "day": defaultdict(_Tally),
     }
     for row in rows:
-        keys = {"queue": row.queue, "hour": f"{row.joined.astimezone(zone).hour:02d}"}
+        local = row.joined.astimezone(zone)
+        keys = {"queue": row.queue, "hour": f"{local.hour:02d}", "day": local.date().isoformat()}
         if row.agent:
             keys["agent"] = row.agent
         for group, key in keys.items():

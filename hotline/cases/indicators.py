@@ -196,17 +196,28 @@ def compute(
     start: dt.datetime,
     cut: dt.datetime,
     district: str | None = None,
+    *,
+    due_only: bool = False,
 ) -> dict[str, Indicators]:
     """Indicators per ``scope`` key for [start, cut); only ``district``'s cases when given
-    (a district platform's staff see their district only)."""
+    (a district platform's staff see their district only). ``due_only``: the due jobs'
+    figures alone (handling, on-time, overdue, extension rates), one query, for the
+    evaluation's trend over several periods."""
     if scope not in SCOPES:
         raise ValueError(f"no scope {scope!r}")
+    queries = [_due(scope, start, cut, district)]
+    if not due_only:
+        queries.insert(0, _events(scope, start, cut, district))
+    return _collect(session, queries, district)
+
+
+def _collect(session: Session, queries: list[Rows], district: str | None) -> dict[str, Indicators]:
     counts: dict[str, dict[str, Any]] = {}
     if session.get_bind().dialect.name == "postgresql":
         # The planner prices the aggregates high and compiles them (JIT) for half a second;
         # the queries themselves take a fraction of that (bench/evaluation.py).
         session.execute(text("SET LOCAL jit = off"))
-    for query in (_events(scope, start, cut, district), _due(scope, start, cut, district)):
+    for query in queries:
         if district is not None:
             query = query.where(Case.district_code == district)
         for row in session.execute(query).mappings():
@@ -345,6 +356,31 @@ def _events(scope: str, start: dt.datetime, cut: dt.datetime, district: str | No
 def _due(scope: str, start: dt.datetime, cut: dt.datetime, district: str | None) -> Rows:
     """The jobs due in [start, cut), judged on what was known at the cut: their last report
     and rework and any approved extension, aggregated once per case."""
+    flags = due_jobs(start, cut, district)
+    query: Rows = select(
+        func.count().label("due"),
+        _count(flags.handled).label("due_handled"),
+        _count(and_(flags.handled, flags.last_report <= Case.due_at)).label("due_on_time"),
+        func.coalesce(func.sum(flags.extended), 0).label("extended"),
+    ).select_from(flags.cases)
+    return _scoped(query.where(flags.due), scope, Case.unit_code)
+
+
+@dataclass(frozen=True)
+class DueJobs:
+    """The jobs due in a period with what was known of them at the cut (from ``cases``
+    joined to their history facts, filtered by ``due``)."""
+
+    cases: Any  # FROM clause: cases outer-joined to the facts
+    due: ColumnElement[bool]
+    handled: ColumnElement[bool]  # last report not followed by a rework
+    last_report: ColumnElement[Any]
+    extended: ColumnElement[Any]  # 1 when an extension was approved
+
+
+def due_jobs(start: dt.datetime, cut: dt.datetime, district: str | None) -> DueJobs:
+    """Due jobs (deadline in [start, cut), with a unit), shared by the evaluation and the
+    case reports so that both count overdue the same way."""
     h = CaseHistory
     due = and_(Case.due_at >= start, Case.due_at < cut, Case.state.in_(WITH_A_UNIT))
     if district is not None:
@@ -366,15 +402,10 @@ def _due(scope: str, start: dt.datetime, cut: dt.datetime, district: str | None)
     )
     last_report, last_rework = facts.c.last_report, facts.c.last_rework
     handled = and_(last_report.is_not(None), or_(last_rework.is_(None), last_rework < last_report))
-    query: Rows = (
-        select(
-            func.count().label("due"),
-            _count(handled).label("due_handled"),
-            _count(and_(handled, last_report <= Case.due_at)).label("due_on_time"),
-            func.coalesce(func.sum(facts.c.extended), 0).label("extended"),
-        )
-        .select_from(Case)
-        .outerjoin(facts, facts.c.case_id == Case.id)
-        .where(due)
+    return DueJobs(
+        Case.__table__.outerjoin(facts, facts.c.case_id == Case.id),
+        due,
+        handled,
+        last_report,
+        facts.c.extended,
     )
-    return _scoped(query, scope, Case.unit_code)

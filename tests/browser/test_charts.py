@@ -6,6 +6,7 @@ screenshots are kept in test-artifacts/."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +95,64 @@ def test_charts(loaded_engine: Engine, loaded_db_url: str, tmp_path: Path, chrom
             await boss.goto(f"{base}/docs")  # Swagger UI from the app's own files too
             await boss.wait_for_selector(".opblock", timeout=20_000)
             await boss.screenshot(path=str(ARTIFACTS / "api-docs.png"))
+            await browser.close()
+
+    asyncio.run(main())
+    assert refused == []
+
+
+def test_report_charts(
+    loaded_engine: Engine,
+    loaded_db_url: str,
+    tmp_path: Path,
+    chromium: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The reports page (calls per hour, per day, per agent; cases over the month, per
+    district, class and source) and the evaluation's ranking and trend, each drawn with data."""
+    from playwright.async_api import async_playwright
+
+    from agent_ui.pages import evaluation
+    from hotline.demo import load_demo_users
+    from hotline.testing.report_data import report_calls, report_months
+
+    load_demo_users(loaded_engine)
+    report_months(loaded_engine)
+    report_calls(loaded_engine, dt.date(2026, 11, 9))
+    monkeypatch.setattr(evaluation, "now", lambda: dt.datetime(2026, 12, 2, 2, tzinfo=dt.UTC))
+    settings = Settings(database_url=loaded_db_url, media_dir=tmp_path / "media")
+    refused: list[str] = []
+
+    async def drawn(page: Any, url: str, charts: int, shot: str) -> None:
+        await page.goto(url)
+        await page.wait_for_function(f"window.hotlineChartsDrawn === {charts}")
+        assert await page.locator("[data-chart] svg").count() == charts
+        for chart in await page.locator("[data-chart] svg").all():
+            assert await chart.locator("path").count() > 2, url  # bars or lines, not an empty box
+        await page.screenshot(path=str(ARTIFACTS / shot), full_page=True)
+
+    async def main() -> None:
+        app = create_app(settings, loaded_engine)
+        async with served(app) as base, async_playwright() as playwright:
+            browser = await playwright.chromium.launch(
+                executable_path=chromium, args=FLAGS, headless=True
+            )
+            boss = await signed_in_page(browser, base, "city_super", "super-demo-123")
+            await closed_network(boss, base, refused)
+            calls = f"{base}/reports?start=2026-11-09&end=2026-11-10"
+            await drawn(boss, calls, 3, "report-calls.png")
+            cases = f"{base}/reports/cases?period=2026-11"
+            await drawn(boss, f"{cases}&by=district", 3, "report-cases-district.png")
+            await drawn(boss, f"{cases}&by=class", 3, "report-cases-class.png")
+            await drawn(
+                boss,
+                f"{base}/reports/cases?period=2026-Q4&by=source",
+                3,
+                "report-cases-quarter.png",
+            )
+            evaluation_url = f"{base}/supervisor/evaluation?period=2026-11&scope=unit"
+            await drawn(boss, evaluation_url, 3, "evaluation-ranking-trend.png")
+            await drawn(boss, f"{cases}&by=district&lang=en", 3, "report-cases-en.png")
             await browser.close()
 
     asyncio.run(main())
