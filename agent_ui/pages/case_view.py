@@ -134,6 +134,9 @@ def details(data: dict[str, Any], names: Names, t: Texts) -> list[tuple[str, str
     if data.get("duplicate_of"):
         number = str(data["duplicate_of"])
         add("duplicate_of", number, f"/cases/{number}")
+    if data.get("duplicate"):
+        number = str(data["duplicate"])
+        add("duplicate", number, f"/cases/{number}")
     if "solved" in data:
         add("solved", t.case_yes if data["solved"] else t.case_no)
     if "satisfaction" in data:
@@ -192,6 +195,11 @@ def case_context(
         "needs": {name: needs(name) for name in forms},
         "callback": may_call_back(actor, case),
         "duplicate_number": _number_of(session, case.duplicate_of),
+        "duplicates": list(
+            session.scalars(
+                select(Case.number).where(Case.duplicate_of == case.id).order_by(Case.id)
+            )
+        ),
         "public_now": public_text(case.source, case.description, case.public_text),
     }
     if case.component_id:

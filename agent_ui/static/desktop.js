@@ -195,7 +195,8 @@
     const text = t["error_" + data.error_id] || t["error_" + status] || t.error_500;
     const field = {"case-bad-phone": "citizen_phone", "case-bad-grid": "grid_code",
                    "case-bad-district": "district_code", "case-bad-class": "class_code",
-                   "case-bad-component": "component_id"}[data.error_id];
+                   "case-bad-component": "component_id", "case-bad-duplicate": "duplicate_of",
+                   "case-duplicate-closed": "duplicate_of"}[data.error_id];
     if (field) fieldError(field, text); else $("case-error").textContent = text;
   }
   form.addEventListener("input", saveDraft);
@@ -215,7 +216,8 @@
     body.urgency = v.urgency || "normal"; body.callback_consent = !!v.callback_consent;
     body.source = v.source || "phone";
     body.call_id = v.call_id ? parseInt(v.call_id, 10) : null;
-    if (v.dispatch_now) body.dispatch_to = "auto";
+    body.duplicate_of = v.duplicate_of || null;  // a repeat is not dispatched
+    if (v.dispatch_now && !body.duplicate_of) body.dispatch_to = "auto";
     const r = await post("/desk/cases", body);
     const data = await r.json();
     if (!r.ok) { showRefusal(r.status, data); return; }
@@ -223,7 +225,9 @@
     // this key again (the server would answer with this case and the next would be lost).
     localStorage.removeItem(draftKey);
     $("case-number").textContent = data.number;
-    $("case-outcome").textContent = data.state === "dispatched"
+    $("case-outcome").textContent = data.duplicate_of
+      ? t.saved_duplicate.replace(/\{original\}/g, data.duplicate_of).replace("{state}", data.original_state)
+      : data.state === "dispatched"
       ? t.saved_dispatched.replace("{unit}", data.unit).replace("{due}", data.due || "—")
       : (data.state === "received" ? t.saved_received : t.saved_registered);
     $("case-link").href = "/cases/" + data.number;
