@@ -21,7 +21,7 @@ from hotline.cases.lifecycle import TRANSITIONS, actions_for
 from hotline.cases.privacy import Citizen, citizen_view
 from hotline.cases.publication import public_text
 from hotline.cases.queries import scope_clause
-from hotline.cases.reference import reference_data
+from hotline.cases.reference import offered_in, reference_data
 from hotline.cases.service import (
     Actor,
     CaseError,
@@ -210,7 +210,11 @@ def case_context(
     if "register" in forms:
         context["classes"] = session.execute(
             select(CatalogueClass.kind, CatalogueClass.code)
-            .where(CatalogueClass.minor.is_not(None), CatalogueClass.active.is_(True))
+            .where(
+                CatalogueClass.minor.is_not(None),
+                CatalogueClass.active.is_(True),
+                offered_in(case.district_code),
+            )
             .order_by(CatalogueClass.kind, CatalogueClass.code)
         ).all()
     if "extension" in forms:

@@ -252,15 +252,19 @@ def catalogue(
                     "name_en": c.name_en,
                     "aliases": c.aliases,
                     "initials": initials,
+                    "district": c.district_code or "",
                 }
             )
         request.app.state.catalogue_entries = entries
+    # The city's classes, and a district desk's own types (district_catalogue.csv).
+    mine = "" if current.actor.is_city else current.actor.scope_code
+    offered = [e for e in entries if e["district"] in ("", mine)]
     needle = q.strip().lower()
     if not needle:
-        return entries[:50]
+        return offered[:50]
     return [
         e
-        for e in entries
+        for e in offered
         if needle in e["name"]
         or needle in e["aliases"]
         or e["code"].startswith(needle)

@@ -353,14 +353,22 @@ def _check_new(
     if bool(new.kind) != bool(new.class_code):
         raise CaseError("case-bad-class", "give both kind and class_code, or neither", 422)
     if new.kind and new.class_code:
-        _check_class(reference, new.kind, new.class_code)
+        _check_class(reference, new.kind, new.class_code, new.district_code)
     if new.urgency not in ("normal", "urgent"):
         raise CaseError("case-bad-urgency", "urgency is normal or urgent", 422)
 
 
-def _check_class(reference: Reference, kind: str, class_code: str) -> None:
+def _check_class(
+    reference: Reference, kind: str, class_code: str, district_code: str | None
+) -> None:
+    """An active class; a district's own type only for a case in that district."""
     if (kind, class_code) not in reference.classes:
         raise CaseError("case-bad-class", f"no active {kind} class {class_code}", 422)
+    owner = reference.class_districts.get((kind, class_code))
+    if owner is not None and district_code != owner:
+        raise CaseError(
+            "case-bad-class", f"{kind} class {class_code} is district {owner}'s own", 422
+        )
 
 
 def get_case(session: Session, actor: Actor, number: str) -> Case:
@@ -506,7 +514,9 @@ def _apply(
     zone: ZoneInfo,
 ) -> None:
     if action == "register":
-        _check_class(reference_data(session), str(data["kind"]), str(data["class_code"]))
+        _check_class(
+            reference_data(session), str(data["kind"]), str(data["class_code"]), case.district_code
+        )
         case.kind, case.class_code = str(data["kind"]), str(data["class_code"])
     elif action == "mark_duplicate":
         number = str(data["duplicate_of"])
