@@ -90,9 +90,10 @@ def test_maps(loaded_engine: Engine, loaded_db_url: str, tmp_path: Path, chromiu
             await _offline(phone, base, outside)
             await phone.goto(f"{base}/field")
             await phone.wait_for_selector("#field-map[data-ready='1'] path.leaflet-interactive")
-            # A point west of Dongcheng (in Xicheng): the nearest cell is offered.
+            # A point east of Dongcheng (in Chaoyang, off the demo grid): the nearest cell
+            # is offered.
             await phone.fill("#lat", "39.930000")
-            await phone.fill("#lon", "116.380000")
+            await phone.fill("#lon", "116.458000")
             await phone.dispatch_event("#lon", "change")
             await phone.wait_for_selector("#map-place.error:has-text('最近的单元网格')")
             await phone.click("#map-nearest")
