@@ -98,9 +98,9 @@ def test_maps(loaded_engine: Engine, loaded_db_url: str, tmp_path: Path, chromiu
             await phone.wait_for_selector("#map-place.error:has-text('最近的单元网格')")
             await phone.click("#map-nearest")
             await phone.wait_for_selector("#map-place:has-text('单元网格 110101')")
-            # Dragged a little east: still on the grid, the position follows the marker.
+            # Dragged a little west: still on the grid, the position follows the marker.
             before = await phone.input_value("#lon")
-            await _drag_marker(phone, 40, 10)
+            await _drag_marker(phone, -40, 10)
             await phone.wait_for_function(
                 "before => document.getElementById('lon').value !== before", arg=before
             )
@@ -206,7 +206,7 @@ def test_maps(loaded_engine: Engine, loaded_db_url: str, tmp_path: Path, chromiu
             await _offline(public, base, outside)
             await public.goto(base + "/public/evaluation")
             await public.wait_for_selector("#district-map[data-ready='1'] path.leaflet-interactive")
-            assert await public.locator("#district-map .leaflet-tooltip").count() == 1
+            assert await public.locator("#district-map .leaflet-tooltip").count() == 2  # 东城, 西城
             assert await public.locator("#district-map circle, #district-map img").count() == 0
             await public.screenshot(path=str(ARTIFACTS / "public-map.png"), full_page=True)
             await browser.close()
