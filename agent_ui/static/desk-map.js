@@ -80,6 +80,7 @@
     form.dispatchEvent(new Event("input"));  // the draft keeps the link
   }
   document.getElementById("unlink").addEventListener("click", function () { linkTo(""); });
+  form.addEventListener("link-duplicate", function (e) { linkTo(e.detail); });  // the screen pop
   showLink();  // a draft brought back from before a reload
 
   var asked = 0;  // only the latest lookup fills the form (answers may come back out of order)

@@ -42,7 +42,8 @@
       esc(c.class_name || "") + " · " + esc(state(c.state)) + "</li>").join("") +
       (p.earlier_elsewhere ? "<li class='muted' id='pop-elsewhere'>" + esc(t.elsewhere.replace("{n}", p.earlier_elsewhere)) + "</li>" : "");
     const near = p.nearby_open_cases.map((c) => "<li>" + esc(c.number) + " · " + esc(c.class_name || "") +
-      " · " + esc(c.address) + " · " + esc(state(c.state)) + "</li>").join("");
+      " · " + esc(c.address) + " · " + esc(state(c.state)) +
+      " <button type='button' class='small' data-link='" + esc(c.number) + "'>" + esc(t.map_link_duplicate) + "</button></li>").join("");
     $("pop-body").innerHTML =
       "<p><strong id='pop-caller'>" + esc(p.caller) + "</strong> · " + t.waited + " " + esc(p.waited_seconds) + "s</p>" +
       "<p>" + t.district + "：" + esc(p.district_name || "—") + " · " + t.grid + "：" + esc(p.grid || "—") +
@@ -50,6 +51,10 @@
       "<p class='muted'>" + esc(t["route_" + p.reason] || "") + "</p>" +
       "<p>" + t.earlier + "</p><ul>" + (cases || "<li>—</li>") + "</ul>" +
       "<p>" + t.nearby + "</p><ul>" + (near || "<li>—</li>") + "</ul>";
+    // A repeat of an open case nearby: the report is linked to it (desk-map.js keeps the link).
+    $("pop-body").querySelectorAll("button[data-link]").forEach((b) => {
+      b.onclick = () => form.dispatchEvent(new CustomEvent("link-duplicate", {detail: b.dataset.link}));
+    });
     $("pop").hidden = false;
     $("pop").dataset.callId = p.call_id;
     form.elements.call_id.value = p.call_id;
