@@ -128,7 +128,8 @@ class GridCell(Base):
 
 
 class CatalogueClass(Base):
-    """A component (部件) or event (事件) class; a major class has no minor code."""
+    """A component (部件) or event (事件) class; a major class has no minor code. The city's
+    classes have no district; a district's own additions name it."""
 
     __tablename__ = "catalogue_classes"
     __table_args__ = (
@@ -145,6 +146,8 @@ class CatalogueClass(Base):
     name_en: Mapped[str] = mapped_column(String(128), default="")
     aliases: Mapped[str] = mapped_column(Text, default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # A district's own type (district_catalogue.csv): offered only in that district.
+    district_code: Mapped[str | None] = mapped_column(String(6))
 
 
 class Unit(Base):

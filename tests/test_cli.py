@@ -53,7 +53,7 @@ def test_data_load_broken_file(engine: Engine, db_url: str, reference_copy: Path
 def test_data_load_twice(engine: Engine, db_url: str) -> None:
     first = run(["data", "load"], db_url)
     assert first.returncode == 0, first.stderr
-    assert "grid_cells: 5221 added" in first.stdout
+    assert "grid_cells: 11701 added" in first.stdout
     second = run(["data", "load"], db_url)
     assert " 0 added, 0 updated, 0 removed" in second.stdout
     assert "added, 0" in second.stdout and " 1 added" not in second.stdout

@@ -56,7 +56,7 @@ def served(tmp_path: Path) -> Iterator[tuple[int, int, subprocess.Popen[str]]]:
 def test_serve_demo(served: tuple[int, int, subprocess.Popen[str]]) -> None:
     web, agi, process = served
     health = httpx.get(f"http://127.0.0.1:{web}/healthz", timeout=5).json()
-    assert health["status"] == "ok" and health["grid_cells"] == 5221
+    assert health["status"] == "ok" and health["grid_cells"] == 11701
     page = httpx.get(f"http://127.0.0.1:{web}/", timeout=5, follow_redirects=True)
     assert page.url.path == "/login" and "城市管理热线" in page.text  # sign in first
     status = httpx.get(f"http://127.0.0.1:{web}/status", timeout=5)

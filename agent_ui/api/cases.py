@@ -55,6 +55,12 @@ class CaseIn(BaseModel):
         pattern=r"^\d{16}$",
         description="the component (部件) the case is about; its owner takes the case first",
     )
+    duplicate_of: str | None = Field(
+        default=None,
+        pattern=r"^\d{10,16}$",
+        description="the number of an open case this report repeats (重复件): the new case is "
+        "recorded as its duplicate, the original goes on being worked; not with dispatch_to",
+    )
 
 
 class CaseOut(BaseModel):

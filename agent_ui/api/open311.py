@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from agent_ui.web.deps import DbSession, grid_index
 from hotline.cases.publication import public_coordinate, public_text
+from hotline.cases.reference import offered_in
 from hotline.cases.service import CaseError, NewCase, create_case
 from hotline.codes import CodeError, parse_grid_code
 from hotline.geo import PointError, check_point, finite_or_none
@@ -114,19 +115,37 @@ def _answer(fmt: str, make: Any) -> Response:
         return _error(fmt, exc.code, exc.description)
 
 
-def _classes(session: Session) -> list[CatalogueClass]:
+def _classes(session: Session, district: str | None) -> list[CatalogueClass]:
     return list(
         session.scalars(
             select(CatalogueClass)
-            .where(CatalogueClass.active.is_(True))
+            .where(CatalogueClass.active.is_(True), offered_in(district))
             .order_by(CatalogueClass.kind, CatalogueClass.code)
         )
     )
 
 
+def _jurisdiction(session: Session, jurisdiction_id: str | None) -> str | None:
+    """The district a ``jurisdiction_id`` names (``None``: the city, whose services are the
+    city's classes; a district's are those and the district's own types)."""
+    if not jurisdiction_id:
+        return None
+    level = session.scalar(select(Area.level).where(Area.code == jurisdiction_id))
+    if level not in ("city", "district"):
+        raise SpecError(404, f"no jurisdiction {jurisdiction_id}: give a district's code")
+    return jurisdiction_id if level == "district" else None
+
+
 @router.get("/services.{fmt}")
-def services(fmt: Format, session: DbSession) -> Response:
-    classes = _classes(session)
+def services(
+    fmt: Format,
+    session: DbSession,
+    jurisdiction_id: Annotated[str | None, Query(max_length=12)] = None,
+) -> Response:
+    try:
+        classes = _classes(session, _jurisdiction(session, jurisdiction_id))
+    except SpecError as exc:
+        return _error(fmt, exc.code, exc.description)
     majors = {(c.kind, c.major): c.name_zh for c in classes if c.minor is None}
     items = [
         {

@@ -21,7 +21,7 @@ from hotline.cases.lifecycle import TRANSITIONS, actions_for
 from hotline.cases.privacy import Citizen, citizen_view
 from hotline.cases.publication import public_text
 from hotline.cases.queries import scope_clause
-from hotline.cases.reference import reference_data
+from hotline.cases.reference import offered_in, reference_data
 from hotline.cases.service import (
     Actor,
     CaseError,
@@ -134,6 +134,9 @@ def details(data: dict[str, Any], names: Names, t: Texts) -> list[tuple[str, str
     if data.get("duplicate_of"):
         number = str(data["duplicate_of"])
         add("duplicate_of", number, f"/cases/{number}")
+    if data.get("duplicate"):
+        number = str(data["duplicate"])
+        add("duplicate", number, f"/cases/{number}")
     if "solved" in data:
         add("solved", t.case_yes if data["solved"] else t.case_no)
     if "satisfaction" in data:
@@ -192,6 +195,11 @@ def case_context(
         "needs": {name: needs(name) for name in forms},
         "callback": may_call_back(actor, case),
         "duplicate_number": _number_of(session, case.duplicate_of),
+        "duplicates": list(
+            session.scalars(
+                select(Case.number).where(Case.duplicate_of == case.id).order_by(Case.id)
+            )
+        ),
         "public_now": public_text(case.source, case.description, case.public_text),
     }
     if case.component_id:
@@ -202,7 +210,11 @@ def case_context(
     if "register" in forms:
         context["classes"] = session.execute(
             select(CatalogueClass.kind, CatalogueClass.code)
-            .where(CatalogueClass.minor.is_not(None), CatalogueClass.active.is_(True))
+            .where(
+                CatalogueClass.minor.is_not(None),
+                CatalogueClass.active.is_(True),
+                offered_in(case.district_code),
+            )
             .order_by(CatalogueClass.kind, CatalogueClass.code)
         ).all()
     if "extension" in forms:

@@ -21,7 +21,7 @@ from agent_ui.api.cases import CaseIn
 from agent_ui.live.phone import bridged_with, set_agent_state
 from agent_ui.web.auth import Current, SignedIn, StreamUser, check_csrf
 from agent_ui.web.deps import DbSession, grid_index
-from agent_ui.web.i18n import language
+from agent_ui.web.i18n import language, translator
 from agent_ui.web.names import names_for
 from agent_ui.web.templating import city_zone, local_time, render
 from agi.ami import AmiError
@@ -209,9 +209,14 @@ def save_case(
         bounds=request.app.state.settings.bounds,
     )
     names = names_for(request, session)
+    original = session.get(Case, case.duplicate_of) if case.duplicate_of else None
     return {
         "number": case.number,
         "state": case.state,
+        "duplicate_of": original.number if original else None,
+        "original_state": translator(request).get(f"state_{original.state}", original.state)
+        if original
+        else None,
         "unit_code": case.unit_code,
         "unit": names.unit(case.unit_code),
         "due": local_time(case.due_at, city_zone(request), "%m月%d日 %H:%M")
@@ -247,15 +252,19 @@ def catalogue(
                     "name_en": c.name_en,
                     "aliases": c.aliases,
                     "initials": initials,
+                    "district": c.district_code or "",
                 }
             )
         request.app.state.catalogue_entries = entries
+    # The city's classes, and a district desk's own types (district_catalogue.csv).
+    mine = "" if current.actor.is_city else current.actor.scope_code
+    offered = [e for e in entries if e["district"] in ("", mine)]
     needle = q.strip().lower()
     if not needle:
-        return entries[:50]
+        return offered[:50]
     return [
         e
-        for e in entries
+        for e in offered
         if needle in e["name"]
         or needle in e["aliases"]
         or e["code"].startswith(needle)

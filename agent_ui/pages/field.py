@@ -18,6 +18,7 @@ from agent_ui.web.auth import Current, SignedIn, check_csrf
 from agent_ui.web.deps import DbSession, grid_index
 from agent_ui.web.errors import refusal_text
 from agent_ui.web.templating import render
+from hotline.cases.reference import offered_in
 from hotline.cases.service import CaseError
 from hotline.models import CatalogueClass
 from hotline.roles import DESK
@@ -35,7 +36,11 @@ def _page(
 ) -> HTMLResponse:
     classes = session.execute(
         select(CatalogueClass.kind, CatalogueClass.code, CatalogueClass.name_zh)
-        .where(CatalogueClass.minor.is_not(None), CatalogueClass.active.is_(True))
+        .where(
+            CatalogueClass.minor.is_not(None),
+            CatalogueClass.active.is_(True),
+            offered_in(None if current.actor.is_city else current.actor.scope_code),
+        )
         .order_by(CatalogueClass.kind, CatalogueClass.code)
     ).all()
     return render(

@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 
@@ -42,6 +42,7 @@ from hotline.cases.queries import (
     view_counts,
     views_for,
 )
+from hotline.cases.reference import offered_in
 from hotline.cases.service import Actor, CaseError
 from hotline.models import CASE_SOURCES, CASE_STATES, Area, Case, CatalogueClass, Unit, utcnow
 from hotline.roles import PLATFORM_STAFF
@@ -270,9 +271,17 @@ def _choices(session: Session, actor: Actor, names: Names) -> _Choices:
     classes: dict[str, list[tuple[str, str, bool]]] = {}
     for kind, code, minor in session.execute(
         select(CatalogueClass.kind, CatalogueClass.code, CatalogueClass.minor)
-        .where(CatalogueClass.active.is_(True))
+        .where(CatalogueClass.active.is_(True), *_offered_classes(actor))
         .order_by(CatalogueClass.kind, CatalogueClass.code)
     ):
         label = f"{code} {names.klass(kind, code)}"
         classes.setdefault(kind, []).append((f"{kind}:{code}", label, minor is None))
     return _Choices(districts, streets, units, sorted(classes.items()), CASE_STATES, CASE_SOURCES)
+
+
+def _offered_classes(actor: Actor) -> list[ColumnElement[bool]]:
+    """A district's people filter by the city's classes and their district's own types; the
+    city and the units (a city unit works in every district) by every class."""
+    if actor.is_city or actor.role == "unit":
+        return []
+    return [offered_in(actor.scope_code)]

@@ -1,6 +1,7 @@
 // The desk's map: a click, a dragged marker or a place picked from the gazetteer sets the
 // case's point; the street, community and cell are named and the district and grid cell
-// filled in; open cases of the chosen class near the point are listed (a likely duplicate).
+// filled in; open cases of the chosen class near the point are listed (a likely duplicate),
+// each with a button that links the report to it.
 (function () {
   "use strict";
   var T = window.DESK_MAP_TEXTS;
@@ -50,12 +51,37 @@
           a.target = "_blank";
           a.textContent = text;
           li.appendChild(a);
+          var link = document.createElement("button");  // this report repeats that case
+          link.type = "button";
+          link.className = "small";
+          link.dataset.link = c.number;
+          link.textContent = T.link;
+          link.addEventListener("click", function () { linkTo(c.number); });
+          li.appendChild(link);
           nearbyList.appendChild(li);
           L.circleMarker([c.lat, c.lon], {radius: 7, color: "#e65100", fillOpacity: 0.6}).bindTooltip(text).addTo(others);
         });
         nearbyBox.hidden = cases.length === 0;
       }).catch(function () {});
   }
+
+  // A report linked to an open case is registered as its duplicate (重复件): it is
+  // recorded and counted, not dispatched; the caller is given the original's number.
+  var linked = document.getElementById("linked"), dispatchNow = form.elements.dispatch_now;
+  function showLink() {
+    var number = form.elements.duplicate_of.value;
+    linked.hidden = !number;
+    document.getElementById("linked-text").textContent = number ? fill(T.linked, {number: number}) : "";
+    if (dispatchNow) { dispatchNow.disabled = !!number; if (number) dispatchNow.checked = false; }
+  }
+  function linkTo(number) {
+    form.elements.duplicate_of.value = number;
+    showLink();
+    form.dispatchEvent(new Event("input"));  // the draft keeps the link
+  }
+  document.getElementById("unlink").addEventListener("click", function () { linkTo(""); });
+  form.addEventListener("link-duplicate", function (e) { linkTo(e.detail); });  // the screen pop
+  showLink();  // a draft brought back from before a reload
 
   var asked = 0;  // only the latest lookup fills the form (answers may come back out of order)
 
@@ -98,5 +124,7 @@
   form.addEventListener("class-picked", function () { form.elements.component_id.value = ""; nearby(); });
   form.addEventListener("reset", function () {
     others.clearLayers(); nearbyBox.hidden = true; place.textContent = ""; view.markCell(null);
+    form.elements.duplicate_of.value = ""; linked.hidden = true;
+    if (dispatchNow) dispatchNow.disabled = false;
   });
 })();

@@ -42,7 +42,8 @@
       esc(c.class_name || "") + " · " + esc(state(c.state)) + "</li>").join("") +
       (p.earlier_elsewhere ? "<li class='muted' id='pop-elsewhere'>" + esc(t.elsewhere.replace("{n}", p.earlier_elsewhere)) + "</li>" : "");
     const near = p.nearby_open_cases.map((c) => "<li>" + esc(c.number) + " · " + esc(c.class_name || "") +
-      " · " + esc(c.address) + " · " + esc(state(c.state)) + "</li>").join("");
+      " · " + esc(c.address) + " · " + esc(state(c.state)) +
+      " <button type='button' class='small' data-link='" + esc(c.number) + "'>" + esc(t.map_link_duplicate) + "</button></li>").join("");
     $("pop-body").innerHTML =
       "<p><strong id='pop-caller'>" + esc(p.caller) + "</strong> · " + t.waited + " " + esc(p.waited_seconds) + "s</p>" +
       "<p>" + t.district + "：" + esc(p.district_name || "—") + " · " + t.grid + "：" + esc(p.grid || "—") +
@@ -50,6 +51,10 @@
       "<p class='muted'>" + esc(t["route_" + p.reason] || "") + "</p>" +
       "<p>" + t.earlier + "</p><ul>" + (cases || "<li>—</li>") + "</ul>" +
       "<p>" + t.nearby + "</p><ul>" + (near || "<li>—</li>") + "</ul>";
+    // A repeat of an open case nearby: the report is linked to it (desk-map.js keeps the link).
+    $("pop-body").querySelectorAll("button[data-link]").forEach((b) => {
+      b.onclick = () => form.dispatchEvent(new CustomEvent("link-duplicate", {detail: b.dataset.link}));
+    });
     $("pop").hidden = false;
     $("pop").dataset.callId = p.call_id;
     form.elements.call_id.value = p.call_id;
@@ -195,7 +200,8 @@
     const text = t["error_" + data.error_id] || t["error_" + status] || t.error_500;
     const field = {"case-bad-phone": "citizen_phone", "case-bad-grid": "grid_code",
                    "case-bad-district": "district_code", "case-bad-class": "class_code",
-                   "case-bad-component": "component_id"}[data.error_id];
+                   "case-bad-component": "component_id", "case-bad-duplicate": "duplicate_of",
+                   "case-duplicate-closed": "duplicate_of"}[data.error_id];
     if (field) fieldError(field, text); else $("case-error").textContent = text;
   }
   form.addEventListener("input", saveDraft);
@@ -215,7 +221,8 @@
     body.urgency = v.urgency || "normal"; body.callback_consent = !!v.callback_consent;
     body.source = v.source || "phone";
     body.call_id = v.call_id ? parseInt(v.call_id, 10) : null;
-    if (v.dispatch_now) body.dispatch_to = "auto";
+    body.duplicate_of = v.duplicate_of || null;  // a repeat is not dispatched
+    if (v.dispatch_now && !body.duplicate_of) body.dispatch_to = "auto";
     const r = await post("/desk/cases", body);
     const data = await r.json();
     if (!r.ok) { showRefusal(r.status, data); return; }
@@ -223,7 +230,9 @@
     // this key again (the server would answer with this case and the next would be lost).
     localStorage.removeItem(draftKey);
     $("case-number").textContent = data.number;
-    $("case-outcome").textContent = data.state === "dispatched"
+    $("case-outcome").textContent = data.duplicate_of
+      ? t.saved_duplicate.replace(/\{original\}/g, data.duplicate_of).replace("{state}", data.original_state)
+      : data.state === "dispatched"
       ? t.saved_dispatched.replace("{unit}", data.unit).replace("{due}", data.due || "—")
       : (data.state === "received" ? t.saved_received : t.saved_registered);
     $("case-link").href = "/cases/" + data.number;

@@ -14,7 +14,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from hotline.cases.rules import AssignmentRule, DeadlineRule
@@ -23,6 +23,14 @@ from hotline.models import AssignmentRule as AssignmentRow
 from hotline.models import DeadlineRule as DeadlineRow
 
 TTL = 60.0  # seconds
+
+
+def offered_in(district: str | None) -> ColumnElement[bool]:
+    """The catalogue classes offered to whoever works in ``district`` (``None``: the city
+    platform): the city's classes, and that district's own types (district_catalogue.csv)."""
+    if district is None:
+        return CatalogueClass.district_code.is_(None)
+    return or_(CatalogueClass.district_code.is_(None), CatalogueClass.district_code == district)
 
 
 @dataclass
@@ -34,6 +42,8 @@ class Reference:
     units: dict[str, str]  # active unit code → level (city | district)
     unit_districts: dict[str, str | None]  # active unit code → its district (None: city)
     loaded: float
+    # (kind, code) of a district's own class → that district (the city's are not in it)
+    class_districts: dict[tuple[str, str], str] = field(default_factory=dict)
     grid_cells: set[str] = field(default_factory=set)  # cells found so far (a cell is
     # never deleted by a data load, only added, so a hit stays true)
 
@@ -94,19 +104,25 @@ def _load(session: Session) -> Reference:
         )
     )
     districts = frozenset(session.scalars(select(Area.code).where(Area.level == "district")))
-    classes = frozenset(
-        (kind, code)
-        for kind, code in session.execute(
-            select(CatalogueClass.kind, CatalogueClass.code).where(
-                CatalogueClass.active.is_(True), CatalogueClass.minor.is_not(None)
-            )
+    class_rows = session.execute(
+        select(CatalogueClass.kind, CatalogueClass.code, CatalogueClass.district_code).where(
+            CatalogueClass.active.is_(True), CatalogueClass.minor.is_not(None)
         )
-    )
+    ).all()
+    classes = frozenset((kind, code) for kind, code, _ in class_rows)
+    class_districts = {(k, c): d for k, c, d in class_rows if d is not None}
     rows = session.execute(
         select(Unit.code, Unit.level, Unit.district_code).where(Unit.active.is_(True))
     ).all()
     units = {code: level for code, level, _ in rows}
     unit_districts = {code: district for code, _, district in rows}
     return Reference(
-        assignment, deadlines, districts, classes, units, unit_districts, time.monotonic()
+        assignment,
+        deadlines,
+        districts,
+        classes,
+        units,
+        unit_districts,
+        time.monotonic(),
+        class_districts,
     )

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from hotline.cases.action_data import ActionDataError, check_action_data
-from hotline.cases.lifecycle import ACTIVE_JOBS, TransitionError, check_transition
+from hotline.cases.lifecycle import ACTIVE_JOBS, FINAL_STATES, TransitionError, check_transition
 from hotline.cases.numbers import next_case_number
 from hotline.cases.reference import Reference, reference_data
 from hotline.cases.rules import assign_unit, deadline_for, due_at
@@ -105,6 +105,7 @@ class NewCase:
     dispatch_to: str | None = None  # a unit's code or "auto": dispatch on registration
     media_url: str = ""  # a picture the citizen posted elsewhere (Open311)
     component_id: str | None = None  # the component (部件) the case is about, if any
+    duplicate_of: str | None = None  # the open case this report repeats (its number)
 
 
 def create_case(
@@ -131,6 +132,7 @@ def create_case(
         # retry of it) would otherwise be lost to it.
         new = dataclasses.replace(new, district_code=actor.scope_code)
     _check_new(session, reference, actor, new, bounds)
+    original = _original(session, actor, new) if new.duplicate_of else None
     owner = component_owner(session, new.component_id)
     if owner is not None and new.dispatch_to in ("", "auto"):
         new = dataclasses.replace(new, dispatch_to=owner)  # the owner before the class rule
@@ -162,8 +164,10 @@ def create_case(
         "version": 1,
     }
     dispatch: dict[str, Any] | None = None
-    if new.dispatch_to is not None:
+    if new.dispatch_to is not None and original is None:
         dispatch = _dispatch_on_create(reference, actor, new, values, now, calendar, zone)
+    if original is not None:
+        values["state"], values["duplicate_of"] = "duplicate", original.id
     values["number"] = next_case_number(session, now.astimezone(zone).date())
     pending = _Pending(
         values["number"],
@@ -173,15 +177,27 @@ def create_case(
         new.district_code,
         new.class_code,
     )
-    # With a dispatch, the create step's history and event tell the state it ended in.
-    created = {} if dispatch is None else {"state": "registered", "unit": None, "due_at": None}
+    # With a dispatch or a link, the create step's history and event tell the state it
+    # ended in.
+    first = "registered" if classified else "received"
+    created = {}
+    if dispatch is not None or original is not None:
+        created = {"state": first, "unit": None, "due_at": None}
     source = {"source": new.source}
     user = actor.username
     steps = [change_rows(pending, user, "create", None, "", source, now, **created)]
     if dispatch is not None:
         steps.append(change_rows(pending, user, "dispatch", "registered", "", dispatch, now))
+    if original is not None:
+        link = {"duplicate_of": original.number}
+        steps.append(change_rows(pending, user, "mark_duplicate", first, "", link, now))
     case = insert_case(session, values, steps)
     if case is not None:
+        if original is not None:  # the original's history counts the repeated report
+            reported = {"duplicate": case.number, "source": new.source}
+            record_change(
+                session, original, user, "duplicate_reported", original.state, "", reported, now
+            )
         return case, True
     # The key is taken (a repeated request, or one racing us): the case it created. The
     # number just taken stays unused, a gap; a key taken by someone who may not see
@@ -235,6 +251,39 @@ def _dispatch_on_create(
         reference, new.kind, new.class_code, new.urgency, now, calendar, zone
     )
     return data
+
+
+def _original(session: Session, actor: Actor, new: NewCase) -> Case:
+    """The open case a new report repeats (linked at registration, 重复件): one the desk
+    may list as nearby (its district's; the city desk's: any) and still open. The new
+    report is recorded as a duplicate of it; the original goes on being worked."""
+    original = session.scalar(select(Case).where(Case.number == new.duplicate_of))
+    if original is None or not (actor.is_city or original.district_code == actor.scope_code):
+        raise CaseError(
+            "case-bad-duplicate",
+            f"duplicate_of: no open case {new.duplicate_of} in your area",
+            422,
+            "duplicate_of",
+        )
+    if original.state in FINAL_STATES:
+        raise CaseError(
+            "case-duplicate-closed",
+            f"case {original.number} is {original.state}: register the report as a new case",
+            409,
+            "duplicate_of",
+        )
+    if new.district_code is not None and original.district_code not in (None, new.district_code):
+        raise CaseError(
+            "case-bad-duplicate", "the original lies in another district", 422, "duplicate_of"
+        )
+    if new.dispatch_to is not None:
+        raise CaseError(
+            "case-bad-duplicate",
+            "a repeated report is not dispatched: the original is being worked",
+            422,
+            "duplicate_of",
+        )
+    return original
 
 
 def _cleaned(new: NewCase) -> NewCase:
@@ -304,14 +353,22 @@ def _check_new(
     if bool(new.kind) != bool(new.class_code):
         raise CaseError("case-bad-class", "give both kind and class_code, or neither", 422)
     if new.kind and new.class_code:
-        _check_class(reference, new.kind, new.class_code)
+        _check_class(reference, new.kind, new.class_code, new.district_code)
     if new.urgency not in ("normal", "urgent"):
         raise CaseError("case-bad-urgency", "urgency is normal or urgent", 422)
 
 
-def _check_class(reference: Reference, kind: str, class_code: str) -> None:
+def _check_class(
+    reference: Reference, kind: str, class_code: str, district_code: str | None
+) -> None:
+    """An active class; a district's own type only for a case in that district."""
     if (kind, class_code) not in reference.classes:
         raise CaseError("case-bad-class", f"no active {kind} class {class_code}", 422)
+    owner = reference.class_districts.get((kind, class_code))
+    if owner is not None and district_code != owner:
+        raise CaseError(
+            "case-bad-class", f"{kind} class {class_code} is district {owner}'s own", 422
+        )
 
 
 def get_case(session: Session, actor: Actor, number: str) -> Case:
@@ -457,7 +514,9 @@ def _apply(
     zone: ZoneInfo,
 ) -> None:
     if action == "register":
-        _check_class(reference_data(session), str(data["kind"]), str(data["class_code"]))
+        _check_class(
+            reference_data(session), str(data["kind"]), str(data["class_code"]), case.district_code
+        )
         case.kind, case.class_code = str(data["kind"]), str(data["class_code"])
     elif action == "mark_duplicate":
         number = str(data["duplicate_of"])

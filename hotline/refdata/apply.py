@@ -29,6 +29,7 @@ from hotline.models import (
     Unit,
     WorkingHours,
 )
+from hotline.refdata.rows import DistrictClassRow
 from hotline.refdata.validate import ReferenceData
 
 LEVEL_ORDER = ("city", "district", "street", "community")
@@ -95,8 +96,9 @@ def apply_reference_data(session: Session, data: ReferenceData) -> dict[str, Cou
                 "name_zh": c.name_zh,
                 "name_en": c.name_en,
                 "aliases": "|".join(c.aliases),
+                "district_code": c.district if isinstance(c, DistrictClassRow) else None,
             }
-            for c in data.catalogue
+            for c in [*data.catalogue, *data.district_classes]
         },
         {"kind": 0, "code": 1},
     )

@@ -63,6 +63,18 @@ class CatalogueRow(_Row):
         return self.major + (self.minor or "")
 
 
+class DistrictClassRow(CatalogueRow):
+    """A type a district adds under one of the city's major classes (各区可结合实际…适当增加)."""
+
+    district: Annotated[str, Field(pattern=r"^\d{6}$")]
+
+
+# A district's own minor codes lie in this range (2 or 3 digits): the city's catalogue keeps
+# the codes below it and 99 / 999 (其他, other), so the two never collide, even when the city
+# adds classes later.
+DISTRICT_MINORS = {2: range(50, 99), 3: range(500, 999)}
+
+
 class UnitRow(_Row):
     code: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,32}$")]
     level: Literal["city", "district"]

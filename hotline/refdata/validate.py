@@ -19,12 +19,14 @@ from hotline.grid import GridIndex, polygon_from_geojson
 from hotline.refdata.files import DataError, DataErrors, Row, read_csv, read_geojson_features
 from hotline.refdata.rows import (
     AREA_CODE_LENGTH,
+    DISTRICT_MINORS,
     AreaRow,
     AssignmentRow,
     CalendarRow,
     CatalogueRow,
     ComponentRow,
     DeadlineRow,
+    DistrictClassRow,
     GazetteerRow,
     PinyinRow,
     PlatformRow,
@@ -36,6 +38,7 @@ FILES = {
     "areas": "areas.csv",
     "grid": "grid_cells.geojson",
     "catalogue": "catalogue.csv",
+    "district_catalogue": "district_catalogue.csv",
     "units": "units.csv",
     "assignment": "assignment_rules.csv",
     "deadlines": "deadlines.csv",
@@ -64,6 +67,7 @@ class ReferenceData:
     areas: list[AreaRow] = field(default_factory=list)
     grid: list[GridCellRow] = field(default_factory=list)
     catalogue: list[CatalogueRow] = field(default_factory=list)
+    district_classes: list[DistrictClassRow] = field(default_factory=list)
     units: list[UnitRow] = field(default_factory=list)
     assignment: list[AssignmentRow] = field(default_factory=list)
     deadlines: list[DeadlineRow] = field(default_factory=list)
@@ -111,6 +115,7 @@ def read_reference_data(directory: Path) -> ReferenceData:
     check = _Checker(directory)
     areas = check.rows("areas", AreaRow)
     catalogue = check.rows("catalogue", CatalogueRow)
+    district_classes = check.rows("district_catalogue", DistrictClassRow)
     units = check.rows("units", UnitRow)
     assignment = check.rows("assignment", AssignmentRow)
     deadlines = check.rows("deadlines", DeadlineRow)
@@ -146,7 +151,9 @@ def read_reference_data(directory: Path) -> ReferenceData:
     area_level = {a.code: a.level for _, a in areas}
     _check_areas(check, areas, area_level)
     _check_catalogue(check, catalogue)
-    classes = {(c.kind, c.code) for _, c in catalogue}
+    _check_district_classes(check, catalogue, district_classes, area_level)
+    class_district = {(c.kind, c.code): c.district for _, c in district_classes}
+    classes = {(c.kind, c.code) for _, c in catalogue} | set(class_district)
     unit_codes = {u.code for _, u in units}
     for row, unit in units:
         if unit.level == "district" and area_level.get(unit.district or "") != "district":
@@ -155,6 +162,10 @@ def read_reference_data(directory: Path) -> ReferenceData:
             check.error(row.file, row.line, "district", "a city unit has no district")
     for row, rule in assignment:
         _check_prefix(check, row, rule.kind, rule.class_prefix, classes)
+        owner = class_district.get((rule.kind, rule.class_prefix))
+        if owner is not None and rule.district != owner:
+            own = f"class {rule.class_prefix} is {owner}'s own"
+            check.error(row.file, row.line, "district", own)
         if rule.district is not None and area_level.get(rule.district) != "district":
             check.error(row.file, row.line, "district", f"unknown district {rule.district}")
         if rule.unit not in unit_codes:
@@ -169,6 +180,10 @@ def read_reference_data(directory: Path) -> ReferenceData:
     if index is not None:
         _check_places_in_grid(check, gazetteer, index)
     _check_components(check, components, classes, unit_codes, {c.code for c in grid}, index)
+    for row, component in components:
+        owner = class_district.get(("component", component.id[6:10]))
+        if owner is not None and component.id[:6] != owner:
+            check.error(row.file, row.line, "id", f"class {component.id[6:10]} is {owner}'s own")
 
     if check.errors:
         raise DataErrors(check.errors)
@@ -176,6 +191,7 @@ def read_reference_data(directory: Path) -> ReferenceData:
         areas=[a for _, a in areas],
         grid=grid,
         catalogue=[c for _, c in catalogue],
+        district_classes=[c for _, c in district_classes],
         units=[u for _, u in units],
         assignment=[r for _, r in assignment],
         deadlines=[d for _, d in deadlines],
@@ -300,6 +316,52 @@ def _check_catalogue(check: _Checker, catalogue: list[tuple[Row, CatalogueRow]])
                 "minor",
                 f"{item.kind} minor classes have {width} digits (line {first})",
             )
+
+
+def _check_district_classes(
+    check: _Checker,
+    catalogue: list[tuple[Row, CatalogueRow]],
+    additions: list[tuple[Row, DistrictClassRow]],
+    area_level: Mapping[str, str],
+) -> None:
+    """A district's own types: a minor class under one of the city's major classes, of the
+    city's width, in the districts' range of codes, a code no other row (the city's or a
+    district's) has: a code means one thing in the whole city."""
+    city = {(c.kind, c.code): row.line for row, c in catalogue}
+    widths = {c.kind: len(c.minor) for _, c in catalogue if c.minor is not None}
+    seen: dict[tuple[str, str], int] = {}
+    for row, item in additions:
+        if area_level.get(item.district) != "district":
+            check.error(row.file, row.line, "district", f"unknown district {item.district}")
+        if item.minor is None:
+            check.error(row.file, row.line, "minor", "a district adds types (minor classes) only")
+            continue
+        if (item.kind, item.major) not in city:
+            check.error(row.file, row.line, "major", f"no major class {item.major} for {item.kind}")
+        width = widths.get(item.kind, len(item.minor))
+        allowed = DISTRICT_MINORS[width]
+        key = (item.kind, item.code)
+        if len(item.minor) != width:
+            wrong = f"{item.kind} minor classes have {width} digits"
+            check.error(row.file, row.line, "minor", wrong)
+        elif key in city:
+            check.error(
+                row.file,
+                row.line,
+                "minor",
+                f"{item.code} is the city's class ({FILES['catalogue']} line {city[key]})",
+            )
+        elif int(item.minor) not in allowed:
+            check.error(
+                row.file,
+                row.line,
+                "minor",
+                f"a district's own minor codes are {allowed.start}-{allowed.stop - 1}",
+            )
+        elif key in seen:
+            check.error(row.file, row.line, "minor", f"duplicate of line {seen[key]}")
+        else:
+            seen[key] = row.line
 
 
 def _check_prefix(

@@ -6,14 +6,14 @@ import asyncio
 import re
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from agent_ui.live.events import EventHub
 from hotline.calls.tracker import CallConnected
 from hotline.cases.service import Actor, NewCase, create_case
 from hotline.db import transaction
 from hotline.demo import load_demo_users
-from hotline.models import Call
+from hotline.models import Call, Case
 
 PASSWORDS = {
     "dc_agent": "agent-demo-123",
@@ -51,6 +51,40 @@ def test_desktop_and_searches(api: Any, loaded_engine: Engine) -> None:
     )
     places = api.client.get("/desk/places", params={"q": "dhm"}).json()
     assert places[0]["name"] == "东华门街道"
+
+
+def test_a_report_linked_as_a_repeat(api: Any, loaded_engine: Engine) -> None:
+    """The desk registers a repeated report as a duplicate of the open case it names; the
+    answer names the original for the caller; a closed original is refused, nothing saved."""
+    load_demo_users(loaded_engine)
+    with transaction(loaded_engine) as session:
+        original, _ = create_case(
+            session,
+            Actor("dc_dispatcher", "dispatcher", "110101"),
+            NewCase(source="phone", kind="event", class_code="0102", district_code="110101"),
+            "first-report",
+        )
+        number = original.number
+    csrf = sign_in(api.client, "dc_agent")
+    body = {"idempotency_key": "repeat-1234", "kind": "event", "class_code": "0102"}
+    linked = api.client.post(
+        "/desk/cases", json=body | {"duplicate_of": number}, headers={"X-CSRF-Token": csrf}
+    )
+    assert linked.status_code == 201, linked.text
+    assert (linked.json()["state"], linked.json()["duplicate_of"]) == ("duplicate", number)
+    assert linked.json()["original_state"] == "已立案"
+    with transaction(loaded_engine) as session:
+        first = session.scalar(select(Case).where(Case.number == number))
+        assert first is not None
+        first.state = "closed"
+    late = api.client.post(
+        "/desk/cases",
+        json=body | {"idempotency_key": "repeat-5678", "duplicate_of": number},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert late.status_code == 409 and late.json()["error_id"] == "case-duplicate-closed"
+    with transaction(loaded_engine) as session:
+        assert session.scalar(select(Case).where(Case.idempotency_key.like("%repeat-5678"))) is None
 
 
 def test_saving_twice_makes_one_case(api: Any, loaded_engine: Engine) -> None:

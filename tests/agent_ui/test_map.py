@@ -18,9 +18,10 @@ def test_layers_from_the_grid(api: Any, loaded_engine: Engine) -> None:
     sign_in(api.client, "dc_agent")
     streets = api.client.get("/map/areas.geojson?level=street").json()
     names = {f["properties"]["code"]: f["properties"]["name"] for f in streets["features"]}
-    assert len(names) == 17 and names["110101006"] == "东四街道"
+    assert len(names) == 17 + 15 and names["110101006"] == "东四街道"  # Dongcheng, Xicheng
+    assert names["110102012"] == "什刹海街道"
     districts = api.client.get("/map/areas.geojson?level=district").json()
-    assert [f["properties"]["name"] for f in districts["features"]] == ["东城区"]
+    assert [f["properties"]["name"] for f in districts["features"]] == ["东城区", "西城区"]
     cells = api.client.get("/map/cells.geojson?bbox=116.405,39.917,116.407,39.918").json()
     assert "110101001001001" in [f["properties"]["code"] for f in cells["features"]]
     everything = api.client.get("/map/cells.geojson?bbox=116.3,39.8,116.5,40.0").json()
@@ -32,7 +33,10 @@ def test_locate_names_the_cell_or_offers_the_nearest(api: Any, loaded_engine: En
     inside = api.client.get("/map/locate?lon=116.4172&lat=39.9300").json()
     assert inside["cell"].startswith("110101006") and inside["street_name"] == "东四街道"
     assert inside["geometry"]["type"] in ("Polygon", "MultiPolygon")
-    outside = api.client.get("/map/locate?lon=116.3800&lat=39.9300").json()
+    xicheng = api.client.get("/map/locate?lon=116.3740&lat=39.9110").json()  # 西单
+    assert xicheng["cell"].startswith("110102001") and xicheng["street_name"] == "西长安街街道"
+    # East of Dongcheng, in Chaoyang: off the demo grid; the nearest cell is offered.
+    outside = api.client.get("/map/locate?lon=116.4580&lat=39.9300").json()
     assert outside["cell"] is None and 1000 < outside["nearest"]["distance_m"] < 1500
     near = outside["nearest"]
     again = api.client.get(f"/map/locate?lon={near['lon']}&lat={near['lat']}").json()
@@ -178,7 +182,10 @@ def test_supervisor_density_and_hot_spots(api: Any, loaded_engine: Engine) -> No
 def test_public_map_has_districts_only(api: Any, loaded_engine: Engine) -> None:
     late, _ = _cases(loaded_engine)
     outlines = api.client.get("/public/districts.geojson").json()  # no sign-in
-    assert [f["properties"] for f in outlines["features"]] == [{"code": "110101", "name": "东城区"}]
+    assert [f["properties"] for f in outlines["features"]] == [
+        {"code": "110101", "name": "东城区"},
+        {"code": "110102", "name": "西城区"},
+    ]
     page = api.client.get("/public/evaluation")
     assert page.status_code == 200 and 'id="district-map"' in page.text
     assert late not in page.text and "116.4112" not in page.text
@@ -231,5 +238,5 @@ def test_warm_up_builds_index_and_outlines(api: Any) -> None:
 
     state = api.client.app.state
     warm(state)
-    assert len(state.grid_index) == 5221
+    assert len(state.grid_index) == 11701
     assert set(state.map_outlines[1]) == {"street", "community", "district"}

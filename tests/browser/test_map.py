@@ -90,16 +90,17 @@ def test_maps(loaded_engine: Engine, loaded_db_url: str, tmp_path: Path, chromiu
             await _offline(phone, base, outside)
             await phone.goto(f"{base}/field")
             await phone.wait_for_selector("#field-map[data-ready='1'] path.leaflet-interactive")
-            # A point west of Dongcheng (in Xicheng): the nearest cell is offered.
+            # A point east of Dongcheng (in Chaoyang, off the demo grid): the nearest cell
+            # is offered.
             await phone.fill("#lat", "39.930000")
-            await phone.fill("#lon", "116.380000")
+            await phone.fill("#lon", "116.458000")
             await phone.dispatch_event("#lon", "change")
             await phone.wait_for_selector("#map-place.error:has-text('最近的单元网格')")
             await phone.click("#map-nearest")
             await phone.wait_for_selector("#map-place:has-text('单元网格 110101')")
-            # Dragged a little east: still on the grid, the position follows the marker.
+            # Dragged a little west: still on the grid, the position follows the marker.
             before = await phone.input_value("#lon")
-            await _drag_marker(phone, 40, 10)
+            await _drag_marker(phone, -40, 10)
             await phone.wait_for_function(
                 "before => document.getElementById('lon').value !== before", arg=before
             )
@@ -128,6 +129,31 @@ def test_maps(loaded_engine: Engine, loaded_db_url: str, tmp_path: Path, chromiu
             await desk.wait_for_selector(f"#nearby-list a:has-text('{earlier}')")
             await desk.wait_for_selector("#map-place:has-text('东华门街道')")
             assert (await desk.input_value("#f-grid")).startswith("110101001")
+            # The caller reports what that open case is about: the agent links the report
+            # to it; it is registered as its duplicate and the caller given its number.
+            await desk.click(f"#nearby-list button[data-link='{earlier}']")
+            await desk.wait_for_selector(f"#linked:not([hidden]):has-text('{earlier}')")
+            await desk.fill("#f-description", "王府井大街北口垃圾又满了")
+            await desk.fill("#f-phone", "13900000002")
+            await desk.screenshot(path=str(ARTIFACTS / "desk-duplicate.png"), full_page=True)
+            await desk.click("#case-form button.primary")
+            await desk.wait_for_selector(f"#case-outcome:has-text('{earlier}')")
+            found["repeat"] = (await desk.text_content("#case-number") or "").strip()
+            await desk.screenshot(path=str(ARTIFACTS / "desk-duplicate-saved.png"), full_page=True)
+            await desk.goto(f"{base}/cases/{found['repeat']}")
+            await desk.wait_for_selector(f"#case-duplicate-of a:has-text('{earlier}')")
+            await desk.goto(f"{base}/cases/{earlier}")
+            await desk.wait_for_selector(f"#case-duplicates a:has-text('{found['repeat']}')")
+            await desk.screenshot(path=str(ARTIFACTS / "case-duplicates.png"), full_page=True)
+            # The next report: the same place, not linked (the link went with the saved one).
+            await desk.goto(base + "/")
+            await desk.wait_for_selector("#desk-map[data-ready='1'] path.leaflet-interactive")
+            assert await desk.is_hidden("#linked")
+            await desk.fill("#class-search", "bllj")
+            await desk.click("#class-hits li >> nth=0")
+            await desk.fill("#place-search", "王府井大街")
+            await desk.click("#place-hits li >> nth=0")
+            await desk.wait_for_selector(f"#nearby-list a:has-text('{earlier}')")
             # A click elsewhere on the map moves the point and fills the cell again.
             box = await (await desk.query_selector("#desk-map")).bounding_box()
             await desk.mouse.click(box["x"] + box["width"] / 2 + 60, box["y"] + box["height"] / 2)
@@ -180,7 +206,7 @@ def test_maps(loaded_engine: Engine, loaded_db_url: str, tmp_path: Path, chromiu
             await _offline(public, base, outside)
             await public.goto(base + "/public/evaluation")
             await public.wait_for_selector("#district-map[data-ready='1'] path.leaflet-interactive")
-            assert await public.locator("#district-map .leaflet-tooltip").count() == 1
+            assert await public.locator("#district-map .leaflet-tooltip").count() == 2  # 东城, 西城
             assert await public.locator("#district-map circle, #district-map img").count() == 0
             await public.screenshot(path=str(ARTIFACTS / "public-map.png"), full_page=True)
             await browser.close()
@@ -195,4 +221,12 @@ def test_maps(loaded_engine: Engine, loaded_db_url: str, tmp_path: Path, chromiu
         assert typed.number == found["typed"] and typed.kind == "component"
         # where the component is: the report said nothing of the place
         assert typed.grid_code is not None and typed.lon is not None
+        repeat = session.scalar(select(Case).where(Case.number == found["repeat"]))
+        original = session.scalar(select(Case).where(Case.number == earlier))
+        assert repeat is not None and original is not None
+        assert (repeat.state, repeat.duplicate_of, original.state) == (
+            "duplicate",
+            original.id,
+            "dispatched",
+        )
     assert outside == []  # the library, the layers and the marker images: all the app's own

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from shapely.geometry import box
+from shapely.ops import unary_union
 
 from hotline.grid import GridIndex
 
@@ -55,7 +56,7 @@ def test_shipped_grid_lookup() -> None:
 
     data = read_reference_data(Path(__file__).parents[2] / "data" / "reference")
     index = GridIndex((c.code, c.shape) for c in data.grid)
-    assert len(index) == 5221
+    assert len(index) == 11701  # Dongcheng and Xicheng
     # A point inside every cell is found in that cell.
     for cell in data.grid:
         inside = cell.shape.representative_point()
@@ -66,7 +67,20 @@ def test_shipped_grid_lookup() -> None:
     assert dongcheng and all(index.locate(p.lon, p.lat) for p in dongcheng if p.lon and p.lat)
     assert (index.locate(116.4172, 39.9300) or "")[:9] == "110101006"
     assert (index.locate(116.4107, 39.8822) or "")[:9] == "110101016"
-    assert index.locate(116.3890, 39.9260) is None  # 北海公园 lies in Xicheng
+    # And Xicheng: 北海公园, 西单, 月坛, 广安门外, 陶然亭 each in its own street.
+    xicheng = [p for p in data.gazetteer if p.area.startswith("110102") and p.lon and p.lat]
+    assert xicheng and all(index.locate(p.lon, p.lat) for p in xicheng if p.lon and p.lat)
+    for lon, lat, street in [
+        (116.3890, 39.9260, "110102012"),
+        (116.3740, 39.9110, "110102001"),
+        (116.3450, 39.9120, "110102007"),
+        (116.3300, 39.8900, "110102020"),
+        (116.3780, 39.8700, "110102016"),
+    ]:
+        assert (index.locate(lon, lat) or "")[:9] == street, (lon, lat)
+    # Any point of the two districts lands in a cell: their cells make one area, no holes.
+    both = unary_union([c.shape for c in data.grid if c.code[:6] in ("110101", "110102")])
+    assert both.geom_type == "Polygon" and not list(both.interiors)
 
 
 def test_covering_names_every_cell_on_an_edge(index: GridIndex) -> None:

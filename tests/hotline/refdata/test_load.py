@@ -15,10 +15,10 @@ from hotline.testing.snapshot import snapshot
 
 def test_load_then_reload_changes_nothing(engine: Engine, reference_copy: Path) -> None:
     first = load_reference_data(engine, reference_copy)
-    assert first["areas"].added == 159
-    assert first["grid_cells"].added == 5221
-    assert first["components"].added == 3000
-    assert first["catalogue"].added == 131
+    assert first["areas"].added == 302
+    assert first["grid_cells"].added == 11701
+    assert first["components"].added == 5000
+    assert first["catalogue"].added == 131 + 6  # the city's classes and the districts' own
     before = snapshot(engine)
     second = load_reference_data(engine, reference_copy)
     assert not any(counts.changed for counts in second.values()), second
