@@ -185,6 +185,7 @@ def test_an_agent_busy_on_one_node_is_not_rung_by_the_other(two_nodes: TwoNodes)
     first, second = "13800000811", "13800000812"
 
     async def scenario() -> None:
+        await asyncio.to_thread(go_ready, two_nodes.apps["node-a"])
         async with Listener(two_nodes) as heard:
             cluster.phone_hold(20)
             await cluster.call(heard.world, first, hold=120)
@@ -221,6 +222,7 @@ def test_a_node_killed_mid_burst(two_nodes: TwoNodes) -> None:
     back = [f"1380000084{i}" for i in range(2)]
 
     async def scenario() -> None:
+        await asyncio.to_thread(go_ready, two_nodes.apps["node-b"])
         cluster.phone_hold(3)
         async with Listener(two_nodes) as heard:
             for caller in before:
