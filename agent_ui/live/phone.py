@@ -82,6 +82,14 @@ def phone_of(settings: Settings, user: User) -> str:
     )
 
 
+def node_client(app_state: Any, node: str) -> AmiClient | None:
+    """The AMI client of the node a call is on (``calls.node``, several nodes); the first
+    node's for a call that names none."""
+    clients: list[AmiClient] = list(getattr(app_state, "ami_clients", ()))
+    first: AmiClient | None = app_state.ami
+    return next((c for c in clients if node and c.name == node), first)
+
+
 def state_interface_of(settings: Settings, username: str) -> str:
     """The queue member's state interface (``Custom:agent-<name>``), or "" for the phone's."""
     template = settings.agent_state_interface
