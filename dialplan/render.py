@@ -115,6 +115,7 @@ def render_context(
         ],
         "sip": sip,
         "sip_bind": settings.sip_bind,
+        "sip_host": _host(settings.sip_bind),
         "node_name": node,
         "sip_proxy": settings.sip_proxy,
         "proxy_host": _host(settings.sip_proxy),

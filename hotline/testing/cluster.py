@@ -22,6 +22,7 @@ import signal
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pydantic import SecretStr
 from sqlalchemy import Engine
@@ -76,6 +77,8 @@ def _world_pjsip(proxy: str, bind: str, phones: list[tuple[str, str]]) -> str:
         "direct_media = no",
         "dtmf_mode = rfc4733",
         "aors = proxy",
+        f"media_address = {WORLD_HOST}",
+        "bind_rtp_to_media_address = yes",
         "[proxy]",
         "type = aor",
         f"contact = sip:{proxy}",
@@ -126,13 +129,32 @@ class Cluster:
 
     def kill_node(self, node: str) -> None:
         """kill -9, as a crash: no goodbye to AMI, the proxy or the calls."""
-        pid_file = self.nodes[node].root.parent / "run" / f"asterisk-{INSTANCE}-{node}.pid"
-        os.kill(int(pid_file.read_text().strip()), signal.SIGKILL)
+        os.kill(self.asterisk_pid(node), signal.SIGKILL)
 
     def rpc(self, *command: str) -> str:
         done = _kamailio("rpc", *command, timeout=30)
         done.check_returncode()
         return done.stdout
+
+    def kamailio_pids(self) -> list[int]:
+        """The proxy's main process and its children (its workers and timers)."""
+        main = int(
+            (self.nodes["node-a"].root.parent / "run" / f"kamailio-{INSTANCE}.pid").read_text()
+        )
+        children = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == main:
+                children.append(int(stat.parent.name))
+        return [main, *children]
+
+    def asterisk_pid(self, name: str) -> int:
+        return int(
+            (self.nodes[name].root.parent / "run" / f"asterisk-{INSTANCE}-{name}.pid").read_text()
+        )
 
     def registered(self, endpoint: str) -> bool:
         return f"sip:{endpoint}@{WORLD_HOST}" in self.rpc("ul.dump")
@@ -185,9 +207,12 @@ class Cluster:
         self.world.cli(f"dialplan set global PHONE_HOLD {seconds}")
 
 
-def start_cluster(work: Path, engine: Engine, phones: list[str]) -> Cluster:
+def start_cluster(
+    work: Path, engine: Engine, phones: list[str], agi_port: int = 0, **overrides: Any
+) -> Cluster:
     """Kamailio, node-a, node-b and the world (carrier + the agents' ``phones``), on the
-    database behind ``engine`` (reference data and demo users loaded)."""
+    database behind ``engine`` (reference data and demo users loaded). Each node's dialplan
+    calls a FastAGI port of its own, or ``agi_port`` for both; ``overrides``: settings."""
     if os.geteuid() != 0:
         raise PbxUnavailable("the Asterisk chroot needs root")
     if shutil.which("espeak-ng") is None or shutil.which("sox") is None:
@@ -214,10 +239,11 @@ def start_cluster(work: Path, engine: Engine, phones: list[str]) -> Cluster:
         callback_dial="Local/{number}@test-citizen/n",
         agent_interface="PJSIP/{endpoint}@proxy",
         agent_state_interface="Custom:agent-{username}",
+        **overrides,
     )
-    cluster = Cluster(settings, engine, work, {n.name: free_port() for n in nodes})
+    cluster = Cluster(settings, engine, work, {n.name: agi_port or free_port() for n in nodes})
     prompts = work / "sounds"
-    build_prompts(load_ivr().prompts, prompts)
+    build_prompts(load_ivr(settings.ivr_dir).prompts, prompts)
     for node in nodes:
         conf = cluster.conf(node.name)
         own = settings.model_copy(
