@@ -80,6 +80,10 @@ class QueueState:
     waiting: int = 0
     longest_wait: float = 0.0
     average_hold: float = 0.0  # Asterisk's Holdtime
+    # Who the members are, and which of them are available (their names): one agent is a
+    # member on every node, so several nodes' states add up by name, not by count.
+    member_names: frozenset[str] = frozenset()
+    available_names: frozenset[str] = frozenset()
 
     def expected_wait(self) -> float:
         """A simple estimate: the average hold time per caller ahead, shared by the agents
