@@ -58,11 +58,23 @@ running_pid() {
     [ -n "$p" ] && kill -0 "$p" 2>/dev/null && grep -q kamailio "/proc/$p/cmdline" 2>/dev/null && echo "$p"
 }
 
+forget_old_instances() {  # folders of stopped instances, kept an hour for their logs
+    local dir name p
+    for dir in "$ROOT"/srv/hotline-kamailio/*/; do
+        [ -d "$dir" ] || continue
+        name=$(basename "$dir")
+        p=$(cat "$RUN/kamailio-$name.pid" 2>/dev/null || true)
+        if [ -n "$p" ] && kill -0 "$p" 2>/dev/null; then continue; fi
+        if [ -z "$(find "$dir" -maxdepth 0 -mmin -60)" ]; then rm -rf "$dir"; fi
+    done
+}
+
 start() {
     local conf=${1:?usage: start CFGDIR} i
     installed || install
     if running_pid >/dev/null; then stop; fi
     mkdir -p "$RUN"
+    forget_old_instances
     rm -rf "$INSTANCE"
     mkdir -p "$INSTANCE"
     cp "$conf/kamailio.cfg" "$conf/dispatcher.list" "$INSTANCE/"

@@ -111,6 +111,13 @@ def ami_connected(app: Instance) -> dict[str, int]:
     }
 
 
+def available(app: Instance, queue: str) -> int | None:
+    """The agents available in ``queue`` over every node, as the app's /metrics says."""
+    text = httpx.get(f"{app.base}/metrics", timeout=10).text
+    found = re.search(rf'hotline_queue_agents_available{{queue="{queue}"}} (\S+)', text)
+    return int(float(found.group(1))) if found else None
+
+
 class Listener:
     """AMI events of every node and of the world, as they come."""
 
@@ -167,6 +174,10 @@ def test_calls_spread_over_both_nodes_and_the_agent_answers_on_either(two_nodes:
         for node in NODES:  # ready on every node, its state the one the app keeps
             shown = cluster.nodes[node].cli("queue show hotline-city")
             assert AGENT in shown and "Custom:agent-city_agent" in shown, (node, shown)
+        for app in two_nodes.apps.values():  # the live queue state: one agent, not two
+            await wait_until(
+                lambda app=app: available(app, "hotline-city") == 1, 30, "one agent available"
+            )
         cluster.phone_hold(2)
         await cluster.calls(callers)
         await wait_until(lambda: ended(two_nodes.db_url, callers), 240, "end of the 4 calls")
