@@ -58,22 +58,29 @@ def queue_states(
             problems.append((exc.kind, f"queue {queue}: {exc}"))
             continue
         queue_members = members.get(queue, [])
-        available = sum(
-            1
+        available = [
+            m
             for m in queue_members
             if m.get("Status") in AVAILABLE_STATUS
             and m.get("Paused") == "0"
             and m.get("InCall", "0") == "0"
-        )
+        ]
         states[queue] = QueueState(
             queue=queue,
             members=len(queue_members),
-            available=available,
+            available=len(available),
             waiting=int(waiting),
             longest_wait=max(waits, default=0.0),
             average_hold=average_hold,
+            member_names=frozenset(_member(m) for m in queue_members),
+            available_names=frozenset(_member(m) for m in available),
         )
     return states
+
+
+def _member(message: Message) -> str:
+    """A member's name (MemberName, the agent's username) or, without one, its interface."""
+    return message.get("Name") or message.get("MemberName") or message.get("Location")
 
 
 class _Unreadable(ValueError):
@@ -154,8 +161,9 @@ class QueueMonitor:
 
 
 def merged_snapshot(monitors: list[QueueMonitor]) -> Mapping[str, QueueState] | None:
-    """One view over several Asterisk nodes: a queue's members and callers add up; None when
-    no node has fresh state."""
+    """One view over several Asterisk nodes: a queue's callers add up; its members are
+    counted once each by name (an agent is a member on every node), available when no node
+    has them busy or paused; None when no node has fresh state."""
     snapshots = [s for s in (m.snapshot() for m in monitors) if s is not None]
     if not snapshots:
         return None
@@ -166,12 +174,20 @@ def merged_snapshot(monitors: list[QueueMonitor]) -> Mapping[str, QueueState] | 
             if seen is None:
                 merged[name] = state
                 continue
+            named = bool(seen.member_names or state.member_names)
+            names = seen.member_names | state.member_names
+            busy = (seen.member_names - seen.available_names) | (
+                state.member_names - state.available_names
+            )
+            free = (seen.available_names | state.available_names) - busy
             merged[name] = QueueState(
                 queue=name,
-                members=seen.members + state.members,
-                available=seen.available + state.available,
+                members=len(names) if named else seen.members + state.members,
+                available=len(free) if named else seen.available + state.available,
                 waiting=seen.waiting + state.waiting,
                 longest_wait=max(seen.longest_wait, state.longest_wait),
                 average_hold=max(seen.average_hold, state.average_hold),
+                member_names=names,
+                available_names=free,
             )
     return merged

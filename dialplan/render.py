@@ -19,7 +19,7 @@ from sqlalchemy import Engine, select
 
 from hotline.db import transaction
 from hotline.models import CallPlatform, User
-from hotline.settings import Settings
+from hotline.settings import AmiNode, Settings
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -46,9 +46,37 @@ def sip_password(secret: str, endpoint: str) -> str:
     return hmac.new(secret.encode(), endpoint.encode(), hashlib.sha256).hexdigest()[:24]
 
 
-def render_context(settings: Settings, engine: Engine, *, sip: bool = True) -> dict[str, Any]:
+def node_named(settings: Settings, name: str) -> AmiNode:
+    """The AMI node called ``name``; RenderError naming the nodes there are if none is."""
+    for node in settings.ami:
+        if node.name == name:
+            return node
+    known = ", ".join(n.name for n in settings.ami) or "none"
+    raise RenderError(f"ami: no node named {name!r} (configured: {known})")
+
+
+def for_node(settings: Settings, node: AmiNode) -> Settings:
+    """The settings one node of several is rendered with: its AMI node first, AMI bound to
+    its host, SIP to its ``sip`` address."""
+    if not node.sip:
+        raise RenderError(f"ami: node {node.name!r} has no sip address (host:port)")
+    others = [n for n in settings.ami if n.name != node.name]
+    return settings.model_copy(
+        update={"ami": [node, *others], "ami_bind": node.host, "sip_bind": node.sip}
+    )
+
+
+def _host(address: str) -> str:
+    return address.rsplit(":", 1)[0] if ":" in address else address
+
+
+def render_context(
+    settings: Settings, engine: Engine, *, sip: bool = True, node: str = ""
+) -> dict[str, Any]:
     if not settings.ami:
         raise RenderError("ami: configure at least one Asterisk node")
+    if node:
+        settings = for_node(settings, node_named(settings, node))
     ami = settings.ami[0]
     if not ami.secret.get_secret_value():
         raise RenderError("ami.secret: set it in your config file or HOTLINE_AMI")
@@ -87,6 +115,10 @@ def render_context(settings: Settings, engine: Engine, *, sip: bool = True) -> d
         ],
         "sip": sip,
         "sip_bind": settings.sip_bind,
+        "sip_host": _host(settings.sip_bind),
+        "node_name": node,
+        "sip_proxy": settings.sip_proxy,
+        "proxy_host": _host(settings.sip_proxy),
         "ami": {
             "port": ami.port,
             "bind": settings.ami_bind,
@@ -102,21 +134,53 @@ def render_context(settings: Settings, engine: Engine, *, sip: bool = True) -> d
     }
 
 
-def render(settings: Settings, engine: Engine, out: Path, *, sip: bool = True) -> list[Path]:
-    """Write every ``*.conf`` into ``out``; return the files written."""
-    context = render_context(settings, engine, sip=sip)
-    environment = Environment(
-        loader=FileSystemLoader(TEMPLATES),
+def _environment(folder: Path) -> Environment:
+    return Environment(
+        loader=FileSystemLoader(folder),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
         autoescape=False,
     )
+
+
+def render(
+    settings: Settings, engine: Engine, out: Path, *, sip: bool = True, node: str = ""
+) -> list[Path]:
+    """Write every ``*.conf`` into ``out``; return the files written. ``node``: for that
+    one of several nodes behind the SIP proxy (its AMI and SIP addresses, its system name)."""
+    return _write(TEMPLATES, "*.conf.j2", render_context(settings, engine, sip=sip, node=node), out)
+
+
+def _write(folder: Path, pattern: str, context: dict[str, Any], out: Path) -> list[Path]:
+    """Render each template of ``folder`` matching ``pattern`` into ``out`` (less ``.j2``)."""
+    environment = _environment(folder)
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for template in sorted(TEMPLATES.glob("*.conf.j2")):
+    for template in sorted(folder.glob(pattern)):
         target = out / template.name.removesuffix(".j2")
         target.write_text(environment.get_template(template.name).render(context), "utf-8")
         written.append(target)
     return written
+
+
+PROXY_TEMPLATES = TEMPLATES / "kamailio"
+
+
+def render_proxy(settings: Settings, engine: Engine, out: Path) -> list[Path]:
+    """Write Kamailio's ``kamailio.cfg`` and ``dispatcher.list`` into ``out``: the SIP proxy
+    in front of the nodes (``ami`` entries with a ``sip`` address), which takes the agents'
+    registrations (passwords derived from ``sip_secret``) and spreads the trunks' calls."""
+    if not settings.sip_proxy:
+        raise RenderError("sip_proxy: set the proxy's address (host:port)")
+    nodes = [n for n in settings.ami if n.sip]
+    if not nodes:
+        raise RenderError("ami: no node has a sip address for the proxy to send calls to")
+    context = render_context(settings, engine)
+    context |= {
+        "proxy_listen": settings.sip_proxy,
+        "nodes": nodes,
+        "trunks": settings.sip_trunks,
+    }
+    return _write(PROXY_TEMPLATES, "*.j2", context, out)

@@ -24,6 +24,10 @@ from hotline.settings import ConfigFileError, Settings, load_settings
 from hotline.users import UserError, add_user
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from sqlalchemy import Engine
+
     from ivr.budgets import PathTime
 
 app = typer.Typer(help="City-management hotline and contact center.", no_args_is_help=True)
@@ -372,13 +376,24 @@ def serve(
 def dialplan_render(
     out: Annotated[Path, typer.Option(help="Folder to write the *.conf files into.")],
     sip: Annotated[bool, typer.Option(help="Include PJSIP (agent phones, trunk).")] = True,
+    node: Annotated[
+        str,
+        typer.Option(help="For this node (an ami entry's name) of several behind sip_proxy."),
+    ] = "",
 ) -> None:
     """Render extensions.conf, queues.conf, pjsip.conf, manager.conf, ... from the data."""
-    from dialplan.render import RenderError, render
+    from dialplan.render import render
+
+    _render_files(lambda current, engine: render(current, engine, out, sip=sip, node=node))
+
+
+def _render_files(write: Callable[[Settings, Engine], list[Path]]) -> None:
+    """Run a renderer on the settings and database; print the files, or the error."""
+    from dialplan.render import RenderError
 
     engine = make_engine(settings().database_url)
     try:
-        written = render(settings(), engine, out, sip=sip)
+        written = write(settings(), engine)
     except RenderError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
@@ -386,6 +401,16 @@ def dialplan_render(
         engine.dispose()
     for path in written:
         typer.echo(str(path))
+
+
+@dialplan_app.command("render-proxy")
+def dialplan_render_proxy(
+    out: Annotated[Path, typer.Option(help="Folder to write kamailio.cfg and dispatcher.list.")],
+) -> None:
+    """Render the SIP proxy's (Kamailio's) configuration: the nodes, the agents' phones."""
+    from dialplan.render import render_proxy
+
+    _render_files(lambda current, engine: render_proxy(current, engine, out))
 
 
 @dialplan_app.command("sip-password")

@@ -27,6 +27,7 @@ from sqlalchemy import Engine
 
 from agent_ui.live.events import EventHub
 from agent_ui.live.pg_events import PgEventBus
+from agent_ui.live.presence import AgentPresence
 from agent_ui.live.wrapup import WrapUp
 from agent_ui.main import create_app
 from agent_ui.pages.map_layers import warm as warm_map_layers
@@ -303,8 +304,13 @@ async def _serve(settings: Settings, shutdown: Shutdown) -> None:
         )
         shutdown.add("tracker lease", partial(stop_task, leading))  # after the tracker's
     telephony.shut_down_with(shutdown)
+    if settings.agent_state_interface and telephony.clients:
+        presence = AgentPresence(telephony.clients, settings, engine)
+        presence.attach()
+        presence.start()
+        shutdown.add("agent presence", presence.stop)
     if telephony.tracker is not None and telephony.clients:
-        wrapup = WrapUp(telephony.clients[0], hub, engine, settings.wrapup_seconds)
+        wrapup = WrapUp(telephony.clients, hub, engine, settings.wrapup_seconds)
         telephony.tracker.subscribe(wrapup)
         shutdown.add("wrap-up timers", wrapup.stop)
     speech, audio_socket = await start_speech(settings, engine)

@@ -58,6 +58,12 @@ class AmiNode(BaseModel):
     port: int = Field(default=5038, ge=1, le=65535)
     username: str = "hotline"
     secret: SecretStr = SecretStr("")
+    sip: str = Field(
+        default="",
+        description="The node's SIP address (host:port) as the SIP proxy reaches it: a "
+        "destination of Kamailio's dispatcher (`hotline dialplan render-proxy`); "
+        "`hotline dialplan render --node NAME` binds the node's SIP there.",
+    )
 
 
 class Settings(BaseSettings):
@@ -156,6 +162,23 @@ class Settings(BaseSettings):
     )
     wrapup_seconds: float = Field(
         default=30.0, ge=0, le=600, description="After-call work pause; 0 = none."
+    )
+    sip_proxy: str = Field(
+        default="",
+        description="host:port of the SIP proxy (Kamailio) in front of several Asterisk "
+        "nodes: calls arrive from it and agents' phones, registered with it, are reached "
+        "through it (agent_interface PJSIP/{endpoint}@proxy). Empty: one Asterisk, phones "
+        "register to it.",
+    )
+    sip_trunks: list[str] = Field(
+        default_factory=list,
+        description="Addresses of the carriers' SIP trunks the proxy takes calls from.",
+    )
+    agent_state_interface: str = Field(
+        default="",
+        description="The queue members' state interface, {username} filled: with several "
+        "nodes, Custom:agent-{username}, a device state the app keeps the same on every node "
+        "(busy on one node: not rung on the other). Empty: the phone's own state.",
     )
     agent_interface: str = Field(
         default="PJSIP/{endpoint}",

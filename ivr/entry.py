@@ -110,6 +110,7 @@ def call_handler(
                 caller,
                 did,
                 flow.history_days,
+                node=env.get("arg_3"),
                 channel=env.get("channel"),
             )
         state = CallState(caller=caller, did=did, facts=facts)

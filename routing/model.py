@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 Intent = Literal["report", "emergency", "status", "unknown"]
@@ -80,6 +80,11 @@ class QueueState:
     waiting: int = 0
     longest_wait: float = 0.0
     average_hold: float = 0.0  # Asterisk's Holdtime
+    # Who the members are, and which of them are available (their names): one agent is a
+    # member on every node, so several nodes' states add up by name, not by count.
+    # (Not compared: two snapshots with the same figures are the same state for routing.)
+    member_names: frozenset[str] = field(default=frozenset(), compare=False)
+    available_names: frozenset[str] = field(default=frozenset(), compare=False)
 
     def expected_wait(self) -> float:
         """A simple estimate: the average hold time per caller ahead, shared by the agents

@@ -33,4 +33,6 @@ ensure_asterisk() {
     fi
     echo "==> Asterisk chroot"
     "$ROOT/scripts/asterisk.sh" install
+    echo "==> Kamailio in the chroot (the SIP proxy of the two-node tests)"
+    "$ROOT/scripts/kamailio.sh" install
 }

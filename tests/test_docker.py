@@ -16,7 +16,7 @@ import pytest
 import yaml
 from sqlalchemy import Engine
 
-from dialplan.render import render
+from dialplan.render import render, render_proxy
 from hotline.settings import PROJECT_ROOT, Settings
 from hotline.testing.pbx import Pbx
 
@@ -44,12 +44,14 @@ def compose_command() -> list[str]:
     pytest.skip("neither docker compose nor docker-compose (with CI=true this fails instead)")
 
 
-def compose_config(environment: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def compose_config(
+    environment: dict[str, str], file: str = "compose.yaml"
+) -> subprocess.CompletedProcess[str]:
     clean = {
         k: v for k, v in os.environ.items() if k not in SECRETS and not k.startswith("HOTLINE_")
     }
     return subprocess.run(
-        [*compose_command(), "-p", "hotline", "-f", str(DOCKER / "compose.yaml"), "config"],
+        [*compose_command(), "-p", "hotline", "-f", str(DOCKER / file), "config"],
         env=clean | environment,
         capture_output=True,
         text=True,
@@ -143,3 +145,41 @@ def test_the_image_recipe_built_the_test_chroot(pbx: Pbx) -> None:
     marker = (pbx.root / ".hotline-asterisk-ok").read_text().strip()
     assert marker == hashlib.sha256(recipe.read_bytes()).hexdigest()
     assert pbx.root.joinpath("etc/asterisk.dist").is_dir()  # the recipe's own step ran
+
+
+TWO_NODES = SECRETS | {
+    "HOTLINE_SIP_ADDRESS": "192.0.2.10",
+    "HOTLINE_SIP_TRUNKS": '["198.51.100.7"]',
+}
+
+
+def test_the_two_node_compose_file_renders_each_node_and_the_proxy(
+    monkeypatch: pytest.MonkeyPatch, loaded_engine: Engine, tmp_path: Path
+) -> None:
+    """docker/compose.two-nodes.yaml: Kamailio and two Asterisk nodes on the host's network;
+    the app's environment names both nodes, and what setup renders from it binds each node
+    to its own SIP port behind the proxy, which sends the carrier's calls to both."""
+    done = compose_config(TWO_NODES, "compose.two-nodes.yaml")
+    assert done.returncode == 0, done.stderr
+    compose = dict(yaml.safe_load(done.stdout))
+    services = compose["services"]
+    assert {"proxy", "asterisk-1", "asterisk-2", "app", "setup", "postgres"} == set(services)
+    assert all(s.get("network_mode") == "host" for s in services.values())
+    command = " ".join(services["setup"]["command"])
+    assert "--node asterisk-1" in command and "--node asterisk-2" in command
+    assert "render-proxy" in command
+    settings = app_settings(compose, monkeypatch)
+    assert [n.sip for n in settings.ami] == ["192.0.2.10:5080", "192.0.2.10:5081"]
+    for node, port in (("asterisk-1", 5080), ("asterisk-2", 5081)):
+        render(settings, loaded_engine, tmp_path / node, node=node)
+        pjsip = (tmp_path / node / "pjsip.conf").read_text()
+        assert f"bind = 192.0.2.10:{port}" in pjsip and "contact = sip:192.0.2.10:5060" in pjsip
+        assert f"systemname = {node}" in (tmp_path / node / "asterisk.conf").read_text()
+    render_proxy(settings, loaded_engine, tmp_path / "kamailio")
+    listed = (tmp_path / "kamailio" / "dispatcher.list").read_text()
+    assert "1 sip:192.0.2.10:5080" in listed and "1 sip:192.0.2.10:5081" in listed
+    cfg = (tmp_path / "kamailio" / "kamailio.cfg").read_text()
+    assert "listen=udp:192.0.2.10:5060" in cfg and "$sht(trunks=>198.51.100.7) = 1;" in cfg
+    dockerfile = (DOCKER / "kamailio" / "Dockerfile").read_text()
+    assert "RUN sh /tmp/install.sh" in dockerfile
+    assert "docker/kamailio/install.sh" in (PROJECT_ROOT / "scripts" / "kamailio.sh").read_text()

@@ -26,8 +26,11 @@ async def apply_state(
     member_name: str,
     state: str,
     reason: str,
+    state_interface: str = "",
 ) -> None:
-    """``state`` is ready, paused or logged_out. Raises AmiError when Asterisk refuses."""
+    """``state`` is ready, paused or logged_out. Raises AmiError when Asterisk refuses.
+    ``state_interface``: the device whose state the queue reads for this member
+    (``Custom:agent-<name>`` with several nodes: the app keeps it the same on each)."""
     for queue, penalty in queues:
         if state == "logged_out":
             with contextlib.suppress(AmiError):  # not a member of this one: nothing to leave
@@ -41,6 +44,7 @@ async def apply_state(
                     Interface=interface,
                     MemberName=member_name,
                     Penalty=str(penalty),
+                    StateInterface=state_interface,  # empty: the interface's own state
                 )
             except AmiError:  # already a member: keep the penalty up to date
                 await ami.action(
@@ -78,6 +82,48 @@ def phone_of(settings: Settings, user: User) -> str:
     )
 
 
+def node_client(app_state: Any, node: str) -> AmiClient | None:
+    """The AMI client of the node a call is on (``calls.node``, several nodes); the first
+    node's for a call that names none."""
+    clients: list[AmiClient] = list(getattr(app_state, "ami_clients", ()))
+    first: AmiClient | None = app_state.ami
+    return next((c for c in clients if node and c.name == node), first)
+
+
+def state_interface_of(settings: Settings, username: str) -> str:
+    """The queue member's state interface (``Custom:agent-<name>``), or "" for the phone's."""
+    template = settings.agent_state_interface
+    return template.format(username=username) if template else ""
+
+
+async def apply_everywhere(
+    clients: list[AmiClient],
+    settings: Settings,
+    agent: User,
+    queues: list[tuple[str, int]],
+    state: str,
+    reason: str,
+) -> int:
+    """Apply ``state`` on every node whose AMI is up (an agent is one person across the
+    nodes); a node that is down gets it when it comes back (hotline.calls.presence).
+    Returns on how many nodes; raises AmiError when a node that is up refuses."""
+    done = 0
+    for client in clients:
+        if not client.connected.is_set():
+            continue
+        await apply_state(
+            client,
+            queues,
+            phone_of(settings, agent),
+            agent.username,
+            state,
+            reason,
+            state_interface_of(settings, agent.username),
+        )
+        done += 1
+    return done
+
+
 async def set_agent_state(
     app_state: Any,
     session: Session,
@@ -89,15 +135,17 @@ async def set_agent_state(
     """Apply ``state`` to all of ``agent``'s queues over AMI, store it (in the request's
     ``session``) for every instance and tell the agent's pages. 503 without Asterisk, 502
     when it refuses."""
-    ami = app_state.ami
-    if ami is None:
+    clients = [c for c in getattr(app_state, "ami_clients", ()) if c is not None]
+    if not clients and app_state.ami is not None:
+        clients = [app_state.ami]
+    if not clients:
         raise HTTPException(503, "telephony is not connected")
     try:
-        await apply_state(
-            ami, queues, phone_of(app_state.settings, agent), agent.username, state, reason
-        )
+        done = await apply_everywhere(clients, app_state.settings, agent, queues, state, reason)
     except AmiError as exc:
         raise HTTPException(502, f"Asterisk refused: {exc}") from exc
+    if not done:
+        raise HTTPException(503, "telephony is not connected")
     await run_in_threadpool(record_state, session, agent.username, state, reason)
     app_state.hub.publish(agent.username, "state", {"state": state, "reason": reason})
 

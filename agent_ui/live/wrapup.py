@@ -1,6 +1,7 @@
 """Wrap-up (after-call work): when an agent's call completes they are paused in the queue
 with the reason ``after_call_work``; the pause ends by itself after the configured time, or
-sooner when the agent goes ready by hand."""
+sooner when the agent goes ready by hand. With several Asterisk nodes the pause is on every
+node: the agent is one person, whichever node the call was on."""
 
 from __future__ import annotations
 
@@ -19,9 +20,31 @@ log = logging.getLogger("hotline.wrapup")
 
 
 class WrapUp:
-    def __init__(self, ami: AmiClient, hub: EventHub, engine: Engine, seconds: float) -> None:
-        self._ami, self._hub, self._engine, self._seconds = ami, hub, engine, seconds
+    def __init__(
+        self, ami: AmiClient | list[AmiClient], hub: EventHub, engine: Engine, seconds: float
+    ) -> None:
+        self._clients = ami if isinstance(ami, list) else [ami]
+        self._hub, self._engine, self._seconds = hub, engine, seconds
         self._timers: set[asyncio.Task[None]] = set()
+
+    async def _pause(self, notice: CallCompleted, paused: bool, reason: str) -> None:
+        """On every node that is up; raises the first node's refusal after trying all."""
+        refused: AmiError | None = None
+        for client in self._clients:
+            if len(self._clients) > 1 and not client.connected.is_set():
+                continue
+            try:
+                await client.action(
+                    "QueuePause",
+                    Queue=notice.queue,
+                    Interface=notice.interface,
+                    Paused="true" if paused else "false",
+                    Reason=reason,
+                )
+            except AmiError as exc:
+                refused = refused or exc
+        if refused is not None:
+            raise refused
 
     async def __call__(self, notice: CallNotice) -> None:
         if not isinstance(notice, CallCompleted) or self._seconds <= 0:
@@ -31,13 +54,7 @@ class WrapUp:
         )
         self._hub.publish(notice.agent, "state", {"state": "wrapup", "reason": "after_call_work"})
         try:
-            await self._ami.action(
-                "QueuePause",
-                Queue=notice.queue,
-                Interface=notice.interface,
-                Paused="true",
-                Reason="after_call_work",
-            )
+            await self._pause(notice, True, "after_call_work")
         except AmiError as exc:
             log.warning("could not start wrap-up for %s: %s", notice.agent, exc)
             return
@@ -51,13 +68,7 @@ class WrapUp:
         if state.state != "wrapup" or abs(state.since - started.since) > 0.001:
             return  # the agent moved on by hand
         with contextlib.suppress(AmiError):
-            await self._ami.action(
-                "QueuePause",
-                Queue=notice.queue,
-                Interface=notice.interface,
-                Paused="false",
-                Reason="wrapup done",
-            )
+            await self._pause(notice, False, "wrapup done")
         await asyncio.to_thread(record_state, self._engine, notice.agent, "ready")
         self._hub.publish(notice.agent, "state", {"state": "ready", "reason": ""})
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from agent_ui.api.cases import CaseIn
-from agent_ui.live.phone import bridged_with, set_agent_state
+from agent_ui.live.phone import bridged_with, node_client, set_agent_state
 from agent_ui.web.auth import Current, SignedIn, StreamUser, check_csrf
 from agent_ui.web.deps import DbSession, grid_index
 from agent_ui.web.i18n import language, translator
@@ -359,7 +359,7 @@ async def hang_up(
 ) -> dict[str, Any]:
     check_csrf(current, x_csrf_token)
     call = await run_in_threadpool(_controlled_call, session, current, call_id)
-    await _ami(request, "Hangup", Channel=call.channel)
+    await _ami(request, "Hangup", node=call.node or "", Channel=call.channel)
     session.add(
         CallEvent(
             call_id=call.id,
@@ -392,6 +392,7 @@ async def transfer(
     await _ami(
         request,
         "Redirect",
+        node=call.node or "",
         Channel=call.channel,
         Context="hotline-transfer",
         Exten=exten,
@@ -446,7 +447,7 @@ async def attended_transfer(
     agent leaves, the caller and the center talk. ``cancel``: back to the caller."""
     check_csrf(current, x_csrf_token)
     call = await run_in_threadpool(_controlled_call, session, current, call_id)
-    ami = request.app.state.ami
+    ami = node_client(request.app.state, call.node or "")
     if ami is None:
         raise HTTPException(503, "telephony is not connected")
     try:
@@ -487,8 +488,9 @@ def _platform_queue(session: Session, area_code: str) -> str | None:
     )
 
 
-async def _ami(request: Request, action: str, **fields: str) -> None:
-    ami = request.app.state.ami
+async def _ami(request: Request, action: str, node: str = "", **fields: str) -> None:
+    """``action`` on the node a call is on (``node``, its record's), or the first."""
+    ami: Any = node_client(request.app.state, node)
     if ami is None:
         raise HTTPException(503, "telephony is not connected")
     try:

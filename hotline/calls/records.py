@@ -570,7 +570,7 @@ def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
 
 def _open_calls(connection: Connection, before: dt.datetime, limit: int) -> list[OpenCall]:
     rows = connection.execute(
-        select(Call.id, Call.uniqueid, Call.queue_joined_at, Call.connected_at)
+        select(Call.id, Call.uniqueid, Call.queue_joined_at, Call.connected_at, Call.node)
         .where(Call.ended_at.is_(None), Call.created_at < before)
         .order_by(Call.id)
         .limit(limit)
@@ -581,6 +581,7 @@ def _open_calls(connection: Connection, before: dt.datetime, limit: int) -> list
             row.uniqueid,
             row.queue_joined_at is not None,
             row.connected_at is not None,
+            row.node or "",
         )
         for row in rows
     ]

@@ -119,6 +119,7 @@ class OpenCall:
     uniqueid: str
     queued: bool
     connected: bool
+    node: str = ""  # the Asterisk node the IVR ran on, if it said (several nodes)
 
 
 def missed_end(call: OpenCall, now: dt.datetime) -> dict[str, Any]:

@@ -22,10 +22,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-from agi.ami import AmiClient
+from agi.ami import AmiClient, AmiError
 from agi.ami_protocol import Message
 from hotline.calls.records import CallRecords, Tracked
-from hotline.calls.timeline import TRACKED
+from hotline.calls.timeline import TRACKED, OpenCall
 from hotline.faults import FaultLog
 from hotline.lease import acquire, release
 from hotline.models import utcnow
@@ -101,19 +101,36 @@ class CallTracker:
 
     async def reconcile(self, clients: Sequence[AmiClient], settle: float = 10.0) -> int:
         """Close the call records left open although their channel is gone: the app that
-        had the call was killed, or no instance tracked while it ended. Open records are
-        read first, then every Asterisk node's channels (``CoreShowChannels``): a record
-        older than ``settle`` seconds whose channel no node has any more has ended. Any
-        node that does not answer: nothing is closed. Returns how many were closed."""
+        had the call was killed, or no instance tracked while it ended, or the node it was
+        on died. Open records are read first, then every Asterisk node's channels
+        (``CoreShowChannels``): a record older than ``settle`` seconds whose channel its
+        node no longer has has ended. A record that names its node (``calls.node``, several
+        nodes) is judged by that node alone: a node that does not answer keeps its own
+        records open for this round, not the others'. A record without a node needs every
+        node's answer. Returns how many were closed."""
         before = utcnow() - dt.timedelta(seconds=settle)
         open_calls = await self._records.open_calls(before)
         if not open_calls:
             return 0
-        live: set[str] = set()
+        live: dict[str, set[str]] = {}  # node name -> its channels' ids, for nodes that answered
         for client in clients:
-            entries = await client.list_action("CoreShowChannels")
-            live |= {e.get("Uniqueid") for e in entries if e.event == "CoreShowChannel"}
-        ended = [call for call in open_calls if call.uniqueid not in live]
+            try:
+                entries = await client.list_action("CoreShowChannels")
+            except AmiError as exc:
+                log.info("reconciling without node %s: %s", client.name, exc)
+                continue
+            live[client.name] = {e.get("Uniqueid") for e in entries if e.event == "CoreShowChannel"}
+        everywhere = set().union(*live.values()) if live else set()
+        every_node = len(live) == len(clients)
+
+        def gone(call: OpenCall) -> bool:
+            if call.node and call.node in live:
+                return call.uniqueid not in live[call.node]
+            if call.node and any(c.name == call.node for c in clients):
+                return False  # its node did not answer: next round
+            return every_node and call.uniqueid not in everywhere
+
+        ended = [call for call in open_calls if gone(call)]
         for call in ended:
             await self._records.close_missed(call)
         if ended:
@@ -199,6 +216,7 @@ async def track_while_leader(
     ``reconcile_every`` intervals after."""
     ttl = dt.timedelta(seconds=interval * 3)
     rounds = 0
+    up = {client.name: client.connected.is_set() for client in clients}
     try:
         while True:
             try:
@@ -210,7 +228,12 @@ async def track_while_leader(
                 log.info("call tracking %s on %s", "starts" if leader else "stops", holder)
                 rounds = 0
             tracker.active = leader
-            if leader and clients and rounds % reconcile_every == 0:
+            # A node back (restarted after a crash): the calls it had are gone, close them now.
+            back = [c.name for c in clients if c.connected.is_set() and not up[c.name]]
+            up = {client.name: client.connected.is_set() for client in clients}
+            if back and rounds:
+                log.info("node %s is back: reconciling its open call records", ", ".join(back))
+            if leader and clients and (back or rounds % reconcile_every == 0):
                 try:
                     await tracker.reconcile(clients)
                 except Exception:

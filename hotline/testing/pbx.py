@@ -44,14 +44,23 @@ TEST_CONTEXTS = Path(__file__).parent / "extensions_local.conf"
 INSTANCE = f"pytest-{os.getpid()}"
 
 
-def _script(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def _script(
+    *args: str, timeout: float = 60, instance: str = INSTANCE
+) -> subprocess.CompletedProcess[str]:
+    return run_script(SCRIPT, args, timeout, {"HOTLINE_ASTERISK_INSTANCE": instance})
+
+
+def run_script(
+    script: Path, args: Sequence[str], timeout: float, environment: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """One of scripts/ with ``args``, its output captured, ``environment`` added."""
     return subprocess.run(
-        [str(SCRIPT), *args],
+        [str(script), *args],
         capture_output=True,
         text=True,
         timeout=timeout,
         check=False,
-        env={**os.environ, "HOTLINE_ASTERISK_INSTANCE": INSTANCE},
+        env={**os.environ, **environment},
     )
 
 
@@ -86,17 +95,28 @@ def start_pbx(work: Path, **overrides: Any) -> Pbx:
     render(settings, engine, conf)
     shutil.copy(TEST_CONTEXTS, conf / "extensions_local.conf")
     build_prompts(load_ivr().prompts, conf / "sounds")
-    started = _script("start", str(conf), timeout=600)
-    if started.returncode != 0:
+    try:
+        return start_asterisk(settings, engine, conf, INSTANCE)
+    except PbxUnavailable:
         engine.dispose()
+        raise
+
+
+def start_asterisk(settings: Settings, engine: Engine, conf: Path, instance: str) -> Pbx:
+    """Start the Asterisk instance ``instance`` (its own folder in the chroot) on ``conf``."""
+    started = _script("start", str(conf), timeout=600, instance=instance)
+    if started.returncode != 0:
         raise PbxUnavailable(f"asterisk did not start: {started.stderr[-2000:]}")
-    root, instance = (_script(where).stdout.strip() for where in ("root", "instance"))
-    return Pbx(settings, engine, Path(root), Path(instance))
+    root, folder = (
+        _script(where, instance=instance).stdout.strip() for where in ("root", "instance")
+    )
+    return Pbx(settings, engine, Path(root), Path(folder), instance)
 
 
-def stop_pbx(pbx: Pbx) -> None:
-    _script("stop")
-    pbx.engine.dispose()
+def stop_pbx(pbx: Pbx, dispose: bool = True) -> None:
+    _script("stop", instance=pbx.name)
+    if dispose:
+        pbx.engine.dispose()
 
 
 def free_port() -> int:
@@ -114,9 +134,10 @@ class Pbx:
     engine: Engine
     root: Path
     instance: Path
+    name: str = INSTANCE  # the instance's name for scripts/asterisk.sh
 
     def cli(self, command: str) -> str:
-        done = _script("cli", command, timeout=30)
+        done = _script("cli", command, timeout=30, instance=self.name)
         done.check_returncode()
         return done.stdout
 

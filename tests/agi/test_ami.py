@@ -224,6 +224,30 @@ def test_merged_snapshot_over_nodes() -> None:
     assert merged_snapshot([Fixed(None)]) is None
 
 
+def test_one_agent_on_two_nodes_counts_once() -> None:
+    """An agent is a member on every node: counted once; busy on one node, not available."""
+    from agi.queues import QueueMonitor, merged_snapshot
+    from routing.model import QueueState
+
+    class Fixed(QueueMonitor):
+        def __init__(self, states: dict[str, QueueState]) -> None:
+            self.states = states
+
+        def snapshot(self) -> dict[str, QueueState]:  # type: ignore[override]
+            return self.states
+
+    def node(available: set[str], waiting: int) -> Fixed:
+        names = frozenset({"wang", "zhang"})
+        state = QueueState("q", 2, len(available), waiting, 0.0, 0.0, names, frozenset(available))
+        return Fixed({"q": state})
+
+    merged = merged_snapshot([node({"wang", "zhang"}, 1), node({"zhang"}, 2)])
+    assert merged is not None
+    q = merged["q"]
+    assert (q.members, q.available, q.waiting) == (2, 1, 3)  # wang busy on the second node
+    assert q.available_names == {"zhang"}
+
+
 def test_reconnects_and_logs_in_again() -> None:
     async def main() -> None:
         logins = 0

@@ -6,10 +6,6 @@ carried by PostgreSQL LISTEN/NOTIFY."""
 from __future__ import annotations
 
 import json
-import os
-import re
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +23,8 @@ from hotline.models import Call, Lease
 from hotline.refdata import load_reference_data
 from hotline.settings import PROJECT_ROOT
 from hotline.testing.pbx import Pbx, free_port
+from hotline.testing.serve import Instance as Served
+from hotline.testing.serve import app_environment, sign_in
 
 CALLER = "13800000601"
 MEMBER = "Local/city_agent@test-agents/n"
@@ -42,65 +40,9 @@ def shared_db(pg_url: str) -> str:
     return pg_url
 
 
-class Instance:
-    """One ``hotline serve`` process; its output goes to a file shown when a test fails."""
-
-    def __init__(self, name: str, pbx: Pbx, db_url: str, agi_port: int, work: Path) -> None:
-        node = pbx.settings.ami[0]
-        self.name, self.web = name, free_port()
-        self.output = work / f"{name}.log"
-        environment = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
-        environment |= {
-            "HOTLINE_DATABASE_URL": db_url,
-            "HOTLINE_WEB__PORT": str(self.web),
-            "HOTLINE_FASTAGI__PORT": str(agi_port),
-            "HOTLINE_AMI": json.dumps(
-                [
-                    {
-                        "name": "asterisk-1",
-                        "host": node.host,
-                        "port": node.port,
-                        "username": node.username,
-                        "secret": node.secret.get_secret_value(),
-                    }
-                ]
-            ),
-            "HOTLINE_AGENT_INTERFACE": pbx.settings.agent_interface,
-            "HOTLINE_EMERGENCY_DIAL": pbx.settings.emergency_dial,
-            "HOTLINE_WRAPUP_SECONDS": "0",
-        }
-        self._log_file = self.output.open("w")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "hotline", "serve"],
-            env=environment,
-            stdout=self._log_file,
-            stderr=subprocess.STDOUT,
-        )
-        self.base = f"http://127.0.0.1:{self.web}"
-
-    def wait_ready(self) -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, self.log()
-            try:
-                if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        raise AssertionError(f"{self.name} did not start:\n{self.log()}")
-
-    def log(self) -> str:
-        return self.output.read_text("utf-8", "replace")[-4000:]
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self._log_file.close()
+def Instance(name: str, pbx: Pbx, db_url: str, agi_port: int, work: Path) -> Served:
+    """A ``hotline serve`` process on ``pbx``'s one node."""
+    return Served(name, app_environment(pbx.settings, db_url, agi_port), work)
 
 
 def lease_holder(db_url: str) -> str | None:
@@ -110,21 +52,6 @@ def lease_holder(db_url: str) -> str | None:
             return session.scalar(select(Lease.holder).where(Lease.name == LEASE))
     finally:
         engine.dispose()
-
-
-def sign_in(client: httpx.Client, user: str, password: str) -> str:
-    """Sign in; the desktop's CSRF token."""
-    page = client.get("/login")
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    assert token is not None
-    done = client.post(
-        "/login", data={"username": user, "password": password, "csrf_token": token.group(1)}
-    )
-    assert done.status_code == 303, done.text
-    desk = client.get("/")
-    csrf = re.search(r'csrf: "([^"]+)"', desk.text)
-    assert desk.status_code == 200 and csrf is not None, desk.text[:300]
-    return csrf.group(1)
 
 
 def originate(pbx: Pbx) -> None:
