@@ -125,9 +125,7 @@ def sample_numbers(url: str) -> dict[str, str]:
 def start(url: str, directory: Path) -> tuple[subprocess.Popen[bytes], int]:
     web, agi = free_port(), free_port()
     config = directory / "hotline.toml"
-    config.write_text(
-        f'database_url = "{url}"\n[web]\nport = {web}\n[fastagi]\nport = {agi}\n'
-    )
+    config.write_text(f'database_url = "{url}"\n[web]\nport = {web}\n[fastagi]\nport = {agi}\n')
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
     log = (directory / "serve.log").open("wb")
     server = subprocess.Popen(
