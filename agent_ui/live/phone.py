@@ -90,6 +90,17 @@ def node_client(app_state: Any, node: str) -> AmiClient | None:
     return next((c for c in clients if node and c.name == node), first)
 
 
+def live_client(app_state: Any, node: str = "") -> AmiClient | None:
+    """The client of ``node`` when it is up, else of the first node that is up (a callback
+    or a listen-in placed while a node is down goes through another: every node reaches
+    every phone through the SIP proxy); the first node's when none is up, so the caller
+    gets its refusal."""
+    clients: list[AmiClient] = [c for c in getattr(app_state, "ami_clients", ()) if c]
+    first: AmiClient | None = app_state.ami
+    up = [c for c in clients if c.connected.is_set()]
+    return next((c for c in up if node and c.name == node), next(iter(up), first))
+
+
 def state_interface_of(settings: Settings, username: str) -> str:
     """The queue member's state interface (``Custom:agent-<name>``), or "" for the phone's."""
     template = settings.agent_state_interface

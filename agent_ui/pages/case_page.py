@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.datastructures import FormData
 
-from agent_ui.live.phone import place_callback
+from agent_ui.live.phone import live_client, place_callback
 from agent_ui.pages.case_view import case_context, needs
 from agent_ui.web.auth import Current, SignedIn, check_csrf
 from agent_ui.web.deps import DbSession, grid_index
@@ -275,7 +275,7 @@ async def callback(number: str, request: Request, current: Current, session: DbS
     linked to the case."""
     form = await request.form()
     check_csrf(current, str(form.get("csrf_token", "")))
-    ami = request.app.state.ami
+    ami = live_client(request.app.state)
 
     def refuse(error_id: str, status: int) -> Response:
         return _refused(

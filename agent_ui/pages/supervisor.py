@@ -22,7 +22,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from agent_ui.live.phone import phone_of, set_agent_state
+from agent_ui.live.phone import live_client, phone_of, set_agent_state
 from agent_ui.pages import call_charts
 from agent_ui.web.auth import Current, SignedIn, StreamUser, check_csrf
 from agent_ui.web.deps import DbSession
@@ -34,7 +34,7 @@ from agi.ami import AmiError
 from hotline.agent_states import LOGGED_OUT, load_states
 from hotline.calls import report_sql, reports
 from hotline.db import session_factory
-from hotline.models import CallPlatform, User
+from hotline.models import Call, CallPlatform, User
 from hotline.users import agent_queues
 
 router = APIRouter(include_in_schema=False)
@@ -298,6 +298,20 @@ class SpyIn(BaseModel):
     mode: str = Field(pattern=r"^(listen|whisper|barge)$")
 
 
+def _call_node(session: Session, username: str) -> str:
+    """The node of the call ``username`` is talking on, or "" (none, or one node)."""
+    return (
+        session.scalar(
+            select(Call.node)
+            .where(Call.agent == username, Call.connected_at.is_not(None))
+            .where(Call.ended_at.is_(None))
+            .order_by(Call.id.desc())
+            .limit(1)
+        )
+        or ""
+    )
+
+
 SPY_OPTIONS = {"listen": "qE", "whisper": "qwE", "barge": "qBE"}
 
 
@@ -315,7 +329,8 @@ async def spy(
     _supervisor_only(current)
     check_csrf(current, x_csrf_token)
     agent = await run_in_threadpool(_agent_in_scope, session, current, username)
-    ami = request.app.state.ami
+    node = await run_in_threadpool(_call_node, session, agent.username)
+    ami = live_client(request.app.state, node)  # ChanSpy finds the call on its own node
     if ami is None or not current.user.sip_endpoint:
         raise HTTPException(503, "telephony or the supervisor's phone is not set up")
     settings = request.app.state.settings
