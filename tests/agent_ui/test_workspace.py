@@ -251,7 +251,8 @@ def test_exports(api: Any, loaded_engine: Engine) -> None:
     dispatched = body[cases["dispatched"]]
     assert dispatched["责任单位"] == "东城区环境卫生服务中心"
     assert dispatched["问题描述"] == '=HYPERLINK("http://x")'  # a text cell, never a formula
-    assert isinstance(dispatched["剩余小时（负数为已超期）"], float)
+    # A number cell, not text (a whole number of hours reads back as an int: 20.0 → 20).
+    assert isinstance(dispatched["剩余小时（负数为已超期）"], int | float)
     with transaction(loaded_engine) as session:
         from hotline.cases.service import get_case
 
