@@ -395,7 +395,7 @@ class Case(Base):
     citizen_phone: Mapped[str] = mapped_column(String(64), default="", index=True)
     callback_consent: Mapped[bool] = mapped_column(Boolean, default=False)
     call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"))
-    duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
     solved: Mapped[bool | None] = mapped_column(Boolean)
     satisfaction: Mapped[int | None] = mapped_column(Integer)
     overdue_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
