@@ -34,7 +34,7 @@ from agent_ui.pages import field as field_form
 from agent_ui.pages import inbox as platform_work
 from agent_ui.pages import unit as unit_portal
 from agent_ui.web import auth, errors
-from agent_ui.web.shared_cache import SharedCache
+from agent_ui.web.shared_cache import Refresher, SharedCache
 from agent_ui.web.templating import render
 from agi.ami import AmiClient
 from hotline import __version__
@@ -65,6 +65,7 @@ def create_app(
     app.state.queues = queues
     app.state.metrics = metrics.registry_for(app.state)
     app.state.shared_cache = SharedCache()
+    app.state.refresher = Refresher()
     app.mount(
         "/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static"
     )

@@ -41,6 +41,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import FromClause
 
+from hotline.cases import kept_figures
 from hotline.db import transaction
 from hotline.demo_history import KEY_PREFIX
 from hotline.models import (
@@ -329,7 +330,9 @@ def _as_json(session: Session, value: ColumnElement[str], table: Table) -> Colum
 
 
 def _after(session: Session, base: Originals, copies: int) -> None:
-    """Daily counters past every copy's numbers; PostgreSQL's id sequences past every id."""
+    """Daily counters past every copy's numbers; PostgreSQL's id sequences past every id;
+    no figures kept of the periods the copies were written into."""
+    kept_figures.forget(session)
     days = select(func.substr(Case.number, 1, 6)).where(_base_cases(base.seed)).distinct()
     session.execute(
         _table(CaseCounter)

@@ -29,6 +29,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from hotline.cases import kept_figures
 from hotline.cases.calendar import load_calendar
 from hotline.cases.overdue import sweep
 from hotline.cases.reference import reference_data
@@ -488,6 +489,7 @@ def generate_history(
                     numbers.pop(id(life), None)
     with transaction(engine) as session:
         sweep(session, end, GRACE)
+        kept_figures.forget(session)  # figures kept of periods this history was written into
     return summary
 
 

@@ -603,3 +603,15 @@ class WebSession(Base):
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class IndicatorSnapshot(Base):
+    """A period's evaluation figures as computed once (``hotline.cases.kept_figures``): a
+    past period's for good, a running period's until they are older than the refresh time."""
+
+    __tablename__ = "indicator_snapshots"
+
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    cut: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    computed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    figures: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -140,6 +140,15 @@ class Settings(BaseSettings):
         default=4.0, ge=0, description="Hours a job may stay overdue before escalation."
     )
     scheduler_interval_seconds: float = Field(default=60.0, gt=0)
+    figures_refresh_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        le=3600,
+        description=(
+            "The evaluation's figures of a running period are kept this long (the page says "
+            "to when they run); a past period's are kept for good."
+        ),
+    )
     due_soon_hours: float = Field(
         default=4.0,
         gt=0,

@@ -17,8 +17,11 @@ from agent_ui.web.auth import Current, SignedIn
 from agent_ui.web.deps import DbSession
 from agent_ui.web.i18n import language, translator
 from agent_ui.web.names import names_for
+from agent_ui.web.shared_cache import SharedCache
 from agent_ui.web.templating import render
-from hotline.cases.indicators import CITY, Counts, Indicators, compute, derive
+from hotline.cases import kept_figures
+from hotline.cases.indicators import CITY, Counts, Indicators, derive
+from hotline.db import session_factory
 from hotline.models import utcnow
 from hotline.periods import KINDS, PATTERN, BadPeriod, Period, current, parse_period
 from hotline.roles import PLATFORM_STAFF
@@ -76,8 +79,9 @@ def build(
     moment = now()
     running = period.running(moment)
     before = period.previous()
-    figures = compute(session, scope, period.start, period.cut(moment), district)
-    earlier = compute(session, scope, before.start, before.cut(moment), district)
+    kept = period_figures(request, session, period, scope, district, moment)
+    figures = kept.rows
+    earlier = period_figures(request, session, before, scope, district, moment).rows
     names = names_for(request, session)
     t = translator(request)
     rows = []
@@ -95,12 +99,47 @@ def build(
         "period": period.label,
         "kind": period.kind,
         "running": running,
-        "to": period.cut(moment).astimezone(zone).isoformat(),
+        "to": kept.cut.astimezone(zone).isoformat(),
         "previous_period": before.label,
         "scope": scope,
         "district": district,
         "rows": rows,
     }
+
+
+def period_figures(
+    request: Request,
+    session: Session,
+    period: Period,
+    scope: str,
+    district: str | None,
+    moment: dt.datetime,
+    *,
+    due_only: bool = False,
+) -> kept_figures.Figures:
+    """The period's figures as kept (``hotline.cases.kept_figures``): a past period's
+    computed once, a running period's renewed behind the page when older than the
+    configured refresh. Pages asking for the same figures at once wait for one computation."""
+    fresh = dt.timedelta(seconds=request.app.state.settings.figures_refresh_seconds)
+    engine = request.app.state.engine
+
+    def get() -> kept_figures.Figures:
+        return kept_figures.figures(
+            session,
+            scope,
+            period.start,
+            period.end,
+            district,
+            moment,
+            due_only=due_only,
+            fresh=fresh,
+            behind=request.app.state.refresher,
+            refresh=session_factory(engine),
+        )
+
+    key = kept_figures.snapshot_key(scope, period.start, period.end, district, due_only)
+    cache: SharedCache = request.app.state.shared_cache
+    return cache.get(("figures", key), min(1.0, fresh.total_seconds()), get)
 
 
 def _empty() -> Indicators:
@@ -146,7 +185,7 @@ def page(
             "period_name": lambda label: period_name(label, language(request)),
             "chart": _chart(data["rows"], translator(request)),
             "ranking": _ranking(data["rows"], translator(request)),
-            "trend": _trend(session, data, period, translator(request), language(request)),
+            "trend": _trend(request, session, data, period, translator(request), language(request)),
         },
         session=session,
         current=current,
@@ -200,7 +239,12 @@ def _ranking(rows: list[dict[str, Any]], t: Any) -> dict[str, Any] | None:
 
 
 def _trend(
-    session: Session, data: dict[str, Any], period: Period, t: Any, lang: str
+    request: Request,
+    session: Session,
+    data: dict[str, Any],
+    period: Period,
+    t: Any,
+    lang: str,
 ) -> dict[str, Any] | None:
     """The on-time rate of the busiest keys over this period and the ones before, each
     judged as its own page judges it (jobs due in it, up to its end or now)."""
@@ -214,7 +258,9 @@ def _trend(
         periods.insert(0, periods[0].previous())
     moment = now()
     figures = [
-        compute(session, data["scope"], p.start, p.cut(moment), data["district"], due_only=True)
+        period_figures(
+            request, session, p, data["scope"], data["district"], moment, due_only=True
+        ).rows
         for p in periods
     ]
     return {

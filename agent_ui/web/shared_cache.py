@@ -8,13 +8,16 @@ lock per key), and the result serves everyone for ``ttl`` seconds. Per process, 
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class SharedCache:
@@ -49,3 +52,29 @@ class SharedCache:
         with self._guard:
             entry = self._entries.get(key)
         return entry if entry is not None and entry[0] > time.monotonic() else None
+
+
+class Refresher:
+    """Renews figures behind the pages: one worker thread, at most one refresh per key
+    queued or running, so a hundred loads of a stale page start one computation."""
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="refresh")
+        self._pending: set[Hashable] = set()
+        self._guard = threading.Lock()
+
+    def __call__(self, key: Hashable, job: Callable[[], None]) -> None:
+        with self._guard:
+            if key in self._pending:
+                return
+            self._pending.add(key)
+        self._pool.submit(self._run, key, job)
+
+    def _run(self, key: Hashable, job: Callable[[], None]) -> None:
+        try:
+            job()
+        except Exception:  # a failed refresh leaves the kept figures; the next load retries
+            log.exception("refreshing %s failed", key)
+        finally:
+            with self._guard:
+                self._pending.discard(key)

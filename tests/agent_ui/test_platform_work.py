@@ -7,11 +7,13 @@ import csv
 import datetime as dt
 import io
 import re
+import time
 from typing import Any
 
 import openpyxl
 from sqlalchemy import Engine, select
 
+from agent_ui.pages import evaluation
 from hotline.cases.calendar import load_calendar
 from hotline.cases.joint import assign_joint
 from hotline.cases.service import Actor, NewCase, create_case, request_extension, transition
@@ -233,6 +235,38 @@ def test_evaluation_in_scope(api: Any, loaded_engine: Engine) -> None:
     api.client.cookies.clear()
     sign_in(api.client, "unit_dc_sanitation")
     assert api.client.get("/supervisor/evaluation").status_code == 403
+
+
+def test_evaluation_figures_are_kept_and_renewed_behind_the_page(
+    api: Any, loaded_engine: Engine, monkeypatch: Any
+) -> None:
+    """A running month's figures are kept for the refresh time (the page says to when they
+    run); older, the page is served them at once while one refresh renews them behind it."""
+    world(loaded_engine)
+    sign_in(api.client, "dc_super")
+    moment = evaluation.now()
+    monkeypatch.setattr(evaluation, "now", lambda: moment)
+    first = api.client.get("/supervisor/evaluation.json").json()
+    registered = first["rows"][0]["registered"]
+    with transaction(loaded_engine) as session:
+        create_case(
+            session,
+            AGENT,
+            NewCase(source="phone", kind="event", class_code="0102", district_code="110101"),
+            "later",
+        )
+    monkeypatch.setattr(evaluation, "now", lambda: moment + dt.timedelta(minutes=4))
+    kept = api.client.get("/supervisor/evaluation.json").json()
+    assert kept["rows"][0]["registered"] == registered and kept["to"] == first["to"]
+    monkeypatch.setattr(evaluation, "now", lambda: moment + dt.timedelta(minutes=10))
+    renewed = kept
+    for _ in range(100):  # served at once, renewed behind the page: bounded wait for it
+        renewed = api.client.get("/supervisor/evaluation.json").json()
+        if renewed["rows"][0]["registered"] == registered + 1:
+            break
+        time.sleep(0.1)
+    assert renewed["rows"][0]["registered"] == registered + 1
+    assert renewed["to"] > first["to"]
 
 
 def test_the_city_sees_every_district(api: Any, loaded_engine: Engine) -> None:

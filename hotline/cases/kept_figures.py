@@ -1,0 +1,138 @@
+"""A period's evaluation figures, computed once and kept (table ``indicator_snapshots``).
+
+At a city's volume (a million cases) folding a month of history takes seconds, and the
+evaluation page asks for eight periods at once (this one, the one before, the trend), the
+monthly report for three scopes of two. So:
+
+* a **past** period's figures are computed at the first request after it ended and kept for
+  good: history rows are written at the moment they happen, so nothing can be added before a
+  cut that has passed (``forget`` drops them all, for the demo history, which writes the past);
+* a **running** period's figures are kept for ``fresh`` seconds and say where they stop (the
+  page prints "to 09:35"). Older than that but younger than ``stale``, they are served while
+  one refresh runs behind the page (``behind``); older still, or none, the page waits.
+
+A past period's figures use the cases as they were when computed (a unit renamed, a case
+moved to another unit afterwards): the seed's assessment is published once, as here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import delete
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from hotline.cases.indicators import Indicators, compute
+from hotline.models import IndicatorSnapshot
+
+FRESH = dt.timedelta(minutes=5)
+STALE = dt.timedelta(hours=2)
+Behind = Callable[[str, Callable[[], None]], None]  # runs a refresh after the page, once per key
+
+
+@dataclass(frozen=True)
+class Figures:
+    rows: dict[str, Indicators]  # per scope key, as ``indicators.compute`` returns them
+    cut: dt.datetime  # where they stop: the period's end, or the moment they were computed
+    final: bool  # the period is over: these figures will not change
+
+
+def figures(
+    session: Session,
+    scope: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    district: str | None,
+    now: dt.datetime,
+    *,
+    due_only: bool = False,
+    fresh: dt.timedelta = FRESH,
+    stale: dt.timedelta = STALE,
+    behind: Behind | None = None,
+    refresh: Callable[[], Session] | None = None,
+) -> Figures:
+    """The figures of [start, end) for ``scope`` (and ``district``'s cases only), kept or
+    computed now. ``behind`` and ``refresh`` (a new session for the refresh's own
+    transaction) let a page be served slightly stale figures while they are renewed."""
+    key = snapshot_key(scope, start, end, district, due_only)
+    kept = session.get(IndicatorSnapshot, key)
+    final = end <= now
+    cut = _aware(kept.cut) if kept is not None else None
+    if kept is not None and cut is not None and cut <= now:
+        if final and cut >= end:
+            return _figures(kept, True)
+        if not final and now - cut <= fresh:
+            return _figures(kept, False)
+        if not final and now - cut <= stale and behind is not None and refresh is not None:
+            make = refresh
+
+            def renew() -> None:
+                with make() as other, other.begin():
+                    _compute_and_keep(other, key, scope, start, end, district, due_only)
+
+            behind(key, renew)
+            return _figures(kept, False)
+    return _compute_and_keep(session, key, scope, start, end, district, due_only, now)
+
+
+def forget(session: Session) -> None:
+    """Drop every kept figure (after history was written into the past)."""
+    session.execute(delete(IndicatorSnapshot))
+
+
+def snapshot_key(
+    scope: str, start: dt.datetime, end: dt.datetime, district: str | None, due_only: bool
+) -> str:
+    return "|".join(
+        (
+            scope,
+            district or "*",
+            start.astimezone(dt.UTC).strftime("%Y%m%dT%H%M"),
+            end.astimezone(dt.UTC).strftime("%Y%m%dT%H%M"),
+            "due" if due_only else "all",
+        )
+    )
+
+
+def _compute_and_keep(
+    session: Session,
+    key: str,
+    scope: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    district: str | None,
+    due_only: bool,
+    now: dt.datetime | None = None,
+) -> Figures:
+    moment = now or dt.datetime.now(dt.UTC)
+    cut = min(end, max(moment, start))
+    rows = compute(session, scope, start, cut, district, due_only=due_only)
+    values = {
+        "key": key,
+        "cut": cut,
+        "computed_at": moment,
+        "figures": {k: dataclasses.asdict(v) for k, v in rows.items()},
+    }
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(IndicatorSnapshot).values(**values)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[IndicatorSnapshot.key],
+            set_={name: statement.excluded[name] for name in ("cut", "computed_at", "figures")},
+        )
+    )
+    return Figures(rows, cut, end <= moment)
+
+
+def _figures(kept: IndicatorSnapshot, final: bool) -> Figures:
+    rows = {k: Indicators(**v) for k, v in kept.figures.items()}
+    return Figures(rows, _aware(kept.cut), final)
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    """SQLite gives timestamps back without their zone; they are stored in UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)

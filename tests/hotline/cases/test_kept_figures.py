@@ -1,0 +1,124 @@
+"""Kept figures on both databases, on a controlled clock: a past period's are computed once
+and kept for good; a running period's are kept while fresh, served stale while one refresh
+runs behind the page, and computed while the page waits when older still."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from hotline.cases import kept_figures
+from hotline.cases.indicators import compute
+from hotline.db import session_factory, transaction
+from hotline.models import IndicatorSnapshot
+from tests.hotline.cases.test_indicators import END, START, Script, at, month
+
+DECEMBER_END = dt.datetime(2027, 1, 1, tzinfo=dt.UTC)
+
+
+def _no_computing(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("computed again")
+
+    monkeypatch.setattr(kept_figures, "compute", refuse)
+
+
+def test_a_past_period_is_computed_once_and_kept(
+    loaded_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with transaction(loaded_engine) as session:
+        month(session)
+    now = at(2, 12, month=12)
+    with transaction(loaded_engine) as session:
+        first = kept_figures.figures(session, "unit", START, END, None, now)
+        assert first.final and first.cut == END
+        assert first.rows == compute(session, "unit", START, END)
+    _no_computing(monkeypatch)
+    with transaction(loaded_engine) as session:
+        again = kept_figures.figures(session, "unit", START, END, None, now + dt.timedelta(days=40))
+    assert again.rows == first.rows and again.final
+    with transaction(loaded_engine) as session:
+        assert session.scalar(select(func.count()).select_from(IndicatorSnapshot)) == 1
+        kept_figures.forget(session)
+    with transaction(loaded_engine) as session:
+        assert session.scalar(select(func.count()).select_from(IndicatorSnapshot)) == 0
+
+
+def test_each_scope_district_and_kind_is_kept_apart(loaded_engine: Engine) -> None:
+    with transaction(loaded_engine) as session:
+        month(session)
+    now = at(2, 12, month=12)
+    with transaction(loaded_engine) as session:
+        for scope in ("city", "district", "unit", "class"):
+            for district in (None, "110101", "110102"):
+                got = kept_figures.figures(session, scope, START, END, district, now)
+                assert got.rows == compute(session, scope, START, END, district)
+                due = kept_figures.figures(session, scope, START, END, district, now, due_only=True)
+                assert due.rows == compute(session, scope, START, END, district, due_only=True)
+
+
+def test_a_running_period_is_renewed_when_no_longer_fresh(
+    loaded_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    december = at(1, 0, month=12)
+    with transaction(loaded_engine) as session:
+        month(session)
+    refreshes: list[tuple[object, Callable[[], None]]] = []
+
+    def behind(key: object, job: Callable[[], None]) -> None:
+        refreshes.append((key, job))
+
+    def ask(session: Session, now: dt.datetime) -> kept_figures.Figures:
+        return kept_figures.figures(
+            session,
+            "city",
+            december,
+            DECEMBER_END,
+            None,
+            now,
+            fresh=dt.timedelta(minutes=5),
+            stale=dt.timedelta(hours=2),
+            behind=behind,
+            refresh=session_factory(loaded_engine),
+        )
+
+    nine = at(2, 9, month=12)
+    with transaction(loaded_engine) as session:
+        first = ask(session, nine)
+    assert not first.final and first.cut == nine
+    # Work done after nine o'clock: a new case is registered in December.
+    with transaction(loaded_engine) as session:
+        script = Script(session)
+        script.count = 100  # keys apart from the month's cases
+        script.new(nine + dt.timedelta(minutes=1))
+    # Fresh for five minutes: the same figures, to nine o'clock, nothing computed.
+    with monkeypatch.context() as patched:
+        _no_computing(patched)
+        with transaction(loaded_engine) as session:
+            kept = ask(session, nine + dt.timedelta(minutes=4))
+    assert kept.rows == first.rows and kept.cut == nine and not refreshes
+    # Ten minutes on: still served at once, and one refresh is asked for behind the page.
+    with transaction(loaded_engine) as session:
+        stale = ask(session, nine + dt.timedelta(minutes=10))
+    assert stale.rows == first.rows and len(refreshes) == 1
+    refreshes[0][1]()  # the refresh computes to the real now: the new case counts
+    with transaction(loaded_engine) as session:
+        row = session.get(IndicatorSnapshot, refreshes[0][0])
+        assert row is not None
+        assert row.figures["city"]["registered"] == first.rows["city"].registered + 1
+    # Hours later the kept figures are too old to be shown: computed while the page waits.
+    later = nine + dt.timedelta(hours=3)
+    with transaction(loaded_engine) as session:
+        session.execute(
+            IndicatorSnapshot.__table__.update().values(cut=nine)  # as if never refreshed
+        )
+    with transaction(loaded_engine) as session:
+        waited = ask(session, later)
+    assert waited.cut == later and waited.rows["city"].registered == (
+        first.rows["city"].registered + 1
+    )
+    assert len(refreshes) == 1
