@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Header, Request, Response
 from pydantic import BaseModel, Field, field_validator
+from sqlalchemy import select
+from sqlalchemy.orm import object_session
 
 from agent_ui.web.deps import DbSession, TokenActor
 from hotline.cases import queries
@@ -80,6 +82,9 @@ class CaseOut(BaseModel):
     due_at: dt.datetime | None
     overdue: bool
     solved: bool | None
+    duplicate_of: str | None = Field(
+        default=None, description="the number of the case this report repeats (重复件)"
+    )
     created_at: dt.datetime
     updated_at: dt.datetime
     actions: list[str]
@@ -117,10 +122,19 @@ def case_out(case: Case, role: str) -> CaseOut:
         due_at=case.due_at,
         overdue=case.overdue_at is not None,
         solved=case.solved,
+        duplicate_of=_original_number(case),
         created_at=case.created_at,
         updated_at=case.updated_at,
         actions=actions_for(case.state, role),
     )
+
+
+def _original_number(case: Case) -> str | None:
+    """The number of the case ``case`` is a duplicate of (few cases are: one small read)."""
+    session = object_session(case)
+    if case.duplicate_of is None or session is None:
+        return None
+    return session.scalar(select(Case.number).where(Case.id == case.duplicate_of))
 
 
 @router.post("", status_code=201, response_model=CaseOut)

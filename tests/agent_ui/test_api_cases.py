@@ -233,6 +233,12 @@ def test_duplicate_takes_a_case_number_in_scope(api: Any) -> None:
     )
     done = act(api, api.system, second, "mark_duplicate", 1, duplicate_of=first)
     assert done.status_code == 200 and done.json()["state"] == "duplicate"
+    # Both ways of making a duplicate say which case it repeats; the original says nothing.
+    assert done.json()["duplicate_of"] == first
+    linked = post_case(api, RUBBISH | {"duplicate_of": first}, "dup-4").json()
+    assert (linked["state"], linked["duplicate_of"]) == ("duplicate", first)
+    original = api.client.get(f"/api/v1/cases/{first}", headers=api.system).json()
+    assert original["duplicate_of"] is None
 
 
 def test_times_carry_their_zone(api: Any) -> None:
