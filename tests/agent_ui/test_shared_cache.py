@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from agent_ui.web.shared_cache import SharedCache
+from agent_ui.web.shared_cache import Refresher, SharedCache
 
 
 def test_many_askers_one_computation() -> None:
@@ -36,3 +36,39 @@ def test_expires_and_stays_bounded() -> None:
     for key in "bcd":
         cache.get(key, 60, lambda: 0)
     assert cache.get("a", 60, lambda: 4) == 4  # pushed out by newer keys
+
+
+def test_a_refresh_behind_the_pages_runs_once_per_key() -> None:
+    refresher = Refresher()
+    started, release = threading.Event(), threading.Event()
+    runs: list[str] = []
+
+    def slow(name: str) -> None:
+        runs.append(name)
+        started.set()
+        release.wait(5)
+
+    for _ in range(50):  # fifty loads of a stale page while its refresh runs
+        refresher("month", lambda: slow("month"))
+    assert started.wait(5)
+    refresher("year", lambda: slow("year"))  # another figure queues behind it
+    release.set()
+    failing = threading.Event()
+
+    def broken() -> None:
+        failing.set()
+        raise RuntimeError("database gone")
+
+    refresher("broken", broken)
+    for _ in range(100):  # bounded wait for the single worker to drain its queue
+        if failing.is_set() and "year" in runs:
+            break
+        time.sleep(0.05)
+    assert runs == ["month", "year"]
+    for _ in range(100):  # a failed refresh frees its key: the next stale load asks again
+        if not refresher._pending:
+            break
+        time.sleep(0.05)
+    again = threading.Event()
+    refresher("broken", again.set)
+    assert again.wait(5)
