@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import uvicorn
 from sqlalchemy import Engine
@@ -36,6 +37,7 @@ from agi.queues import QueueMonitor, merged_snapshot
 from agi.server import MAX_WAITING, FastAgiServer, raise_open_files_limit
 from hotline.calls.records import CallRecords
 from hotline.calls.tracker import CallTracker, track_while_leader
+from hotline.cases import kept_figures
 from hotline.cases.outbox import OutboxDeliverer
 from hotline.cases.overdue import run_scheduler
 from hotline.db import make_engine
@@ -212,11 +214,20 @@ def _instance_name() -> str:
 
 
 def _background_jobs(settings: Settings, engine: Engine) -> list[asyncio.Task[None]]:
-    """The overdue scheduler (on one instance at a time, by lease) and webhook delivery."""
+    """The overdue scheduler and the renewal of the evaluation's kept figures (each on one
+    instance at a time, by lease) and webhook delivery."""
     holder = _instance_name()
     grace = dt.timedelta(hours=settings.escalation_grace_hours)
     interval = settings.scheduler_interval_seconds
     jobs = [supervise("overdue scheduler", lambda: run_scheduler(engine, holder, grace, interval))]
+    if settings.figures_refresh_seconds > 0:
+        zone, every = ZoneInfo(settings.timezone), settings.figures_refresh_seconds
+        jobs.append(
+            supervise(
+                "figures renewal",
+                lambda: kept_figures.keep_renewing(engine, holder, zone, every),
+            )
+        )
     if settings.webhook_url:
         deliverer = OutboxDeliverer(
             engine, settings.webhook_url, settings.webhook_secret.get_secret_value()

@@ -10,6 +10,8 @@ monthly report for three scopes of two. So:
 * a **running** period's figures are kept for ``fresh`` seconds and say where they stop (the
   page prints "to 09:35"). Older than that but younger than ``stale``, they are served while
   one refresh runs behind the page (``behind``); older still, or none, the page waits.
+  ``keep_renewing`` renews the figures the pages open on every ``fresh`` seconds, so that
+  the first page of the morning does not wait either.
 
 A past period's figures use the cases as they were when computed (a unit renamed, a case
 moved to another unit afterwards): the seed's assessment is published once, as here.
@@ -17,20 +19,29 @@ moved to another unit afterwards): the seed's assessment is published once, as h
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
+import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete
+from sqlalchemy import Engine, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from hotline.cases.indicators import Indicators, compute
-from hotline.models import IndicatorSnapshot
+from hotline.cases.indicators import SCOPES, Indicators, compute
+from hotline.db import transaction
+from hotline.faults import FaultLog
+from hotline.lease import acquire
+from hotline.models import Area, IndicatorSnapshot, utcnow
+from hotline.periods import current
 
 FRESH = dt.timedelta(minutes=5)
 STALE = dt.timedelta(hours=2)
+log = logging.getLogger("hotline.figures")
 Behind = Callable[[str, Callable[[], None]], None]  # runs a refresh after the page, once per key
 
 
@@ -77,6 +88,68 @@ def figures(
             behind(key, renew)
             return _figures(kept, False)
     return _compute_and_keep(session, key, scope, start, end, district, due_only, now)
+
+
+def default_views(districts: list[str]) -> list[tuple[str, str | None, bool]]:
+    """(scope, district, due_only) of the figures the pages open on: the city's staff and
+    the public see the city by every scope, a district's staff their district; the trend
+    needs the due jobs' figures of each."""
+    views: list[tuple[str, str | None, bool]] = [
+        (scope, None, due_only) for scope in SCOPES for due_only in (False, True)
+    ]
+    views += [("district", code, due_only) for code in districts for due_only in (False, True)]
+    return views
+
+
+def renew_running(engine: Engine, zone: ZoneInfo, now: dt.datetime) -> int:
+    """Compute and keep this month's figures of the default views (and the month before's,
+    once); each in a transaction of its own. Returns how many were computed."""
+    with transaction(engine) as session:
+        districts = list(
+            session.scalars(select(Area.code).where(Area.level == "district").order_by(Area.code))
+        )
+    month = current("month", zone, now)
+    done = 0
+    for period in (month, month.previous()):
+        for scope, district, due_only in default_views(districts):
+            with transaction(engine) as session:
+                before = session.get(
+                    IndicatorSnapshot,
+                    snapshot_key(scope, period.start, period.end, district, due_only),
+                )
+                final = period.end <= now
+                if final and before is not None and _aware(before.cut) >= period.end:
+                    continue  # a past month's figures are kept for good
+                figures(
+                    session,
+                    scope,
+                    period.start,
+                    period.end,
+                    district,
+                    now,
+                    due_only=due_only,
+                    fresh=dt.timedelta(0),
+                )
+                done += 1
+    return done
+
+
+async def keep_renewing(engine: Engine, holder: str, zone: ZoneInfo, interval: float) -> None:
+    """Renew the default views' figures every ``interval`` seconds, on the one instance
+    that holds the lease, so that even the first page of the morning finds them kept."""
+    faults = FaultLog(log, level=logging.WARNING)
+    while True:
+        try:
+            now = utcnow()
+            ttl = dt.timedelta(seconds=interval * 3)
+            if await asyncio.to_thread(acquire, engine, "figures-renewal", holder, ttl, now):
+                began = time.monotonic()
+                done = await asyncio.to_thread(renew_running, engine, zone, now)
+                log.info("renewed %d kept figures in %.1f s", done, time.monotonic() - began)
+            faults.ok("pass", "figures are renewed again")
+        except Exception:
+            faults.fault("pass", "renewing the kept figures failed", exc_info=True)
+        await asyncio.sleep(interval)
 
 
 def forget(session: Session) -> None:

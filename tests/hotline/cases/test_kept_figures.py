@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session
 from hotline.cases import kept_figures
 from hotline.cases.indicators import compute
 from hotline.db import session_factory, transaction
-from hotline.models import IndicatorSnapshot
+from hotline.models import Area, IndicatorSnapshot
 from tests.hotline.cases.test_indicators import END, START, Script, at, month
 
 DECEMBER_END = dt.datetime(2027, 1, 1, tzinfo=dt.UTC)
@@ -122,3 +123,30 @@ def test_a_running_period_is_renewed_when_no_longer_fresh(
         first.rows["city"].registered + 1
     )
     assert len(refreshes) == 1
+
+
+def test_the_pages_default_figures_are_renewed_ahead_of_them(
+    loaded_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The renewal job keeps this month's figures of every view a page opens on, and the
+    month before's once: the first page of the morning computes nothing."""
+    with transaction(loaded_engine) as session:
+        month(session)
+    zone = ZoneInfo("UTC")  # month bounds as the hand count's
+    now = at(2, 12, month=12)
+    with transaction(loaded_engine) as session:
+        districts = session.scalars(select(Area.code).where(Area.level == "district")).all()
+    views = kept_figures.default_views(list(districts))
+    assert ("district", "110101", False) in views and ("unit", None, True) in views
+    assert kept_figures.renew_running(loaded_engine, zone, now) == 2 * len(views)
+    later = now + dt.timedelta(minutes=5)
+    assert kept_figures.renew_running(loaded_engine, zone, later) == len(views)  # November kept
+    _no_computing(monkeypatch)
+    with transaction(loaded_engine) as session:
+        for scope, district, due_only in views:
+            for start, end in ((START, END), (at(1, 0, month=12), DECEMBER_END)):
+                got = kept_figures.figures(
+                    session, scope, start, end, district, later + dt.timedelta(minutes=1),
+                    due_only=due_only,
+                )  # fmt: skip
+                assert got.cut == (END if end == END else later)
