@@ -90,41 +90,42 @@ def figures(
     return _compute_and_keep(session, key, scope, start, end, district, due_only, now)
 
 
-def default_views(districts: list[str]) -> list[tuple[str, str | None, bool]]:
-    """(scope, district, due_only) of the figures the pages open on: the city's staff and
-    the public see the city by every scope, a district's staff their district; the trend
-    needs the due jobs' figures of each."""
-    views: list[tuple[str, str | None, bool]] = [
-        (scope, None, due_only) for scope in SCOPES for due_only in (False, True)
+def default_views(districts: list[str]) -> list[tuple[str, str, str | None, bool]]:
+    """(kind of period, scope, district, due_only) of the figures the pages open on: the
+    city's staff and the public see the month's city by every scope, a district's staff
+    their district; the year (the seed's year-end assessment) by district; the trend needs
+    the due jobs' figures of each."""
+    both = (False, True)
+    views: list[tuple[str, str, str | None, bool]] = [
+        ("month", scope, None, due_only) for scope in SCOPES for due_only in both
     ]
-    views += [("district", code, due_only) for code in districts for due_only in (False, True)]
+    views += [("month", "district", code, due_only) for code in districts for due_only in both]
+    views += [("year", "district", None, due_only) for due_only in both]
     return views
 
 
 def renew_running(engine: Engine, zone: ZoneInfo, now: dt.datetime) -> int:
-    """Compute and keep this month's figures of the default views (and the month before's,
-    once); each in a transaction of its own. Returns how many were computed."""
+    """Compute and keep the default views' figures of the running month and year (and the
+    month before's, once); each in a transaction of its own. Returns how many were computed."""
     with transaction(engine) as session:
         districts = list(
             session.scalars(select(Area.code).where(Area.level == "district").order_by(Area.code))
         )
-    month = current("month", zone, now)
     done = 0
-    for period in (month, month.previous()):
-        for scope, district, due_only in default_views(districts):
+    for kind, scope, district, due_only in default_views(districts):
+        period = current(kind, zone, now)
+        for chosen in (period, period.previous()) if kind == "month" else (period,):
+            key = snapshot_key(scope, chosen.start, chosen.end, district, due_only)
             with transaction(engine) as session:
-                before = session.get(
-                    IndicatorSnapshot,
-                    snapshot_key(scope, period.start, period.end, district, due_only),
-                )
-                final = period.end <= now
-                if final and before is not None and _aware(before.cut) >= period.end:
+                before = session.get(IndicatorSnapshot, key)
+                final = chosen.end <= now
+                if final and before is not None and _aware(before.cut) >= chosen.end:
                     continue  # a past month's figures are kept for good
                 figures(
                     session,
                     scope,
-                    period.start,
-                    period.end,
+                    chosen.start,
+                    chosen.end,
                     district,
                     now,
                     due_only=due_only,

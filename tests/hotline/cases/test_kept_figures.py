@@ -137,14 +137,23 @@ def test_the_pages_default_figures_are_renewed_ahead_of_them(
     with transaction(loaded_engine) as session:
         districts = session.scalars(select(Area.code).where(Area.level == "district")).all()
     views = kept_figures.default_views(list(districts))
-    assert ("district", "110101", False) in views and ("unit", None, True) in views
-    assert kept_figures.renew_running(loaded_engine, zone, now) == 2 * len(views)
+    assert ("month", "district", "110101", False) in views and (
+        "month",
+        "unit",
+        None,
+        True,
+    ) in views
+    months = sum(1 for kind, *_ in views if kind == "month")
+    years = len(views) - months
+    assert kept_figures.renew_running(loaded_engine, zone, now) == 2 * months + years
     later = now + dt.timedelta(minutes=5)
     assert kept_figures.renew_running(loaded_engine, zone, later) == len(views)  # November kept
     _no_computing(monkeypatch)
+    year = (dt.datetime(2026, 1, 1, tzinfo=dt.UTC), DECEMBER_END)
+    december = (at(1, 0, month=12), DECEMBER_END)
     with transaction(loaded_engine) as session:
-        for scope, district, due_only in views:
-            for start, end in ((START, END), (at(1, 0, month=12), DECEMBER_END)):
+        for kind, scope, district, due_only in views:
+            for start, end in ((START, END), december) if kind == "month" else (year,):
                 got = kept_figures.figures(
                     session, scope, start, end, district, later + dt.timedelta(minutes=1),
                     due_only=due_only,
