@@ -1,6 +1,7 @@
 """indicator snapshots: a period's evaluation figures computed once and kept (a past
 period's for good, a running period's for a few minutes), so that the evaluation, the
-monthly report and their trends do not fold a million cases on every page load
+monthly report and their trends do not fold a million cases on every page load; an index
+of the open cases for the city's overview
 
 Revision ID: 0021
 Revises: 0020
@@ -26,7 +27,16 @@ def upgrade() -> None:
         sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("figures", sa.JSON(), nullable=False),
     )
+    open_case = sa.text("state NOT IN ('closed', 'invalid', 'duplicate')")
+    op.create_index(
+        "ix_cases_open",
+        "cases",
+        ["district_code", "state"],
+        sqlite_where=open_case,
+        postgresql_where=open_case,
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_cases_open", table_name="cases")
     op.drop_table("indicator_snapshots")

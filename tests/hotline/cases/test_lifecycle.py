@@ -4,6 +4,7 @@ one is refused with a stable error id."""
 from __future__ import annotations
 
 import itertools
+import re
 
 import pytest
 
@@ -14,7 +15,7 @@ from hotline.cases.lifecycle import (
     actions_for,
     check_transition,
 )
-from hotline.models import CASE_STATES
+from hotline.models import CASE_STATES, OPEN_CASE
 from hotline.roles import ROLES
 
 FULL = {
@@ -113,3 +114,9 @@ def test_admins_and_units_cannot_run_the_platform() -> None:
     assert actions_for("received", "admin") == []
     assert actions_for("received", "unit") == []
     assert actions_for("dispatched", "unit") == ["accept", "return"]
+
+
+def test_the_open_cases_index_names_the_final_states() -> None:
+    """The partial index of the open cases (models.OPEN_CASE) excludes exactly the final
+    states: a new final state would otherwise be counted open by the city's overview."""
+    assert set(re.findall(r"'(\w+)'", OPEN_CASE)) == FINAL_STATES
