@@ -16,11 +16,11 @@ history the services write copied in bulk to a city's volume (``hotline.demo_bul
 For each page: a first load alone (reported beside: the evaluation's figures are computed
 then and kept, ``hotline/cases/kept_figures.py``; none are kept when the run starts), then
 ``--users`` signed-in clients (one per user, the role the page is for) load it together,
-``--rounds`` times; p50 and p95 of the load times, from the client (a page whose first load
-alone takes over 5 s is not repeated: that one load is reported). ``--only TEXT`` measures
-the pages whose name holds TEXT. The RSS of
-``hotline serve`` (and its web process) before and after. Exits non-zero when a page's p95
-on the large history is over the goal (200 ms).
+``--rounds`` times; p50 and p95 of the load times, from the client. A page whose first load
+alone takes over 5 s is loaded once more alone; if that too takes over 5 s, it is the answer
+(20 at once would take minutes). ``--only TEXT`` measures the pages whose name holds TEXT.
+The RSS of ``hotline serve`` (and its web process) before and after. Exits non-zero when a
+page's p95 on the large history is over the goal (200 ms).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ from hotline.models import Case  # noqa: E402
 from hotline.testing.web import log_in  # noqa: E402
 
 GOAL_MS = 200.0
-SLOW_MS = 5000.0  # a page slower than this alone is measured once, not by 20 users at once
+SLOW_MS = 5000.0  # a page slower than this twice alone is not loaded by 20 users at once
 PASSWORDS = {
     "dc_agent": "agent-demo-123",
     "dc_dispatcher": "dispatch-demo-123",
@@ -188,10 +188,13 @@ async def measure(
             first, status = await one(0, who, path)
             times: list[float] = []
             bad = int(status >= 400)
-            if first > SLOW_MS:  # 20 at once would take minutes: its single load is the answer
-                results[what] = ([first], bad, first)
-                print(f"  {what}: one load {first:.0f} ms, not repeated", flush=True)
-                continue
+            if first > SLOW_MS:  # kept figures make the second load fast; a slow one is not
+                second, status = await one(0, who, path)
+                bad += int(status >= 400)
+                if second > SLOW_MS:  # 20 at once would take minutes: its load is the answer
+                    results[what] = ([second], bad, first)
+                    print(f"  {what}: a second load {second:.0f} ms, not repeated", flush=True)
+                    continue
             for _ in range(rounds):
                 done = await asyncio.gather(*(one(s, who, path) for s in range(users)))
                 times += [t for t, _ in done]
