@@ -86,6 +86,7 @@ def city_json(request: Request, current: Current, session: DbSession) -> list[di
 
 WORST = 5  # districts and units named in the report
 MAJOR_DAYS = 30  # a case on the ledger this long is a major problem for the report
+MAJOR_SHOWN = 50  # the longest on the ledger, on the printed page; the workbook has them all
 
 
 def _report(request: Request, session: DbSession, month: str | None) -> dict[str, Any]:
@@ -124,7 +125,7 @@ def report_page(
     return render(
         request,
         "supervisor/city_report.html",
-        {**_report(request, session, month), "major_days": MAJOR_DAYS},
+        {**_report(request, session, month), "major_days": MAJOR_DAYS, "major_shown": MAJOR_SHOWN},
         session=session,
         current=current,
     )

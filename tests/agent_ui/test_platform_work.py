@@ -13,7 +13,7 @@ from typing import Any
 import openpyxl
 from sqlalchemy import Engine, select
 
-from agent_ui.pages import evaluation
+from agent_ui.pages import city, evaluation
 from hotline.cases.calendar import load_calendar
 from hotline.cases.joint import assign_joint
 from hotline.cases.service import Actor, NewCase, create_case, request_extension, transition
@@ -290,7 +290,9 @@ def test_the_city_sees_every_district(api: Any, loaded_engine: Engine) -> None:
     assert 'href="/supervisor/city"' not in api.client.get("/supervisor/ledger").text
 
 
-def test_the_monthly_report_for_the_municipal_government(api: Any, loaded_engine: Engine) -> None:
+def test_the_monthly_report_for_the_municipal_government(
+    api: Any, loaded_engine: Engine, monkeypatch: Any
+) -> None:
     """The month's figures, the rankings and the major cases on the ledger; printable, Excel."""
     load_demo_users(loaded_engine)
     long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=40)
@@ -316,6 +318,10 @@ def test_the_monthly_report_for_the_municipal_government(api: Any, loaded_engine
     assert [s.title for s in book.worksheets][-1] == "重大挂账问题"
     assert book.worksheets[-1].cell(2, 1).value == old
     assert api.client.get("/supervisor/city/report", params={"month": "2026-13"}).status_code == 422
+    # A city with thousands on the ledger: the printed page lists the longest, says how many.
+    monkeypatch.setattr(city, "MAJOR_SHOWN", 0)
+    short = api.client.get("/supervisor/city/report").text
+    assert old not in short and "此处列出挂账最久的 0 件（共 1 件）" in short
     api.client.cookies.clear()
     sign_in(api.client, "dc_super")
     assert api.client.get("/supervisor/city/report").status_code == 403
