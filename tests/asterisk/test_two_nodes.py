@@ -8,8 +8,11 @@ city_agent (phone agent2001), ready in the city queue on both nodes."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -21,17 +24,18 @@ from agi.ami_protocol import Message
 from hotline import migrate
 from hotline.db import make_engine, transaction
 from hotline.demo import load_demo_users
-from hotline.models import Call
+from hotline.models import Call, CallEvent
 from hotline.refdata import load_reference_data
 from hotline.settings import PROJECT_ROOT
 from hotline.testing import pg
 from hotline.testing.cluster import Cluster, start_cluster, wait_until
 from hotline.testing.pbx import PbxUnavailable
-from hotline.testing.serve import Instance, app_environment, sign_in
+from hotline.testing.serve import Instance, ami_environment, app_environment, sign_in
 
 PG_ADMIN_URL = os.environ.get("HOTLINE_TEST_PG_URL", pg.DEFAULT_URL)
 AGENT, PASSWORD, PHONE = "city_agent", "agent-demo-123", "agent2001"
 NODES = ("node-a", "node-b")
+NODE_LOST = 20  # seconds a node may be unreachable before its open records are closed
 
 
 @dataclass
@@ -63,6 +67,7 @@ def two_nodes(pg_available: bool, tmp_path_factory: pytest.TempPathFactory) -> I
     try:
         for node in NODES:
             environment = app_environment(cluster.settings, url, cluster.agi_ports[node])
+            environment["HOTLINE_NODE_LOST_SECONDS"] = str(NODE_LOST)
             apps[node] = Instance(f"app-{node}", environment, work)
         for app in apps.values():
             app.wait_ready()
@@ -225,12 +230,15 @@ def test_an_agent_busy_on_one_node_is_not_rung_by_the_other(two_nodes: TwoNodes)
 
 def test_a_node_killed_mid_burst(two_nodes: TwoNodes) -> None:
     """kill -9 of node-a with calls on it: the next calls go to node-b, the agent (busy on
-    node-a, maybe) answers them there; the apps see node-a down; node-a started again is
-    back in the apps, its queues have the agent again, calls reach it; no record left open."""
+    node-a, maybe) answers them there; the apps see node-a down; while it stays away, the
+    records of its calls are closed as lost once NODE_LOST seconds have passed (and an
+    operator's close-node is refused for node-b, which is up); node-a started again is back
+    in the apps, its queues have the agent again, calls reach it; no record left open."""
     cluster = two_nodes.cluster
     before = [f"1380000082{i}" for i in range(4)]
     after = [f"1380000083{i}" for i in range(4)]
     back = [f"1380000084{i}" for i in range(2)]
+    killed_at: list[dt.datetime] = []
 
     async def scenario() -> None:
         await asyncio.to_thread(go_ready, two_nodes.apps["node-b"])
@@ -241,6 +249,7 @@ def test_a_node_killed_mid_burst(two_nodes: TwoNodes) -> None:
                 await asyncio.sleep(0.5)
             await heard.first("node-a", "QueueCallerJoin")
             cluster.kill_node("node-a")
+            killed_at.append(dt.datetime.now(dt.UTC))
             for caller in after:
                 await cluster.call(heard.world, caller, hold=120)
                 await asyncio.sleep(1)
@@ -249,6 +258,14 @@ def test_a_node_killed_mid_burst(two_nodes: TwoNodes) -> None:
             await wait_until(
                 lambda app=app: ami_connected(app).get("node-a") == 0, 60, "node-a marked down"
             )
+        refused = await asyncio.to_thread(close_node, two_nodes, "node-b")
+        assert refused.returncode == 1 and "node node-b answers" in refused.stderr, refused
+        # node-a stays away: the records of its calls are closed as lost after the grace
+        await wait_until(
+            lambda: not [c for c in open_calls(two_nodes.db_url) if c.node == "node-a"],
+            NODE_LOST + 60,
+            "node-a's records closed as lost",
+        )
         assert cluster.registered(PHONE)
         await asyncio.to_thread(cluster.start_node, "node-a")
         for app in two_nodes.apps.values():
@@ -273,6 +290,54 @@ def test_a_node_killed_mid_burst(two_nodes: TwoNodes) -> None:
     assert not open_calls(two_nodes.db_url)
     killed = [c for c in calls_of(two_nodes.db_url, before) if c.node == "node-a"]
     assert killed and all(c.ended_at is not None for c in killed)
+    lost = lost_steps(two_nodes.db_url)
+    assert lost and {c.outcome for c in killed if c.id in lost} == {"node_lost"}, lost
+    for call in killed:
+        if call.id not in lost:  # ended in the IVR as the node died (its AGI session cut)
+            assert call.outcome == "abandoned_ivr", (call.uniqueid, call.outcome)
+            continue
+        at, detail = lost[call.id]
+        assert detail["node"] == "node-a" and detail["by"] == "app", detail
+        # closed once the grace had passed, ended when the apps lost node-a
+        assert (at - killed_at[0]).total_seconds() >= NODE_LOST - 1, (at, killed_at)
+        assert call.ended_at is not None
+        assert abs((_utc(call.ended_at) - killed_at[0]).total_seconds()) < 5, call.ended_at
+
+
+def close_node(two: TwoNodes, node: str) -> subprocess.CompletedProcess[str]:
+    """``hotline calls close-node NODE`` as an operator runs it, with the apps' settings."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
+    environment |= {
+        "HOTLINE_DATABASE_URL": two.db_url,
+        "HOTLINE_AMI": ami_environment(two.cluster.settings.ami),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "hotline", "calls", "close-node", node],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=60,
+        check=False,
+    )
+
+
+def lost_steps(db_url: str) -> dict[int, tuple[dt.datetime, dict[str, str]]]:
+    """call id -> (when, detail) of the NodeLost steps in the calls' timelines."""
+    engine = make_engine(db_url)
+    try:
+        with transaction(engine) as session:
+            rows = session.execute(
+                select(CallEvent.call_id, CallEvent.at, CallEvent.detail).where(
+                    CallEvent.kind == "NodeLost"
+                )
+            ).all()
+            return {row.call_id: (_utc(row.at), row.detail) for row in rows}
+    finally:
+        engine.dispose()
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def _active(cluster: Cluster, node: str) -> bool:
