@@ -236,7 +236,7 @@ def start_cluster(
         sip_secret=SecretStr("test-sip-secret"),
         ami_permit=["127.0.0.0/255.0.0.0"],
         emergency_dial="Local/answer@test-emergency",
-        callback_dial="Local/{number}@test-citizen/n",
+        callback_dial="Local/{number}@test-citizen-long/n",  # on the line until staff hang up
         agent_interface="PJSIP/{endpoint}@proxy",
         agent_state_interface="Custom:agent-{username}",
         **overrides,

@@ -20,14 +20,17 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from agi.ami import AmiClient
 from agi.ami_protocol import Message
 from hotline import migrate
+from hotline.cases.service import Actor
 from hotline.db import make_engine, transaction
 from hotline.demo import load_demo_users
 from hotline.models import Call, CallEvent
 from hotline.refdata import load_reference_data
 from hotline.settings import PROJECT_ROOT
 from hotline.testing import pg
+from hotline.testing.cases import handled_case
 from hotline.testing.cluster import Cluster, start_cluster, wait_until
 from hotline.testing.pbx import PbxUnavailable
 from hotline.testing.serve import Instance, ami_environment, app_environment, sign_in
@@ -35,6 +38,7 @@ from hotline.testing.serve import Instance, ami_environment, app_environment, si
 PG_ADMIN_URL = os.environ.get("HOTLINE_TEST_PG_URL", pg.DEFAULT_URL)
 AGENT, PASSWORD, PHONE = "city_agent", "agent-demo-123", "agent2001"
 NODES = ("node-a", "node-b")
+CITY_AGENT = Actor(AGENT, "agent", "110000")
 NODE_LOST = 20  # seconds a node may be unreachable before its open records are closed
 
 
@@ -226,6 +230,73 @@ def test_an_agent_busy_on_one_node_is_not_rung_by_the_other(two_nodes: TwoNodes)
     calls = {c.caller_number: c for c in calls_of(two_nodes.db_url, [first, second])}
     assert calls[first].agent == calls[second].agent == AGENT
     assert calls[first].node != calls[second].node
+
+
+def test_an_agent_on_a_callback_is_rung_by_no_node(two_nodes: TwoNodes) -> None:
+    """A callback (回访) the agent places from a case page goes out through one node; while
+    it is up the agent's custom state is INUSE on both nodes, and the calls that come in
+    meanwhile (one per node) wait: neither node rings the agent until the callback is over."""
+    cluster = two_nodes.cluster
+    callers = ["13800000851", "13800000852"]
+    engine = make_engine(two_nodes.db_url)
+    try:
+        number = handled_case(engine, "two-nodes-callback", "13800000850", by=CITY_AGENT)
+    finally:
+        engine.dispose()
+
+    async def scenario() -> tuple[Message, list[Message]]:
+        await asyncio.to_thread(go_ready, two_nodes.apps["node-a"])
+        async with Listener(two_nodes) as heard:
+            cluster.phone_hold(25)  # the agent's phone stays on the callback 25 s
+            await asyncio.to_thread(call_back, two_nodes.apps["node-b"], number)
+            busy_on, _ = await heard.first(
+                None, "UserEvent", UserEvent="HotlineAgentBusy", State="INUSE"
+            )
+            for node in NODES:
+                await until_state(heard.clients[node], "INUSE")
+            cluster.phone_hold(2)
+            for caller in callers:
+                await cluster.call(heard.world, caller, hold=120)
+                await asyncio.sleep(1)
+            for caller in callers:
+                await heard.first(None, "QueueCallerJoin", CallerIDNum=caller)
+            _, over = await heard.first(
+                busy_on, "UserEvent", UserEvent="HotlineAgentBusy", State="NOT_INUSE"
+            )
+            for node in NODES:
+                await until_state(heard.clients[node], "NOT_INUSE")
+            await wait_until(lambda: ended(two_nodes.db_url, callers), 120, "end of the calls")
+            assert len(heard.seen("world", "UserEvent", UserEvent="TestPhoneRang")) == 3
+            return over, heard.seen(None, "AgentCalled", MemberName=AGENT)
+
+    over, rung = asyncio.run(scenario())
+    calls = calls_of(two_nodes.db_url, callers)
+    assert {c.node for c in calls} == set(NODES), [(c.caller_number, c.node) for c in calls]
+    assert all(c.agent == AGENT and c.connected_at is not None for c in calls)
+    # rung for the two calls only, each time once the callback was over (one machine's clock)
+    assert len(rung) == 2, rung
+    assert all(float(e.get("Timestamp")) >= float(over.get("Timestamp")) for e in rung)
+
+
+def call_back(app: Instance, number: str) -> None:
+    """The agent's 回访 button on the case's page."""
+    with httpx.Client(base_url=app.base, timeout=30) as client:
+        sign_in(client, AGENT, PASSWORD)
+        page = client.get(f"/cases/{number}")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert token is not None and "拨打回访电话" in page.text, page.text[:300]
+        placed = client.post(f"/cases/{number}/callback", data={"csrf_token": token[1]})
+        assert placed.status_code == 303, placed.text
+
+
+async def until_state(node: AmiClient, state: str, timeout: float = 15) -> None:
+    """The agent's custom device state on ``node`` becomes ``state``."""
+    variable = f"DEVICE_STATE(Custom:agent-{AGENT})"
+    seen = ""
+    async with asyncio.timeout(timeout):
+        while seen != state:
+            seen = (await node.action("Getvar", Variable=variable)).get("Value")
+            await asyncio.sleep(0.2)
 
 
 def test_a_node_killed_mid_burst(two_nodes: TwoNodes) -> None:
