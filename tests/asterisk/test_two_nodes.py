@@ -3,7 +3,8 @@
 phone registered once, with the proxy (hotline.testing.cluster).
 
 The calls come from the carrier (the world instance) through the proxy; the agent is
-city_agent (phone agent2001), ready in the city queue on both nodes."""
+city_agent (phone agent2001), ready in the city queue on both nodes; the kill test adds a
+second agent (city_agent_two, phone agent2009)."""
 
 from __future__ import annotations
 
@@ -34,9 +35,12 @@ from hotline.testing.cases import handled_case
 from hotline.testing.cluster import Cluster, start_cluster, wait_until
 from hotline.testing.pbx import PbxUnavailable
 from hotline.testing.serve import Instance, ami_environment, app_environment, sign_in
+from hotline.users import add_user
 
 PG_ADMIN_URL = os.environ.get("HOTLINE_TEST_PG_URL", pg.DEFAULT_URL)
 AGENT, PASSWORD, PHONE = "city_agent", "agent-demo-123", "agent2001"
+# A second agent of the city queue, with a phone of their own (the kill test's).
+AGENT2, PASSWORD2, PHONE2 = "city_agent_two", "agent-two-demo-123", "agent2009"
 NODES = ("node-a", "node-b")
 CITY_AGENT = Actor(AGENT, "agent", "110000")
 NODE_LOST = 20  # seconds a node may be unreachable before its open records are closed
@@ -58,9 +62,11 @@ def two_nodes(pg_available: bool, tmp_path_factory: pytest.TempPathFactory) -> I
     engine = make_engine(url)
     load_reference_data(engine, PROJECT_ROOT / "data" / "reference")
     load_demo_users(engine)
+    with transaction(engine) as session:
+        add_user(session, AGENT2, PASSWORD2, "agent", "110000", sip_endpoint=PHONE2)
     work = tmp_path_factory.mktemp("two-nodes")
     try:
-        cluster = start_cluster(work, engine, [PHONE])
+        cluster = start_cluster(work, engine, [PHONE, PHONE2])
     except PbxUnavailable as exc:
         engine.dispose()
         pg.drop_database(PG_ADMIN_URL, url.rsplit("/", 1)[1])
@@ -83,9 +89,9 @@ def two_nodes(pg_available: bool, tmp_path_factory: pytest.TempPathFactory) -> I
         pg.drop_database(PG_ADMIN_URL, url.rsplit("/", 1)[1])
 
 
-def go_ready(app: Instance) -> None:
+def go_ready(app: Instance, agent: str = AGENT, password: str = PASSWORD) -> None:
     with httpx.Client(base_url=app.base, timeout=30) as client:
-        csrf = sign_in(client, AGENT, PASSWORD)
+        csrf = sign_in(client, agent, password)
         done = client.post("/agent/state", json={"state": "ready"}, headers={"X-CSRF-Token": csrf})
         assert done.status_code == 200, done.text
 
@@ -300,27 +306,31 @@ async def until_state(node: AmiClient, state: str, timeout: float = 15) -> None:
 
 
 def test_a_node_killed_mid_burst(two_nodes: TwoNodes) -> None:
-    """kill -9 of node-a with calls on it: the next calls go to node-b, the agent (busy on
-    node-a, maybe) answers them there; the apps see node-a down; while it stays away, the
-    records of its calls are closed as lost once NODE_LOST seconds have passed (and an
-    operator's close-node is refused for node-b, which is up); node-a started again is back
-    in the apps, its queues have the agent again, calls reach it; no record left open."""
+    """Two agents; kill -9 of node-a while one of them talks on it: the next calls go to
+    node-b and both agents (the one cut off on node-a set free) answer them there; the apps
+    see node-a down; while it stays away, the records of its calls are closed as lost once
+    NODE_LOST seconds have passed (and an operator's close-node is refused for node-b, which
+    is up); node-a started again is back in the apps, its queues have both agents again,
+    calls reach it; no record left open."""
     cluster = two_nodes.cluster
     before = [f"1380000082{i}" for i in range(4)]
-    after = [f"1380000083{i}" for i in range(4)]
+    after = [f"1380000083{i}" for i in range(6)]
     back = [f"1380000084{i}" for i in range(2)]
     killed_at: list[dt.datetime] = []
 
     async def scenario() -> None:
+        await wait_until(lambda: cluster.registered(PHONE2), 60, "the second phone registered")
         await asyncio.to_thread(go_ready, two_nodes.apps["node-b"])
-        cluster.phone_hold(3)
+        await asyncio.to_thread(go_ready, two_nodes.apps["node-a"], AGENT2, PASSWORD2)
+        cluster.phone_hold(20)  # talking on node-a when it dies
         async with Listener(two_nodes) as heard:
             for caller in before:
                 await cluster.call(heard.world, caller, hold=60)
                 await asyncio.sleep(0.5)
-            await heard.first("node-a", "QueueCallerJoin")
+            await heard.first("node-a", "AgentConnect")
             cluster.kill_node("node-a")
             killed_at.append(dt.datetime.now(dt.UTC))
+            cluster.phone_hold(6)  # the calls after overlap: both agents are needed
             for caller in after:
                 await cluster.call(heard.world, caller, hold=120)
                 await asyncio.sleep(1)
@@ -344,9 +354,11 @@ def test_a_node_killed_mid_burst(two_nodes: TwoNodes) -> None:
                 lambda app=app: ami_connected(app).get("node-a") == 1, 90, "node-a back"
             )
         await wait_until(
-            lambda: AGENT in cluster.nodes["node-a"].cli("queue show hotline-city"),
+            lambda: all(
+                a in cluster.nodes["node-a"].cli("queue show hotline-city") for a in (AGENT, AGENT2)
+            ),
             60,
-            "the agent back in node-a's queue",
+            "both agents back in node-a's queue",
         )
         await wait_until(lambda: not open_calls(two_nodes.db_url), 120, "every record closed")
         await wait_until(lambda: _active(cluster, "node-a"), 60, "node-a active in the proxy")
@@ -356,11 +368,13 @@ def test_a_node_killed_mid_burst(two_nodes: TwoNodes) -> None:
     asyncio.run(scenario())
     placed_after = calls_of(two_nodes.db_url, after)
     assert {c.node for c in placed_after} == {"node-b"}, [c.uniqueid for c in placed_after]
-    assert all(c.agent == AGENT for c in placed_after), [c.outcome for c in placed_after]
+    assert all(c.connected_at is not None for c in placed_after), [c.outcome for c in placed_after]
+    assert {c.agent for c in placed_after} == {AGENT, AGENT2}, [c.agent for c in placed_after]
     assert {c.node for c in calls_of(two_nodes.db_url, back)} == set(NODES)
     assert not open_calls(two_nodes.db_url)
     killed = [c for c in calls_of(two_nodes.db_url, before) if c.node == "node-a"]
     assert killed and all(c.ended_at is not None for c in killed)
+    assert any(c.connected_at is not None for c in killed)  # an agent was talking on it
     lost = lost_steps(two_nodes.db_url)
     assert lost and {c.outcome for c in killed if c.id in lost} == {"node_lost"}, lost
     for call in killed:
