@@ -30,6 +30,7 @@ from sqlalchemy import Engine
 from agi.ami import AmiClient
 from dialplan.render import render, render_proxy, sip_password
 from hotline.settings import PROJECT_ROOT, AmiNode, FastAgiBind, Settings
+from hotline.testing.originate import place_call, proxy_channel
 from hotline.testing.pbx import (
     INSTANCE,
     TEST_CONTEXTS,
@@ -189,17 +190,7 @@ class Cluster:
     async def call(self, world: AmiClient, caller: str, hold: int = 40) -> None:
         """A citizen's call from the carrier through the proxy to 12319: presses 0 after
         the greeting has started and stays ``hold`` seconds (the city queue takes it)."""
-        await world.action(
-            "Originate",
-            Channel="PJSIP/12319@proxy",
-            Context="test-caller",
-            Exten="keys",
-            Priority="1",
-            CallerID=f'"Citizen" <{caller}>',
-            Async="true",
-            Timeout="30000",
-            Variable=["KEYS=0", "PRE=2", f"HOLD={hold}"],
-        )
+        await place_call(world, caller, channel=proxy_channel(), KEYS=0, PRE=2, HOLD=hold)
 
     def phone_hold(self, seconds: int) -> None:
         """How long the agents' phones stay on a call they answer from now on."""
