@@ -52,8 +52,9 @@ class CallCompleted:
 
 @dataclass(frozen=True)
 class CallLost:
-    """The call's node was lost and its record closed (``hotline.calls.lost``): the
-    agent's page stops showing it. No wrap-up: the agent was freed when the node went."""
+    """The call's node was lost and its record closed (``hotline.calls.lost``): the live
+    ``ended`` event goes to the agent as at any call's end. No wrap-up: the agent was set
+    free on the other nodes when the node went (``agent_ui.live.presence``)."""
 
     call_id: int
     agent: str
@@ -149,7 +150,7 @@ class CallTracker:
     async def close_lost_node(self, node: str, lost_at: dt.datetime, by: str = "app") -> int:
         """Close the open call records of ``node``, unreachable since ``lost_at`` (for
         longer than ``node_lost_seconds``): outcome ``node_lost``, a ``NodeLost`` step in
-        each timeline; the agents on those calls hear that they ended. Returns how many."""
+        each timeline; a ``CallLost`` notice per call that had an agent. Returns how many."""
         closed = await self._records.close_node(node, lost_at, by)
         if closed:
             log.warning(
