@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import inspect
 import itertools
 import logging
@@ -69,6 +70,8 @@ class AmiClient:
         self._reader_task: asyncio.Task[None] | None = None
         self._supervisor: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
+        # When the connection was last lost (or this client made): None while connected.
+        self.down_since: dt.datetime | None = dt.datetime.now(dt.UTC)
         self._faults = FaultLog(log)
         self._keepalive = keepalive
         self._keepalive_task: asyncio.Task[None] | None = None
@@ -132,6 +135,7 @@ class AmiClient:
             if refused:
                 log.warning("[%s] AMI filters refused: receiving every event", self.name)
         self.connected.set()
+        self.down_since = None
         if self._keepalive:
             self._keepalive_task = asyncio.create_task(self._keep_alive(self._keepalive))
         await self._dispatch(Message((("Event", "HotlineAmiConnected"),)))
@@ -240,6 +244,8 @@ class AmiClient:
         except (OSError, AmiProtocolError) as exc:  # OSError: resets, timeouts, ...
             log.warning("[%s] AMI connection lost: %s", self.name, exc)
         finally:
+            if self.connected.is_set():
+                self.down_since = dt.datetime.now(dt.UTC)
             self.connected.clear()
             if self._keepalive_task is not None:
                 self._keepalive_task.cancel()

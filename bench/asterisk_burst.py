@@ -49,6 +49,7 @@ from agi.ami import AmiClient  # noqa: E402
 from agi.ami_protocol import Message  # noqa: E402
 from hotline.settings import Settings  # noqa: E402
 from hotline.testing import pg  # noqa: E402
+from hotline.testing.originate import hotline_channel, place_call  # noqa: E402
 from hotline.testing.pbx import free_port, start_pbx, stop_pbx  # noqa: E402
 
 GOAL_CALLS_PER_S = 250  # issue: at least 250 calls/s into the queues
@@ -98,16 +99,8 @@ async def burst(
         joined[number] = asyncio.Event()
         async with gate:
             sent = time.perf_counter()
-            await ami.action(
-                "Originate",
-                Channel=f"Local/{did}@hotline/n",
-                Context="test-caller",
-                Exten="quit",
-                Priority="1",
-                Async="true",
-                CallerID=f'"Bench" <{number}>',
-                Variable="PRE=1",
-                Timeout="30000",
+            await place_call(
+                ami, number, channel=hotline_channel(did), script="quit", name="Bench", PRE=1
             )
             try:  # the slot is free once the call is in its queue
                 async with asyncio.timeout(30):

@@ -50,6 +50,7 @@ from hotline.db import make_engine  # noqa: E402
 from hotline.demo import load_demo_users  # noqa: E402
 from hotline.refdata import load_reference_data  # noqa: E402
 from hotline.testing.cluster import INSTANCE, NODE_HOSTS, Cluster, start_cluster  # noqa: E402
+from hotline.testing.originate import place_call, proxy_channel  # noqa: E402
 from hotline.testing.pbx import free_port  # noqa: E402
 
 DID = "65120001"  # Dongcheng's own number: its queue, no menu
@@ -121,16 +122,8 @@ async def burst(
         number = f"{tag}{n:07d}"
         joined[number] = asyncio.Event()
         async with gate:
-            await world.action(
-                "Originate",
-                Channel=f"PJSIP/{DID}@proxy",
-                Context="test-caller",
-                Exten="quit",
-                Priority="1",
-                Async="true",
-                CallerID=f'"Bench" <{number}>',
-                Variable="PRE=1",
-                Timeout="30000",
+            await place_call(
+                world, number, channel=proxy_channel(DID), script="quit", name="Bench", PRE=1
             )
             try:
                 async with asyncio.timeout(30):

@@ -41,6 +41,7 @@ prompts_app = typer.Typer(help="IVR prompt audio.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens for units and other systems.", no_args_is_help=True)
 speech_app = typer.Typer(help="Speech recognition in the IVR (Vosk).", no_args_is_help=True)
 ivr_app = typer.Typer(help="The IVR flow.", no_args_is_help=True)
+calls_app = typer.Typer(help="Call records.", no_args_is_help=True)
 for sub, name in (
     (db_app, "db"),
     (data_app, "data"),
@@ -52,6 +53,7 @@ for sub, name in (
     (token_app, "token"),
     (speech_app, "speech"),
     (ivr_app, "ivr"),
+    (calls_app, "calls"),
 ):
     app.add_typer(sub, name=name)
 
@@ -589,3 +591,57 @@ def speech_check(
     place = matcher.match(text) if text else None
     typer.echo(f"heard {text!r} -> {place.district if place else 'no place'}")
     typer.echo(f"real-time factor {spent / (len(pcm) / 16000):.3f}")
+
+
+@calls_app.command("close-node")
+def calls_close_node(
+    node: Annotated[str, typer.Argument(help="The lost node's name (calls.node, an ami name).")],
+    at: Annotated[
+        str,
+        typer.Option(
+            help="When the node was lost (ISO 8601, e.g. 2026-12-03T03:00+08:00; default: "
+            "now): the calls end then, or at their last event if that is later."
+        ),
+    ] = "",
+) -> None:
+    """Close the call records still open on an Asterisk node that is gone for good (outcome
+    node_lost). Refused while the node's AMI port answers: a node that is up has its
+    records closed from its own channels by the app."""
+    import datetime as dt
+
+    from hotline.calls.lost import close_node_calls
+
+    try:
+        lost_at = dt.datetime.fromisoformat(at) if at else dt.datetime.now(dt.UTC)
+    except ValueError as exc:
+        typer.echo(f"error: --at: not an ISO 8601 time: {at!r}", err=True)
+        raise typer.Exit(2) from exc
+    if lost_at.tzinfo is None:
+        typer.echo("error: --at: give the offset too (e.g. +08:00)", err=True)
+        raise typer.Exit(2)
+    configured = next((n for n in settings().ami if n.name == node), None)
+    if configured is not None and _answers(configured.host, configured.port):
+        typer.echo(
+            f"error: node {node} answers on {configured.host}:{configured.port}: its records "
+            "are closed from its own channels by the app (not closing)",
+            err=True,
+        )
+        raise typer.Exit(1)
+    engine = make_engine(settings().database_url)
+    try:
+        with engine.begin() as connection:
+            closed = close_node_calls(connection, node, lost_at, "operator")
+    finally:
+        engine.dispose()
+    typer.echo(f"closed {len(closed)} call records of node {node} (outcome node_lost)")
+
+
+def _answers(host: str, port: int, timeout: float = 3.0) -> bool:
+    """Something accepts TCP connections on host:port (a node's AMI)."""
+    import socket
+
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False

@@ -311,7 +311,13 @@ async def _serve(settings: Settings, shutdown: Shutdown) -> None:
         clients = telephony.clients
         leading = supervise(
             "tracker lease",
-            lambda: track_while_leader(tracker, engine, _instance_name(), clients=clients),
+            lambda: track_while_leader(
+                tracker,
+                engine,
+                _instance_name(),
+                clients=clients,
+                node_lost=settings.node_lost_seconds,
+            ),
         )
         shutdown.add("tracker lease", partial(stop_task, leading))  # after the tracker's
     telephony.shut_down_with(shutdown)

@@ -189,6 +189,15 @@ class Settings(BaseSettings):
         "nodes, Custom:agent-{username}, a device state the app keeps the same on every node "
         "(busy on one node: not rung on the other). Empty: the phone's own state.",
     )
+    node_lost_seconds: float = Field(
+        default=120.0,
+        ge=0,
+        le=86400,
+        description="With several nodes: how long a node may stay unreachable over AMI "
+        "before the call records still open on it are closed as lost (outcome node_lost, "
+        "ended when the node was last reached); 0 = never by itself (`hotline calls "
+        "close-node NODE` does it by hand).",
+    )
     agent_interface: str = Field(
         default="PJSIP/{endpoint}",
         description="Queue member interface of an agent: {endpoint} and {username} are filled.",

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.engine import make_url
 
 from hotline.db import transaction
@@ -214,3 +214,39 @@ def test_demo_history_once_per_seed(sqlite_loaded_db_url: str) -> None:
     assert twice.stderr.strip().splitlines()[-1] == (
         "error: the history of seed 1 has been copied already"
     )
+
+
+def test_calls_close_node(db_url: str, engine: Engine) -> None:
+    """A node gone for good: its open records closed by hand; refused while its AMI port
+    answers (the app closes a live node's records from its own channels)."""
+    from hotline.models import Call, CallEvent
+
+    with transaction(engine) as session:
+        session.add(Call(uniqueid="lost-1", linkedid="lost-1", node="node-z", queue="q"))
+        session.add(Call(uniqueid="kept-1", linkedid="kept-1", node="node-y"))
+    with socket.socket() as listening:  # node-y's AMI port answers
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        port = listening.getsockname()[1]
+        nodes = (
+            f'[{{"name": "node-y", "port": {port}, "secret": "x"}},'
+            f' {{"name": "node-z", "port": {free_port()}, "secret": "x"}}]'
+        )
+        refused = run(["calls", "close-node", "node-y"], db_url, HOTLINE_AMI=nodes)
+        assert refused.returncode == 1
+        assert f"node node-y answers on 127.0.0.1:{port}" in refused.stderr
+    bad = run(["calls", "close-node", "node-z", "--at", "yesterday"], db_url, HOTLINE_AMI=nodes)
+    assert bad.returncode == 2 and "not an ISO 8601 time" in bad.stderr
+    done = run(
+        ["calls", "close-node", "node-z", "--at", "2026-12-03T03:00+08:00"],
+        db_url,
+        HOTLINE_AMI=nodes,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "closed 1 call records of node node-z" in done.stdout
+    with transaction(engine) as session:
+        calls = {c.uniqueid: c for c in session.scalars(select(Call))}
+        assert calls["lost-1"].outcome == "node_lost" and calls["lost-1"].ended_at is not None
+        assert calls["kept-1"].ended_at is None
+        detail = session.scalars(select(CallEvent.detail).where(CallEvent.kind == "NodeLost")).one()
+        assert detail["by"] == "operator" and detail["lost_at"] == "2026-12-02T19:00:00+00:00"

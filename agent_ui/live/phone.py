@@ -179,7 +179,11 @@ async def place_callback(
         Priority="1",
         ChannelId=callback.channel_id,
         CallerID=f'"回访 {case_number}" <{callback.dial}>',  # what the staff phone shows
-        Variable=[f"HOTLINE_CALL_ID={callback.call.id}", f"HOTLINE_CASE={case_number}"],
+        Variable=[
+            f"HOTLINE_CALL_ID={callback.call.id}",
+            f"HOTLINE_CASE={case_number}",
+            f"HOTLINE_AGENT={staff.username}",  # busy on every node while it lasts
+        ],
         Timeout=str(STAFF_RING_MS),
         Async="true",
     )

@@ -6,7 +6,9 @@ state (``agent_state_interface``, ``Custom:agent-<name>``) that the app keeps th
 every node: when a node's queue rings, connects or releases an agent (AMI ``AgentCalled``,
 ``AgentConnect``, ``AgentComplete``, ``AgentRingNoAnswer``, ``AgentDump``), the state is set
 (``DEVICE_STATE(Custom:…)``) on every node that is up, and with ``ringinuse = no`` no other
-queue rings a member that is RINGING or INUSE.
+queue rings a member that is RINGING or INUSE. A callback (回访) is no queue call: the
+dialplan says when one starts and ends (UserEvent ``HotlineAgentBusy``, ``[hotline-callback]``)
+and the state is set the same way.
 
 A node that goes down takes its calls with it: the agents it had busy are set free on the
 others. A node that comes up (started, restarted after a crash) has no members
@@ -44,6 +46,9 @@ DEVICE_STATE_OF = {
     "AgentRingNoAnswer": "NOT_INUSE",
     "AgentDump": "NOT_INUSE",
 }
+# The dialplan's word that a staff member's callback started (INUSE) or ended (NOT_INUSE).
+BUSY_EVENT = "HotlineAgentBusy"
+BUSY_STATES = frozenset({"INUSE", "NOT_INUSE"})
 # The desk's states that keep an agent in the queues (wrap-up is a pause).
 IN_QUEUES = {"ready": "ready", "paused": "paused", "wrapup": "paused"}
 
@@ -51,8 +56,9 @@ IN_QUEUES = {"ready": "ready", "paused": "paused", "wrapup": "paused"}
 @dataclass(frozen=True)
 class _Change:
     node: str
-    kind: str  # a queue event's name, or "up" / "down" for the node itself
+    kind: str  # a queue event's name, "callback", or "up" / "down" for the node itself
     member: str = ""
+    state: str = ""  # the device state to set (queue events and callbacks)
 
 
 class AgentPresence:
@@ -68,12 +74,23 @@ class AgentPresence:
         for client in self._clients:
             for kind in DEVICE_STATE_OF:
                 client.on(kind, self._heard(client.name, kind))
+            client.on("UserEvent", self._callback(client.name))
             client.on("HotlineAmiConnected", self._heard(client.name, "up"))
             client.on("HotlineAmiDisconnected", self._heard(client.name, "down"))
 
     def _heard(self, node: str, kind: str) -> Callable[[Message], None]:
         def put(event: Message) -> None:
-            self._changes.put_nowait(_Change(node, kind, event.get("MemberName")))
+            member, state = event.get("MemberName"), DEVICE_STATE_OF.get(kind, "")
+            self._changes.put_nowait(_Change(node, kind, member, state))
+
+        return put
+
+    def _callback(self, node: str) -> Callable[[Message], None]:
+        def put(event: Message) -> None:
+            if event.get("UserEvent") != BUSY_EVENT or event.get("State") not in BUSY_STATES:
+                return
+            change = _Change(node, "callback", event.get("Agent"), event.get("State"))
+            self._changes.put_nowait(change)
 
         return put
 
@@ -112,7 +129,7 @@ class AgentPresence:
             return
         if not change.member:
             return
-        state = DEVICE_STATE_OF[change.kind]
+        state = change.state
         if state == "NOT_INUSE":
             held = self.busy.get(change.member)
             if held is not None and held[0] != change.node:

@@ -20,6 +20,7 @@ from sqlalchemy.dialects import postgresql
 from agi.ami_protocol import Message
 from hotline.callers import CallerFacts, CaseStatus
 from hotline.calls.batch import BatchedWork
+from hotline.calls.lost import LostCall, close_node_calls
 from hotline.calls.timeline import CallView, Change, OpenCall, advance, apply_event, missed_end
 from hotline.models import Call, CallEvent, Case, utcnow
 from routing.model import CallerHistory
@@ -97,6 +98,12 @@ class CallRecords:
 
     async def close_missed(self, call: OpenCall) -> None:
         await self._write(_Update(call.id, "Reconciled", missed_end(call, utcnow())))
+
+    async def close_node(self, node: str, lost_at: dt.datetime, by: str) -> list[LostCall]:
+        """Close the open records of a node that is gone (``hotline.calls.lost``)."""
+        return await self._work.run(
+            lambda connection: close_node_calls(connection, node, lost_at, by)
+        )
 
     async def _write(self, step: _Update) -> None:
         if self._staged:

@@ -50,7 +50,17 @@ class CallCompleted:
     interface: str
 
 
-CallNotice = CallConnected | CallCompleted
+@dataclass(frozen=True)
+class CallLost:
+    """The call's node was lost and its record closed (``hotline.calls.lost``): the live
+    ``ended`` event goes to the agent as at any call's end. No wrap-up: the agent was set
+    free on the other nodes when the node went (``agent_ui.live.presence``)."""
+
+    call_id: int
+    agent: str
+
+
+CallNotice = CallConnected | CallCompleted | CallLost
 Listener = Callable[[CallNotice], Awaitable[None] | None]
 
 
@@ -137,6 +147,23 @@ class CallTracker:
             log.info("closed %d call records whose channels had ended unseen", len(ended))
         return len(ended)
 
+    async def close_lost_node(self, node: str, lost_at: dt.datetime, by: str = "app") -> int:
+        """Close the open call records of ``node``, unreachable since ``lost_at`` (for
+        longer than ``node_lost_seconds``): outcome ``node_lost``, a ``NodeLost`` step in
+        each timeline; a ``CallLost`` notice per call that had an agent. Returns how many."""
+        closed = await self._records.close_node(node, lost_at, by)
+        if closed:
+            log.warning(
+                "node %s lost since %s: closed %d call records (outcome node_lost)",
+                node,
+                lost_at.isoformat(timespec="seconds"),
+                len(closed),
+            )
+        for call in closed:
+            if call.agent:
+                await self._tell(CallLost(call.id, call.agent))
+        return len(closed)
+
     async def drained(self) -> None:
         """Wait until every queued event is stored (tests, shutdown)."""
         await self._events.join()
@@ -168,20 +195,22 @@ class CallTracker:
                 )
                 continue
             notice = _notice(event, result)
-            if notice is None:
-                continue
-            for listener in self._listeners:
-                try:
-                    heard = listener(notice)
-                    if inspect.isawaitable(heard):
-                        await heard
-                except Exception:
-                    self._faults.fault(
-                        f"listener {type(notice).__name__}",
-                        "a listener failed on %s",
-                        notice,
-                        exc_info=True,
-                    )
+            if notice is not None:
+                await self._tell(notice)
+
+    async def _tell(self, notice: CallNotice) -> None:
+        for listener in self._listeners:
+            try:
+                heard = listener(notice)
+                if inspect.isawaitable(heard):
+                    await heard
+            except Exception:
+                self._faults.fault(
+                    f"listener {type(notice).__name__}",
+                    "a listener failed on %s",
+                    notice,
+                    exc_info=True,
+                )
 
 
 def _notice(event: Message, tracked: Tracked | None) -> CallNotice | None:
@@ -208,15 +237,19 @@ async def track_while_leader(
     interval: float = 5.0,
     clients: Sequence[AmiClient] = (),
     reconcile_every: int = 12,
+    node_lost: float = 0.0,
 ) -> None:
     """Keep ``tracker.active`` true exactly while this instance holds the tracker lease.
     The lease lasts three intervals, so a dead leader's place is taken within that time;
     the calls that ended in that gap (or whose app was killed) are closed by
     :meth:`CallTracker.reconcile` against ``clients`` when the lease is taken, and every
-    ``reconcile_every`` intervals after."""
+    ``reconcile_every`` intervals after. With several nodes, a node unreachable for
+    ``node_lost`` seconds (0: never) has its open records closed as lost
+    (:meth:`CallTracker.close_lost_node`), once per time it goes away."""
     ttl = dt.timedelta(seconds=interval * 3)
     rounds = 0
     up = {client.name: client.connected.is_set() for client in clients}
+    lost = _LostNodes(node_lost if len(clients) > 1 else 0.0)
     try:
         while True:
             try:
@@ -238,9 +271,47 @@ async def track_while_leader(
                     await tracker.reconcile(clients)
                 except Exception:
                     log.warning("could not reconcile the open call records", exc_info=True)
+            for node, since in lost.due(clients, utcnow()):
+                if not leader:
+                    continue
+                try:
+                    await tracker.close_lost_node(node, since)
+                except Exception:
+                    log.warning("could not close the records of node %s", node, exc_info=True)
+                else:
+                    lost.closed(node)
             rounds += 1
             await asyncio.sleep(interval)
     finally:
         tracker.active = False
         with contextlib.suppress(Exception):
             await asyncio.to_thread(release, engine, LEASE, holder)
+
+
+class _LostNodes:
+    """When each node was last seen up; which nodes are due to be given up."""
+
+    def __init__(self, grace: float) -> None:
+        self._grace = dt.timedelta(seconds=grace)
+        self._down_since: dict[str, dt.datetime] = {}
+        self._closed: set[str] = set()
+
+    def due(self, clients: Sequence[AmiClient], now: dt.datetime) -> list[tuple[str, dt.datetime]]:
+        """The nodes down for longer than the grace, not closed yet, with since when (the
+        moment their AMI connection was lost, else when this was first seen)."""
+        if not self._grace:
+            return []
+        for client in clients:
+            if client.connected.is_set():
+                self._down_since.pop(client.name, None)
+                self._closed.discard(client.name)
+            else:
+                self._down_since.setdefault(client.name, client.down_since or now)
+        return [
+            (node, since)
+            for node, since in self._down_since.items()
+            if node not in self._closed and now - since >= self._grace
+        ]
+
+    def closed(self, node: str) -> None:
+        self._closed.add(node)

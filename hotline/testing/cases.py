@@ -12,9 +12,9 @@ DC_DISPATCHER = Actor("dc_dispatcher", "dispatcher", "110101")
 DC_SANITATION = Actor("u", "unit", "110101", "dongcheng.sanitation")
 
 
-def handled_case(engine: Engine, key: str, citizen: str) -> str:
-    """A Dongcheng rubbish case the sanitation unit has reported handled (已反馈): the
-    citizen ``citizen`` agreed to a callback. Its number."""
+def handled_case(engine: Engine, key: str, citizen: str, by: Actor = DC_DISPATCHER) -> str:
+    """A Dongcheng rubbish case, registered by ``by``, the sanitation unit has reported
+    handled (已反馈): the citizen ``citizen`` agreed to a callback. Its number."""
     new = NewCase(
         source="phone",
         kind="event",
@@ -25,7 +25,7 @@ def handled_case(engine: Engine, key: str, citizen: str) -> str:
         callback_consent=True,
     )
     with transaction(engine) as session:
-        case, _ = create_case(session, DC_DISPATCHER, new, key)
+        case, _ = create_case(session, by, new, key)
         calendar = load_calendar(session)
         for actor, action, data in (
             (DC_DISPATCHER, "dispatch", {"unit_code": "dongcheng.sanitation"}),

@@ -30,6 +30,7 @@ from sqlalchemy import Engine
 from agi.ami import AmiClient
 from dialplan.render import render, render_proxy, sip_password
 from hotline.settings import PROJECT_ROOT, AmiNode, FastAgiBind, Settings
+from hotline.testing.originate import place_call, proxy_channel
 from hotline.testing.pbx import (
     INSTANCE,
     TEST_CONTEXTS,
@@ -189,17 +190,7 @@ class Cluster:
     async def call(self, world: AmiClient, caller: str, hold: int = 40) -> None:
         """A citizen's call from the carrier through the proxy to 12319: presses 0 after
         the greeting has started and stays ``hold`` seconds (the city queue takes it)."""
-        await world.action(
-            "Originate",
-            Channel="PJSIP/12319@proxy",
-            Context="test-caller",
-            Exten="keys",
-            Priority="1",
-            CallerID=f'"Citizen" <{caller}>',
-            Async="true",
-            Timeout="30000",
-            Variable=["KEYS=0", "PRE=2", f"HOLD={hold}"],
-        )
+        await place_call(world, caller, channel=proxy_channel(), KEYS=0, PRE=2, HOLD=hold)
 
     def phone_hold(self, seconds: int) -> None:
         """How long the agents' phones stay on a call they answer from now on."""
@@ -236,7 +227,7 @@ def start_cluster(
         sip_secret=SecretStr("test-sip-secret"),
         ami_permit=["127.0.0.0/255.0.0.0"],
         emergency_dial="Local/answer@test-emergency",
-        callback_dial="Local/{number}@test-citizen/n",
+        callback_dial="Local/{number}@test-citizen-long/n",  # on the line until staff hang up
         agent_interface="PJSIP/{endpoint}@proxy",
         agent_state_interface="Custom:agent-{username}",
         **overrides,

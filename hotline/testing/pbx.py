@@ -33,6 +33,7 @@ from hotline.demo import load_demo_users
 from hotline.models import Call
 from hotline.refdata import load_reference_data
 from hotline.settings import PROJECT_ROOT, AmiNode, FastAgiBind, Settings
+from hotline.testing.originate import hotline_channel, place_call
 from ivr.audio import build_prompts
 from ivr.entry import FLOW_DIR, call_handler, load_ivr
 from ivr.flow import Flow
@@ -207,18 +208,7 @@ class Scene:
         if answers:
             script = "listen"
             self.callers.append(asyncio.create_task(self._answer(caller, answers, hold)))
-        fields: dict[str, Any] = {
-            "Channel": f"Local/{to}@hotline/n",
-            "Context": "test-caller",
-            "Exten": script,
-            "Priority": "1",
-            "CallerID": f'"Citizen" <{caller}>',
-            "Async": "true",
-            "Timeout": "30000",
-        }
-        if variables:
-            fields["Variable"] = [f"{k}={v}" for k, v in variables.items()]
-        await self.ami.action("Originate", **fields)
+        await place_call(self.ami, caller, channel=hotline_channel(to), script=script, **variables)
 
     async def _answer(self, caller: str, answers: Answers, hold: float | None) -> None:
         seen, leg = 0, ""

@@ -454,6 +454,7 @@ def test_the_callback_button(api: Any, loaded_engine: Engine) -> None:
         call = session.scalar(select(Call).where(Call.uniqueid == fields["ChannelId"]))
         assert call is not None and call.caller_number == PHONE and call.agent == "dc_dispatcher"
         assert f"HOTLINE_CALL_ID={call.id}" in fields["Variable"]
+        assert "HOTLINE_AGENT=dc_dispatcher" in fields["Variable"]  # busy while it lasts
         call_id = call.id
     assert ("callback", "") in history(loaded_engine, number)
     shown = api.client.get(placed.headers["location"]).text

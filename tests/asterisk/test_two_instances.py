@@ -22,6 +22,7 @@ from hotline.demo import load_demo_users
 from hotline.models import Call, Lease
 from hotline.refdata import load_reference_data
 from hotline.settings import PROJECT_ROOT
+from hotline.testing.originate import place_call
 from hotline.testing.pbx import Pbx, free_port
 from hotline.testing.serve import Instance as Served
 from hotline.testing.serve import app_environment, sign_in
@@ -63,18 +64,8 @@ def originate(pbx: Pbx) -> None:
         ami = AmiClient(node.host, node.port, node.username, node.secret.get_secret_value())
         await ami.connect()
         try:
-            await ami.action(
-                "Originate",
-                Channel="Local/12319@hotline/n",
-                Context="test-caller",
-                Exten="keys",
-                Priority="1",
-                CallerID=f'"Citizen" <{CALLER}>',
-                Async="true",
-                Timeout="30000",
-                # Chaoyang has no agent: the call goes to the city queue, day or night
-                Variable=["KEYS=0ww05", "HOLD=20"],
-            )
+            # Chaoyang has no agent: the call goes to the city queue, day or night
+            await place_call(ami, CALLER, KEYS="0ww05", HOLD=20)
         finally:
             await ami.close()
 

@@ -3,13 +3,17 @@
 phone registered once, with the proxy (hotline.testing.cluster).
 
 The calls come from the carrier (the world instance) through the proxy; the agent is
-city_agent (phone agent2001), ready in the city queue on both nodes."""
+city_agent (phone agent2001), ready in the city queue on both nodes; the kill test adds a
+second agent (city_agent_two, phone agent2009)."""
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -17,21 +21,29 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from agi.ami import AmiClient
 from agi.ami_protocol import Message
 from hotline import migrate
+from hotline.cases.service import Actor
 from hotline.db import make_engine, transaction
 from hotline.demo import load_demo_users
-from hotline.models import Call
+from hotline.models import Call, CallEvent
 from hotline.refdata import load_reference_data
 from hotline.settings import PROJECT_ROOT
 from hotline.testing import pg
+from hotline.testing.cases import handled_case
 from hotline.testing.cluster import Cluster, start_cluster, wait_until
 from hotline.testing.pbx import PbxUnavailable
-from hotline.testing.serve import Instance, app_environment, sign_in
+from hotline.testing.serve import Instance, ami_environment, app_environment, sign_in
+from hotline.users import add_user
 
 PG_ADMIN_URL = os.environ.get("HOTLINE_TEST_PG_URL", pg.DEFAULT_URL)
 AGENT, PASSWORD, PHONE = "city_agent", "agent-demo-123", "agent2001"
+# A second agent of the city queue, with a phone of their own (the kill test's).
+AGENT2, PASSWORD2, PHONE2 = "city_agent_two", "agent-two-demo-123", "agent2009"
 NODES = ("node-a", "node-b")
+CITY_AGENT = Actor(AGENT, "agent", "110000")
+NODE_LOST = 20  # seconds a node may be unreachable before its open records are closed
 
 
 @dataclass
@@ -50,9 +62,11 @@ def two_nodes(pg_available: bool, tmp_path_factory: pytest.TempPathFactory) -> I
     engine = make_engine(url)
     load_reference_data(engine, PROJECT_ROOT / "data" / "reference")
     load_demo_users(engine)
+    with transaction(engine) as session:
+        add_user(session, AGENT2, PASSWORD2, "agent", "110000", sip_endpoint=PHONE2)
     work = tmp_path_factory.mktemp("two-nodes")
     try:
-        cluster = start_cluster(work, engine, [PHONE])
+        cluster = start_cluster(work, engine, [PHONE, PHONE2])
     except PbxUnavailable as exc:
         engine.dispose()
         pg.drop_database(PG_ADMIN_URL, url.rsplit("/", 1)[1])
@@ -63,6 +77,7 @@ def two_nodes(pg_available: bool, tmp_path_factory: pytest.TempPathFactory) -> I
     try:
         for node in NODES:
             environment = app_environment(cluster.settings, url, cluster.agi_ports[node])
+            environment["HOTLINE_NODE_LOST_SECONDS"] = str(NODE_LOST)
             apps[node] = Instance(f"app-{node}", environment, work)
         for app in apps.values():
             app.wait_ready()
@@ -74,9 +89,9 @@ def two_nodes(pg_available: bool, tmp_path_factory: pytest.TempPathFactory) -> I
         pg.drop_database(PG_ADMIN_URL, url.rsplit("/", 1)[1])
 
 
-def go_ready(app: Instance) -> None:
+def go_ready(app: Instance, agent: str = AGENT, password: str = PASSWORD) -> None:
     with httpx.Client(base_url=app.base, timeout=30) as client:
-        csrf = sign_in(client, AGENT, PASSWORD)
+        csrf = sign_in(client, agent, password)
         done = client.post("/agent/state", json={"state": "ready"}, headers={"X-CSRF-Token": csrf})
         assert done.status_code == 200, done.text
 
@@ -223,24 +238,99 @@ def test_an_agent_busy_on_one_node_is_not_rung_by_the_other(two_nodes: TwoNodes)
     assert calls[first].node != calls[second].node
 
 
+def test_an_agent_on_a_callback_is_rung_by_no_node(two_nodes: TwoNodes) -> None:
+    """A callback (回访) the agent places from a case page goes out through one node; while
+    it is up the agent's custom state is INUSE on both nodes, and the calls that come in
+    meanwhile (one per node) wait: neither node rings the agent until the callback is over."""
+    cluster = two_nodes.cluster
+    callers = ["13800000851", "13800000852"]
+    engine = make_engine(two_nodes.db_url)
+    try:
+        number = handled_case(engine, "two-nodes-callback", "13800000850", by=CITY_AGENT)
+    finally:
+        engine.dispose()
+
+    async def scenario() -> tuple[Message, list[Message]]:
+        await asyncio.to_thread(go_ready, two_nodes.apps["node-a"])
+        async with Listener(two_nodes) as heard:
+            cluster.phone_hold(25)  # the agent's phone stays on the callback 25 s
+            await asyncio.to_thread(call_back, two_nodes.apps["node-b"], number)
+            busy_on, _ = await heard.first(
+                None, "UserEvent", UserEvent="HotlineAgentBusy", State="INUSE"
+            )
+            for node in NODES:
+                await until_state(heard.clients[node], "INUSE")
+            cluster.phone_hold(2)
+            for caller in callers:
+                await cluster.call(heard.world, caller, hold=120)
+                await asyncio.sleep(1)
+            for caller in callers:
+                await heard.first(None, "QueueCallerJoin", CallerIDNum=caller)
+            _, over = await heard.first(
+                busy_on, "UserEvent", UserEvent="HotlineAgentBusy", State="NOT_INUSE"
+            )
+            for node in NODES:
+                await until_state(heard.clients[node], "NOT_INUSE")
+            await wait_until(lambda: ended(two_nodes.db_url, callers), 120, "end of the calls")
+            assert len(heard.seen("world", "UserEvent", UserEvent="TestPhoneRang")) == 3
+            return over, heard.seen(None, "AgentCalled", MemberName=AGENT)
+
+    over, rung = asyncio.run(scenario())
+    calls = calls_of(two_nodes.db_url, callers)
+    assert {c.node for c in calls} == set(NODES), [(c.caller_number, c.node) for c in calls]
+    assert all(c.agent == AGENT and c.connected_at is not None for c in calls)
+    # rung for the two calls only, each time once the callback was over (one machine's clock)
+    assert len(rung) == 2, rung
+    assert all(float(e.get("Timestamp")) >= float(over.get("Timestamp")) for e in rung)
+
+
+def call_back(app: Instance, number: str) -> None:
+    """The agent's 回访 button on the case's page."""
+    with httpx.Client(base_url=app.base, timeout=30) as client:
+        sign_in(client, AGENT, PASSWORD)
+        page = client.get(f"/cases/{number}")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert token is not None and "拨打回访电话" in page.text, page.text[:300]
+        placed = client.post(f"/cases/{number}/callback", data={"csrf_token": token[1]})
+        assert placed.status_code == 303, placed.text
+
+
+async def until_state(node: AmiClient, state: str, timeout: float = 15) -> None:
+    """The agent's custom device state on ``node`` becomes ``state``."""
+    variable = f"DEVICE_STATE(Custom:agent-{AGENT})"
+    seen = ""
+    async with asyncio.timeout(timeout):
+        while seen != state:
+            seen = (await node.action("Getvar", Variable=variable)).get("Value")
+            await asyncio.sleep(0.2)
+
+
 def test_a_node_killed_mid_burst(two_nodes: TwoNodes) -> None:
-    """kill -9 of node-a with calls on it: the next calls go to node-b, the agent (busy on
-    node-a, maybe) answers them there; the apps see node-a down; node-a started again is
-    back in the apps, its queues have the agent again, calls reach it; no record left open."""
+    """Two agents; kill -9 of node-a while one of them talks on it: the next calls go to
+    node-b and both agents (the one cut off on node-a set free) answer them there; the apps
+    see node-a down; while it stays away, the records of its calls are closed as lost once
+    NODE_LOST seconds have passed (and an operator's close-node is refused for node-b, which
+    is up); node-a started again is back in the apps, its queues have both agents again,
+    calls reach it; no record left open."""
     cluster = two_nodes.cluster
     before = [f"1380000082{i}" for i in range(4)]
-    after = [f"1380000083{i}" for i in range(4)]
+    after = [f"1380000083{i}" for i in range(6)]
     back = [f"1380000084{i}" for i in range(2)]
+    killed_at: list[dt.datetime] = []
 
     async def scenario() -> None:
+        await wait_until(lambda: cluster.registered(PHONE2), 60, "the second phone registered")
         await asyncio.to_thread(go_ready, two_nodes.apps["node-b"])
-        cluster.phone_hold(3)
+        await asyncio.to_thread(go_ready, two_nodes.apps["node-a"], AGENT2, PASSWORD2)
+        cluster.phone_hold(20)  # talking on node-a when it dies
         async with Listener(two_nodes) as heard:
             for caller in before:
                 await cluster.call(heard.world, caller, hold=60)
                 await asyncio.sleep(0.5)
-            await heard.first("node-a", "QueueCallerJoin")
+            await heard.first("node-a", "AgentConnect")
             cluster.kill_node("node-a")
+            killed_at.append(dt.datetime.now(dt.UTC))
+            cluster.phone_hold(6)  # the calls after overlap: both agents are needed
             for caller in after:
                 await cluster.call(heard.world, caller, hold=120)
                 await asyncio.sleep(1)
@@ -249,6 +339,14 @@ def test_a_node_killed_mid_burst(two_nodes: TwoNodes) -> None:
             await wait_until(
                 lambda app=app: ami_connected(app).get("node-a") == 0, 60, "node-a marked down"
             )
+        refused = await asyncio.to_thread(close_node, two_nodes, "node-b")
+        assert refused.returncode == 1 and "node node-b answers" in refused.stderr, refused
+        # node-a stays away: the records of its calls are closed as lost after the grace
+        await wait_until(
+            lambda: not [c for c in open_calls(two_nodes.db_url) if c.node == "node-a"],
+            NODE_LOST + 60,
+            "node-a's records closed as lost",
+        )
         assert cluster.registered(PHONE)
         await asyncio.to_thread(cluster.start_node, "node-a")
         for app in two_nodes.apps.values():
@@ -256,9 +354,11 @@ def test_a_node_killed_mid_burst(two_nodes: TwoNodes) -> None:
                 lambda app=app: ami_connected(app).get("node-a") == 1, 90, "node-a back"
             )
         await wait_until(
-            lambda: AGENT in cluster.nodes["node-a"].cli("queue show hotline-city"),
+            lambda: all(
+                a in cluster.nodes["node-a"].cli("queue show hotline-city") for a in (AGENT, AGENT2)
+            ),
             60,
-            "the agent back in node-a's queue",
+            "both agents back in node-a's queue",
         )
         await wait_until(lambda: not open_calls(two_nodes.db_url), 120, "every record closed")
         await wait_until(lambda: _active(cluster, "node-a"), 60, "node-a active in the proxy")
@@ -268,11 +368,61 @@ def test_a_node_killed_mid_burst(two_nodes: TwoNodes) -> None:
     asyncio.run(scenario())
     placed_after = calls_of(two_nodes.db_url, after)
     assert {c.node for c in placed_after} == {"node-b"}, [c.uniqueid for c in placed_after]
-    assert all(c.agent == AGENT for c in placed_after), [c.outcome for c in placed_after]
+    assert all(c.connected_at is not None for c in placed_after), [c.outcome for c in placed_after]
+    assert {c.agent for c in placed_after} == {AGENT, AGENT2}, [c.agent for c in placed_after]
     assert {c.node for c in calls_of(two_nodes.db_url, back)} == set(NODES)
     assert not open_calls(two_nodes.db_url)
     killed = [c for c in calls_of(two_nodes.db_url, before) if c.node == "node-a"]
     assert killed and all(c.ended_at is not None for c in killed)
+    assert any(c.connected_at is not None for c in killed)  # an agent was talking on it
+    lost = lost_steps(two_nodes.db_url)
+    assert lost and {c.outcome for c in killed if c.id in lost} == {"node_lost"}, lost
+    for call in killed:
+        if call.id not in lost:  # ended in the IVR as the node died (its AGI session cut)
+            assert call.outcome == "abandoned_ivr", (call.uniqueid, call.outcome)
+            continue
+        at, detail = lost[call.id]
+        assert detail["node"] == "node-a" and detail["by"] == "app", detail
+        # closed once the grace had passed, ended when the apps lost node-a
+        assert (at - killed_at[0]).total_seconds() >= NODE_LOST - 1, (at, killed_at)
+        assert call.ended_at is not None
+        assert abs((_utc(call.ended_at) - killed_at[0]).total_seconds()) < 5, call.ended_at
+
+
+def close_node(two: TwoNodes, node: str) -> subprocess.CompletedProcess[str]:
+    """``hotline calls close-node NODE`` as an operator runs it, with the apps' settings."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
+    environment |= {
+        "HOTLINE_DATABASE_URL": two.db_url,
+        "HOTLINE_AMI": ami_environment(two.cluster.settings.ami),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "hotline", "calls", "close-node", node],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=60,
+        check=False,
+    )
+
+
+def lost_steps(db_url: str) -> dict[int, tuple[dt.datetime, dict[str, str]]]:
+    """call id -> (when, detail) of the NodeLost steps in the calls' timelines."""
+    engine = make_engine(db_url)
+    try:
+        with transaction(engine) as session:
+            rows = session.execute(
+                select(CallEvent.call_id, CallEvent.at, CallEvent.detail).where(
+                    CallEvent.kind == "NodeLost"
+                )
+            ).all()
+            return {row.call_id: (_utc(row.at), row.detail) for row in rows}
+    finally:
+        engine.dispose()
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def _active(cluster: Cluster, node: str) -> bool:

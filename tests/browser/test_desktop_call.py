@@ -22,6 +22,7 @@ from hotline.models import Case
 from hotline.service import EmbeddedWebServer
 from hotline.settings import WebBind
 from hotline.testing.browser import ARTIFACTS, FLAGS, signed_in_page
+from hotline.testing.originate import hotline_channel, place_call
 from hotline.testing.pbx import Pbx, free_port
 from ivr.entry import call_handler
 
@@ -80,15 +81,8 @@ def test_real_call_pops_and_becomes_a_case(pbx: Pbx, chromium: str) -> None:
                 await monitor.refresh()
 
                 # A citizen calls Dongcheng's own number (the default flow has no menu).
-                await ami.action(
-                    "Originate",
-                    Channel="Local/65120001@hotline/n",
-                    Context="test-caller",
-                    Exten="silent",
-                    Priority="1",
-                    CallerID=f'"Citizen" <{CALLER}>',
-                    Async="true",
-                    Variable=["HOLD=40"],
+                await place_call(
+                    ami, CALLER, channel=hotline_channel("65120001"), script="silent", HOLD=40
                 )
                 await page.wait_for_selector("#pop-caller", timeout=45_000)
                 assert await page.inner_text("#pop-caller") == CALLER
@@ -178,16 +172,7 @@ def test_wallboard_shows_a_waiting_call(pbx: Pbx, chromium: str) -> None:
                 )
                 page = await signed_in_page(browser, base, "city_super", "super-demo-123")
                 await page.goto(f"{base}/supervisor")
-                await ami.action(
-                    "Originate",
-                    Channel="Local/12319@hotline/n",
-                    Context="test-caller",
-                    Exten="keys",
-                    Priority="1",
-                    CallerID=f'"Citizen" <{caller}>',
-                    Async="true",
-                    Variable=["KEYS=0ww02", "HOLD=25"],
-                )
+                await place_call(ami, caller, KEYS="0ww02", HOLD=25)
                 cell = "tr[data-queue='hotline-city'] td:nth-child(2)"
                 await page.wait_for_function(
                     f"document.querySelector(\"{cell}\")?.textContent === '1'", timeout=30_000
