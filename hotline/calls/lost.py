@@ -40,8 +40,10 @@ def close_node_calls(
 ) -> list[LostCall]:
     """Close every open call record of ``node`` (``calls.node``) as lost at ``lost_at``;
     ``by`` names who decided (the app's grace, or an operator). Returns the calls closed."""
-    last_event = (
+    still_open = select(Call.id).where(Call.node == node, Call.ended_at.is_(None))
+    last_event = (  # of the open calls only: this runs on the records' thread
         select(CallEvent.call_id, func.max(CallEvent.at).label("last"))
+        .where(CallEvent.call_id.in_(still_open))
         .group_by(CallEvent.call_id)
         .subquery()
     )

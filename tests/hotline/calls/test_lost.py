@@ -93,13 +93,15 @@ def test_the_tracker_closes_them_once_the_node_is_gone_longer_than_the_grace(
         gone = utcnow()
         clients = [_node("node-a", up=False, down_since=gone), _node("node-b", up=True)]
         leading = asyncio.create_task(
-            track_while_leader(tracker, engine, "a", interval=0.05, clients=clients, node_lost=0.5)
+            track_while_leader(tracker, engine, "a", interval=0.05, clients=clients, node_lost=1.5)
         )
         try:
-            await asyncio.sleep(0.3)  # within the grace: still open
-            assert _state(engine)["a-wait"][0] is None
-            for _ in range(100):
-                if _state(engine)["a-wait"][0] == "node_lost":
+            await asyncio.sleep(0.3)
+            seen = _state(engine)["a-wait"][0]
+            if utcnow() - gone < dt.timedelta(seconds=1.4):  # a busy machine may sleep longer
+                assert seen is None  # within the grace: still open
+            for _ in range(200):  # the records closed, then the agent's page told
+                if _state(engine)["a-wait"][0] == "node_lost" and heard:
                     break
                 await asyncio.sleep(0.05)
             state = _state(engine)
