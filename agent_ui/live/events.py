@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
-from hotline.calls.tracker import CallConnected, CallNotice
+from hotline.calls.tracker import CallConnected, CallLost, CallNotice
 
 log = logging.getLogger("hotline.events")
 QUEUE_SIZE = 32
@@ -66,8 +66,9 @@ class EventHub:
     async def on_connected(self, event: CallNotice) -> None:
         if isinstance(event, CallConnected):
             self.publish(event.agent, "pop", {"call_id": event.call_id})
-        else:
-            self.publish(event.agent, "ended", {"call_id": event.call_id})
+        else:  # the desk greys the call's controls; a lost node is said so
+            lost = isinstance(event, CallLost)
+            self.publish(event.agent, "ended", {"call_id": event.call_id, "lost": lost})
 
     async def stream(self, user: str, disconnected: Any) -> AsyncIterator[str]:
         """SSE text for one page until the client goes away or is dropped."""

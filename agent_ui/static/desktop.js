@@ -57,14 +57,27 @@
     });
     $("pop").hidden = false;
     $("pop").dataset.callId = p.call_id;
+    callControls(true);
+    $("call-status").textContent = "";
     form.elements.call_id.value = p.call_id;
     if (!form.elements.citizen_phone.value) form.elements.citizen_phone.value = p.caller || "";
     if (!form.elements.district_code.value && p.district) form.elements.district_code.value = p.district;
     if (!form.elements.grid_code.value && p.grid) form.elements.grid_code.value = p.grid;
     saveDraft();
   }
+  // The call ended (or its telephony node was lost): the details stay for the form, the
+  // controls that act on the call go grey.
+  function callControls(on) {
+    $("pop").querySelectorAll("button[data-control], button[data-attended], #to-district").forEach((b) => { b.disabled = !on; });
+  }
+  function ended(d) {
+    if (String(d.call_id) !== $("pop").dataset.callId) return;
+    $("call-status").textContent = d.lost ? t.call_lost_live : t.call_ended_live;
+    callControls(false);
+  }
   const events = new EventSource("/events");
   events.addEventListener("pop", (e) => pop(JSON.parse(e.data).call_id));
+  events.addEventListener("ended", (e) => ended(JSON.parse(e.data)));
   events.addEventListener("state", (e) => { const d = JSON.parse(e.data); showState(d.state, d.reason); });
   window.hotlineEvents = events;
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from agent_ui.live.events import EventHub
-from hotline.calls.tracker import CallConnected
+from hotline.calls.tracker import CallCompleted, CallConnected, CallLost
 from hotline.cases.service import Actor, NewCase, create_case
 from hotline.db import transaction
 from hotline.demo import load_demo_users
@@ -206,6 +206,11 @@ def test_hub_delivers_and_drops_slow_pages() -> None:
         await asyncio.sleep(0)
         await hub.on_connected(CallConnected(7, "dc_agent"))
         assert (await waiting).startswith('event: pop\ndata: {"call_id": 7}')
+        # The call's end, and a call cut off by a lost node, reach the desk as "ended".
+        await hub.on_connected(CallCompleted(7, "dc_agent", "hotline-110101", "Local/dc@a/n"))
+        assert (await anext(stream)).startswith('event: ended\ndata: {"call_id": 7, "lost": false}')
+        await hub.on_connected(CallLost(8, "dc_agent"))
+        assert (await anext(stream)).startswith('event: ended\ndata: {"call_id": 8, "lost": true}')
         assert hub.publish("nobody", "pop", {}) == 0
         for n in range(40):  # never read: the page is dropped, not buffered without bound
             hub.publish("dc_agent", "pop", {"call_id": n})
