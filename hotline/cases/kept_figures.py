@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, delete, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -83,6 +83,7 @@ def figures(
 
             def renew() -> None:
                 with make() as other, other.begin():
+                    _gently(other)
                     _compute_and_keep(other, key, scope, start, end, district, due_only)
 
             behind(key, renew)
@@ -117,6 +118,7 @@ def renew_running(engine: Engine, zone: ZoneInfo, now: dt.datetime) -> int:
         for chosen in (period, period.previous()) if kind == "month" else (period,):
             key = snapshot_key(scope, chosen.start, chosen.end, district, due_only)
             with transaction(engine) as session:
+                _gently(session)
                 before = session.get(IndicatorSnapshot, key)
                 final = chosen.end <= now
                 if final and before is not None and _aware(before.cut) >= chosen.end:
@@ -151,6 +153,13 @@ async def keep_renewing(engine: Engine, holder: str, zone: ZoneInfo, interval: f
         except Exception:
             faults.fault("pass", "renewing the kept figures failed", exc_info=True)
         await asyncio.sleep(interval)
+
+
+def _gently(session: Session) -> None:
+    """A renewal nobody waits for takes one core of PostgreSQL, not every core: callers'
+    lookups (routing, the IVR's call records) share the database server."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
 
 
 def forget(session: Session) -> None:
