@@ -162,6 +162,9 @@ async def set_agent_state(
 
 
 CALLBACK_CONTEXT = "hotline-callback"  # dialplan/templates/extensions.conf.j2
+# The word that a staff member's callback rings (RINGING, said by the app), started (INUSE)
+# or ended (NOT_INUSE, said by the dialplan): agent_ui.live.presence keeps it on every node.
+BUSY_EVENT = "HotlineAgentBusy"
 STAFF_RING_MS = 30_000  # how long the staff member's phone rings before the attempt ends
 
 
@@ -170,7 +173,33 @@ async def place_callback(
 ) -> None:
     """Ring ``staff``'s phone; once answered, ``[hotline-callback]`` records the call and
     dials the citizen. The staff leg's uniqueid is the call record's (``ChannelId``), so
-    the tracker stores its timeline. Raises AmiError when Asterisk refuses."""
+    the tracker stores its timeline. Raises AmiError when Asterisk refuses.
+
+    While the staff phone rings, no queue on any node may ring it: the app's presence
+    hears ``HotlineAgentBusy`` RINGING for the leg (and frees the agent if the
+    ``OriginateResponse`` says the phone was not answered, or if Asterisk refuses)."""
+
+    async def busy(state: str) -> None:
+        await ami.action(
+            "UserEvent",
+            UserEvent=BUSY_EVENT,
+            Agent=staff.username,
+            Channel=callback.channel_id,
+            State=state,
+        )
+
+    await busy("RINGING")
+    try:
+        await _originate(ami, settings, staff, callback, case_number)
+    except AmiError:
+        with contextlib.suppress(AmiError):
+            await busy("NOT_INUSE")
+        raise
+
+
+async def _originate(
+    ami: AmiClient, settings: Settings, staff: User, callback: Callback, case_number: str
+) -> None:
     await ami.action(
         "Originate",
         Channel=phone_of(settings, staff),

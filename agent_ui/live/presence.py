@@ -6,9 +6,10 @@ state (``agent_state_interface``, ``Custom:agent-<name>``) that the app keeps th
 every node: when a node's queue rings, connects or releases an agent (AMI ``AgentCalled``,
 ``AgentConnect``, ``AgentComplete``, ``AgentRingNoAnswer``, ``AgentDump``), the state is set
 (``DEVICE_STATE(Custom:…)``) on every node that is up, and with ``ringinuse = no`` no other
-queue rings a member that is RINGING or INUSE. A callback (回访) is no queue call: the
-dialplan says when one starts and ends (UserEvent ``HotlineAgentBusy``, ``[hotline-callback]``)
-and the state is set the same way.
+queue rings a member that is RINGING or INUSE. A callback (回访) is no queue call: the app
+says when the staff phone starts ringing, the dialplan when the call starts and ends
+(UserEvent ``HotlineAgentBusy``, ``[hotline-callback]``), an ``OriginateResponse`` when the
+phone was not answered, and the state is set the same way.
 
 A node that goes down takes its calls with it: the agents it had busy are set free on the
 others. A node that comes up (started, restarted after a crash) has no members
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, select
 
-from agent_ui.live.phone import apply_state, phone_of, state_interface_of
+from agent_ui.live.phone import BUSY_EVENT, apply_state, phone_of, state_interface_of
 from agi.ami import AmiClient, AmiError
 from agi.ami_protocol import Message
 from hotline.db import transaction
@@ -46,9 +47,7 @@ DEVICE_STATE_OF = {
     "AgentRingNoAnswer": "NOT_INUSE",
     "AgentDump": "NOT_INUSE",
 }
-# The dialplan's word that a staff member's callback started (INUSE) or ended (NOT_INUSE).
-BUSY_EVENT = "HotlineAgentBusy"
-BUSY_STATES = frozenset({"INUSE", "NOT_INUSE"})
+BUSY_STATES = frozenset({"RINGING", "INUSE", "NOT_INUSE"})  # of a callback (BUSY_EVENT)
 # The desk's states that keep an agent in the queues (wrap-up is a pause).
 IN_QUEUES = {"ready": "ready", "paused": "paused", "wrapup": "paused"}
 
@@ -69,12 +68,14 @@ class AgentPresence:
         self._changes: asyncio.Queue[_Change] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self.busy: dict[str, tuple[str, str]] = {}  # agent -> (node, device state)
+        self._ringing: dict[str, str] = {}  # a ringing callback's staff leg -> agent
 
     def attach(self) -> None:
         for client in self._clients:
             for kind in DEVICE_STATE_OF:
                 client.on(kind, self._heard(client.name, kind))
             client.on("UserEvent", self._callback(client.name))
+            client.on("OriginateResponse", self._unanswered(client.name))
             client.on("HotlineAmiConnected", self._heard(client.name, "up"))
             client.on("HotlineAmiDisconnected", self._heard(client.name, "down"))
 
@@ -89,8 +90,23 @@ class AgentPresence:
         def put(event: Message) -> None:
             if event.get("UserEvent") != BUSY_EVENT or event.get("State") not in BUSY_STATES:
                 return
-            change = _Change(node, "callback", event.get("Agent"), event.get("State"))
-            self._changes.put_nowait(change)
+            agent, state, leg = event.get("Agent"), event.get("State"), event.get("Channel")
+            if state == "RINGING" and leg:
+                self._ringing[leg] = agent
+            elif leg:
+                self._ringing.pop(leg, None)
+            self._changes.put_nowait(_Change(node, "callback", agent, state))
+
+        return put
+
+    def _unanswered(self, node: str) -> Callable[[Message], None]:
+        """A callback's staff phone that was not answered (or could not be rung) never
+        reaches the dialplan that would free the agent: the OriginateResponse does."""
+
+        def put(event: Message) -> None:
+            agent = self._ringing.pop(event.get("Uniqueid"), None)
+            if agent and event.get("Response") != "Success":
+                self._changes.put_nowait(_Change(node, "callback", agent, "NOT_INUSE"))
 
         return put
 

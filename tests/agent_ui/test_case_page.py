@@ -428,7 +428,7 @@ class FakeAmi:
 
     async def action(self, name: str, **fields: Any) -> None:
         self.sent.append((name, fields))
-        if self.refuse:
+        if self.refuse and name == "Originate":
             raise AmiError("Originate failed")
 
 
@@ -447,7 +447,10 @@ def test_the_callback_button(api: Any, loaded_engine: Engine) -> None:
         f"/cases/{number}/callback", data={"csrf_token": token}, follow_redirects=False
     )
     assert placed.status_code == 303, placed.text
-    name, fields = ami.sent[0]
+    (ring, said), (name, fields) = ami.sent
+    # No queue on any node rings the staff member while their phone rings for the callback.
+    assert (ring, said["UserEvent"], said["State"]) == ("UserEvent", "HotlineAgentBusy", "RINGING")
+    assert said["Agent"] == "dc_dispatcher" and said["Channel"] == fields["ChannelId"]
     assert name == "Originate" and fields["Channel"] == "PJSIP/agent1004"  # their phone first
     assert (fields["Context"], fields["Exten"]) == ("hotline-callback", PHONE)
     with transaction(loaded_engine) as session:
@@ -462,9 +465,11 @@ def test_the_callback_button(api: Any, loaded_engine: Engine) -> None:
     assert "拨打回访电话" not in api.client.get(f"/cases/{silent}").text  # no consent
     refused = api.client.post(f"/cases/{silent}/callback", data={"csrf_token": token})
     assert refused.status_code == 409 and "市民未同意回访" in refused.text
-    api.client.app.state.ami = FakeAmi(refuse=True)
+    refusing = FakeAmi(refuse=True)
+    api.client.app.state.ami = refusing
     failed = api.client.post(f"/cases/{number}/callback", data={"csrf_token": token})
     assert failed.status_code == 502 and "电话交换机拒绝了回访呼叫" in failed.text
+    assert [f.get("State") for _, f in refusing.sent] == ["RINGING", None, "NOT_INUSE"]  # freed
     with transaction(loaded_engine) as session:
         outcomes = session.scalars(select(Call.outcome).where(Call.route_target == "callback"))
         assert sorted(o or "" for o in outcomes) == ["", "callback_failed"]

@@ -240,8 +240,9 @@ def test_an_agent_busy_on_one_node_is_not_rung_by_the_other(two_nodes: TwoNodes)
 
 def test_an_agent_on_a_callback_is_rung_by_no_node(two_nodes: TwoNodes) -> None:
     """A callback (回访) the agent places from a case page goes out through one node; while
-    it is up the agent's custom state is INUSE on both nodes, and the calls that come in
-    meanwhile (one per node) wait: neither node rings the agent until the callback is over."""
+    the staff phone rings (RINGING, said by the app) and the call is up (INUSE) the agent's
+    custom state is busy on both nodes, and the calls that come in meanwhile (one per node)
+    wait: neither node rings the agent until the callback is over."""
     cluster = two_nodes.cluster
     callers = ["13800000851", "13800000852"]
     engine = make_engine(two_nodes.db_url)
@@ -255,9 +256,15 @@ def test_an_agent_on_a_callback_is_rung_by_no_node(two_nodes: TwoNodes) -> None:
         async with Listener(two_nodes) as heard:
             cluster.phone_hold(25)  # the agent's phone stays on the callback 25 s
             await asyncio.to_thread(call_back, two_nodes.apps["node-b"], number)
-            busy_on, _ = await heard.first(
+            busy_on, inuse = await heard.first(
                 None, "UserEvent", UserEvent="HotlineAgentBusy", State="INUSE"
             )
+            # The app said so as soon as it rang the staff phone: no queue rings them meanwhile.
+            ring_on, ringing = await heard.first(
+                None, "UserEvent", UserEvent="HotlineAgentBusy", State="RINGING"
+            )
+            assert ring_on == busy_on and ringing.get("Agent") == AGENT
+            assert float(ringing.get("Timestamp")) <= float(inuse.get("Timestamp"))
             for node in NODES:
                 await until_state(heard.clients[node], "INUSE")
             cluster.phone_hold(2)
