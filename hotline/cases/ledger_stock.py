@@ -11,13 +11,16 @@ Identity: opening + added − resolved = closing (checked by the tests).
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import SQLColumnExpression, and_, case, func, or_, select
+from sqlalchemy import Row, SQLColumnExpression, and_, case, func, or_, select
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
+from hotline.cases import keyset
 from hotline.models import Case, CaseHistory
 
 GROUPS = ("district", "unit", "class")
@@ -111,16 +114,18 @@ def stock(
     return dict(sorted(result.items()))
 
 
-def carried_over(
-    session: Session,
-    start: dt.datetime,
-    cut: dt.datetime,
-    district: str | None = None,
-    limit: int = 2000,
-) -> list[Carried]:
-    """The cases on the ledger at ``cut``, oldest first, with their age and reason."""
-    per = _per_case(start, cut)
-    reason = aliased(CaseHistory)
+def _carried_query(cut: dt.datetime, district: str | None) -> tuple[keyset.Query, Any]:
+    """The cases on the ledger at ``cut``: their last ``to_ledger`` before it with no
+    ``resume`` after it (the lifecycle alternates the two, and a case on the ledger can
+    only be resumed), read through the history's (action, at) index in time order and
+    checked against the case's own history rows."""
+    put = aliased(CaseHistory)
+    off = aliased(CaseHistory)
+    resumed = (
+        select(off.id)
+        .where(off.case_id == put.case_id, off.action == "resume", off.at >= put.at, off.at < cut)
+        .exists()
+    )
     query = (
         select(
             Case.number,
@@ -128,41 +133,100 @@ def carried_over(
             Case.unit_code,
             Case.kind,
             Case.class_code,
-            per.c.on_last,
-            reason.note,
+            put.note,
+            put.at.label("key_at"),
+            put.id.label("key_id"),
         )
-        .select_from(per)
-        .join(Case, Case.id == per.c.case_id)
-        .join(
-            reason,
-            and_(
-                reason.case_id == per.c.case_id,
-                reason.action == "to_ledger",
-                reason.at == per.c.on_last,
-            ),
-        )
-        .where(_on(per.c.on_last, per.c.off_last))
-        .order_by(per.c.on_last, Case.number)
-        .limit(limit)
+        .select_from(put)
+        .join(Case, Case.id == put.case_id)
+        .where(put.action == "to_ledger", put.at < cut, ~resumed)
     )
     if district is not None:
         query = query.where(Case.district_code == district)
-    rows = []
-    for number, area, unit, kind, code, put_on, note in session.execute(query):
-        moment = put_on if put_on.tzinfo else put_on.replace(tzinfo=dt.UTC)
-        rows.append(
-            Carried(
-                number,
-                area or "",
-                unit or "",
-                kind or "",
-                code or "",
-                moment,
-                (cut - moment).days,
-                note,
-            )
+    return query, put
+
+
+def carried_page(
+    session: Session,
+    cut: dt.datetime,
+    district: str | None = None,
+    *,
+    after: str | None = None,
+    before: str | None = None,
+    size: int = keyset.PAGE,
+) -> keyset.Page[Carried]:
+    """One page of the cases on the ledger at ``cut``, oldest first (their count is the
+    stock's closing figure). Raises ``keyset.BadCursor`` for a cursor no page gave."""
+    query, put = _carried_query(cut, district)
+    found = keyset.read(session, query, put.at, put.id, after=after, before=before, size=size)
+    return found.map(lambda row: _carried(row, cut))
+
+
+def carried_over(
+    session: Session, cut: dt.datetime, district: str | None = None, limit: int | None = None
+) -> Iterator[Carried]:
+    """The cases on the ledger at ``cut``, oldest first (the first ``limit``, or every one,
+    read a batch at a time)."""
+    query, put = _carried_query(cut, district)
+    rows = keyset.every(session, query, put.at, put.id)
+    for row in rows if limit is None else itertools.islice(rows, limit):
+        yield _carried(row, cut)
+
+
+def _carried(row: Row[Any], cut: dt.datetime) -> Carried:
+    moment = row.key_at if row.key_at.tzinfo else row.key_at.replace(tzinfo=dt.UTC)
+    return Carried(
+        row.number,
+        row.district_code or "",
+        row.unit_code or "",
+        row.kind or "",
+        row.class_code or "",
+        moment,
+        (cut - moment).days,
+        row.note,
+    )
+
+
+def trend(
+    session: Session,
+    starts: list[dt.datetime],
+    cut: dt.datetime,
+    district: str | None = None,
+) -> list[Stock]:
+    """The city's (or ``district``'s) stock in consecutive periods beginning at ``starts``,
+    the last ending at ``cut``: one pass over the ledger's history rows before ``cut``,
+    counted per period. As the lifecycle alternates ``to_ledger`` and ``resume``, the stock
+    at a moment is the number of ``to_ledger`` before it less the number of ``resume``,
+    so each period's opening is the closing of the one before."""
+    if not starts:
+        return []
+    h = CaseHistory
+    period = case(
+        (h.at < starts[0], -1),
+        *((h.at < bound, i) for i, bound in enumerate(starts[1:])),
+        else_=len(starts) - 1,
+    ).label("period")
+    query = (
+        select(
+            period,
+            func.sum(case((h.action == "to_ledger", 1), else_=0)),
+            func.sum(case((h.action == "resume", 1), else_=0)),
         )
-    return rows
+        .where(h.action.in_(("to_ledger", "resume")), h.at < cut)
+        .group_by(period)
+    )
+    if district is not None:
+        query = query.join(Case, Case.id == h.case_id).where(Case.district_code == district)
+    counts = {int(i): (int(on or 0), int(off or 0)) for i, on, off in session.execute(query)}
+    before_on, before_off = counts.get(-1, (0, 0))
+    opening = before_on - before_off
+    result = []
+    for i in range(len(starts)):
+        added, resolved = counts.get(i, (0, 0))
+        closing = opening + added - resolved
+        result.append(Stock(opening, added, resolved, closing))
+        opening = closing
+    return result
 
 
 def total(figures: dict[str, Stock]) -> Stock:
