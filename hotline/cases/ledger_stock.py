@@ -16,14 +16,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, SQLColumnExpression, and_, case, func, or_, select
+from sqlalchemy import Row, String, and_, case, func, literal, or_, select, union, union_all
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from hotline.cases import keyset
+from hotline.db import without_jit
 from hotline.models import Case, CaseHistory
 
 GROUPS = ("district", "unit", "class")
+LEDGER = ("to_ledger", "resume")  # the ledger's own history rows
 CITY = "city"
 
 
@@ -49,25 +51,55 @@ class Carried:
     reason: str
 
 
-def _per_case(start: dt.datetime, cut: dt.datetime) -> Any:
+def _per_case(start: dt.datetime, cut: dt.datetime, district: str | None) -> Any:
+    """Per case with ledger history before ``cut``: on the ledger at ``start`` (0 or 1),
+    times put on and taken off in [start, cut), on it at ``cut``; only the cases with one
+    of these (a case on and off before ``start`` is left out before the join to cases)."""
     h = CaseHistory
     on = h.action == "to_ledger"
     off = h.action == "resume"
     early = h.at < start
+    added = func.sum(case((and_(on, h.at >= start), 1), else_=0))
+    resolved = func.sum(case((and_(off, h.at >= start), 1), else_=0))
+    on_at_cut = _on(func.max(case((on, h.at))), func.max(case((off, h.at))))
     return (
         select(
             h.case_id.label("case_id"),
-            func.max(case((and_(on, early), h.at))).label("on_before"),
-            func.max(case((and_(off, early), h.at))).label("off_before"),
-            func.max(case((on, h.at))).label("on_last"),
-            func.max(case((off, h.at))).label("off_last"),
-            func.sum(case((and_(on, h.at >= start), 1), else_=0)).label("added"),
-            func.sum(case((and_(off, h.at >= start), 1), else_=0)).label("resolved"),
+            case(
+                (
+                    _on(
+                        func.max(case((and_(on, early), h.at))),
+                        func.max(case((and_(off, early), h.at))),
+                    ),
+                    1,
+                ),
+                else_=0,
+            ).label("opening"),
+            added.label("added"),
+            resolved.label("resolved"),
+            case((on_at_cut, 1), else_=0).label("closing"),
         )
-        .where(h.action.in_(("to_ledger", "resume")), h.at < cut)
+        .where(
+            h.action.in_(LEDGER), h.at < cut, h.case_id.in_(_candidates(start, district, LEDGER))
+        )
         .group_by(h.case_id)
+        .having(or_(added > 0, resolved > 0, on_at_cut))
         .subquery()
     )
+
+
+def _candidates(since: dt.datetime, district: str | None, actions: tuple[str, ...]) -> Any:
+    """The cases that may have been on the ledger at or after ``since``: those on it now
+    (their state, through its index) and those with one of ``actions`` since (through the
+    history's (action, at) index). A short list for a recent moment, however long the
+    ledger's history: a case on and off before ``since`` is not read at all."""
+    now_on = select(Case.id).where(Case.state == "ledger")
+    if district is not None:
+        now_on = now_on.where(Case.district_code == district)
+    since_then = select(CaseHistory.case_id).where(
+        CaseHistory.action.in_(actions), CaseHistory.at >= since
+    )
+    return union(now_on, since_then)
 
 
 def _on(last_on: ColumnElement[Any], last_off: ColumnElement[Any]) -> ColumnElement[bool]:
@@ -82,43 +114,64 @@ def stock(
     district: str | None = None,
 ) -> dict[str, Stock]:
     """The stock per ``group`` key over [start, cut); ``district``'s cases only when given."""
-    if group not in GROUPS:
-        raise ValueError(f"no group {group!r}")
-    per = _per_case(start, cut)
-    key: SQLColumnExpression[Any]
-    if group == "district":
-        key = Case.district_code
-    elif group == "unit":
-        key = Case.unit_code
-    else:
-        key = Case.kind + ":" + Case.class_code
-    query = (
+    return stocks(session, start, cut, district, (group,))[group]
+
+
+def stocks(
+    session: Session,
+    start: dt.datetime,
+    cut: dt.datetime,
+    district: str | None = None,
+    groups: tuple[str, ...] = GROUPS,
+) -> dict[str, dict[str, Stock]]:
+    """The stock over [start, cut) per key of each of ``groups``, in one query: the cases'
+    ledger figures are read once and grouped once per group (``UNION ALL``)."""
+    for group in groups:
+        if group not in GROUPS:
+            raise ValueError(f"no group {group!r}")
+    without_jit(session)
+    per = _per_case(start, cut, district)
+    rows = (
         select(
-            key.label("key"),
-            func.sum(case((_on(per.c.on_before, per.c.off_before), 1), else_=0)),
-            func.sum(per.c.added),
-            func.sum(per.c.resolved),
-            func.sum(case((_on(per.c.on_last, per.c.off_last), 1), else_=0)),
+            per.c.opening,
+            per.c.added,
+            per.c.resolved,
+            per.c.closing,
+            Case.district_code.label("district"),
+            Case.unit_code.label("unit"),
+            (Case.kind + ":" + Case.class_code).label("class"),
         )
         .select_from(per)
         .join(Case, Case.id == per.c.case_id)
-        .group_by(key)
     )
     if district is not None:
-        query = query.where(Case.district_code == district)
-    result = {}
-    for code, opening, added, resolved, closing in session.execute(query):
+        rows = rows.where(Case.district_code == district)
+    cases = rows.cte("ledger_cases")
+    query = union_all(
+        *(
+            select(
+                literal(group, String).label("grp"),
+                cases.c[group].label("key"),
+                func.sum(cases.c.opening),
+                func.sum(cases.c.added),
+                func.sum(cases.c.resolved),
+                func.sum(cases.c.closing),
+            ).group_by(cases.c[group])
+            for group in groups
+        )
+    )
+    result: dict[str, dict[str, Stock]] = {group: {} for group in groups}
+    for group, code, opening, added, resolved, closing in session.execute(query):
         figures = Stock(int(opening or 0), int(added or 0), int(resolved or 0), int(closing or 0))
         if figures != Stock(0, 0, 0, 0):
-            result[CITY if code is None else str(code)] = figures
-    return dict(sorted(result.items()))
+            result[group][CITY if code is None else str(code)] = figures
+    return {group: dict(sorted(per_key.items())) for group, per_key in result.items()}
 
 
 def _carried_query(cut: dt.datetime, district: str | None) -> tuple[keyset.Query, Any]:
     """The cases on the ledger at ``cut``: their last ``to_ledger`` before it with no
     ``resume`` after it (the lifecycle alternates the two, and a case on the ledger can
-    only be resumed), read through the history's (action, at) index in time order and
-    checked against the case's own history rows."""
+    only be resumed), of the cases on the ledger now or taken off since ``cut``."""
     put = aliased(CaseHistory)
     off = aliased(CaseHistory)
     resumed = (
@@ -139,7 +192,12 @@ def _carried_query(cut: dt.datetime, district: str | None) -> tuple[keyset.Query
         )
         .select_from(put)
         .join(Case, Case.id == put.case_id)
-        .where(put.action == "to_ledger", put.at < cut, ~resumed)
+        .where(
+            put.action == "to_ledger",
+            put.at < cut,
+            ~resumed,
+            put.case_id.in_(_candidates(cut, district, ("resume",))),
+        )
     )
     if district is not None:
         query = query.where(Case.district_code == district)
@@ -200,6 +258,7 @@ def trend(
     so each period's opening is the closing of the one before."""
     if not starts:
         return []
+    without_jit(session)
     h = CaseHistory
     period = case(
         (h.at < starts[0], -1),
@@ -212,7 +271,7 @@ def trend(
             func.sum(case((h.action == "to_ledger", 1), else_=0)),
             func.sum(case((h.action == "resume", 1), else_=0)),
         )
-        .where(h.action.in_(("to_ledger", "resume")), h.at < cut)
+        .where(h.action.in_(LEDGER), h.at < cut)
         .group_by(period)
     )
     if district is not None:

@@ -75,6 +75,12 @@ def test_three_months(loaded_engine: Engine) -> None:
             (numbers["C"], "C to_ledger"),
         ]
         assert [c.age_days for c in carried] == [86, 28]
+        # at an earlier cut: B was on then (taken off since), C was not yet
+        assert [c.number for c in carried_over(session, month(9)[1])] == [
+            numbers["A"],
+            numbers["B"],
+        ]
+        assert [c.number for c in carried_over(session, month(10)[1])] == [numbers["A"]]
         # the trend: the three months in one pass, as the month-by-month stock
         starts = [month(m)[0] for m in (9, 10, 11)]
         assert trend(session, starts, month(11)[1]) == by_month
