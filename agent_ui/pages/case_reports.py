@@ -1,6 +1,6 @@
 """The reports page's cases (案卷统计): received, registered by source, dispatched, handled,
 closed, solved and overdue for a period (day to year, beside the one before), per district,
-street, class or source, and over the period's days; charts, CSV and Excel. For the
+street, unit (责任单位), class or source, and over the period's days; charts, CSV and Excel. For the
 supervisors, as the calls report: a district's supervisor sees their district's cases only,
 the city's every district."""
 
@@ -33,7 +33,7 @@ from hotline.periods import KINDS, Period
 
 router = APIRouter(include_in_schema=False)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-Group = Annotated[Literal["district", "street", "class", "source"] | None, Query()]
+Group = Annotated[Literal["district", "street", "unit", "class", "source"] | None, Query()]
 CHART_KEYS = 20  # the chart of a grouping shows the busiest keys; the table shows all
 
 
@@ -59,15 +59,20 @@ def _data(request: Request, session: Session, current: SignedIn, period: Period)
 
 
 def key_name(names: Names, t: Texts, group: str, key: str) -> str:
-    """A key as people read it: the district's, street's or class's name, the source's."""
+    """A key as people read it: the district's, street's, unit's or class's name, the
+    source's."""
     if group == "source":
         return t.get(f"source_{key}", key)
     if key in (NONE, CITY):
-        return {"district": t.ev_city_platform, "street": t.cr_no_street}.get(
-            group, t.cr_unclassified
-        )
+        return {
+            "district": t.ev_city_platform,
+            "street": t.cr_no_street,
+            "unit": t.cr_no_unit,
+        }.get(group, t.cr_unclassified)
     if group in ("district", "street"):
         return names.area(key)
+    if group == "unit":
+        return names.unit(key)
     kind, _, code = key.partition(":")
     return names.klass(kind, code)
 

@@ -110,13 +110,39 @@ def test_the_city_sees_every_district_and_the_files_agree(
     book = openpyxl.load_workbook(
         io.BytesIO(api.client.get("/reports/cases.xlsx", params={"period": "2026-11"}).content)
     )
-    assert book.sheetnames == ["合计", "按区", "按街道", "按类别", "按来源", "趋势"]
+    assert book.sheetnames == ["合计", "按区", "按街道", "按责任单位", "按类别", "按来源", "趋势"]
     rows = list(book["按区"].iter_rows(values_only=True))
     assert rows[0][:3] == ("代码", "名称", "受理数")
     assert [(r[0], r[1], r[2]) for r in rows[1:]] == [
         ("110101", "东城区", 2),
         ("110102", "西城区", 1),
     ]
+    # per unit (责任单位): names, not codes, on the page, in its chart and in the files
+    assert {k: (v["received"], v["dispatched"]) for k, v in data["groups"]["unit"].items()} == {
+        "-": (2, 0),  # b and c, never dispatched
+        "dongcheng.sanitation": (1, 1),
+    }
+    units = [r[:4] for r in book["按责任单位"].iter_rows(min_row=2, values_only=True)]
+    assert units == [
+        ("-", "未派遣（无责任单位）", 2, 2),
+        ("dongcheng.sanitation", "东城区环境卫生服务中心", 1, 1),
+    ]
+    by_unit = api.client.get("/reports/cases", params={"period": "2026-11", "by": "unit"}).text
+    assert "按责任单位" in by_unit and 'id="cr-unit"' in by_unit
+    assert "东城区环境卫生服务中心" in by_unit and "未派遣（无责任单位）" in by_unit
+    assert "dongcheng.sanitation" not in by_unit
+    group_chart = re.search(r'id="cr-group-data">(.*?)</script>', by_unit, re.S)
+    assert group_chart is not None
+    assert json.loads(group_chart.group(1))["categories"] == [
+        "未派遣（无责任单位）",
+        "东城区环境卫生服务中心",
+    ]
+    csv_text = api.client.get("/reports/cases.csv", params={"period": "2026-11"}).text
+    assert "按责任单位,dongcheng.sanitation,东城区环境卫生服务中心,1,1,1" in csv_text
+    english = api.client.get(
+        "/reports/cases", params={"period": "2026-11", "by": "unit", "lang": "en"}
+    )
+    assert "By unit" in english.text and "Not dispatched (no unit)" in english.text
     english = api.client.get(
         "/reports/cases", params={"period": "2026-11", "by": "class", "lang": "en"}
     )
