@@ -1,8 +1,8 @@
 """The reports page's cases (案卷统计): received, registered by source, dispatched, handled,
 closed, solved and overdue for a period (day to year, beside the one before), per district,
-street, unit (责任单位), class or source, and over the period's days; charts, CSV and Excel. For the
-supervisors, as the calls report: a district's supervisor sees their district's cases only,
-the city's every district."""
+street, unit (责任单位), class or source, and over the period's days; charts, CSV and Excel. For
+the platforms' staff, supervisors and dispatchers (派遣员), in their platform's scope: a
+district's staff see their district's cases only, the city's every district."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from agent_ui.pages import evaluation
 from agent_ui.pages.evaluation import PeriodText, current_period, period_name, period_of
-from agent_ui.pages.supervisor import _supervisor_only
+from agent_ui.pages.inbox import supervisor_only as platform_staff_only
 from agent_ui.pages.workspace_export import _inert
 from agent_ui.web.auth import Current, SignedIn
 from agent_ui.web.deps import DbSession
@@ -137,7 +137,7 @@ def case_report_page(
     period: PeriodText = None,
     by: Group = None,
 ) -> Response:
-    _supervisor_only(current)
+    platform_staff_only(current)
     chosen = period_of(request, period, None)
     data = _data(request, session, current, chosen)
     group = by or ("district" if data["district"] is None else "street")
@@ -157,6 +157,7 @@ def case_report_page(
             "to_local": data["cut"].astimezone(zone).strftime("%Y-%m-%d %H:%M"),
             "key_name": lambda g, key: key_name(names, t, g, key),
             "charts": charts(data, group, names, t, lang),
+            "calls_tab": current.user.role == "supervisor",  # the calls report is theirs
         },
         session=session,
         current=current,
@@ -186,7 +187,7 @@ def _rows(data: dict[str, Any], names: Names, t: Texts, lang: str) -> list[list[
 def _file(
     request: Request, current: SignedIn, session: Session, period: str | None
 ) -> tuple[dict[str, Any], list[list[Any]]]:
-    _supervisor_only(current)
+    platform_staff_only(current)
     data = _data(request, session, current, period_of(request, period, None))
     return data, _rows(data, names_for(request, session), translator(request), language(request))
 
@@ -244,7 +245,7 @@ def case_report_json(
     request: Request, current: Current, session: DbSession, period: PeriodText = None
 ) -> dict[str, Any]:
     """The figures as plain data, codes as keys (for scripts and tests)."""
-    _supervisor_only(current)
+    platform_staff_only(current)
     data = _data(request, session, current, period_of(request, period, None))
     return {
         "period": data["period"].label,

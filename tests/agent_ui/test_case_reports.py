@@ -22,7 +22,12 @@ from hotline.demo import load_demo_users
 from hotline.models import Call
 
 WHEN = dt.datetime(2026, 11, 10, 2, tzinfo=dt.UTC)
-PASSWORDS = {"dc_super": "super-demo-123", "city_super": "super-demo-123"}
+PASSWORDS = {
+    "dc_super": "super-demo-123",
+    "city_super": "super-demo-123",
+    "dc_dispatcher": "dispatch-demo-123",
+    "city_dispatcher": "dispatch-demo-123",
+}
 
 
 def world(engine: Engine) -> None:
@@ -150,6 +155,30 @@ def test_the_city_sees_every_district_and_the_files_agree(
     assert "受理数" not in english.text
     year = api.client.get("/reports/cases.json", params={"period": "2026"}).json()
     assert year["total"]["received"] == 3 and len(year["trend"]) == 12
+
+
+def test_dispatchers_read_their_platforms_cases(
+    api: Any, loaded_engine: Engine, december: None
+) -> None:
+    """A district's dispatcher (派遣员) reads their district's case report, the city's
+    dispatcher every district's; the calls report stays the supervisors'."""
+    world(loaded_engine)
+    sign_in(api.client, "dc_dispatcher")
+    own = api.client.get("/reports/cases.json", params={"period": "2026-11"}).json()
+    assert own["district"] == "110101" and set(own["groups"]["district"]) == {"110101"}
+    assert own["total"]["received"] == 2
+    page = api.client.get("/reports/cases", params={"period": "2026-11", "by": "unit"})
+    assert page.status_code == 200 and "西城区" not in page.text
+    assert re.search(r'<a href="/reports/cases"[^>]*>案卷统计</a>', page.text)  # their menu
+    assert 'href="/reports"' not in page.text  # no tab to the calls report they cannot open
+    assert api.client.get("/reports").status_code == 403
+    csv_text = api.client.get("/reports/cases.csv", params={"period": "2026-11"}).text
+    assert "西城区" not in csv_text
+    api.client.cookies.clear()
+    sign_in(api.client, "city_dispatcher")
+    every = api.client.get("/reports/cases.json", params={"period": "2026-11"}).json()
+    assert every["district"] is None and every["total"]["received"] == 3
+    assert set(every["groups"]["district"]) == {"110101", "110102"}
 
 
 def some_calls(engine: Engine) -> None:
