@@ -45,13 +45,13 @@ from sqlalchemy import (
     distinct,
     func,
     literal,
-    text,
     union_all,
 )
 from sqlalchemy import select as select_
 from sqlalchemy.orm import Session, aliased
 
 from hotline.cases.indicators import CITY, Rows, due_jobs
+from hotline.db import without_jit
 from hotline.models import Area, Case, CaseHistory, GridCell
 from hotline.periods import Period
 
@@ -180,8 +180,7 @@ def _run(
 ) -> dict[str, dict[tuple[str, int], CaseFigures]]:
     """{group: {(key, bucket): counts}} for ``groups`` (places, "city", "trend"): one query
     over the period's history and one over its due jobs, each grouped once per group."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SET LOCAL jit = off"))  # as the evaluation (indicators.compute)
+    without_jit(session)  # as the evaluation (indicators.compute)
     counts: dict[str, dict[tuple[str, int], dict[str, int]]] = {g: {} for g in groups}
     for query in (
         _events(groups, start, cut, district, starts),
