@@ -47,13 +47,10 @@ LISTS = ("carried", "added")  # the page's two lists, each paged on its own
 
 
 def _stock(session: Session, current: SignedIn, period: Period) -> dict[str, Any]:
-    """The month's stock per district, unit and class (three SQL aggregates)."""
+    """The month's stock per district, unit and class (one SQL aggregate)."""
     district = None if current.actor.is_city else current.user.scope_code
     cut = period.cut(utcnow())
-    stock = {
-        group: ledger_stock.stock(session, group, period.start, cut, district)
-        for group in ledger_stock.GROUPS
-    }
+    stock = ledger_stock.stocks(session, period.start, cut, district)
     return {
         "district": district,
         "cut": cut,
