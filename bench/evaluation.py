@@ -205,7 +205,7 @@ def main() -> int:
         plan.append(
             (
                 "ledger carried over, month",
-                lambda s: ledger_stock.carried_over(s, month.start, month.end),
+                lambda s: list(ledger_stock.carried_over(s, month.end, limit=2000)),
             )
         )
         plan.append(("city overview", lambda s: oversight.overview(s, now, day.start)))

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
@@ -92,3 +92,10 @@ def using(bind: Engine | Session) -> Iterator[Session]:
     else:
         with transaction(bind) as session:
             yield session
+
+
+def without_jit(session: Session) -> None:
+    """No JIT for the rest of the transaction (PostgreSQL): the planner prices the report
+    aggregates high and compiles them for longer than they run (bench/evaluation.py)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL jit = off"))

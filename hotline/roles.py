@@ -5,9 +5,10 @@
   never dispatches or closes.
 * dispatcher (派遣员): a platform's case worker: dispatches and re-dispatches, urges late
   units, decides extensions, verifies, closes, sends back for rework, escalates (a district)
-  or hands down (the city), puts cases on the ledger, marks invalid and duplicate cases.
+  or hands down (the city), puts cases on the ledger, marks invalid and duplicate cases;
+  reads the ledger, the evaluation and the case report of their platform's scope.
 * supervisor (值班长): all a dispatcher does, plus the call centre: the wallboard, the
-  reports and control over the agents' phones.
+  calls report and control over the agents' phones.
 * unit (责任单位): handles the jobs dispatched to it and reports back.
 * inspector (城管监督员): files field reports from the street.
 * admin: user accounts and queue memberships.

@@ -1,8 +1,8 @@
 """The reports page's cases (案卷统计): received, registered by source, dispatched, handled,
 closed, solved and overdue for a period (day to year, beside the one before), per district,
-street, class or source, and over the period's days; charts, CSV and Excel. For the
-supervisors, as the calls report: a district's supervisor sees their district's cases only,
-the city's every district."""
+street, unit (责任单位), class or source, and over the period's days; charts, CSV and Excel. For
+the platforms' staff, supervisors and dispatchers (派遣员), in their platform's scope: a
+district's staff see their district's cases only, the city's every district."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from agent_ui.pages import evaluation
 from agent_ui.pages.evaluation import PeriodText, current_period, period_name, period_of
-from agent_ui.pages.supervisor import _supervisor_only
+from agent_ui.pages.inbox import supervisor_only as platform_staff_only
 from agent_ui.pages.workspace_export import _inert
 from agent_ui.web.auth import Current, SignedIn
 from agent_ui.web.deps import DbSession
@@ -33,7 +33,7 @@ from hotline.periods import KINDS, Period
 
 router = APIRouter(include_in_schema=False)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-Group = Annotated[Literal["district", "street", "class", "source"] | None, Query()]
+Group = Annotated[Literal["district", "street", "unit", "class", "source"] | None, Query()]
 CHART_KEYS = 20  # the chart of a grouping shows the busiest keys; the table shows all
 
 
@@ -59,15 +59,20 @@ def _data(request: Request, session: Session, current: SignedIn, period: Period)
 
 
 def key_name(names: Names, t: Texts, group: str, key: str) -> str:
-    """A key as people read it: the district's, street's or class's name, the source's."""
+    """A key as people read it: the district's, street's, unit's or class's name, the
+    source's."""
     if group == "source":
         return t.get(f"source_{key}", key)
     if key in (NONE, CITY):
-        return {"district": t.ev_city_platform, "street": t.cr_no_street}.get(
-            group, t.cr_unclassified
-        )
+        return {
+            "district": t.ev_city_platform,
+            "street": t.cr_no_street,
+            "unit": t.cr_no_unit,
+        }.get(group, t.cr_unclassified)
     if group in ("district", "street"):
         return names.area(key)
+    if group == "unit":
+        return names.unit(key)
     kind, _, code = key.partition(":")
     return names.klass(kind, code)
 
@@ -132,7 +137,7 @@ def case_report_page(
     period: PeriodText = None,
     by: Group = None,
 ) -> Response:
-    _supervisor_only(current)
+    platform_staff_only(current)
     chosen = period_of(request, period, None)
     data = _data(request, session, current, chosen)
     group = by or ("district" if data["district"] is None else "street")
@@ -152,6 +157,7 @@ def case_report_page(
             "to_local": data["cut"].astimezone(zone).strftime("%Y-%m-%d %H:%M"),
             "key_name": lambda g, key: key_name(names, t, g, key),
             "charts": charts(data, group, names, t, lang),
+            "calls_tab": current.user.role == "supervisor",  # the calls report is theirs
         },
         session=session,
         current=current,
@@ -181,7 +187,7 @@ def _rows(data: dict[str, Any], names: Names, t: Texts, lang: str) -> list[list[
 def _file(
     request: Request, current: SignedIn, session: Session, period: str | None
 ) -> tuple[dict[str, Any], list[list[Any]]]:
-    _supervisor_only(current)
+    platform_staff_only(current)
     data = _data(request, session, current, period_of(request, period, None))
     return data, _rows(data, names_for(request, session), translator(request), language(request))
 
@@ -239,7 +245,7 @@ def case_report_json(
     request: Request, current: Current, session: DbSession, period: PeriodText = None
 ) -> dict[str, Any]:
     """The figures as plain data, codes as keys (for scripts and tests)."""
-    _supervisor_only(current)
+    platform_staff_only(current)
     data = _data(request, session, current, period_of(request, period, None))
     return {
         "period": data["period"].label,

@@ -86,7 +86,8 @@ def city_json(request: Request, current: Current, session: DbSession) -> list[di
 
 WORST = 5  # districts and units named in the report
 MAJOR_DAYS = 30  # a case on the ledger this long is a major problem for the report
-MAJOR_SHOWN = 50  # the longest on the ledger, on the printed page; the workbook has them all
+MAJOR_LIMIT = 2000  # the longest on the ledger that the report reads (and its workbook lists)
+MAJOR_SHOWN = 50  # of those, the longest on the printed page
 
 
 def _report(request: Request, session: DbSession, month: str | None) -> dict[str, Any]:
@@ -96,7 +97,7 @@ def _report(request: Request, session: DbSession, month: str | None) -> dict[str
     city = evaluation.build(request, session, period, "city", None)
     districts = evaluation.build(request, session, period, "district", None)
     units = evaluation.build(request, session, period, "unit", None)
-    carried = ledger_stock.carried_over(session, period.start, period.cut(utcnow()))
+    carried = ledger_stock.carried_over(session, period.cut(utcnow()), limit=MAJOR_LIMIT)
     return {
         "period": period.label,
         "running": city["running"],

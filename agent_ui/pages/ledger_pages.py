@@ -1,16 +1,20 @@
 """The ledger (挂账) of a month for the platforms' staff: the stock per district, unit and class
-(opening, added, resolved, carried over), the cases still on it with their age and reason,
-and the cases put on it in the month; printable, CSV and Excel. A district's staff see their
-district; the city every district."""
+(opening, added, resolved, carried over) and over the twelve months before, the cases still
+on it with their age and reason, and the cases put on it in the month; printable, CSV and
+Excel. A district's staff see their district; the city every district.
+
+The page shows a keyset page of each list (a city's month puts thousands of cases on the
+ledger); the printable view (``print=1``), the CSV and the workbook hold every case."""
 
 from __future__ import annotations
 
 import io
-from typing import Any
+from typing import Annotated, Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import xlsxwriter
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
@@ -22,7 +26,8 @@ from agent_ui.web.deps import DbSession
 from agent_ui.web.i18n import Texts, translator
 from agent_ui.web.names import Names, names_for
 from agent_ui.web.templating import render
-from hotline.cases import ledger, ledger_stock
+from hotline.cases import keyset, ledger, ledger_stock
+from hotline.cases.ledger_stock import Stock
 from hotline.models import utcnow
 from hotline.periods import BadPeriod, Period, parse_period
 
@@ -37,31 +42,91 @@ def _month(request: Request, month: str | None) -> Period:
         raise HTTPException(422, str(exc)) from exc
 
 
-def _figures(session: Session, current: SignedIn, period: Period) -> dict[str, Any]:
+Cursor = Annotated[str | None, Query(max_length=64)]
+LISTS = ("carried", "added")  # the page's two lists, each paged on its own
+
+
+def _stock(session: Session, current: SignedIn, period: Period) -> dict[str, Any]:
+    """The month's stock per district, unit and class (one SQL aggregate)."""
     district = None if current.actor.is_city else current.user.scope_code
     cut = period.cut(utcnow())
-    stock = {
-        group: ledger_stock.stock(session, group, period.start, cut, district)
-        for group in ledger_stock.GROUPS
-    }
-    trend = []
-    month = period
-    for _ in range(12):  # the stock over the year before: twelve small aggregates
-        if month.start <= utcnow():
-            figures = ledger_stock.total(
-                ledger_stock.stock(session, "district", month.start, month.cut(utcnow()), district)
-            )
-            trend.append((month.label, figures))
-        month = month.previous()
-    trend.reverse()
+    stock = ledger_stock.stocks(session, period.start, cut, district)
     return {
-        "trend": trend,
+        "district": district,
+        "cut": cut,
         "month": period.label,
         "running": period.running(utcnow()),
         "stock": stock,
         "total": ledger_stock.total(stock["district"]),
-        "carried": ledger_stock.carried_over(session, period.start, cut, district),
-        "rows": ledger.ledger_rows(session, current.actor, period.start, period.end),
+    }
+
+
+def _trend(session: Session, period: Period, district: str | None) -> list[tuple[str, Stock]]:
+    """The stock of the twelve months up to ``period`` (those begun): one SQL aggregate."""
+    now = utcnow()
+    months = [period]
+    while len(months) < 12:
+        months.append(months[-1].previous())
+    begun = [month for month in reversed(months) if month.start <= now]
+    if not begun:
+        return []
+    figures = ledger_stock.trend(session, [m.start for m in begun], begun[-1].cut(now), district)
+    return [(month.label, s) for month, s in zip(begun, figures, strict=True)]
+
+
+def _lists(
+    session: Session,
+    current: SignedIn,
+    period: Period,
+    figures: dict[str, Any],
+    cursors: dict[str, str | None],
+) -> dict[str, Any]:
+    """One page of each list (cases carried over, cases put on the ledger in the month)."""
+    try:
+        carried = ledger_stock.carried_page(
+            session,
+            figures["cut"],
+            figures["district"],
+            after=cursors["carried_after"],
+            before=cursors["carried_before"],
+        )
+        added, count = ledger.page(
+            session,
+            current.actor,
+            period.start,
+            period.end,
+            after=cursors["added_after"],
+            before=cursors["added_before"],
+        )
+    except keyset.BadCursor as exc:
+        raise HTTPException(422, str(exc)) from exc
+    return {
+        "carried": carried.rows,
+        "carried_count": figures["total"].closing,
+        "rows": added.rows,
+        "rows_count": count,
+        "paging": {
+            "carried": _links(period.label, cursors, "carried", carried),
+            "added": _links(period.label, cursors, "added", added),
+        },
+    }
+
+
+def _links(
+    month: str, cursors: dict[str, str | None], name: str, page: keyset.Page[Any]
+) -> dict[str, str | None]:
+    """The first, previous and next page of list ``name``; the other list stays where it is."""
+    kept = {"month": month} | {
+        key: value for key, value in cursors.items() if value and not key.startswith(name)
+    }
+
+    def link(**cursor: str) -> str:
+        return f"/supervisor/ledger?{urlencode(kept | cursor)}#{name}"
+
+    return {
+        "first": link() if page.previous else None,
+        "previous": link(**{f"{name}_before": page.previous}) if page.previous else None,
+        "next": link(**{f"{name}_after": page.next}) if page.next else None,
     }
 
 
@@ -78,11 +143,40 @@ def key_name(names: Names, group: str, key: str, t: Texts) -> str:
 
 @router.get("/ledger", response_class=HTMLResponse)
 def ledger_page(
-    request: Request, current: Current, session: DbSession, month: Month = None
+    request: Request,
+    current: Current,
+    session: DbSession,
+    month: Month = None,
+    carried_after: Cursor = None,
+    carried_before: Cursor = None,
+    added_after: Cursor = None,
+    added_before: Cursor = None,
+    printable: Annotated[bool, Query(alias="print")] = False,
 ) -> Response:
+    """The month's stock, its trend and a page of each list; ``print=1``: every case of
+    both lists, for printing."""
     supervisor_only(current)
     zone = ZoneInfo(request.app.state.settings.timezone)
-    figures = _figures(session, current, _month(request, month))
+    period = _month(request, month)
+    figures = _stock(session, current, period)
+    trend = _trend(session, period, figures["district"])
+    if printable:
+        lists: dict[str, Any] = {
+            "carried": list(
+                ledger_stock.carried_over(session, figures["cut"], figures["district"])
+            ),
+            "rows": list(ledger.every(session, current.actor, period.start, period.end)),
+            "paging": None,
+        }
+        lists["carried_count"], lists["rows_count"] = len(lists["carried"]), len(lists["rows"])
+    else:
+        cursors = {
+            "carried_after": carried_after,
+            "carried_before": carried_before,
+            "added_after": added_after,
+            "added_before": added_before,
+        }
+        lists = _lists(session, current, period, figures, cursors)
     names = names_for(request, session)
     t = translator(request)
     return render(
@@ -90,20 +184,19 @@ def ledger_page(
         "supervisor/ledger.html",
         {
             **figures,
+            **lists,
+            "printable": printable,
+            "trend": trend,
             "zone": zone,
             "key_name": lambda group, key: key_name(names, group, key, t),
             "chart": {
                 "kind": "bar",
                 "percent": False,
-                "categories": [label for label, _ in figures["trend"]],
+                "categories": [label for label, _ in trend],
                 "series": [
-                    {"name": t.lg_added, "data": [s.added for _, s in figures["trend"]]},
-                    {"name": t.lg_resolved, "data": [s.resolved for _, s in figures["trend"]]},
-                    {
-                        "name": t.lg_closing,
-                        "kind": "line",
-                        "data": [s.closing for _, s in figures["trend"]],
-                    },
+                    {"name": t.lg_added, "data": [s.added for _, s in trend]},
+                    {"name": t.lg_resolved, "data": [s.resolved for _, s in trend]},
+                    {"name": t.lg_closing, "kind": "line", "data": [s.closing for _, s in trend]},
                 ],
             },
         },
@@ -118,7 +211,7 @@ def ledger_csv(
 ) -> Response:
     supervisor_only(current)
     period = _month(request, month)
-    rows = ledger.ledger_rows(session, current.actor, period.start, period.end)
+    rows = ledger.every(session, current.actor, period.start, period.end)
     return Response(
         ledger.ledger_csv(rows, period.label),
         media_type="text/csv; charset=utf-8",
@@ -132,7 +225,8 @@ def ledger_xlsx(
 ) -> Response:
     """The stock per district, unit and class, and the cases carried over, in one workbook."""
     supervisor_only(current)
-    figures = _figures(session, current, _month(request, month))
+    figures = _stock(session, current, _month(request, month))
+    figures["carried"] = ledger_stock.carried_over(session, figures["cut"], figures["district"])
     names = names_for(request, session)
     t = translator(request)
     zone = ZoneInfo(request.app.state.settings.timezone)

@@ -100,7 +100,7 @@ def ledger_csv_api(
         raise CaseError("case-forbidden", "the ledger is for the platforms", 403)
     zone = ZoneInfo(request.app.state.settings.timezone)
     label, start, end = month_bounds(month, zone)
-    rows = ledger.ledger_rows(session, actor, start, end)
+    rows = ledger.every(session, actor, start, end)
     return Response(
         ledger.ledger_csv(rows, label),
         media_type="text/csv; charset=utf-8",

@@ -29,6 +29,7 @@ NAVIGATION: dict[str, tuple[tuple[str, str], ...]] = {
         ("nav_inbox", "/supervisor/inbox"),
         ("nav_ledger", "/supervisor/ledger"),
         ("nav_evaluation", "/supervisor/evaluation"),
+        ("nav_case_reports", "/reports/cases"),
         ("nav_city", "/supervisor/city"),
     ),
     "supervisor": (

@@ -19,7 +19,9 @@ the period's end or now while it runs:
   is not overdue yet and a job its unit returned is not counted.
 
 Groups: the whole city, district (none: the city platform's own cases), street (of the case's
-grid cell; none without one), class (``kind:class_code``; none before registration) and source.
+grid cell; none without one), unit (责任单位: a dispatch counts for the unit it went to, as in
+the evaluation, every other figure for the case's unit now; none before a dispatch), class
+(``kind:class_code``; none before registration) and source.
 The trend splits the period into buckets (hours of a day, days of a week or month, weeks of a
 quarter, months of a year) with a ``CASE`` over the bucket bounds, so the local calendar is
 the city's on both databases.
@@ -36,24 +38,25 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Integer,
+    SQLColumnExpression,
     String,
     and_,
     case,
     distinct,
     func,
     literal,
-    text,
     union_all,
 )
 from sqlalchemy import select as select_
 from sqlalchemy.orm import Session, aliased
 
 from hotline.cases.indicators import CITY, Rows, due_jobs
+from hotline.db import without_jit
 from hotline.models import Area, Case, CaseHistory, GridCell
 from hotline.periods import Period
 
-GROUPS = ("city", "district", "street", "class", "source")
-PLACES = ("district", "street", "class", "source")  # the report's groupings
+GROUPS = ("city", "district", "street", "unit", "class", "source")
+PLACES = ("district", "street", "unit", "class", "source")  # the report's groupings
 NONE = "-"  # the key of cases with no district, street or class
 EVENTS = ("create", "register", "dispatch", "report_handled", "close")
 
@@ -109,7 +112,7 @@ class Report:
 
 def report(session: Session, period: Period, now: dt.datetime, district: str | None) -> Report:
     """The whole report in four queries: the period's history and due jobs, each read once
-    for the four groupings and the trend, and the period before per district (the totals are
+    for the five groupings and the trend, and the period before per district (the totals are
     the district grouping's sums: every case has exactly one district key)."""
     cut = period.cut(now)
     before = period.previous()
@@ -177,8 +180,7 @@ def _run(
 ) -> dict[str, dict[tuple[str, int], CaseFigures]]:
     """{group: {(key, bucket): counts}} for ``groups`` (places, "city", "trend"): one query
     over the period's history and one over its due jobs, each grouped once per group."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SET LOCAL jit = off"))  # as the evaluation (indicators.compute)
+    without_jit(session)  # as the evaluation (indicators.compute)
     counts: dict[str, dict[tuple[str, int], dict[str, int]]] = {g: {} for g in groups}
     for query in (
         _events(groups, start, cut, district, starts),
@@ -201,14 +203,15 @@ def _key(group: str, value: object) -> str:
     return NONE if value is None else str(value)
 
 
-def _with_places(query: Rows) -> Rows:
-    """``query`` over cases with each case's district, street (of its grid cell), class and
-    source as columns."""
+def _with_places(query: Rows, unit: SQLColumnExpression[Any]) -> Rows:
+    """``query`` over cases with each case's district, street (of its grid cell), ``unit``,
+    class and source as columns."""
     community = aliased(Area)
     return (
         query.add_columns(
             Case.district_code.label("district"),
             community.parent_code.label("street"),
+            unit.label("unit"),
             (Case.kind + ":" + Case.class_code).label("class"),
             Case.source.label("source"),
         )
@@ -292,7 +295,9 @@ def _events(
             "solved": func.sum(rows.c.solved),
         }
 
-    return _grouped(_with_places(query).cte("history_rows"), groups, sums)
+    # a dispatch row names the unit it went to (hotline.cases.indicators counts it so too)
+    unit = case((action == "dispatch", h.data["unit_code"].as_string()), else_=Case.unit_code)
+    return _grouped(_with_places(query, unit).cte("history_rows"), groups, sums)
 
 
 def _due(
@@ -313,7 +318,7 @@ def _due(
         .where(jobs.due)
     )
     return _grouped(
-        _with_places(query).cte("due_rows"),
+        _with_places(query, Case.unit_code).cte("due_rows"),
         groups,
         lambda rows: {"due": func.count(), "overdue": func.sum(rows.c.overdue)},
     )

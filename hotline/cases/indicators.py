@@ -51,13 +51,13 @@ from sqlalchemy import (
     literal,
     or_,
     select,
-    text,
 )
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.expression import FunctionElement
 from sqlalchemy.types import Float
 
+from hotline.db import without_jit
 from hotline.models import Area, Case, CaseHistory, GridCell
 
 SCOPES = ("city", "district", "street", "unit", "class")
@@ -213,10 +213,7 @@ def compute(
 
 def _collect(session: Session, queries: list[Rows], district: str | None) -> dict[str, Indicators]:
     counts: dict[str, dict[str, Any]] = {}
-    if session.get_bind().dialect.name == "postgresql":
-        # The planner prices the aggregates high and compiles them (JIT) for half a second;
-        # the queries themselves take a fraction of that (bench/evaluation.py).
-        session.execute(text("SET LOCAL jit = off"))
+    without_jit(session)  # compiling the aggregates took longer than running them
     for query in queries:
         if district is not None:
             query = query.where(Case.district_code == district)

@@ -1,5 +1,6 @@
-"""The ledger (挂账): cases put on it in a period with the stated reason, and the monthly
-summary per district, unit and class. One query for the page, its CSV and the API's CSV."""
+"""The ledger (挂账): cases put on it in a period with the stated reason. The page reads one
+keyset page of them (``page``); the CSV of the page and of the API every row (``every``),
+a batch at a time, with the summary per district, unit and class."""
 
 from __future__ import annotations
 
@@ -7,11 +8,14 @@ import csv
 import datetime as dt
 import io
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session
 
+from hotline.cases import keyset
 from hotline.cases.service import Actor
 from hotline.models import Case, CaseHistory, CatalogueClass
 
@@ -21,16 +25,16 @@ class LedgerRow:
     number: str
     district: str
     unit: str
+    kind: str
     class_code: str
     class_name: str
     put_on: dt.datetime
     reason: str
 
 
-def ledger_rows(
-    session: Session, actor: Actor, start: dt.datetime, end: dt.datetime
-) -> list[LedgerRow]:
-    """Cases put on the ledger in [start, end) that ``actor``'s platform may see."""
+def _query(actor: Actor, start: dt.datetime, end: dt.datetime) -> keyset.Query:
+    """The ``to_ledger`` rows in [start, end) that ``actor``'s platform may see (read through
+    the history's (action, at) index in time order)."""
     query = (
         select(
             Case.number,
@@ -38,45 +42,82 @@ def ledger_rows(
             Case.unit_code,
             Case.kind,
             Case.class_code,
-            CaseHistory.at,
             CaseHistory.note,
+            CaseHistory.at.label("key_at"),
+            CaseHistory.id.label("key_id"),
         )
-        .join(CaseHistory, CaseHistory.case_id == Case.id)
+        .select_from(CaseHistory)
+        .join(Case, Case.id == CaseHistory.case_id)
         .where(CaseHistory.action == "to_ledger", CaseHistory.at >= start, CaseHistory.at < end)
-        .order_by(CaseHistory.at)
     )
     if not actor.is_city:
         query = query.where(Case.district_code == actor.scope_code)
-    names = {
+    return query
+
+
+def page(
+    session: Session,
+    actor: Actor,
+    start: dt.datetime,
+    end: dt.datetime,
+    *,
+    after: str | None = None,
+    before: str | None = None,
+    size: int = keyset.PAGE,
+) -> tuple[keyset.Page[LedgerRow], int]:
+    """One page of the cases put on the ledger in [start, end), oldest first, and how many
+    there are. Raises ``keyset.BadCursor`` for a cursor no page gave."""
+    query = _query(actor, start, end)
+    found = keyset.read(
+        session, query, CaseHistory.at, CaseHistory.id, after=after, before=before, size=size
+    )
+    counted = (
+        select(func.count())
+        .select_from(CaseHistory)
+        .where(CaseHistory.action == "to_ledger", CaseHistory.at >= start, CaseHistory.at < end)
+    )
+    if not actor.is_city:  # the city counts the index alone, without a look at each case
+        counted = counted.join(Case, Case.id == CaseHistory.case_id).where(
+            Case.district_code == actor.scope_code
+        )
+    total = session.scalar(counted) or 0
+    names = _class_names(session) if found.rows else {}
+    return found.map(lambda row: _row(row, names)), total
+
+
+def every(
+    session: Session, actor: Actor, start: dt.datetime, end: dt.datetime
+) -> Iterator[LedgerRow]:
+    """Every case put on the ledger in [start, end), oldest first, read a batch at a time."""
+    names = _class_names(session)
+    for row in keyset.every(session, _query(actor, start, end), CaseHistory.at, CaseHistory.id):
+        yield _row(row, names)
+
+
+def _class_names(session: Session) -> dict[tuple[str, str], str]:
+    return {
         (kind, code): name
         for kind, code, name in session.execute(
             select(CatalogueClass.kind, CatalogueClass.code, CatalogueClass.name_zh)
         )
     }
-    return [
-        LedgerRow(
-            number,
-            district or "",
-            unit or "",
-            code or "",
-            names.get((kind or "", code or ""), ""),
-            when,
-            note,
-        )
-        for number, district, unit, kind, code, when, note in session.execute(query)
-    ]
 
 
-def summary(rows: list[LedgerRow]) -> dict[str, Counter[str]]:
-    """Counts per district, per unit and per class."""
-    return {
-        "district": Counter(r.district for r in rows),
-        "unit": Counter(r.unit for r in rows),
-        "class": Counter(f"{r.class_code} {r.class_name}".strip() for r in rows),
-    }
+def _row(row: Row[Any], names: dict[tuple[str, str], str]) -> LedgerRow:
+    kind, code = row.kind or "", row.class_code or ""
+    return LedgerRow(
+        row.number,
+        row.district_code or "",
+        row.unit_code or "",
+        kind,
+        code,
+        names.get((kind, code), ""),
+        row.key_at if row.key_at.tzinfo else row.key_at.replace(tzinfo=dt.UTC),
+        row.note,
+    )
 
 
-def ledger_csv(rows: list[LedgerRow], month: str) -> str:
+def ledger_csv(rows: Iterable[LedgerRow], month: str) -> str:
     """One row per case, then the summary by district, unit and class (UTF-8 with BOM so
     that spreadsheet programs read the Chinese)."""
     out = io.StringIO()
@@ -84,6 +125,7 @@ def ledger_csv(rows: list[LedgerRow], month: str) -> str:
     writer.writerow(
         ["month", "case", "district", "unit", "class", "class_name", "put_on", "reason"]
     )
+    grouped: Counter[tuple[str, str, str]] = Counter()
     for r in rows:
         writer.writerow(
             [
@@ -97,9 +139,9 @@ def ledger_csv(rows: list[LedgerRow], month: str) -> str:
                 r.reason,
             ]
         )
+        grouped[(r.district, r.unit, r.class_code)] += 1
     writer.writerow([])
     writer.writerow(["summary", "district", "unit", "class", "cases"])
-    grouped = Counter((r.district, r.unit, r.class_code) for r in rows)
     for (district, unit, code), count in sorted(grouped.items()):
         writer.writerow(["", district, unit, code, count])
     return "\ufeff" + out.getvalue()

@@ -22,7 +22,12 @@ from hotline.demo import load_demo_users
 from hotline.models import Call
 
 WHEN = dt.datetime(2026, 11, 10, 2, tzinfo=dt.UTC)
-PASSWORDS = {"dc_super": "super-demo-123", "city_super": "super-demo-123"}
+PASSWORDS = {
+    "dc_super": "super-demo-123",
+    "city_super": "super-demo-123",
+    "dc_dispatcher": "dispatch-demo-123",
+    "city_dispatcher": "dispatch-demo-123",
+}
 
 
 def world(engine: Engine) -> None:
@@ -110,13 +115,39 @@ def test_the_city_sees_every_district_and_the_files_agree(
     book = openpyxl.load_workbook(
         io.BytesIO(api.client.get("/reports/cases.xlsx", params={"period": "2026-11"}).content)
     )
-    assert book.sheetnames == ["合计", "按区", "按街道", "按类别", "按来源", "趋势"]
+    assert book.sheetnames == ["合计", "按区", "按街道", "按责任单位", "按类别", "按来源", "趋势"]
     rows = list(book["按区"].iter_rows(values_only=True))
     assert rows[0][:3] == ("代码", "名称", "受理数")
     assert [(r[0], r[1], r[2]) for r in rows[1:]] == [
         ("110101", "东城区", 2),
         ("110102", "西城区", 1),
     ]
+    # per unit (责任单位): names, not codes, on the page, in its chart and in the files
+    assert {k: (v["received"], v["dispatched"]) for k, v in data["groups"]["unit"].items()} == {
+        "-": (2, 0),  # b and c, never dispatched
+        "dongcheng.sanitation": (1, 1),
+    }
+    units = [r[:4] for r in book["按责任单位"].iter_rows(min_row=2, values_only=True)]
+    assert units == [
+        ("-", "未派遣（无责任单位）", 2, 2),
+        ("dongcheng.sanitation", "东城区环境卫生服务中心", 1, 1),
+    ]
+    by_unit = api.client.get("/reports/cases", params={"period": "2026-11", "by": "unit"}).text
+    assert "按责任单位" in by_unit and 'id="cr-unit"' in by_unit
+    assert "东城区环境卫生服务中心" in by_unit and "未派遣（无责任单位）" in by_unit
+    assert "dongcheng.sanitation" not in by_unit
+    group_chart = re.search(r'id="cr-group-data">(.*?)</script>', by_unit, re.S)
+    assert group_chart is not None
+    assert json.loads(group_chart.group(1))["categories"] == [
+        "未派遣（无责任单位）",
+        "东城区环境卫生服务中心",
+    ]
+    csv_text = api.client.get("/reports/cases.csv", params={"period": "2026-11"}).text
+    assert "按责任单位,dongcheng.sanitation,东城区环境卫生服务中心,1,1,1" in csv_text
+    english = api.client.get(
+        "/reports/cases", params={"period": "2026-11", "by": "unit", "lang": "en"}
+    )
+    assert "By unit" in english.text and "Not dispatched (no unit)" in english.text
     english = api.client.get(
         "/reports/cases", params={"period": "2026-11", "by": "class", "lang": "en"}
     )
@@ -124,6 +155,30 @@ def test_the_city_sees_every_district_and_the_files_agree(
     assert "受理数" not in english.text
     year = api.client.get("/reports/cases.json", params={"period": "2026"}).json()
     assert year["total"]["received"] == 3 and len(year["trend"]) == 12
+
+
+def test_dispatchers_read_their_platforms_cases(
+    api: Any, loaded_engine: Engine, december: None
+) -> None:
+    """A district's dispatcher (派遣员) reads their district's case report, the city's
+    dispatcher every district's; the calls report stays the supervisors'."""
+    world(loaded_engine)
+    sign_in(api.client, "dc_dispatcher")
+    own = api.client.get("/reports/cases.json", params={"period": "2026-11"}).json()
+    assert own["district"] == "110101" and set(own["groups"]["district"]) == {"110101"}
+    assert own["total"]["received"] == 2
+    page = api.client.get("/reports/cases", params={"period": "2026-11", "by": "unit"})
+    assert page.status_code == 200 and "西城区" not in page.text
+    assert re.search(r'<a href="/reports/cases"[^>]*>案卷统计</a>', page.text)  # their menu
+    assert 'href="/reports"' not in page.text  # no tab to the calls report they cannot open
+    assert api.client.get("/reports").status_code == 403
+    csv_text = api.client.get("/reports/cases.csv", params={"period": "2026-11"}).text
+    assert "西城区" not in csv_text
+    api.client.cookies.clear()
+    sign_in(api.client, "city_dispatcher")
+    every = api.client.get("/reports/cases.json", params={"period": "2026-11"}).json()
+    assert every["district"] is None and every["total"]["received"] == 3
+    assert set(every["groups"]["district"]) == {"110101", "110102"}
 
 
 def some_calls(engine: Engine) -> None:

@@ -20,6 +20,7 @@ from hotline.cases.service import Actor, NewCase, create_case, request_extension
 from hotline.db import transaction
 from hotline.demo import load_demo_users
 from hotline.models import Case, CaseHistory, Notification
+from hotline.testing.cases import ledger_month
 
 AGENT = Actor("dc_dispatcher", "dispatcher", "110101")
 SUPER = Actor("dc_super", "supervisor", "110101")
@@ -177,6 +178,72 @@ def test_ledger_page_and_csv(api: Any, loaded_engine: Engine) -> None:
     sign_in(api.client, "dc_agent")
     assert api.client.get("/supervisor/ledger").status_code == 403
     assert api.client.get("/supervisor/inbox").status_code == 403
+
+
+def listed(page: str, heading: str) -> list[str]:
+    """The case numbers of the list under ``heading``, in order."""
+    part = page.split(heading, 1)[1].split("</table>", 1)[0]
+    return re.findall(r'<a href="/cases/([^"]+)">', part)
+
+
+def follow(client: Any, page: str, list_id: str, text: str) -> str:
+    """The page behind list ``list_id``'s paging link named ``text``."""
+    links = re.findall(r'<a href="(/supervisor/ledger\?[^"]+)">([^<]+)</a>', page)
+    wanted = [href for href, name in links if name == text and href.endswith(f"#{list_id}")]
+    assert len(wanted) == 1, (list_id, text, links)
+    response = client.get(wanted[0].replace("&amp;", "&"))
+    assert response.status_code == 200
+    month = re.search(r"month=([0-9-]+)", wanted[0])
+    assert month is not None and f'name="month" value="{month.group(1)}"' in response.text
+    return str(response.text)
+
+
+def test_the_ledger_lists_are_paged(api: Any, loaded_engine: Engine) -> None:
+    """53 cases put on the ledger in a month, 2 taken off: each list shows 50 a page with
+    its count, pages forward and back on its own (keeping the month and the other list's
+    page); the printable view, the CSV and the workbook hold every case."""
+    load_demo_users(loaded_engine)
+    month, numbers = ledger_month(loaded_engine, 53, 2)
+    added_heading, carried_heading = "本月挂账案件 (53)", "结转挂账案件 (51)"
+    sign_in(api.client, "dc_super")
+    first = api.client.get("/supervisor/ledger", params={"month": month}).text
+    assert listed(first, added_heading) == numbers[:50]
+    assert listed(first, carried_heading) == numbers[2:52]
+    assert "共 53 件，本页显示 50 件" in first and "上一页" not in first
+
+    second = follow(api.client, first, "added", "下一页")
+    assert listed(second, added_heading) == numbers[50:]
+    assert listed(second, carried_heading) == numbers[2:52]  # the other list stays put
+    back = follow(api.client, second, "added", "上一页")
+    assert listed(back, added_heading) == numbers[:50]
+    assert listed(follow(api.client, second, "added", "第一页"), added_heading) == numbers[:50]
+
+    both = follow(api.client, second, "carried", "下一页")
+    assert listed(both, carried_heading) == numbers[52:]
+    assert listed(both, added_heading) == numbers[50:]
+    assert "下一页" not in both
+
+    bad = api.client.get("/supervisor/ledger", params={"month": month, "added_after": "x~1"})
+    assert bad.status_code == 422
+
+    printable = api.client.get("/supervisor/ledger", params={"month": month, "print": 1}).text
+    assert listed(printable, added_heading) == numbers
+    assert listed(printable, carried_heading) == numbers[2:]
+    assert "下一页" not in printable and "window.print()" in printable
+    csv_text = api.client.get("/supervisor/ledger.csv", params={"month": month}).text
+    csv_rows = list(csv.reader(io.StringIO(csv_text.lstrip("\ufeff"))))
+    assert [r[1] for r in csv_rows[1:54]] == numbers and csv_rows[54] == []
+    book = openpyxl.load_workbook(
+        io.BytesIO(api.client.get("/supervisor/ledger.xlsx", params={"month": month}).content)
+    )
+    carried = book.worksheets[1]
+    assert [r[0] for r in carried.iter_rows(min_row=2, values_only=True)] == numbers[2:]
+
+    api.client.cookies.clear()
+    sign_in(api.client, "city_super")  # the city's page: every district, here in English
+    english = api.client.get("/supervisor/ledger", params={"month": month, "lang": "en"}).text
+    assert listed(english, "Put on the ledger this month (53)") == numbers[:50]
+    assert "53 cases, 50 on this page" in english and "Next page" in english
 
 
 def test_an_assisting_unit_reports_its_part_on_the_portal(api: Any, loaded_engine: Engine) -> None:

@@ -15,6 +15,7 @@ from agent_ui.main import create_app
 from hotline.service import EmbeddedWebServer
 from hotline.settings import Settings
 from hotline.testing.browser import ARTIFACTS, FLAGS, signed_in_page
+from hotline.testing.cases import ledger_month
 from hotline.testing.pbx import free_port
 
 pytestmark = pytest.mark.browser
@@ -28,6 +29,7 @@ def test_platform_pages(
     from hotline.demo import load_demo_users
 
     load_demo_users(loaded_engine)
+    month, numbers = ledger_month(loaded_engine, 53, 2)
     port = free_port()
     settings = Settings(database_url=loaded_db_url, media_dir=tmp_path / "media")
 
@@ -50,9 +52,16 @@ def test_platform_pages(
                 boss = await signed_in_page(browser, base, "dc_super", "super-demo-123")
                 await boss.goto(f"{base}/supervisor/inbox")
                 await boss.screenshot(path=str(ARTIFACTS / "inbox.png"))
-                await boss.goto(f"{base}/supervisor/ledger")
+                await boss.goto(f"{base}/supervisor/ledger?month={month}")
                 assert await boss.is_visible("text=CSV")
+                assert await boss.is_visible("text=结转挂账案件 (51)")
                 await boss.screenshot(path=str(ARTIFACTS / "ledger.png"))
+                # the month's list, second page: its last three cases; the month is kept
+                await boss.click("#added ~ p.pager >> text=下一页")
+                await boss.wait_for_selector(f"text={numbers[-1]}")
+                assert not await boss.is_visible(f"a:text-is('{numbers[0]}')")
+                assert await boss.input_value("input[name=month]") == month
+                await boss.screenshot(path=str(ARTIFACTS / "ledger-paged.png"), full_page=True)
 
                 admin = await signed_in_page(browser, base, "admin", "admin-demo-123")
                 await admin.goto(f"{base}/admin")

@@ -8,8 +8,9 @@ every step at 10:00 local unless said. D = Dongcheng (110101), X = Xicheng (1101
    2 Nov 14:00, verified solved and closed 3 Nov;
 2. walk-in, D 景山, event 0102: dispatched 5 Nov, due 6 Nov, reported 7 Nov (late), verified
    not solved and closed 8 Nov;
-3. field, D 东华门, component 0101: dispatched 10 Nov, returned, dispatched again the same day
-   (one dispatched case), due 12 Nov, never reported (overdue);
+3. field, D 东华门, component 0101: dispatched 10 Nov to sanitation, returned, dispatched again
+   the same day to municipal works (one dispatched case; one for each unit), due 12 Nov, never
+   reported (overdue);
 4. Open311, D, no place: received 20 Nov unclassified, registered 21 Nov;
 5. callback request, D: received 25 Nov, never registered (no class);
 6. phone, X, event 0102: dispatched 15 Nov, due 30 Dec (not due in November);
@@ -18,6 +19,12 @@ every step at 10:00 local unless said. D = Dongcheng (110101), X = Xicheng (1101
 
 November, whole city: received 6 (1–6), registered 5 (1, 2, 3, 4, 6), dispatched 4 (1, 2, 3,
 6), handled 3 (1, 2, 8), closed 2 (1, 2), solved 1 (1), due 4 (1, 2, 3, 8), overdue 2 (2, 3).
+
+Per unit (a dispatch for the unit it went to, the rest for the case's unit now): Dongcheng
+sanitation received 2 (1, 2), registered 2, dispatched 3 (1, 2, 3), handled 3 (1, 2, 8), closed
+2, solved 1, due 3 (1, 2, 8), overdue 1 (2); municipal works received, registered, dispatched,
+due and overdue 1 (3); no unit received 2 (4, 5), registered 1 (4); Xicheng enforcement
+received, registered and dispatched 1 (6).
 """
 
 from __future__ import annotations
@@ -111,7 +118,7 @@ def november(session: Session) -> None:
     three = s.new(at(10), source="field", grid=DONGHUAMEN, klass=("component", "0101"))
     s.dispatch(three, at(10), at(11))
     s.do(DC_UNIT, three, "return", at(10, 11), note="not ours")
-    s.dispatch(three, at(10, 12), at(12))
+    s.dispatch(three, at(10, 12), at(12), unit="dongcheng.municipal")
     four = s.new(at(20), source="open311", klass=None)
     s.do(DC, four, "register", at(21), kind="event", class_code="0102")
     s.new(at(25), source="callback_request", klass=None)
@@ -147,6 +154,12 @@ def test_every_figure_per_group_on_a_hand_count(loaded_engine: Engine) -> None:
             NONE: CaseFigures(received=3, registered=2, dispatched=1),
             "110101001": CaseFigures(2, 2, 2, 2, 1, 1, due=3, overdue=1),
             "110101002": CaseFigures(1, 1, 1, 1, 1, 0, due=1, overdue=1),
+        }
+        assert figures(session, "unit", start, end) == {
+            NONE: CaseFigures(received=2, registered=1),
+            "dongcheng.municipal": CaseFigures(1, 1, 1, due=1, overdue=1),
+            "dongcheng.sanitation": CaseFigures(2, 2, 3, 3, 2, 1, due=3, overdue=1),
+            "xicheng.enforcement": CaseFigures(received=1, registered=1, dispatched=1),
         }
         assert figures(session, "class", start, end) == {
             NONE: CaseFigures(received=1),

@@ -15,7 +15,7 @@ import datetime as dt
 
 from sqlalchemy import Engine, select
 
-from hotline.cases.ledger_stock import Stock, carried_over, stock
+from hotline.cases.ledger_stock import Stock, carried_over, carried_page, stock, trend
 from hotline.cases.service import Actor, NewCase, create_case, transition
 from hotline.db import transaction
 from hotline.models import Case
@@ -69,9 +69,33 @@ def test_three_months(loaded_engine: Engine) -> None:
         assert stock(session, "unit", *month(11)) == {"dongcheng.sanitation": Stock(1, 2, 1, 2)}
         assert stock(session, "class", *month(11)) == {"event:0102": Stock(1, 2, 1, 2)}
         assert stock(session, "district", *month(11), district="110102") == {}
-        carried = carried_over(session, *month(11))
+        carried = list(carried_over(session, month(11)[1]))
         assert [(c.number, c.reason) for c in carried] == [
             (numbers["A"], "A to_ledger"),
             (numbers["C"], "C to_ledger"),
         ]
         assert [c.age_days for c in carried] == [86, 28]
+        # at an earlier cut: B was on then (taken off since), C was not yet
+        assert [c.number for c in carried_over(session, month(9)[1])] == [
+            numbers["A"],
+            numbers["B"],
+        ]
+        assert [c.number for c in carried_over(session, month(10)[1])] == [numbers["A"]]
+        # the trend: the three months in one pass, as the month-by-month stock
+        starts = [month(m)[0] for m in (9, 10, 11)]
+        assert trend(session, starts, month(11)[1]) == by_month
+        assert trend(session, starts[1:], month(11)[1], "110101") == by_month[1:]
+        assert trend(session, starts, month(11)[1], "110102") == [Stock(0, 0, 0, 0)] * 3
+        assert trend(session, starts[:1], month(9)[1] - dt.timedelta(days=20)) == [
+            Stock(0, 2, 0, 2)  # a month cut short (running): to the cut
+        ]
+        # the carried-over list a page at a time, forward and back
+        first = carried_page(session, month(11)[1], size=1)
+        assert [c.number for c in first.rows] == [numbers["A"]] and first.previous is None
+        assert first.next is not None
+        second = carried_page(session, month(11)[1], after=first.next, size=1)
+        assert [c.number for c in second.rows] == [numbers["C"]] and second.next is None
+        assert second.previous is not None
+        again = carried_page(session, month(11)[1], before=second.previous, size=1)
+        assert again == first
+        assert carried_page(session, month(11)[1], "110102").rows == []
