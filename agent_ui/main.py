@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,6 +11,7 @@ from fastapi import FastAPI, Header, Request
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine, func, select, text
+from starlette.concurrency import run_in_threadpool
 
 from agent_ui.api import cases as api_cases
 from agent_ui.api import field as api_field
@@ -44,6 +46,12 @@ from hotline.settings import Settings
 from routing.model import QueueState
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    await run_in_threadpool(app.state.refresher.close)  # no refresh outlives the app
+
+
 def create_app(
     settings: Settings,
     engine: Engine,
@@ -56,7 +64,11 @@ def create_app(
     (None without Asterisk: the state buttons then answer 503)."""
     # /docs is served from the app's own files (pages.api_docs); ReDoc would need a CDN.
     app = FastAPI(
-        title="City-management hotline", version=__version__, docs_url=None, redoc_url=None
+        title="City-management hotline",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=_lifespan,
     )
     app.state.hub = hub or EventHub()
     app.state.ami = ami

@@ -70,6 +70,10 @@ class Refresher:
             self._pending.add(key)
         self._pool.submit(self._run, key, job)
 
+    def close(self) -> None:
+        """Drop the refreshes not started; wait for the one running (the app stops)."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
     def _run(self, key: Hashable, job: Callable[[], None]) -> None:
         try:
             job()
