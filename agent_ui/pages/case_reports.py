@@ -24,9 +24,11 @@ from agent_ui.pages.workspace_export import _inert
 from agent_ui.web.auth import Current, SignedIn
 from agent_ui.web.deps import DbSession
 from agent_ui.web.i18n import Texts, language, translator
+from agent_ui.web.kept import kept_for_page
 from agent_ui.web.names import Names, names_for
 from agent_ui.web.templating import render
 from hotline.cases import case_reports as reports
+from hotline.cases import kept_figures
 from hotline.cases.case_reports import FIGURES, NONE, CaseFigures
 from hotline.cases.indicators import CITY
 from hotline.periods import KINDS, Period
@@ -44,11 +46,13 @@ def _district(current: SignedIn) -> str | None:
 def _data(request: Request, session: Session, current: SignedIn, period: Period) -> dict[str, Any]:
     """Every figure the page and its files show, each an SQL aggregate."""
     moment = evaluation.now()  # the evaluation's clock (tests set it)
-    figures = reports.report(session, period, moment, _district(current))
+    key, kind = kept_figures.case_report(period, _district(current))
+    found = kept_for_page(request, session, key, kind, period, moment)
+    figures = found.value
     return {
         "period": period,
         "running": period.running(moment),
-        "cut": period.cut(moment),
+        "cut": found.cut,
         "before": period.previous(),
         "district": figures.district,
         "total": figures.total,

@@ -16,12 +16,11 @@ from sqlalchemy.orm import Session
 from agent_ui.web.auth import Current, SignedIn
 from agent_ui.web.deps import DbSession
 from agent_ui.web.i18n import language, translator
+from agent_ui.web.kept import kept_for_page
 from agent_ui.web.names import names_for
-from agent_ui.web.shared_cache import SharedCache
 from agent_ui.web.templating import render
 from hotline.cases import kept_figures
 from hotline.cases.indicators import CITY, Counts, Indicators, derive
-from hotline.db import session_factory
 from hotline.models import utcnow
 from hotline.periods import KINDS, PATTERN, BadPeriod, Period, current, parse_period
 from hotline.roles import PLATFORM_STAFF
@@ -80,8 +79,8 @@ def build(
     running = period.running(moment)
     before = period.previous()
     kept = period_figures(request, session, period, scope, district, moment)
-    figures = kept.rows
-    earlier = period_figures(request, session, before, scope, district, moment).rows
+    figures = kept.value
+    earlier = period_figures(request, session, before, scope, district, moment).value
     names = names_for(request, session)
     t = translator(request)
     rows = []
@@ -117,29 +116,10 @@ def period_figures(
     *,
     due_only: bool = False,
 ) -> kept_figures.Figures:
-    """The period's figures as kept (``hotline.cases.kept_figures``): a past period's
-    computed once, a running period's renewed behind the page when older than the
-    configured refresh. Pages asking for the same figures at once wait for one computation."""
-    fresh = dt.timedelta(seconds=request.app.state.settings.figures_refresh_seconds)
-    engine = request.app.state.engine
-
-    def get() -> kept_figures.Figures:
-        return kept_figures.figures(
-            session,
-            scope,
-            period.start,
-            period.end,
-            district,
-            moment,
-            due_only=due_only,
-            fresh=fresh,
-            behind=request.app.state.refresher,
-            refresh=session_factory(engine),
-        )
-
+    """The period's figures as kept (``agent_ui.web.kept``)."""
     key = kept_figures.snapshot_key(scope, period.start, period.end, district, due_only)
-    cache: SharedCache = request.app.state.shared_cache
-    return cache.get(("figures", key), min(1.0, fresh.total_seconds()), get)
+    kind = kept_figures.evaluation(scope, district, due_only)
+    return kept_for_page(request, session, key, kind, period, moment)
 
 
 def _empty() -> Indicators:
@@ -260,7 +240,7 @@ def _trend(
     figures = [
         period_figures(
             request, session, p, data["scope"], data["district"], moment, due_only=True
-        ).rows
+        ).value
         for p in periods
     ]
     return {

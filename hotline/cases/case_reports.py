@@ -129,6 +129,24 @@ def report(session: Session, period: Period, now: dt.datetime, district: str | N
     )
 
 
+def encode(kept: Report) -> dict[str, Any]:
+    """The report as JSON (kept by ``hotline.cases.kept_figures``)."""
+    return dataclasses.asdict(kept)
+
+
+def decode(stored: dict[str, Any]) -> Report:
+    return Report(
+        stored["district"],
+        CaseFigures(**stored["total"]),
+        CaseFigures(**stored["previous"]),
+        {
+            group: {key: CaseFigures(**values) for key, values in per.items()}
+            for group, per in stored["groups"].items()
+        },
+        [CaseFigures(**values) for values in stored["trend"]],
+    )
+
+
 def _sum(rows: Iterable[CaseFigures]) -> CaseFigures:
     every = list(rows)
     return CaseFigures(*(sum(getattr(f, name) for f in every) for name in FIGURES))

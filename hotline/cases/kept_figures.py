@@ -1,4 +1,5 @@
-"""A period's evaluation figures, computed once and kept (table ``indicator_snapshots``).
+"""A period's evaluation figures and case report, computed once and kept (table
+``indicator_snapshots``).
 
 At a city's volume (a million cases) folding a month of history takes seconds, and the
 evaluation page asks for eight periods at once (this one, the one before, the trend), the
@@ -26,30 +27,94 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, delete, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from hotline.cases import case_reports
 from hotline.cases.indicators import SCOPES, Indicators, compute
 from hotline.db import transaction
 from hotline.faults import FaultLog
 from hotline.lease import acquire
 from hotline.models import Area, IndicatorSnapshot, utcnow
-from hotline.periods import current
+from hotline.periods import Period, current
 
 FRESH = dt.timedelta(minutes=5)
 STALE = dt.timedelta(hours=2)
 log = logging.getLogger("hotline.figures")
 Behind = Callable[[str, Callable[[], None]], None]  # runs a refresh after the page, once per key
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
-class Figures:
-    rows: dict[str, Indicators]  # per scope key, as ``indicators.compute`` returns them
+class Kind(Generic[T]):
+    """One kind of figures: how they are computed for [start, cut) and stored as JSON."""
+
+    name: str  # the key's first part: the scope of the evaluation, "cases" for the report
+    compute: Callable[[Session, dt.datetime, dt.datetime], T]
+    encode: Callable[[T], Any]
+    decode: Callable[[Any], T]
+
+
+@dataclass(frozen=True)
+class Kept(Generic[T]):
+    value: T
     cut: dt.datetime  # where they stop: the period's end, or the moment they were computed
     final: bool  # the period is over: these figures will not change
+
+
+Figures = Kept[dict[str, Indicators]]  # the evaluation's: per scope key
+
+
+def kept(
+    session: Session,
+    key: str,
+    kind: Kind[T],
+    start: dt.datetime,
+    end: dt.datetime,
+    now: dt.datetime,
+    *,
+    fresh: dt.timedelta = FRESH,
+    stale: dt.timedelta = STALE,
+    behind: Behind | None = None,
+    refresh: Callable[[], Session] | None = None,
+) -> Kept[T]:
+    """The figures of [start, end) kept under ``key``, or computed now. ``behind`` and
+    ``refresh`` (a new session for the refresh's own transaction) let a page be served
+    slightly stale figures of a running period while they are renewed."""
+    found = session.get(IndicatorSnapshot, key)
+    final = end <= now
+    if found is not None and (cut := _aware(found.cut)) <= now:
+        if final and cut >= end:
+            return Kept(kind.decode(found.figures), cut, True)
+        if not final and now - cut <= fresh:
+            return Kept(kind.decode(found.figures), cut, False)
+        if not final and now - cut <= stale and behind is not None and refresh is not None:
+            make = refresh
+
+            def renew() -> None:
+                with make() as other, other.begin():
+                    _gently(other)
+                    _compute_and_keep(other, key, kind, start, end, utcnow())
+
+            behind(key, renew)
+            return Kept(kind.decode(found.figures), cut, False)
+    return _compute_and_keep(session, key, kind, start, end, now)
+
+
+def evaluation(scope: str, district: str | None, due_only: bool = False) -> Kind[Any]:
+    """The evaluation's indicators (``indicators.compute``) per ``scope`` key."""
+    return Kind(
+        scope,
+        lambda session, start, cut: compute(
+            session, scope, start, cut, district, due_only=due_only
+        ),
+        lambda rows: {k: dataclasses.asdict(v) for k, v in rows.items()},
+        lambda stored: {k: Indicators(**v) for k, v in stored.items()},
+    )
 
 
 def figures(
@@ -66,29 +131,30 @@ def figures(
     behind: Behind | None = None,
     refresh: Callable[[], Session] | None = None,
 ) -> Figures:
-    """The figures of [start, end) for ``scope`` (and ``district``'s cases only), kept or
-    computed now. ``behind`` and ``refresh`` (a new session for the refresh's own
-    transaction) let a page be served slightly stale figures while they are renewed."""
-    key = snapshot_key(scope, start, end, district, due_only)
-    kept = session.get(IndicatorSnapshot, key)
-    final = end <= now
-    cut = _aware(kept.cut) if kept is not None else None
-    if kept is not None and cut is not None and cut <= now:
-        if final and cut >= end:
-            return _figures(kept, True)
-        if not final and now - cut <= fresh:
-            return _figures(kept, False)
-        if not final and now - cut <= stale and behind is not None and refresh is not None:
-            make = refresh
+    """The evaluation's figures of [start, end) for ``scope`` (``district``'s cases only)."""
+    return kept(
+        session,
+        snapshot_key(scope, start, end, district, due_only),
+        evaluation(scope, district, due_only),
+        start,
+        end,
+        now,
+        fresh=fresh,
+        stale=stale,
+        behind=behind,
+        refresh=refresh,
+    )
 
-            def renew() -> None:
-                with make() as other, other.begin():
-                    _gently(other)
-                    _compute_and_keep(other, key, scope, start, end, district, due_only)
 
-            behind(key, renew)
-            return _figures(kept, False)
-    return _compute_and_keep(session, key, scope, start, end, district, due_only, now)
+def case_report(period: Period, district: str | None) -> tuple[str, Kind[Any]]:
+    """The case report of ``period`` (``case_reports.report``): its key and kind."""
+    key = "|".join(("cases", period.kind, _span(period.start, period.end), district or "*"))
+    return key, Kind(
+        "cases",
+        lambda session, _start, cut: case_reports.report(session, period, cut, district),
+        case_reports.encode,
+        case_reports.decode,
+    )
 
 
 def default_views(districts: list[str]) -> list[tuple[str, str, str | None, bool]]:
@@ -107,33 +173,31 @@ def default_views(districts: list[str]) -> list[tuple[str, str, str | None, bool
 
 def renew_running(engine: Engine, zone: ZoneInfo, now: dt.datetime) -> int:
     """Compute and keep the default views' figures of the running month and year (and the
-    month before's, once); each in a transaction of its own. Returns how many were computed."""
+    month before's, once), and this month's case report for the city and each district;
+    each in a transaction of its own. Returns how many were computed."""
     with transaction(engine) as session:
         districts = list(
             session.scalars(select(Area.code).where(Area.level == "district").order_by(Area.code))
         )
-    done = 0
-    for kind, scope, district, due_only in default_views(districts):
-        period = current(kind, zone, now)
-        for chosen in (period, period.previous()) if kind == "month" else (period,):
+    jobs: list[tuple[str, Kind[Any], Period]] = []
+    for period_kind, scope, district, due_only in default_views(districts):
+        period = current(period_kind, zone, now)
+        for chosen in (period, period.previous()) if period_kind == "month" else (period,):
             key = snapshot_key(scope, chosen.start, chosen.end, district, due_only)
-            with transaction(engine) as session:
-                _gently(session)
-                before = session.get(IndicatorSnapshot, key)
-                final = chosen.end <= now
-                if final and before is not None and _aware(before.cut) >= chosen.end:
-                    continue  # a past month's figures are kept for good
-                figures(
-                    session,
-                    scope,
-                    chosen.start,
-                    chosen.end,
-                    district,
-                    now,
-                    due_only=due_only,
-                    fresh=dt.timedelta(0),
-                )
-                done += 1
+            jobs.append((key, evaluation(scope, district, due_only), chosen))
+    month = current("month", zone, now)
+    for district in (None, *districts):
+        jobs.append((*case_report(month, district), month))
+    done = 0
+    for key, kind, chosen in jobs:
+        with transaction(engine) as session:
+            _gently(session)
+            before = session.get(IndicatorSnapshot, key)
+            final = chosen.end <= now
+            if final and before is not None and _aware(before.cut) >= chosen.end:
+                continue  # a past month's figures are kept for good
+            kept(session, key, kind, chosen.start, chosen.end, now, fresh=dt.timedelta(0))
+            done += 1
     return done
 
 
@@ -170,36 +234,24 @@ def forget(session: Session) -> None:
 def snapshot_key(
     scope: str, start: dt.datetime, end: dt.datetime, district: str | None, due_only: bool
 ) -> str:
-    return "|".join(
-        (
-            scope,
-            district or "*",
-            start.astimezone(dt.UTC).strftime("%Y%m%dT%H%M"),
-            end.astimezone(dt.UTC).strftime("%Y%m%dT%H%M"),
-            "due" if due_only else "all",
-        )
-    )
+    return "|".join((scope, district or "*", _span(start, end), "due" if due_only else "all"))
+
+
+def _span(start: dt.datetime, end: dt.datetime) -> str:
+    return "|".join(m.astimezone(dt.UTC).strftime("%Y%m%dT%H%M") for m in (start, end))
 
 
 def _compute_and_keep(
     session: Session,
     key: str,
-    scope: str,
+    kind: Kind[T],
     start: dt.datetime,
     end: dt.datetime,
-    district: str | None,
-    due_only: bool,
-    now: dt.datetime | None = None,
-) -> Figures:
-    moment = now or dt.datetime.now(dt.UTC)
-    cut = min(end, max(moment, start))
-    rows = compute(session, scope, start, cut, district, due_only=due_only)
-    values = {
-        "key": key,
-        "cut": cut,
-        "computed_at": moment,
-        "figures": {k: dataclasses.asdict(v) for k, v in rows.items()},
-    }
+    now: dt.datetime,
+) -> Kept[T]:
+    cut = min(end, max(now, start))
+    value = kind.compute(session, start, cut)
+    values = {"key": key, "cut": cut, "computed_at": now, "figures": kind.encode(value)}
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     statement = dialect.insert(IndicatorSnapshot).values(**values)
     session.execute(
@@ -208,12 +260,7 @@ def _compute_and_keep(
             set_={name: statement.excluded[name] for name in ("cut", "computed_at", "figures")},
         )
     )
-    return Figures(rows, cut, end <= moment)
-
-
-def _figures(kept: IndicatorSnapshot, final: bool) -> Figures:
-    rows = {k: Indicators(**v) for k, v in kept.figures.items()}
-    return Figures(rows, _aware(kept.cut), final)
+    return Kept(value, cut, end <= now)
 
 
 def _aware(moment: dt.datetime) -> dt.datetime:

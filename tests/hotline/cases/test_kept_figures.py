@@ -12,10 +12,11 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from hotline.cases import kept_figures
+from hotline.cases import case_reports, kept_figures
 from hotline.cases.indicators import compute
 from hotline.db import session_factory, transaction
 from hotline.models import Area, IndicatorSnapshot
+from hotline.periods import current
 from tests.hotline.cases.test_indicators import END, START, Script, at, month
 
 DECEMBER_END = dt.datetime(2027, 1, 1, tzinfo=dt.UTC)
@@ -37,11 +38,11 @@ def test_a_past_period_is_computed_once_and_kept(
     with transaction(loaded_engine) as session:
         first = kept_figures.figures(session, "unit", START, END, None, now)
         assert first.final and first.cut == END
-        assert first.rows == compute(session, "unit", START, END)
+        assert first.value == compute(session, "unit", START, END)
     _no_computing(monkeypatch)
     with transaction(loaded_engine) as session:
         again = kept_figures.figures(session, "unit", START, END, None, now + dt.timedelta(days=40))
-    assert again.rows == first.rows and again.final
+    assert again.value == first.value and again.final
     with transaction(loaded_engine) as session:
         assert session.scalar(select(func.count()).select_from(IndicatorSnapshot)) == 1
         kept_figures.forget(session)
@@ -57,9 +58,9 @@ def test_each_scope_district_and_kind_is_kept_apart(loaded_engine: Engine) -> No
         for scope in ("city", "district", "unit", "class"):
             for district in (None, "110101", "110102"):
                 got = kept_figures.figures(session, scope, START, END, district, now)
-                assert got.rows == compute(session, scope, START, END, district)
+                assert got.value == compute(session, scope, START, END, district)
                 due = kept_figures.figures(session, scope, START, END, district, now, due_only=True)
-                assert due.rows == compute(session, scope, START, END, district, due_only=True)
+                assert due.value == compute(session, scope, START, END, district, due_only=True)
 
 
 def test_a_running_period_is_renewed_when_no_longer_fresh(
@@ -101,16 +102,16 @@ def test_a_running_period_is_renewed_when_no_longer_fresh(
         _no_computing(patched)
         with transaction(loaded_engine) as session:
             kept = ask(session, nine + dt.timedelta(minutes=4))
-    assert kept.rows == first.rows and kept.cut == nine and not refreshes
+    assert kept.value == first.value and kept.cut == nine and not refreshes
     # Ten minutes on: still served at once, and one refresh is asked for behind the page.
     with transaction(loaded_engine) as session:
         stale = ask(session, nine + dt.timedelta(minutes=10))
-    assert stale.rows == first.rows and len(refreshes) == 1
+    assert stale.value == first.value and len(refreshes) == 1
     refreshes[0][1]()  # the refresh computes to the real now: the new case counts
     with transaction(loaded_engine) as session:
         row = session.get(IndicatorSnapshot, refreshes[0][0])
         assert row is not None
-        assert row.figures["city"]["registered"] == first.rows["city"].registered + 1
+        assert row.figures["city"]["registered"] == first.value["city"].registered + 1
     # Hours later the kept figures are too old to be shown: computed while the page waits.
     later = nine + dt.timedelta(hours=3)
     with transaction(loaded_engine) as session:
@@ -119,8 +120,8 @@ def test_a_running_period_is_renewed_when_no_longer_fresh(
         )
     with transaction(loaded_engine) as session:
         waited = ask(session, later)
-    assert waited.cut == later and waited.rows["city"].registered == (
-        first.rows["city"].registered + 1
+    assert waited.cut == later and waited.value["city"].registered == (
+        first.value["city"].registered + 1
     )
     assert len(refreshes) == 1
 
@@ -145,9 +146,11 @@ def test_the_pages_default_figures_are_renewed_ahead_of_them(
     ) in views
     months = sum(1 for kind, *_ in views if kind == "month")
     years = len(views) - months
-    assert kept_figures.renew_running(loaded_engine, zone, now) == 2 * months + years
+    reports = 1 + len(districts)  # this month's case report, the city's and each district's
+    assert kept_figures.renew_running(loaded_engine, zone, now) == 2 * months + years + reports
     later = now + dt.timedelta(minutes=5)
-    assert kept_figures.renew_running(loaded_engine, zone, later) == len(views)  # November kept
+    renewed = kept_figures.renew_running(loaded_engine, zone, later)
+    assert renewed == len(views) + reports  # November's are kept for good
     _no_computing(monkeypatch)
     year = (dt.datetime(2026, 1, 1, tzinfo=dt.UTC), DECEMBER_END)
     december = (at(1, 0, month=12), DECEMBER_END)
@@ -159,3 +162,9 @@ def test_the_pages_default_figures_are_renewed_ahead_of_them(
                     due_only=due_only,
                 )  # fmt: skip
                 assert got.cut == (END if end == END else later)
+        december_period = current("month", zone, later)
+        for district in (None, *districts):
+            key, kind = kept_figures.case_report(december_period, district)
+            report = kept_figures.kept(session, key, kind, *december, later)
+            assert report.cut == later
+            assert report.value == case_reports.report(session, december_period, later, district)
