@@ -87,6 +87,9 @@ CITY = "110000"
 BATCH = 400  # steps per transaction
 ANOTHER_UNIT = "<another unit>"  # re-dispatch after a return: the driver picks one
 IVR = Actor("ivr", "ivr", CITY)  # who makes a callback request (the IVR's own name)
+# A callback request has the IVR's description and no name: the desk's decision on it says
+# that it is demo data, as a generated case's citizen and description do.
+DEMO_NOTE = "演示数据："
 
 
 @dataclass(frozen=True)
@@ -407,10 +410,11 @@ class _World:
         snap = yield Step(t, staff, "callback", {"channel_id": channel}, lasts=talk)
         t += talk + self.minutes(0.5, 3)
         if not request.brings_case:
-            yield Step(t, staff, "mark_invalid", {"note": "回电答复了来电人的咨询，不予立案"})
+            yield Step(t, staff, "mark_invalid", {"note": f"{DEMO_NOTE}回电答复了咨询，不予立案"})
             return
         kind, code = self.pick(self.mix.classes)
-        snap = yield Step(t, staff, "register", {"kind": kind, "class_code": code})
+        data = {"kind": kind, "class_code": code, "note": f"{DEMO_NOTE}回电核实后立案"}
+        snap = yield Step(t, staff, "register", data)
         if snap.district is None:
             t += self.minutes(1, 15)
             data = {"district_code": request.district, "note": "回电确认问题所在区"}

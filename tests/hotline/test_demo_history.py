@@ -192,6 +192,7 @@ def _worked_as_the_desk_does(
         decided = rows[2]
         assert _utc(call.ended_at) <= _utc(decided.at)
         assert decided.actor == back.actor and decided.action in ("register", "mark_invalid")
+        assert decided.note.startswith("演示数据")  # the IVR's description does not say so
         worked[decided.action] += 1
         if decided.action == "register" and case.state not in ("registered", "invalid"):
             assert case.kind and case.class_code and case.district_code
