@@ -6,13 +6,14 @@ transaction); copying takes minutes. A copy of a case is the same life at the sa
 with its own id, number and idempotency key: its history rows, outbox events,
 notifications, joint jobs, its call and the call's events are the originals' rows with the
 references moved to the copy (a duplicate points to the copy of its original, a text that
-names the case names the copy). ``tests/hotline/test_demo_bulk.py`` checks a sample of the
-copies against the rows the services wrote. So the figures of the copied history are the
-services' figures times the number of copies, and a benchmark on it reads what the services
-would have written.
+names the case names the copy, a callback step names the copy of its call).
+``tests/hotline/test_demo_bulk.py`` checks a sample of the copies against the rows the
+services wrote. So the figures of the copied history are the services' figures times the
+number of copies, and a benchmark on it reads what the services would have written.
 
-Calls that produced no case are copied more often than the cases when a ratio of calls to
-cases is asked for (a city hotline answers more calls than it registers cases).
+Calls that produced no case (nor a callback request, nor were a callback) are copied more
+often than the cases when a ratio of calls to cases is asked for (a city hotline answers
+more calls than it registers cases).
 Each copy is one transaction of ``INSERT … SELECT`` statements, on PostgreSQL and SQLite.
 """
 
@@ -43,7 +44,7 @@ from sqlalchemy.sql import FromClause
 
 from hotline.cases import kept_figures
 from hotline.db import transaction
-from hotline.demo_history import KEY_PREFIX
+from hotline.demo_history import KEY_PREFIX, demo_cases
 from hotline.models import (
     Attachment,
     Call,
@@ -90,21 +91,35 @@ class BulkSummary:
     calls: int = 0
 
 
-def _base_cases(seed: int) -> ColumnElement[bool]:
-    return and_(
-        Case.idempotency_key.like(f"{KEY_PREFIX}{seed}:%"),
-        not_(Case.idempotency_key.contains(COPY_MARK)),
-    )
+def _base_cases(seed: int, call_ids: tuple[int, int]) -> ColumnElement[bool]:
+    """The seed's cases the services wrote (the callback requests among them found by their
+    calls, in the base's range of call ids)."""
+    return and_(demo_cases(seed, call_ids), not_(Case.idempotency_key.contains(COPY_MARK)))
 
 
 def _base_calls(seed: int) -> ColumnElement[bool]:
     return and_(Call.uniqueid.like(f"demo-{seed}-%"), not_(Call.uniqueid.contains(COPY_MARK)))
 
 
+def _without_case(with_case: Any) -> ColumnElement[bool]:
+    """Calls that made no case: none registered from it or asked for a callback on it, nor
+    a callback placed from a case (linked by the case's history)."""
+    return and_(Call.id.not_in(with_case), Call.route_target.is_distinct_from(CALLBACK))
+
+
+CALLBACK = "callback"  # a callback's route (hotline.cases.case_calls) and history step
+
+
 def find_base(session: Session, seed: int) -> Originals:
     """The seed's service-written history, refused when there is none or it was copied."""
+    call_low, call_high, calls = session.execute(
+        select(func.min(Call.id), func.max(Call.id), func.count()).where(_base_calls(seed))
+    ).one()
+    call_ids = (call_low or 0, call_high or 0)
     low, high, count = session.execute(
-        select(func.min(Case.id), func.max(Case.id), func.count()).where(_base_cases(seed))
+        select(func.min(Case.id), func.max(Case.id), func.count()).where(
+            _base_cases(seed, call_ids)
+        )
     ).one()
     if not count:
         raise BulkError(f"no demo history of seed {seed} to copy: write it first")
@@ -113,19 +128,17 @@ def find_base(session: Session, seed: int) -> Originals:
     )
     if copied is not None:
         raise BulkError(f"the history of seed {seed} has been copied already")
-    call_low, call_high, calls = session.execute(
-        select(func.min(Call.id), func.max(Call.id), func.count()).where(_base_calls(seed))
-    ).one()
-    with_case = select(Case.call_id).where(_base_cases(seed), Case.call_id.is_not(None))
+    base = _base_cases(seed, call_ids)
+    with_case = select(Case.call_id).where(base, Case.call_id.is_not(None))
     without = session.scalar(
-        select(func.count()).where(_base_calls(seed), Call.id.not_in(with_case))
+        select(func.count()).where(_base_calls(seed), _without_case(with_case))
     )
-    days = select(func.substr(Case.number, 1, 6)).where(_base_cases(seed)).distinct()
+    days = select(func.substr(Case.number, 1, 6)).where(base).distinct()
     width = session.scalar(select(func.max(CaseCounter.last)).where(CaseCounter.day.in_(days)))
     return Originals(
         seed,
         (low, high),
-        (call_low or 0, call_high or 0),
+        call_ids,
         count,
         calls,
         without or 0,
@@ -234,17 +247,18 @@ def _copy(session: Session, base: Originals, k: int, call_copies: int) -> int:
     calls that made no case. Returns the calls written."""
     mark = f"{COPY_MARK}{k}"
     cases, history = _table(Case), _table(CaseHistory)
+    own = _base_cases(base.seed, base.call_ids)
     with_case = select(Case.call_id).where(
-        Case.id.between(*base.case_ids), _base_cases(base.seed), Case.call_id.is_not(None)
+        Case.id.between(*base.case_ids), own, Case.call_id.is_not(None)
     )
     call_shift, written = _copy_calls(session, base, literal(True), mark)
     for j in range(call_copies):
-        _, more = _copy_calls(session, base, Call.id.not_in(with_case), f"{mark}.{j + 1}")
+        _, more = _copy_calls(session, base, _without_case(with_case), f"{mark}.{j + 1}")
         written += more
     low, high = base.case_ids
     shift = _shift(session, cases, low)
     add = k * base.width
-    in_base = and_(cases.c.id.between(low, high), _base_cases(base.seed))
+    in_base = and_(cases.c.id.between(low, high), own)
     _insert(
         session,
         cases,
@@ -257,31 +271,37 @@ def _copy(session: Session, base: Originals, k: int, call_copies: int) -> int:
         duplicate_of=cases.c.duplicate_of + shift,
     )
     new_number = _number(session, cases.c.number, add)
-    joined_base = and_(cases.c.id.between(low, high), _base_cases(base.seed))
+    joined_base = and_(cases.c.id.between(low, high), own)
     history_shift = _shift(session, history, 0)
-    duplicate_marks = history.c.action == "mark_duplicate"
+    naming = history.c.action.in_(("mark_duplicate", CALLBACK))
     _insert(
         session,
         history,
         history.join(cases, cases.c.id == history.c.case_id),
-        and_(joined_base, history.c.case_id.between(low, high), not_(duplicate_marks)),
+        and_(joined_base, history.c.case_id.between(low, high), not_(naming)),
         id=history.c.id + history_shift,
         case_id=history.c.case_id + shift,
     )
     # A duplicate's mark names its original by number: the copy names the original's copy.
+    # A callback step names its call by id: the copy names the call's copy.
     marks = session.execute(
         select(history)
         .join(cases, cases.c.id == history.c.case_id)
-        .where(joined_base, history.c.case_id.between(low, high), duplicate_marks)
+        .where(joined_base, history.c.case_id.between(low, high), naming)
     ).all()
     if marks:
+        originals = [str(m.data.get("duplicate_of")) for m in marks if m.action != CALLBACK]
         numbers: dict[str, str] = dict(
             session.execute(
-                select(cases.c.number, new_number).where(
-                    cases.c.number.in_([str(m.data.get("duplicate_of")) for m in marks])
-                )
+                select(cases.c.number, new_number).where(cases.c.number.in_(originals))
             ).all()
         )
+
+        def moved(m: Any) -> dict[str, Any]:
+            if m.action == CALLBACK:
+                return {**m.data, "call": int(m.data["call"]) + call_shift}
+            return {**m.data, "duplicate_of": numbers.get(str(m.data.get("duplicate_of")), "")}
+
         session.execute(
             history.insert(),
             [
@@ -289,10 +309,7 @@ def _copy(session: Session, base: Originals, k: int, call_copies: int) -> int:
                     **m._asdict(),
                     "id": m.id + history_shift,
                     "case_id": m.case_id + shift,
-                    "data": {
-                        **m.data,
-                        "duplicate_of": numbers.get(str(m.data.get("duplicate_of")), ""),
-                    },
+                    "data": moved(m),
                 }
                 for m in marks
             ],
@@ -338,7 +355,11 @@ def _after(session: Session, base: Originals, copies: int) -> None:
     """Daily counters past every copy's numbers; PostgreSQL's id sequences past every id;
     no figures kept of the periods the copies were written into."""
     kept_figures.forget(session)
-    days = select(func.substr(Case.number, 1, 6)).where(_base_cases(base.seed)).distinct()
+    days = (
+        select(func.substr(Case.number, 1, 6))
+        .where(_base_cases(base.seed, base.call_ids))
+        .distinct()
+    )
     session.execute(
         _table(CaseCounter)
         .update()

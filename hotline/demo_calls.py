@@ -5,7 +5,13 @@ QueueCallerAbandon, Hangup), each event stamped with its simulated time as Aster
 them (``timestampevents``). The reports and the agents' figures read these records.
 
 A citizen who reaches an agent with a new problem becomes a phone case (returned to the
-case history, which registers it with the call's id when the agent saves it)."""
+case history, which registers it with the call's id when the agent saves it). A caller who
+gives up waiting may press 1 instead of hanging up: the queue lets the call go (Asterisk's
+EXITWITHKEY: no QueueCallerAbandon), the IVR's callback step makes a callback-request case
+(returned to the case history, which makes it at its moment through ``request_callback``,
+as the IVR does) and says its number, and the caller hangs up. The callbacks the desk
+places later are call records too (``start_callback``); their legs' hangups are folded
+here, as the tracker folds them (``track_callbacks``)."""
 
 from __future__ import annotations
 
@@ -22,6 +28,8 @@ from hotline.calls.records import CallRecords
 CITY_QUEUE = "hotline-city"
 AGENTS = {"110101": "dc_agent", "110102": "xc_agent"}  # demo accounts; the rest: city_agent
 IVR_SECONDS = 6.3  # the default flow's worst case to a queue (docs/telephony.md)
+CALLBACK_AGI_SECONDS = 0.5  # from the key to the IVR's callback step
+CALLBACK_PROMPT_SECONDS = 9.0  # "your request is registered", its number, goodbye
 
 
 @dataclass(frozen=True)
@@ -33,6 +41,23 @@ class CallMix:
     mean_wait: float  # seconds in the queue before an agent answers (exponential)
     mean_patience: float  # seconds a caller waits before hanging up (exponential)
     talk: tuple[float, float]  # seconds on the line with the agent (uniform)
+    callback_share: float = 0.0  # of the callers who give up waiting: press 1 instead
+    callback_minutes: tuple[float, float] = (10, 120)  # the desk calls back this much later
+    desk_hours: tuple[float, float] = (8, 20)  # local hours the desk places callbacks
+
+
+@dataclass(frozen=True)
+class CallbackRequest:
+    """A caller who left the queue asking to be called back: the request the IVR makes
+    (``request_callback``'s arguments), for the case history."""
+
+    at: dt.datetime  # the IVR's callback step
+    call_id: int
+    caller: str
+    queue: str
+    uniqueid: str
+    district: str  # where the problem is (the caller says so on the callback)
+    brings_case: bool  # a new problem, or a question the callback answers
 
 
 @dataclass(frozen=True)
@@ -49,8 +74,10 @@ def _stamp(at: dt.datetime) -> str:
     return f"{at.timestamp():.6f}"
 
 
-def _event(name: str, uniqueid: str, at: dt.datetime, **headers: str) -> Message:
-    pairs = [("Event", name), ("Uniqueid", uniqueid), ("Linkedid", uniqueid)]
+def _event(
+    name: str, uniqueid: str, at: dt.datetime, linkedid: str = "", **headers: str
+) -> Message:
+    pairs = [("Event", name), ("Uniqueid", uniqueid), ("Linkedid", linkedid or uniqueid)]
     pairs += [(k, v) for k, v in headers.items()]
     pairs.append(("Timestamp", _stamp(at)))
     return Message(headers=tuple(pairs))
@@ -65,7 +92,7 @@ async def _one_call(
     caller: str,
     district: str,
     reports: bool,
-) -> PhoneReport | None:
+) -> PhoneReport | CallbackRequest | None:
     city = rng.random() < mix.city_share
     queue = CITY_QUEUE if city else f"hotline-{district}"
     agent = "city_agent" if city else AGENTS.get(district, "city_agent")
@@ -88,7 +115,7 @@ async def _one_call(
     wait = rng.expovariate(1 / mix.mean_wait)
     patience = rng.expovariate(1 / mix.mean_patience)
     events = [_event("QueueCallerJoin", key, joined, Queue=queue, Position="1", Count="1")]
-    report = None
+    report: PhoneReport | CallbackRequest | None = None
     if wait <= patience:
         connect = joined + dt.timedelta(seconds=wait)
         talk = rng.uniform(*mix.talk)
@@ -109,16 +136,25 @@ async def _one_call(
         ]
         if reports:
             report = PhoneReport(end, call_id, caller, district)
+    elif rng.random() < mix.callback_share:
+        pressed = joined + dt.timedelta(seconds=patience)
+        at = pressed + dt.timedelta(seconds=CALLBACK_AGI_SECONDS)
+        report = CallbackRequest(at, call_id, caller, queue, key, district, reports)
+        end = pressed + dt.timedelta(seconds=CALLBACK_PROMPT_SECONDS)
     else:
         end = joined + dt.timedelta(seconds=patience)
         events.append(
             _event("QueueCallerAbandon", key, end, Queue=queue, HoldTime=str(round(patience)))
         )
     events.append(_event("Hangup", key, end, Channel=f"PJSIP/trunk-{key}", Cause="16"))
+    await _track(records, events)
+    return report
+
+
+async def _track(records: CallRecords, events: list[Message]) -> None:
     for result in await records.track(events):
         if isinstance(result, BaseException):
             raise result
-    return report
 
 
 async def _calls(
@@ -127,7 +163,7 @@ async def _calls(
     rng: random.Random,
     plan: list[tuple[dt.datetime, str, str, bool]],
     seed: int,
-) -> list[PhoneReport]:
+) -> list[PhoneReport | CallbackRequest]:
     records = CallRecords(engine)
     try:
         reports = []
@@ -147,7 +183,39 @@ def generate_calls(
     rng: random.Random,
     plan: list[tuple[dt.datetime, str, str, bool]],
     seed: int,
-) -> list[PhoneReport]:
+) -> list[PhoneReport | CallbackRequest]:
     """Write the planned calls (answer time, caller, district, whether it brings a new
-    problem); the answered ones that bring one, for the case history."""
+    problem); for the case history, the answered ones that bring one and the callback
+    requests."""
     return asyncio.run(_calls(engine, mix, rng, plan, seed))
+
+
+@dataclass(frozen=True)
+class PlacedCallback:
+    """A callback the desk placed (its call record written by ``start_callback``)."""
+
+    channel_id: str  # the staff phone's leg: the call record's uniqueid
+    ended: dt.datetime
+
+
+def track_callbacks(engine: Engine, placed: list[PlacedCallback]) -> None:
+    """The tracker's part of the callbacks: the citizen's leg hangs up, then the staff
+    phone's (the record's own channel: the call ends)."""
+
+    async def run() -> None:
+        records = CallRecords(engine)
+        try:
+            for start in range(0, len(placed), 200):
+                events = []
+                for call in placed[start : start + 200]:
+                    key, end = call.channel_id, call.ended
+                    citizen = f"{key}.2"
+                    events += [
+                        _event("Hangup", citizen, end, key, Channel=f"PJSIP/trunk-{citizen}"),
+                        _event("Hangup", key, end, Channel=f"Local/{key}@hotline-callback"),
+                    ]
+                await _track(records, events)
+        finally:
+            await asyncio.to_thread(records.close)
+
+    asyncio.run(run())

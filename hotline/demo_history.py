@@ -3,13 +3,17 @@ the call tracker write them) and of cases worked by the dispatch core's own serv
 (create, dispatch, accept, return, extension, urge, ledger, report, verify, rework, close,
 escalate, the overdue sweep), each at its simulated moment, so every page that reports on
 the past has something true to show. A phone case is registered from the call it came in on.
+A caller who gave up waiting and pressed 1 leaves a callback request (``request_callback``,
+as the IVR makes it); the desk calls back later that day (``start_callback``: a call record,
+as from the case page), then registers the problem and it takes the usual roads, or closes
+the request as not a case (a question the callback answered).
 
 Nothing is written behind the services' back: each step is the call a page or the API
 makes, with ``now`` set to the step's time; the overdue sweep runs every half hour of the
 simulated clock as the scheduler would. The roads cases take come from a data file
 (``data/demo/history.toml``); the same seed gives the same history. Demo only: the cases'
-idempotency keys start with ``demo-history:``, the calls' ids with ``demo-``, and the
-citizens are ``演示市民``.
+idempotency keys start with ``demo-history:`` (a callback request's key is the IVR's: it
+names its call), the calls' ids with ``demo-``, and the citizens are ``演示市民``.
 """
 
 from __future__ import annotations
@@ -26,15 +30,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import ColumnElement, Engine, and_, or_, select
 from sqlalchemy.orm import Session
 
 from hotline.cases import kept_figures
 from hotline.cases.calendar import load_calendar
+from hotline.cases.callback import request_callback
+from hotline.cases.case_calls import start_callback
 from hotline.cases.overdue import sweep
 from hotline.cases.reference import reference_data
 from hotline.cases.rules import assign_unit
 from hotline.cases.service import (
+    BEIJING,
     Actor,
     CaseError,
     NewCase,
@@ -46,8 +53,15 @@ from hotline.cases.service import (
     transition,
 )
 from hotline.db import transaction
-from hotline.demo_calls import CallMix, PhoneReport, generate_calls
-from hotline.models import CASE_SOURCES, Area, Case, GridCell, Unit, User
+from hotline.demo_calls import (
+    CallbackRequest,
+    CallMix,
+    PhoneReport,
+    PlacedCallback,
+    generate_calls,
+    track_callbacks,
+)
+from hotline.models import CASE_SOURCES, Area, Call, Case, GridCell, Unit, User
 from hotline.refdata.files import DataError, DataErrors
 from hotline.settings import PROJECT_ROOT
 from hotline.users import add_user
@@ -66,11 +80,16 @@ RATES = (
     "unsolved",
 )
 KEY_PREFIX = "demo-history:"
+CALL_PREFIX = "demo-"  # the calls' uniqueids: demo-<seed>-<n>
 SWEEP_EVERY = dt.timedelta(minutes=30)
 GRACE = dt.timedelta(hours=4)
 CITY = "110000"
 BATCH = 400  # steps per transaction
 ANOTHER_UNIT = "<another unit>"  # re-dispatch after a return: the driver picks one
+IVR = Actor("ivr", "ivr", CITY)  # who makes a callback request (the IVR's own name)
+# A callback request has the IVR's description and no name: the desk's decision on it says
+# that it is demo data, as a generated case's citizen and description do.
+DEMO_NOTE = "演示数据："
 
 
 @dataclass(frozen=True)
@@ -170,12 +189,28 @@ def load_mix(path: Path = HISTORY_MIX) -> HistoryMix:
     ):
         bad("calls.talk_seconds", "[shortest, longest] seconds, 0 to 7200")
         talk = [60, 300]
+
+    def span(key: str, high: float, what: str) -> tuple[float, float]:
+        value = calls.get(key)
+        if (
+            isinstance(value, list)
+            and len(value) == 2
+            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+            and 0 <= value[0] <= value[1] <= high
+        ):
+            return float(value[0]), float(value[1])
+        bad(f"calls.{key}", f"[{what}], 0 to {high:g}")
+        return 0.0, high
+
     call_mix = CallMix(
         number("per_phone_case", 1, 10),
         number("city_share", 0, 1),
         number("mean_wait_seconds", 1, 3600),
         number("mean_patience_seconds", 1, 3600),
         (float(talk[0]), float(talk[1])),
+        number("callback_share", 0, 1),
+        span("callback_minutes", 1440, "soonest, latest minutes"),
+        span("desk_hours", 24, "opens, closes, local hours"),
     )
     if errors:
         raise DataErrors(errors)
@@ -193,16 +228,19 @@ class Snap:
     state: str
     unit_code: str | None
     due_at: dt.datetime | None
+    district: str | None
 
 
 @dataclass(frozen=True)
 class Step:
     at: dt.datetime
     actor: Actor
-    action: str  # a lifecycle action, or create / request_extension / decide_extension
+    action: str  # a lifecycle action, or create / request_extension / decide_extension /
+    # callback_request (the IVR's) / callback
     data: dict[str, Any] = field(default_factory=dict)
     new: NewCase | None = None
     key: str = ""
+    lasts: dt.timedelta = dt.timedelta(0)  # a call: written only when it ended by the end
 
 
 Life = Generator[Step, Snap, None]
@@ -211,7 +249,8 @@ Life = Generator[Step, Snap, None]
 @dataclass
 class HistorySummary:
     cases: int = 0
-    calls: int = 0
+    calls: int = 0  # the citizens' calls and the desk's callbacks
+    callback_requests: int = 0
     steps: int = 0
     refused: int = 0  # steps the services refused (a case escalated by the sweep meanwhile)
     actions: Counter[str] = field(default_factory=Counter)
@@ -241,6 +280,22 @@ class _World:
         self.rules = reference_data(session).assignment
         self.recent: dict[tuple[str, str, str], str] = {}  # district, kind, code → number
         self._accounts(session)
+        # Who calls back: platform staff with a phone on their desk (the case page places
+        # a callback from it), a dispatcher before a supervisor; the city's where a
+        # district has none.
+        self.callers_back: dict[str, Actor] = {}
+        for username, role, scope in session.execute(
+            select(User.username, User.role, User.scope_code)
+            .where(
+                User.role.in_(("dispatcher", "supervisor")),
+                User.sip_endpoint.is_not(None),
+                User.sip_endpoint != "",
+                User.active.is_(True),
+            )
+            .order_by(User.role, User.username)
+        ):
+            self.callers_back.setdefault(scope, Actor(username, role, scope))
+        self.placed: list[PlacedCallback] = []  # the callbacks, for the tracker's part
 
     def _accounts(self, session: Session) -> None:
         """The people the history names beyond data/demo/users.csv (a dispatcher for each
@@ -290,6 +345,13 @@ class _World:
         names = {"110101": "dc_dispatcher", CITY: "city_dispatcher"}
         return Actor(names.get(district, f"demo_dispatcher_{district}"), "dispatcher", district)
 
+    def caller_back(self, district: str | None) -> Actor:
+        return (
+            self.callers_back.get(district or CITY)
+            or self.callers_back.get(CITY)
+            or self.dispatcher(CITY)
+        )
+
     def unit(self, code: str) -> Actor:
         names = {"dongcheng.sanitation": "unit_dc_sanitation", "bj.water_supply": "unit_water"}
         return Actor(names.get(code, f"demo_{code}"), "unit", self.unit_scope[code], code)
@@ -331,10 +393,52 @@ class _World:
             opener = Actor("dc_inspector", "inspector", district)
         snap = yield Step(created, opener, "create", new=new, key=f"{KEY_PREFIX}{seed}:{index}")
         t = created + self.minutes(5, 90)
-        staff = self.dispatcher(district)
         if self.chance("invalid"):
-            yield Step(t, staff, "mark_invalid", {"note": "非城市管理问题"})
+            yield Step(t, self.dispatcher(district), "mark_invalid", {"note": "非城市管理问题"})
             return
+        yield from self._work(snap, t, district, kind, code)
+
+    def callback_life(self, request: CallbackRequest) -> Life:
+        """A callback request from the IVR's step to wherever the clock leaves it: the
+        desk calls back, then registers the problem (handing it down to its district when
+        the request came to the city's queue) or closes it as not a case."""
+        snap = yield Step(request.at, IVR, "callback_request", {"request": request})
+        staff = self.caller_back(snap.district)
+        t = self._callback_time(request.at)
+        talk = dt.timedelta(seconds=self.rng.uniform(*self.mix.calls.talk))
+        channel = f"{request.uniqueid}-cb"  # the staff leg's uniqueid, a demo call's
+        snap = yield Step(t, staff, "callback", {"channel_id": channel}, lasts=talk)
+        t += talk + self.minutes(0.5, 3)
+        if not request.brings_case:
+            yield Step(t, staff, "mark_invalid", {"note": f"{DEMO_NOTE}回电答复了咨询，不予立案"})
+            return
+        kind, code = self.pick(self.mix.classes)
+        data = {"kind": kind, "class_code": code, "note": f"{DEMO_NOTE}回电核实后立案"}
+        snap = yield Step(t, staff, "register", data)
+        if snap.district is None:
+            t += self.minutes(1, 15)
+            data = {"district_code": request.district, "note": "回电确认问题所在区"}
+            snap = yield Step(t, staff, "hand_down", data)
+        t += self.minutes(5, 90)
+        yield from self._work(snap, t, request.district, kind, code)
+
+    def _callback_time(self, asked: dt.datetime) -> dt.datetime:
+        """Later the same day while the desk works; a request after hours the next
+        morning."""
+        opens, closes = self.mix.calls.desk_hours
+        local = (asked + self.minutes(*self.mix.calls.callback_minutes)).astimezone(BEIJING)
+        day_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        hour = (local - day_start).total_seconds() / 3600
+        if hour < opens:
+            local = day_start + dt.timedelta(hours=opens) + self.minutes(0, 60)
+        elif hour >= closes:
+            local = day_start + dt.timedelta(days=1, hours=opens) + self.minutes(0, 60)
+        return local.astimezone(dt.UTC)
+
+    def _work(self, snap: Snap, t: dt.datetime, district: str, kind: str, code: str) -> Life:
+        """A registered case's roads from the dispatcher's desk on."""
+        rng = self.rng
+        staff = self.dispatcher(district)
         earlier = self.recent.get((district, kind, code))
         self.recent[(district, kind, code)] = snap.number
         if earlier and self.chance("duplicate"):
@@ -422,7 +526,7 @@ def generate_history(
     numbers: dict[int, str] = {}  # a life (by id) → its case's number
 
     def push(life: Life, step: Step | None) -> None:
-        if step is not None and step.at <= end:
+        if step is not None and step.at + step.lasts <= end:
             heapq.heappush(heap, (step.at, next(order), life, step))
         elif step is not None:
             life.close()  # the rest of this life is in the future
@@ -457,11 +561,14 @@ def generate_history(
             push(life, next(life))
     calls.sort()
     for report in generate_calls(engine, mix.calls, rng, calls, seed):
-        index += 1
-        life = world.life(report.saved_at, index, seed, "phone", report.district, report)
+        if isinstance(report, CallbackRequest):
+            summary.callback_requests += 1
+            life = world.callback_life(report)
+        else:
+            index += 1
+            life = world.life(report.saved_at, index, seed, "phone", report.district, report)
         push(life, next(life))
-    summary.calls = len(calls)
-    summary.cases = index
+    summary.cases = index + summary.callback_requests
     clock = start
     while heap:
         with transaction(engine) as session:
@@ -490,6 +597,8 @@ def generate_history(
     with transaction(engine) as session:
         sweep(session, end, GRACE)
         kept_figures.forget(session)  # figures kept of periods this history was written into
+    track_callbacks(engine, world.placed)
+    summary.calls = len(calls) + len(world.placed)
     return summary
 
 
@@ -500,6 +609,25 @@ def _apply(session: Session, world: _World, step: Step, number: str, calendar: A
         assert step.new is not None
         case, _ = create_case(session, step.actor, step.new, step.key, now=now, calendar=calendar)
         return _snap(case)
+    if step.action == "callback_request":
+        asked: CallbackRequest = step.data["request"]
+        case = request_callback(
+            session,
+            call_id=asked.call_id,
+            caller=asked.caller,
+            queue=asked.queue,
+            uniqueid=asked.uniqueid,
+            zone=BEIJING,
+            now=now,
+        )
+        return _snap(case)
+    if step.action == "callback":  # the page commits it, then Asterisk places the call
+        placed = start_callback(
+            session, step.actor, number, now=now, channel_id=str(step.data["channel_id"])
+        )
+        world.placed.append(PlacedCallback(placed.channel_id, now + step.lasts))
+        session.flush()
+        return _snap(get_case(session, step.actor, number))
     case = get_case(session, step.actor, number)
     if step.action == "request_extension":
         case = request_extension(
@@ -539,7 +667,24 @@ def _apply(session: Session, world: _World, step: Step, number: str, calendar: A
 
 def _snap(case: Case) -> Snap:
     due = _aware(case.due_at) if case.due_at else None
-    return Snap(case.number, case.version, case.state, case.unit_code, due)
+    return Snap(case.number, case.version, case.state, case.unit_code, due, case.district_code)
+
+
+def demo_cases(
+    seed: int | None = None, call_ids: tuple[int, int] | None = None
+) -> ColumnElement[bool]:
+    """The generated cases (of ``seed``): their keys carry the demo's prefix, or they are
+    callback requests left on the demo's calls (of ``call_ids``, the lowest and highest,
+    when given: a range of the index, not a scan of every call)."""
+    key = KEY_PREFIX if seed is None else f"{KEY_PREFIX}{seed}:"
+    name = CALL_PREFIX if seed is None else f"{CALL_PREFIX}{seed}-"
+    calls = select(Call.id).where(Call.uniqueid.like(f"{name}%"))
+    if call_ids is not None:
+        calls = calls.where(Call.id.between(*call_ids))
+    return or_(
+        Case.idempotency_key.like(f"{key}%"),
+        and_(Case.source == "callback_request", Case.call_id.in_(calls)),
+    )
 
 
 def has_history(engine: Engine, seed: int | None = None) -> bool:
@@ -553,7 +698,5 @@ def has_history(engine: Engine, seed: int | None = None) -> bool:
 
 
 def iter_demo_cases(session: Session) -> Iterator[Case]:
-    """The generated cases (their idempotency keys carry the demo's prefix)."""
-    yield from session.scalars(
-        select(Case).where(Case.idempotency_key.like(f"{KEY_PREFIX}%")).order_by(Case.id)
-    )
+    """The generated cases."""
+    yield from session.scalars(select(Case).where(demo_cases()).order_by(Case.id))

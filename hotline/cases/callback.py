@@ -4,6 +4,7 @@ registers it. One request per call: pressing the key again returns the same case
 
 from __future__ import annotations
 
+import datetime as dt
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -15,14 +16,23 @@ from hotline.models import Call, CallPlatform, Case, utcnow
 
 
 def request_callback(
-    session: Session, *, call_id: int | None, caller: str, queue: str, uniqueid: str, zone: ZoneInfo
+    session: Session,
+    *,
+    call_id: int | None,
+    caller: str,
+    queue: str,
+    uniqueid: str,
+    zone: ZoneInfo,
+    now: dt.datetime | None = None,
 ) -> Case:
+    """The case of the request (``now``: the request's time when it is not now, as the
+    demo's history writes it)."""
     key = f"callback:{call_id if call_id is not None else uniqueid}"
     existing = session.scalar(select(Case).where(Case.idempotency_key == key))
     if existing is not None:
         return existing
     call = session.get(Call, call_id) if call_id is not None else None
-    now = utcnow()
+    now = now or utcnow()
     case = Case(
         number=next_case_number(session, now.astimezone(zone).date()),
         idempotency_key=key,

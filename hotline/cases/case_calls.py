@@ -131,10 +131,17 @@ class Callback:
 
 
 def start_callback(
-    session: Session, actor: Actor, number: str, *, now: dt.datetime | None = None
+    session: Session,
+    actor: Actor,
+    number: str,
+    *,
+    now: dt.datetime | None = None,
+    channel_id: str | None = None,
 ) -> Callback:
     """The call record and history step of a callback about to be placed; the caller
-    commits them before asking Asterisk, so the tracker finds the row."""
+    commits them before asking Asterisk, so the tracker finds the row. ``channel_id``: the
+    uniqueid to give the staff phone's leg (the demo's history names its calls; a page
+    leaves it to a random one)."""
     now = now or utcnow()
     case = get_case(session, actor, number)
     if actor.role not in DESK or not may_hear_calls(actor, case):
@@ -147,7 +154,7 @@ def start_callback(
             "not agree to be called back",
             409,
         )
-    channel_id = f"callback-{uuid.uuid4().hex}"
+    channel_id = channel_id or f"callback-{uuid.uuid4().hex}"
     call = Call(
         uniqueid=channel_id,
         linkedid=channel_id,

@@ -58,7 +58,9 @@ from hotline.periods import Period
 GROUPS = ("city", "district", "street", "unit", "class", "source")
 PLACES = ("district", "street", "unit", "class", "source")  # the report's groupings
 NONE = "-"  # the key of cases with no district, street or class
-EVENTS = ("create", "register", "dispatch", "report_handled", "close")
+# The IVR's callback request makes its case with a step of its own (hotline.cases.callback).
+RECEIVED = ("create", "callback_request")
+EVENTS = (*RECEIVED, "register", "dispatch", "report_handled", "close")
 
 
 @dataclass(frozen=True)
@@ -283,7 +285,7 @@ def _events(
     query: Rows = (
         select_(
             h.case_id.label("case_id"),
-            _flag(action == "create").label("received"),
+            _flag(action.in_(RECEIVED)).label("received"),
             _flag(and_(action.in_(("create", "register")), h.to_state == "registered")).label(
                 "registered"
             ),

@@ -1,7 +1,7 @@
 """The city-sized history written in bulk: a copy of a case is row for row what the services
-wrote for the original (its history, outbox events, notifications, call and call events),
-with only its own ids, number and key; the figures grow by the number of copies; numbers
-stay unique and the next registration gets a fresh one."""
+wrote for the original (its history, outbox events, notifications, call and call events, the
+callbacks placed from it), with only its own ids, number and key; the figures grow by the
+number of copies; numbers stay unique and the next registration gets a fresh one."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from hotline.cases.indicators import compute
 from hotline.cases.service import Actor, NewCase, create_case
 from hotline.db import transaction
 from hotline.demo_bulk import COPY_MARK, BulkError, _number, multiply_history
-from hotline.demo_history import KEY_PREFIX, generate_history, load_mix
+from hotline.demo_history import demo_cases, generate_history, load_mix
 from hotline.models import (
     Call,
     CallEvent,
@@ -45,9 +45,7 @@ def _row(row: Any, skip: set[str]) -> dict[str, Any]:
 def _by_key(session: Session) -> dict[str, Case]:
     return {
         c.idempotency_key: c
-        for c in session.scalars(
-            select(Case).where(Case.idempotency_key.like(f"{KEY_PREFIX}{SEED}:%"))
-        )
+        for c in session.scalars(select(Case).where(demo_cases(SEED)))
         if c.idempotency_key
     }
 
@@ -69,6 +67,7 @@ def _same_case(
         assert first is not None and first.idempotency_key
         assert copy.duplicate_of == cases[first.idempotency_key + mark].id
     # The history, row for row; a duplicate's mark names the original's copy.
+    # A callback step names the copy of its call, which is its original's row for row.
     numbers = {c.number: c for c in cases.values()}
     want, got = _history(session, original), _history(session, copy)
     for row in want:
@@ -76,6 +75,13 @@ def _same_case(
             named = numbers[row["data"]["duplicate_of"]]
             twin = cases[f"{named.idempotency_key}{mark}"]
             row["data"] = {**row["data"], "duplicate_of": twin.number}
+        if row["action"] == "callback":
+            placed = session.get(Call, row["data"]["call"])
+            assert placed is not None and placed.route_target == "callback"
+            twin_call = session.scalar(select(Call).where(Call.uniqueid == placed.uniqueid + mark))
+            assert twin_call is not None
+            _same_call(session, placed, twin_call)
+            row["data"] = {**row["data"], "call": twin_call.id}
     assert got == want and want
 
     # The events for the dispatch system and the notifications name the copy.
@@ -105,7 +111,13 @@ def _same_case(
         assert copy.call_id is None
         return
     call, twin_call = session.get(Call, original.call_id), session.get(Call, copy.call_id)
-    assert call is not None and twin_call is not None and call.id != twin_call.id
+    assert call is not None and twin_call is not None
+    _same_call(session, call, twin_call)
+
+
+def _same_call(session: Session, call: Call, twin_call: Call) -> None:
+    """The copy of a call is its original's row and events, with its own id and names."""
+    assert call.id != twin_call.id
     own_call = {"id", "uniqueid", "linkedid"}
     assert _row(twin_call, own_call) == _row(call, own_call)
     assert twin_call.uniqueid.startswith(call.uniqueid + COPY_MARK)
@@ -121,7 +133,11 @@ def _same_case(
 
 def test_copies_are_what_the_services_wrote(loaded_engine: Engine) -> None:
     mix = load_mix()  # side roads taken often, so that a few days have every one of them
-    mix = dataclasses.replace(mix, rates={**mix.rates, "duplicate": 0.4, "invalid": 0.1})
+    mix = dataclasses.replace(
+        mix,
+        rates={**mix.rates, "duplicate": 0.4, "invalid": 0.1},
+        calls=dataclasses.replace(mix.calls, callback_share=1.0),
+    )
     written = generate_history(loaded_engine, mix, seed=SEED, end=END, days=DAYS, per_day=12)
     with transaction(loaded_engine) as session:
         start = END - dt.timedelta(days=DAYS)
@@ -135,6 +151,8 @@ def test_copies_are_what_the_services_wrote(loaded_engine: Engine) -> None:
         originals = [c for key, c in cases.items() if COPY_MARK not in key]
         roads = Counter(c.state for c in originals)
         assert roads["closed"] and roads["duplicate"] + roads["invalid"]  # the side roads too
+        requests = [c for c in originals if c.source == "callback_request"]
+        assert {c.state for c in requests} - {"received", "invalid"}  # some worked as cases
         checked = Counter[str]()
         for original in originals:  # every case: a small history is cheap to compare
             for k in range(1, COPIES + 1):
@@ -159,8 +177,13 @@ def test_copies_are_what_the_services_wrote(loaded_engine: Engine) -> None:
         assert calls == (calls_before or 0) + done.calls - written.calls
         ratio = done.calls / done.cases
         assert 2.5 < ratio < 3.5, ratio
+        # Every call was offered to a queue but the callbacks the desk placed.
+        placed = session.scalar(
+            select(func.count()).select_from(Call).where(Call.route_target == "callback")
+        )
+        assert placed and placed % (COPIES + 1) == 0
         figures = reports.compute(reports.load(session, start, END), dt.UTC)
-        assert sum(f.offered for f in figures["queue"].values()) == done.calls
+        assert sum(f.offered for f in figures["queue"].values()) == done.calls - placed
     # Copying again is refused; the next registration gets a number after every copy's.
     with pytest.raises(BulkError, match="copied already"):
         multiply_history(loaded_engine, SEED, done.cases * 2)

@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from hotline.cases.callback import request_callback
 from hotline.cases.case_reports import NONE, CaseFigures, buckets, figures, report, total, trend
 from hotline.cases.indicators import CITY
 from hotline.cases.service import Actor, NewCase, create_case, transition
@@ -173,6 +174,25 @@ def test_every_figure_per_group_on_a_hand_count(loaded_engine: Engine) -> None:
             "phone": CaseFigures(2, 2, 2, 2, 1, 1, due=2, overdue=0),
             "walk_in": CaseFigures(1, 1, 1, 1, 1, 0, due=1, overdue=1),
         }
+
+
+def test_a_callback_request_the_ivr_made_is_received(loaded_engine: Engine) -> None:
+    """The IVR's request makes its case with a step of its own, not ``create``."""
+    with transaction(loaded_engine) as session:
+        request_callback(
+            session,
+            call_id=None,
+            caller="13800000001",
+            queue="hotline-city",
+            uniqueid="1700000000.1",
+            zone=ZONE,
+            now=at(25),
+        )
+    with transaction(loaded_engine) as session:
+        assert figures(session, "source", NOVEMBER.start, NOVEMBER.end) == {
+            "callback_request": CaseFigures(received=1)
+        }
+        assert total(session, NOVEMBER.start, NOVEMBER.end) == CaseFigures(received=1)
 
 
 def test_a_district_sees_its_own_cases_only(loaded_engine: Engine) -> None:
