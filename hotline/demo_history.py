@@ -22,7 +22,6 @@ import datetime as dt
 import heapq
 import itertools
 import random
-import secrets
 import tomllib
 from collections import Counter
 from collections.abc import Generator, Iterator
@@ -300,8 +299,8 @@ class _World:
     def _accounts(self, session: Session) -> None:
         """The people the history names beyond data/demo/users.csv (a dispatcher for each
         district of the mix, an account for each unit), made as ``hotline user add`` makes
-        them, so that every page shows a name, never a made-up username. Their passwords are
-        random: nobody signs in as them."""
+        them, so that every page shows a name, never a made-up username. They have no
+        password: nobody signs in as them (and no argon2 hash is paid for each)."""
         areas = dict(session.execute(select(Area.code, Area.name_zh)).all())
         wanted: list[tuple[str, str, str, str | None, str]] = [
             (self.dispatcher(d).username, "dispatcher", d, None, f"{areas.get(d, d)}派遣员（演示）")
@@ -317,7 +316,7 @@ class _World:
                 add_user(
                     session,
                     username,
-                    secrets.token_urlsafe(18),
+                    None,
                     role,
                     scope,
                     display_name=name,

@@ -12,6 +12,7 @@ from hotline.roles import ROLES
 
 _hasher = PasswordHasher()
 MIN_PASSWORD_LENGTH = 8
+NO_SIGN_IN = "!"  # the password hash of an account nobody signs in to (no hash matches it)
 
 
 class UserError(ValueError):
@@ -32,7 +33,7 @@ def verify_password(password_hash: str, password: str) -> bool:
 def add_user(
     session: Session,
     username: str,
-    password: str,
+    password: str | None,
     role: str,
     scope_code: str,
     *,
@@ -40,12 +41,13 @@ def add_user(
     unit_code: str | None = None,
     sip_endpoint: str | None = None,
 ) -> User:
-    """Create a user, or raise :class:`UserError` naming the field that is wrong."""
+    """Create a user, or raise :class:`UserError` naming the field that is wrong. With no
+    password nobody can sign in as the user (the demo history's made-up staff)."""
     if not username or not username.replace("_", "").replace(".", "").isalnum():
         raise UserError("username: letters, digits, '.' and '_' only")
     if role not in ROLES:
         raise UserError(f"role: one of {', '.join(ROLES)}")
-    if len(password) < MIN_PASSWORD_LENGTH:
+    if password is not None and len(password) < MIN_PASSWORD_LENGTH:
         raise UserError(f"password: at least {MIN_PASSWORD_LENGTH} characters")
     scope = session.get(Area, scope_code)
     if scope is None or scope.level not in ("city", "district"):
@@ -62,7 +64,7 @@ def add_user(
         raise UserError(f"username: {username} exists")
     user = User(
         username=username,
-        password_hash=hash_password(password),
+        password_hash=NO_SIGN_IN if password is None else hash_password(password),
         display_name=display_name or username,
         role=role,
         scope_code=scope_code,

@@ -17,6 +17,9 @@ def test_password_is_hashed(loaded_engine: Engine) -> None:
         assert verify_password(user.password_hash, "s3cret-pass")
         assert not verify_password(user.password_hash, "wrong-pass")
         assert not verify_password("not-a-hash", "s3cret-pass")
+        # An account made without a password (the demo history's staff): no one signs in.
+        nobody = add_user(session, "made_up", None, "dispatcher", "110101")
+        assert not any(verify_password(nobody.password_hash, p) for p in ("", "!", "x" * 12))
 
 
 @pytest.mark.parametrize(
