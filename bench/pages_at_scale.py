@@ -90,6 +90,8 @@ def pages(numbers: dict[str, str], today: dt.date) -> list[tuple[str, str, str |
         ("wallboard", "/supervisor", "city_super"),
         ("reports (today)", "/reports", "city_super"),
         ("reports (a month)", f"/reports?start={today.replace(day=1)}&end={today}", "city_super"),
+        ("case report (month)", f"/reports/cases?period={month}", "city_super"),
+        ("case report (year)", f"/reports/cases?period={year}", "city_super"),
         ("evaluation, month (internal)", f"/supervisor/evaluation?period={month}", "city_super"),
         ("evaluation, year (internal)", f"/supervisor/evaluation?period={year}", "city_super"),
         ("evaluation, month (public)", f"/public/evaluation?period={month}", None),

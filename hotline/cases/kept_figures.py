@@ -53,7 +53,6 @@ T = TypeVar("T")
 class Kind(Generic[T]):
     """One kind of figures: how they are computed for [start, cut) and stored as JSON."""
 
-    name: str  # the key's first part: the scope of the evaluation, "cases" for the report
     compute: Callable[[Session, dt.datetime, dt.datetime], T]
     encode: Callable[[T], Any]
     decode: Callable[[Any], T]
@@ -108,7 +107,6 @@ def kept(
 def evaluation(scope: str, district: str | None, due_only: bool = False) -> Kind[Any]:
     """The evaluation's indicators (``indicators.compute``) per ``scope`` key."""
     return Kind(
-        scope,
         lambda session, start, cut: compute(
             session, scope, start, cut, district, due_only=due_only
         ),
@@ -150,7 +148,6 @@ def case_report(period: Period, district: str | None) -> tuple[str, Kind[Any]]:
     """The case report of ``period`` (``case_reports.report``): its key and kind."""
     key = "|".join(("cases", period.kind, _span(period.start, period.end), district or "*"))
     return key, Kind(
-        "cases",
         lambda session, _start, cut: case_reports.report(session, period, cut, district),
         case_reports.encode,
         case_reports.decode,
