@@ -6,6 +6,8 @@ printable and as Excel. The city platform's staff only: a district sees its own 
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import io
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -13,6 +15,7 @@ from zoneinfo import ZoneInfo
 import xlsxwriter
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session
 
 from agent_ui.pages import evaluation
 from agent_ui.pages.evaluation import Month
@@ -21,10 +24,13 @@ from agent_ui.pages.workspace_export import _inert, _local
 from agent_ui.web.auth import Current, SignedIn
 from agent_ui.web.deps import DbSession
 from agent_ui.web.i18n import Texts, translator
+from agent_ui.web.kept import kept_for_page
 from agent_ui.web.names import names_for
 from agent_ui.web.templating import render
 from hotline import oversight
 from hotline.cases import ledger_stock
+from hotline.cases.kept_figures import Kind
+from hotline.cases.ledger_stock import Carried
 from hotline.models import utcnow
 from hotline.periods import current
 from hotline.roles import PLATFORM_STAFF
@@ -97,7 +103,9 @@ def _report(request: Request, session: DbSession, month: str | None) -> dict[str
     city = evaluation.build(request, session, period, "city", None)
     districts = evaluation.build(request, session, period, "district", None)
     units = evaluation.build(request, session, period, "unit", None)
-    carried = ledger_stock.carried_over(session, period.cut(utcnow()), limit=MAJOR_LIMIT)
+    carried = kept_for_page(
+        request, session, f"major|{period.label}", MAJOR_KIND, period, utcnow()
+    ).value
     return {
         "period": period.label,
         "running": city["running"],
@@ -110,6 +118,22 @@ def _report(request: Request, session: DbSession, month: str | None) -> dict[str
         ),
         "figures": evaluation.FIGURES,
     }
+
+
+def _carried(session: Session, _start: dt.datetime, cut: dt.datetime) -> list[Carried]:
+    return list(ledger_stock.carried_over(session, cut, limit=MAJOR_LIMIT))
+
+
+def _encode_carried(rows: list[Carried]) -> list[dict[str, Any]]:
+    return [{**dataclasses.asdict(c), "put_on": c.put_on.isoformat()} for c in rows]
+
+
+def _decode_carried(stored: list[dict[str, Any]]) -> list[Carried]:
+    return [Carried(**{**c, "put_on": dt.datetime.fromisoformat(c["put_on"])}) for c in stored]
+
+
+# The longest on the ledger, as kept (agent_ui.web.kept): 2,000 rows read for every reader.
+MAJOR_KIND = Kind(_carried, _encode_carried, _decode_carried)
 
 
 def _worst(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

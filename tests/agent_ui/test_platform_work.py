@@ -171,6 +171,24 @@ def test_ledger_page_and_csv(api: Any, loaded_engine: Engine) -> None:
     assert ["区", "东城区", 0, 1, 0, 1] in [list(r) for r in stock.iter_rows(values_only=True)]
     assert carried.cell(2, 1).value == on_ledger and carried.cell(2, 7).value.startswith("需市政")
     assert api.client.get("/supervisor/ledger", params={"month": "2026-13"}).status_code == 422
+    # The running month's stock is kept for the refresh time: a second case put on the
+    # ledger shows in the stock once the kept figures are renewed.
+    with transaction(loaded_engine) as session:
+        waiting = session.scalar(select(Case.number).where(Case.number != on_ledger))
+        assert waiting is not None
+        transition(session, SUPER, waiting, "to_ledger", 4, {"note": "等待市政规划"})
+    kept = api.client.get("/supervisor/ledger", params=params).text
+    assert "结转挂账案件 (1)" in kept and waiting in kept  # the stock kept, the list live
+    settings = api.client.app.state.settings
+    api.client.app.state.settings = settings.model_copy(update={"figures_refresh_seconds": 0})
+    renewed = kept
+    for _ in range(100):  # served at once, renewed behind the page: a bounded wait for it
+        time.sleep(0.1)
+        renewed = api.client.get("/supervisor/ledger", params=params).text
+        if "结转挂账案件 (2)" in renewed:
+            break
+    api.client.app.state.settings = settings
+    assert "结转挂账案件 (2)" in renewed
     api.client.cookies.clear()
     sign_in(api.client, "city_super")
     assert on_ledger in api.client.get("/supervisor/ledger", params=params).text
