@@ -28,6 +28,7 @@ from agent_ui.web.deps import DbSession
 from agent_ui.web.i18n import Texts, translator
 from agent_ui.web.kept import kept_for_page
 from agent_ui.web.names import Names, names_for
+from agent_ui.web.shared_cache import SharedCache
 from agent_ui.web.templating import render
 from hotline.cases import keyset, ledger, ledger_stock
 from hotline.cases.kept_figures import Kind
@@ -114,20 +115,25 @@ def _trend(
 
 
 def _lists(
+    request: Request,
     session: Session,
     current: SignedIn,
     period: Period,
     figures: dict[str, Any],
     cursors: dict[str, str | None],
 ) -> dict[str, Any]:
-    """One page of each list (cases carried over, cases put on the ledger in the month)."""
+    """One page of each list (cases carried over, cases put on the ledger in the month).
+    A page of the cases on the ledger at the kept figures' cut is the same for every reader
+    while they are kept: it is read once for all (0.1 s at a million cases)."""
     try:
-        carried = ledger_stock.carried_page(
-            session,
-            figures["cut"],
-            figures["district"],
-            after=cursors["carried_after"],
-            before=cursors["carried_before"],
+        cut, district = figures["cut"], figures["district"]
+        after, before = cursors["carried_after"], cursors["carried_before"]
+        ttl = max(request.app.state.settings.figures_refresh_seconds, 1.0)
+        cache: SharedCache = request.app.state.shared_cache
+        carried = cache.get(
+            ("carried", cut, district, after, before),
+            ttl,
+            lambda: ledger_stock.carried_page(session, cut, district, after=after, before=before),
         )
         added, count = ledger.page(
             session,
@@ -215,7 +221,7 @@ def ledger_page(
             "added_after": added_after,
             "added_before": added_before,
         }
-        lists = _lists(session, current, period, figures, cursors)
+        lists = _lists(request, session, current, period, figures, cursors)
     names = names_for(request, session)
     t = translator(request)
     return render(
