@@ -33,12 +33,15 @@ def request_callback(
         return existing
     call = session.get(Call, call_id) if call_id is not None else None
     now = now or utcnow()
+    district = call.district_code if call else None
     case = Case(
         number=next_case_number(session, now.astimezone(zone).date()),
         idempotency_key=key,
         source="callback_request",
         state="received",
-        district_code=call.district_code if call else None,
+        district_code=district,
+        # The city platform's when no district is known, as a case registered at a desk.
+        platform_level="city" if district is None else "district",
         citizen_phone=caller,
         callback_consent=True,
         call_id=call.id if call else None,

@@ -75,5 +75,6 @@ def test_callback_request_once_per_call(engine: Engine) -> None:
         )
         assert again.id == case.id
         assert (case.source, case.state, case.kind) == ("callback_request", "received", None)
+        assert (case.district_code, case.platform_level) == (None, "city")  # the city's queue
         history = session.scalars(select(CaseHistory).where(CaseHistory.case_id == case.id)).all()
         assert [(h.action, h.to_state) for h in history] == [("callback_request", "received")]
