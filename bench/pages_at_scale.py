@@ -18,7 +18,9 @@ then and kept, ``hotline/cases/kept_figures.py``; none are kept when the run sta
 ``--users`` signed-in clients (one per user, the role the page is for) load it together,
 ``--rounds`` times; p50 and p95 of the load times, from the client. A page whose first load
 alone takes over 5 s is loaded once more alone; if that too takes over 5 s, it is the answer
-(20 at once would take minutes). ``--only TEXT`` measures the pages whose name holds TEXT.
+(20 at once would take minutes). ``--only TEXT`` measures the pages whose name holds TEXT;
+``--after-renewal`` waits until the server has renewed its kept figures once (the steady
+state; without it the renewal's first pass loads the database while the first pages load).
 The RSS of ``hotline serve`` (and its web process) before and after. Exits non-zero when a
 page's p95 on the large history is over the goal (200 ms).
 """
@@ -139,6 +141,20 @@ def forget_kept_figures(url: str) -> None:
         engine.dispose()
 
 
+RENEWED = b"renewed "  # the figures renewal's log line after a pass (kept_figures)
+
+
+def after_renewal(directory: Path, limit: float = 900) -> float:
+    """Wait for the web process's first renewal of the kept figures (the steady state a
+    running server is in); seconds waited."""
+    began = time.monotonic()
+    while time.monotonic() - began < limit:
+        if RENEWED in (directory / "serve.log").read_bytes():
+            return time.monotonic() - began
+        time.sleep(1)
+    raise SystemExit(f"no renewal of the kept figures within {limit:.0f} s")
+
+
 def start(url: str, directory: Path) -> tuple[subprocess.Popen[bytes], int]:
     web, agi = free_port(), free_port()
     config = directory / "hotline.toml"
@@ -216,6 +232,11 @@ def main() -> int:
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--only", action="append", default=[], help="pages whose name holds")
+    parser.add_argument(
+        "--after-renewal",
+        action="store_true",
+        help="measure once the server's first renewal of the kept figures is done",
+    )
     args = parser.parse_args()
     runs = {}
     for label, url in (("small", args.small), ("large", args.large)):
@@ -225,6 +246,9 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             server, web = start(url, Path(tmp))
             try:
+                if args.after_renewal:
+                    waited = after_renewal(Path(tmp))
+                    print(f"  (the kept figures' first renewal took {waited:.0f} s)", flush=True)
                 before = rss_mb(server.pid)
                 results = asyncio.run(measure(web, args.users, args.rounds, numbers, args.only))
                 runs[label] = (numbers, results, before, rss_mb(server.pid))
