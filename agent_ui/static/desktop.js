@@ -57,8 +57,9 @@
     });
     $("pop").hidden = false;
     $("pop").dataset.callId = p.call_id;
-    callControls(true);
-    $("call-status").textContent = "";
+    const over = endedCalls.get(String(p.call_id));  // a pop shown again after its call ended
+    callControls(!over);
+    $("call-status").textContent = over || "";
     form.elements.call_id.value = p.call_id;
     if (!form.elements.citizen_phone.value) form.elements.citizen_phone.value = p.caller || "";
     if (!form.elements.district_code.value && p.district) form.elements.district_code.value = p.district;
@@ -70,9 +71,12 @@
   function callControls(on) {
     $("pop").querySelectorAll("button[data-control], button[data-attended], #to-district").forEach((b) => { b.disabled = !on; });
   }
+  const endedCalls = new Map();  // call id -> what the desk says of its end
   function ended(d) {
+    const said = d.lost ? t.call_lost_live : t.call_ended_live;
+    endedCalls.set(String(d.call_id), said);
     if (String(d.call_id) !== $("pop").dataset.callId) return;
-    $("call-status").textContent = d.lost ? t.call_lost_live : t.call_ended_live;
+    $("call-status").textContent = said;
     callControls(false);
   }
   const events = new EventSource("/events");

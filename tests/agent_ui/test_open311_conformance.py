@@ -127,7 +127,8 @@ def test_the_public_view_of_a_phone_case(api: Any, loaded_engine: Engine) -> Non
         )
         number = case.number
     (read,) = api.client.get(f"/open311/v2/requests/{number}.json").json()
-    shown = str(read)
+    # The times are the clock's (their digits could hold "501"); every other field is read.
+    shown = str({k: v for k, v in read.items() if not k.endswith("_datetime")})
     for private in ("13812345678", "王女士", "501", "3号楼"):
         assert private not in shown, private
     assert read["description"] == ""
