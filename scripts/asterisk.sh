@@ -69,6 +69,15 @@ installed() {  # by the current recipe: a changed recipe installs again
 install() {
     if installed; then return 0; fi
     mkdir -p "$WORK" "$RUN"
+    # Two installs at once (a test run and a CI clone on one machine) would unpack into
+    # the same chroot and break each other: the second waits for the first, then finds
+    # it installed.
+    exec 9>"$WORK/install.lock"
+    if ! flock -n 9; then
+        log "another install of the chroot is running: waiting for it"
+        flock 9
+    fi
+    if installed; then exec 9>&-; return 0; fi
     local t0=$SECONDS m
     m=$(mirror)
     if ! command -v debootstrap >/dev/null; then
@@ -99,6 +108,7 @@ install() {
     rm -f "$ROOT/tmp/hotline-asterisk-install.sh"
     recipe_hash > "$ROOT/.hotline-asterisk-ok"
     log "installed $(in_root asterisk -V) in $((SECONDS - t0)) s"
+    exec 9>&-
 }
 
 running_pid() {  # the PID in PIDFILE (default: this instance's) if it is a live Asterisk

@@ -40,6 +40,9 @@ installed() {
 install() {
     if installed; then return 0; fi
     "$HERE_DIR/asterisk.sh" install   # the chroot
+    exec 8>"$(dirname "$ROOT")/install-kamailio.lock"   # one apt in the chroot at a time
+    flock 8
+    if installed; then exec 8>&-; return 0; fi
     local t0=$SECONDS mounted=0 rc=0
     cp "$RECIPE" "$ROOT/tmp/hotline-kamailio-install.sh"
     if ! mountpoint -q "$ROOT/proc"; then mount -t proc proc "$ROOT/proc"; mounted=1; fi
@@ -49,6 +52,7 @@ install() {
     [ $rc = 0 ] || { tail -20 "$(dirname "$ROOT")/apt-kamailio.log" >&2; die "the Kamailio recipe failed"; }
     recipe_hash > "$ROOT/.hotline-kamailio-ok"
     log "installed $(in_root kamailio -v | head -1) in $((SECONDS - t0)) s"
+    exec 8>&-
 }
 
 running_pid() {
