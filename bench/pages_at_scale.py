@@ -155,10 +155,13 @@ def after_renewal(directory: Path, limit: float = 900) -> float:
     raise SystemExit(f"no renewal of the kept figures within {limit:.0f} s")
 
 
-def start(url: str, directory: Path) -> tuple[subprocess.Popen[bytes], int]:
+def start(url: str, directory: Path, workers: int = 0) -> tuple[subprocess.Popen[bytes], int]:
     web, agi = free_port(), free_port()
     config = directory / "hotline.toml"
-    config.write_text(f'database_url = "{url}"\n[web]\nport = {web}\n[fastagi]\nport = {agi}\n')
+    config.write_text(
+        f'database_url = "{url}"\nweb_workers = {workers}\n'
+        f"[web]\nport = {web}\n[fastagi]\nport = {agi}\n"
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
     log = (directory / "serve.log").open("wb")
     server = subprocess.Popen(
@@ -233,6 +236,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--only", action="append", default=[], help="pages whose name holds")
     parser.add_argument(
+        "--web-workers", type=int, default=0, help="web processes (0: hotline serve's default)"
+    )
+    parser.add_argument(
         "--after-renewal",
         action="store_true",
         help="measure once the server's first renewal of the kept figures is done",
@@ -244,7 +250,7 @@ def main() -> int:
         forget_kept_figures(url)  # the first loads compute them
         print(f"{label}: {int(numbers['count']):,} cases", flush=True)
         with tempfile.TemporaryDirectory() as tmp:
-            server, web = start(url, Path(tmp))
+            server, web = start(url, Path(tmp), args.web_workers)
             try:
                 if args.after_renewal:
                     waited = after_renewal(Path(tmp))
@@ -256,7 +262,8 @@ def main() -> int:
                 server.terminate()
                 server.wait(timeout=60)
     print(f"\nmachine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
-          f"{args.users} users at once, {args.rounds} rounds per page\n")  # fmt: skip
+          f"{args.users} users at once, {args.rounds} rounds per page; "
+          f"web_workers = {args.web_workers}\n")  # fmt: skip
     small, large = runs["small"], runs["large"]
     sizes = [f"p50 / p95 at {int(run[0]['count']):,} cases" for run in (small, large)]
     print(f"| page | {' | '.join(sizes)} | first load, large | errors | goal {GOAL_MS:.0f} ms |")

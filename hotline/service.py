@@ -44,7 +44,17 @@ from hotline.db import make_engine
 from hotline.settings import Settings
 from hotline.tasks import Shutdown, supervise
 from hotline.tasks import stop as stop_task
-from hotline.web_process import AgiStats, EventLink, WebProcess, link_path, receive_events
+from hotline.web_process import (
+    AgiStats,
+    EventFanOut,
+    EventLink,
+    WebProcess,
+    bind_web_socket,
+    link_paths,
+    new_agi_stats,
+    receive_events,
+    share_agi_stats,
+)
 from ivr.entry import call_handler
 from ivr.speech_setup import start_speech
 from routing.model import QueueState
@@ -253,9 +263,9 @@ def web_config(settings: Settings, app: Any) -> uvicorn.Config:
     )
 
 
-async def _serve_web(web: uvicorn.Server) -> None:
+async def _serve_web(web: uvicorn.Server, sock: socket.socket | None = None) -> None:
     try:
-        await web.serve()
+        await web.serve(sockets=[sock] if sock is not None else None)
     except SystemExit as exc:  # uvicorn's way to say it could not start (port taken, ...)
         raise RuntimeError(f"the web server could not start (exit status {exc.code})") from None
 
@@ -281,6 +291,11 @@ async def run(settings: Settings) -> None:
         await shutdown.run()
 
 
+def web_workers(settings: Settings) -> int:
+    """How many processes serve the pages: ``web_workers``, or one per core (at most 4)."""
+    return settings.web_workers or max(1, min(4, os.cpu_count() or 1))
+
+
 async def _serve(settings: Settings, shutdown: Shutdown) -> None:
     split = settings.web_process
     engine = make_engine(settings.database_url)
@@ -288,16 +303,19 @@ async def _serve(settings: Settings, shutdown: Shutdown) -> None:
     serving: list[asyncio.Task[None]] = []  # the web server (or process), once it runs
     shutdown.add("web requests", partial(_finish_web, serving))  # near the end: pages stay
     hub = EventHub()
-    link = None
+    workers = web_workers(settings) if split else 1
+    links: list[Path | None] = [None] * workers
     if engine.dialect.name == "postgresql":
         _carry_over_postgresql(settings, hub, shutdown)
-    elif split:  # to the web process's pages through a socket of this instance
-        link = link_path()
-        shutdown.add("event socket", partial(shutil.rmtree, link.parent, ignore_errors=True))
-        carrier = EventLink(link)
-        hub.carrier = carrier
-        carrier.start()
-        shutdown.add("live events", carrier.stop)
+    elif split:  # to the web processes' pages through a socket of this instance each
+        paths = link_paths(workers)
+        shutdown.add("event sockets", partial(shutil.rmtree, paths[0].parent, ignore_errors=True))
+        carriers = [EventLink(path) for path in paths]
+        hub.carrier = EventFanOut(carriers)
+        for carrier in carriers:
+            carrier.start()
+            shutdown.add("live events", carrier.stop)
+        links = list(paths)
     if not split:  # else the web process runs them: they are not the callers' work
         for job in _background_jobs(settings, engine):
             shutdown.add(job.get_name(), partial(stop_task, job))
@@ -349,11 +367,18 @@ async def _serve(settings: Settings, shutdown: Shutdown) -> None:
     await agi.start(settings.fastagi.host, settings.fastagi.port)
     shutdown.add("FastAGI", agi.stop)
     if split:
-        child = WebProcess(settings, link)
-        sharing = asyncio.create_task(child.share_agi_stats(agi), name="FastAGI figures")
+        sock = bind_web_socket(settings.web.host, settings.web.port)
+        shutdown.add("web port", sock.close)
+        stats = new_agi_stats()
+        children = [
+            WebProcess(settings, links[number], number=number, sock=sock, agi_stats=stats)
+            for number in range(workers)
+        ]
+        sharing = asyncio.create_task(share_agi_stats(stats, agi), name="FastAGI figures")
         shutdown.add("FastAGI figures", partial(stop_task, sharing))
-        web_task = asyncio.create_task(child.run(), name="web process")
-        shutdown.add("web", child.stop)  # first: no new requests
+        web_task = asyncio.create_task(_run_all(children), name="web processes")
+        for child in children:
+            shutdown.add("web", child.stop)  # first: no new requests
     else:
         web = _web_server(settings, engine, hub, telephony, agi)
         web_task = asyncio.create_task(_serve_web(web), name="web")
@@ -366,13 +391,17 @@ async def _serve(settings: Settings, shutdown: Shutdown) -> None:
         "for the GC)",
         settings.web.host,
         settings.web.port,
-        "a process of its own" if split else "this loop",
+        f"{workers} process{'es' if workers > 1 else ''} of their own" if split else "this loop",
         settings.fastagi.host,
         settings.fastagi.port,
         type(asyncio.get_running_loop()).__module__.split(".")[0],
         frozen,
     )
     await _until(stop, web_task)
+
+
+async def _run_all(children: list[WebProcess]) -> None:
+    await asyncio.gather(*(child.run() for child in children))
 
 
 def _carry_over_postgresql(settings: Settings, hub: EventHub, shutdown: Shutdown) -> None:
@@ -423,19 +452,33 @@ async def _until(stop: asyncio.Event, web_task: asyncio.Task[None]) -> None:
 
 
 async def serve_web_part(
-    settings: Settings, link: Path | None, parent: int, agi: AgiStats | None = None
+    settings: Settings,
+    link: Path | None,
+    parent: int,
+    agi: AgiStats | None = None,
+    *,
+    sock: socket.socket | None = None,
+    jobs: bool = True,
 ) -> None:
-    """The web process (``hotline.web_process``): the pages, the agents' AMI controls and
-    queue state, the overdue scheduler and webhooks; until a signal or the parent's end."""
+    """A web process (``hotline.web_process``): the pages, the agents' AMI controls and
+    queue state and, with ``jobs``, the overdue scheduler, the renewal of kept figures and
+    webhooks; until a signal or the parent's end. ``sock``: the web port, bound by the
+    parent for every web process."""
     shutdown = Shutdown()
     try:
-        await _serve_web_part(settings, link, parent, agi, shutdown)
+        await _serve_web_part(settings, link, parent, agi, shutdown, sock, jobs)
     finally:
         await shutdown.run()
 
 
 async def _serve_web_part(
-    settings: Settings, link: Path | None, parent: int, agi: AgiStats | None, shutdown: Shutdown
+    settings: Settings,
+    link: Path | None,
+    parent: int,
+    agi: AgiStats | None,
+    shutdown: Shutdown,
+    sock: socket.socket | None,
+    jobs: bool,
 ) -> None:
     engine = make_engine(settings.database_url)
     shutdown.add("database pool", engine.dispose)
@@ -447,7 +490,7 @@ async def _serve_web_part(
     elif link is not None:
         events = await receive_events(link, hub)
         shutdown.add("live events", events.close)
-    for job in _background_jobs(settings, engine):
+    for job in _background_jobs(settings, engine) if jobs else []:
         shutdown.add(job.get_name(), partial(stop_task, job))
     ami = _telephony(settings, engine, None, track=False)
     ami.shut_down_with(shutdown)
@@ -455,7 +498,7 @@ async def _serve_web_part(
     stop = _stop_on_signals()
     orphan = asyncio.create_task(_watch_parent(parent, stop), name="parent watch")
     shutdown.add("parent watch", partial(stop_task, orphan))
-    web_task = asyncio.create_task(_serve_web(web), name="web")
+    web_task = asyncio.create_task(_serve_web(web, sock), name="web")
     serving.append(web_task)
     shutdown.add("web", partial(setattr, web, "should_exit", True))
     freeze_startup_objects()

@@ -226,6 +226,13 @@ class Settings(BaseSettings):
         "that a heavy page never delays a caller's IVR step (docs/production.md); false "
         "runs both in one process and one event loop.",
     )
+    web_workers: int = Field(
+        default=0,
+        ge=0,
+        le=32,
+        description="With web_process: how many processes serve the pages, all on the one "
+        "web port; 0 = one per CPU core, at most 4 (docs/production.md).",
+    )
     event_loop: Literal["uvloop", "asyncio"] = Field(
         default="uvloop",
         description="hotline serve's event loop: uvloop (less CPU per call, see "

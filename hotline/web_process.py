@@ -16,7 +16,13 @@ What the two halves share:
   page: on PostgreSQL through LISTEN/NOTIFY as between any two instances; on SQLite
   through :class:`EventLink`, a Unix socket from the telephony to the web process.
 
-The child is started again if it dies; the telephony never waits for it.
+With ``web_workers`` above one, several such children serve the pages: the telephony
+process binds the web port once and every child accepts on it, so the pages use every core
+(20 people loading pages at once on 2 cores wait about half as long). Each child has its
+own pool, AMI sessions and live-event socket; the jobs that are not the callers' (overdue
+scheduler, renewal of the kept figures, webhooks) run in the first child only.
+
+A child is started again if it dies; the telephony never waits for it.
 """
 
 from __future__ import annotations
@@ -28,10 +34,11 @@ import logging
 import multiprocessing
 import os
 import signal
+import socket
 import tempfile
 from collections import deque
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from agent_ui.live.events import EventHub
 from hotline.settings import Settings
@@ -101,6 +108,17 @@ class EventLink:
                 writer.close()
 
 
+class EventFanOut:
+    """Every live event to each web process's link (a page may be served by any of them)."""
+
+    def __init__(self, links: list[EventLink]) -> None:
+        self.links = links
+
+    def publish(self, user: str, kind: str, data: dict[str, Any]) -> None:
+        for link in self.links:
+            link.publish(user, kind, data)
+
+
 class EventReceiver:
     """The web side: every line from the telephony process reaches this process's pages."""
 
@@ -163,21 +181,55 @@ class AgiStats:
 CONTEXT = multiprocessing.get_context("spawn")  # a clean interpreter, no event loop copied
 
 
-class WebProcess:
-    """The child process serving the pages, started again whenever it ends by itself."""
+class _AgiFigures(Protocol):
+    @property
+    def active_calls(self) -> int: ...
 
-    def __init__(self, settings: Settings, link: Path | None) -> None:
-        self.settings, self.link = settings, link
+    @property
+    def rejected(self) -> int: ...
+
+
+def new_agi_stats() -> Any:
+    """The FastAGI figures the web processes read: calls in the IVR, sessions refused."""
+    return CONTEXT.RawArray("q", 2)
+
+
+async def share_agi_stats(shared: Any, agi: _AgiFigures) -> None:
+    """Copy the FastAGI server's figures for the web processes' /metrics, every second."""
+    while True:
+        shared[0], shared[1] = agi.active_calls, agi.rejected
+        await asyncio.sleep(1)
+
+
+def bind_web_socket(host: str, port: int) -> socket.socket:
+    """The web port, bound once by ``hotline serve`` for every web process to accept on
+    (a port already taken fails here, at start, with the reason)."""
+    family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    sock = socket.create_server((host, port), family=family, backlog=2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+class WebProcess:
+    """One child process serving the pages, started again whenever it ends by itself.
+
+    ``number`` 0 runs the background jobs too; ``sock`` is the web port bound by the
+    parent (None: the child binds it)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        link: Path | None,
+        *,
+        number: int = 0,
+        sock: socket.socket | None = None,
+        agi_stats: Any = None,
+    ) -> None:
+        self.settings, self.link, self.number, self.sock = settings, link, number, sock
         self.starts = 0
-        self.agi_stats = CONTEXT.RawArray("q", 2)  # calls in the IVR, sessions refused
+        self.agi_stats = agi_stats if agi_stats is not None else new_agi_stats()
         self._process: multiprocessing.process.BaseProcess | None = None
         self._stopping = False
-
-    async def share_agi_stats(self, agi: Any) -> None:
-        """Copy the FastAGI server's figures for the web process's /metrics, every second."""
-        while True:
-            self.agi_stats[0], self.agi_stats[1] = agi.active_calls, agi.rejected
-            await asyncio.sleep(1)
 
     async def run(self) -> None:
         while not self._stopping:
@@ -188,8 +240,10 @@ class WebProcess:
                     str(self.link) if self.link else None,
                     os.getpid(),
                     self.agi_stats,
+                    self.sock,
+                    self.number,
                 ),
-                name="hotline-web",
+                name=f"hotline-web-{self.number}",
                 daemon=False,
             )
             self._process.start()
@@ -216,14 +270,24 @@ class WebProcess:
             await asyncio.to_thread(process.join, 5)
 
 
-def link_path() -> Path:
-    """A fresh Unix socket path for the live events of one ``hotline serve``."""
-    return Path(tempfile.mkdtemp(prefix="hotline-")) / "events.sock"
+def link_paths(count: int) -> list[Path]:
+    """Fresh Unix socket paths (one per web process) for the live events of one
+    ``hotline serve``, in one new folder."""
+    folder = Path(tempfile.mkdtemp(prefix="hotline-"))
+    return [folder / f"events-{number}.sock" for number in range(count)]
 
 
-def web_main(settings: Settings, link: str | None, parent: int, agi_stats: Any = None) -> None:
-    """The child's entry: the web pages and the jobs that are not the callers' (overdue
-    scheduler, webhooks), in a loop of their own, until SIGTERM/SIGINT or the parent's end."""
+def web_main(
+    settings: Settings,
+    link: str | None,
+    parent: int,
+    agi_stats: Any = None,
+    sock: socket.socket | None = None,
+    number: int = 0,
+) -> None:
+    """The child's entry: the web pages and (in child 0) the jobs that are not the callers'
+    (overdue scheduler, webhooks), in a loop of their own, until SIGTERM/SIGINT or the
+    parent's end."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     from hotline.service import logging_off_the_loop, new_event_loop, serve_web_part
 
@@ -237,5 +301,7 @@ def web_main(settings: Settings, link: str | None, parent: int, agi_stats: Any =
                 Path(link) if link else None,
                 parent,
                 AgiStats(agi_stats) if agi_stats is not None else None,
+                sock=sock,
+                jobs=number == 0,
             )
         )

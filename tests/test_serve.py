@@ -27,7 +27,7 @@ def served(tmp_path: Path) -> Iterator[tuple[int, int, subprocess.Popen[str]]]:
     web, agi = free_port(), free_port()
     config = tmp_path / "hotline.toml"
     config.write_text(
-        f'database_url = "sqlite:///{tmp_path / "demo.db"}"\n'
+        f'database_url = "sqlite:///{tmp_path / "demo.db"}"\nweb_workers = 2\n'
         f"[web]\nport = {web}\n[fastagi]\nport = {agi}\n"
     )
     environment = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
@@ -104,42 +104,50 @@ def _web_answers(web: int) -> bool:
         return False
 
 
-def test_pages_run_in_a_process_of_their_own(
-    served: tuple[int, int, subprocess.Popen[str]],
-) -> None:
-    """The web pages are a child of ``hotline serve``: killed, they come back while FastAGI
-    (the callers' side, in the parent) never stops answering; when the parent ends, so
-    does the child."""
-    web, agi, process = served
-    children = _children(process.pid)
-    web_pid = [
+def _web_children(pid: int) -> list[int]:
+    return [
         c
-        for c in children
+        for c in _children(pid)
         if "hotline-web" in Path(f"/proc/{c}/cmdline").read_text()
         or "spawn_main" in Path(f"/proc/{c}/cmdline").read_text()
     ]
-    assert len(web_pid) == 1, children
-    # /metrics (web process) counts the calls in the IVR (telephony process)
+
+
+def test_pages_run_in_processes_of_their_own(
+    served: tuple[int, int, subprocess.Popen[str]],
+) -> None:
+    """The web pages are children of ``hotline serve`` (``web_workers = 2``), all on the
+    one web port: one killed, the other serves the pages while it comes back, and FastAGI
+    (the callers' side, in the parent) never stops answering; when the parent ends, so do
+    the children."""
+    web, agi, process = served
+    web_pids = _web_children(process.pid)
+    assert len(web_pids) == 2, _children(process.pid)
+    # /metrics (a web process) counts the calls in the IVR (telephony process)
     with socket.create_connection(("127.0.0.1", agi), timeout=5) as call:
         call.sendall(b"agi_network: yes\nagi_network_script: ivr\nagi_uniqueid: t-2\n\n")
         call.settimeout(10)
         assert call.recv(4096)  # the IVR's first command: the call is in the IVR
         _wait_for(
-            lambda: (
+            lambda: all(
                 "hotline_calls_in_ivr 1.0"
                 in httpx.get(f"http://127.0.0.1:{web}/metrics", timeout=2).text
+                for _ in range(6)  # whichever process answers
             ),
             10,
         )
-    os.kill(web_pid[0], 9)
+    os.kill(web_pids[0], 9)
     with socket.create_connection(("127.0.0.1", agi), timeout=5):
-        pass  # the callers' side answers while the pages are down
-    _wait_for(lambda: web_pid[0] not in _children(process.pid))
-    _wait_for(lambda: _web_answers(web))
-    again = [c for c in _children(process.pid) if c != web_pid[0]]
-    assert again, "the web process was not started again"
+        pass  # the callers' side answers while a web process is down
+    assert all(_web_answers(web) for _ in range(10))  # the other one serves meanwhile
+    _wait_for(lambda: web_pids[0] not in _children(process.pid))
+    _wait_for(lambda: len(_web_children(process.pid)) == 2)
+    again = _web_children(process.pid)
+    assert web_pids[1] in again, "the other web process was disturbed"
     process.terminate()
     output = process.communicate(timeout=40)[0]
     assert "the web process ended" in output and "starting it again" in output
+    assert "2 processes of their own" in output
     assert process.returncode == 0
-    _wait_for(lambda: not Path(f"/proc/{again[0]}").exists(), 10)
+    for pid in again:
+        _wait_for(lambda pid=pid: not Path(f"/proc/{pid}").exists(), 10)

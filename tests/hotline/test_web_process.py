@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from agent_ui.live.events import EventHub
-from hotline.web_process import EventLink, receive_events
+from hotline.web_process import EventFanOut, EventLink, link_paths, receive_events
 
 
 class Pages(EventHub):
@@ -57,3 +57,27 @@ def test_events_cross_to_the_web_process(tmp_path: Path, caplog: pytest.LogCaptu
 
     with caplog.at_level(logging.WARNING):
         asyncio.run(main())
+
+
+def test_each_web_process_gets_every_event(tmp_path: Path) -> None:
+    """With several web processes a desk may be served by any of them: each gets the event."""
+    paths = link_paths(2)
+
+    async def main() -> None:
+        links = [EventLink(path) for path in paths]
+        for link in links:
+            link.start()
+        pages = [Pages(), Pages()]
+        servers = [
+            await receive_events(path, page) for path, page in zip(paths, pages, strict=True)
+        ]
+        EventFanOut(links).publish("dc_agent", "pop", {"call_id": 7})
+        await until(lambda: all(page.seen for page in pages))
+        assert [page.seen for page in pages] == [[("dc_agent", "pop", {"call_id": 7})]] * 2
+        for server in servers:
+            server.close()
+        for link in links:
+            await link.stop()
+
+    asyncio.run(main())
+    assert paths[0].parent == paths[1].parent and paths[0] != paths[1]
