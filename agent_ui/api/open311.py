@@ -52,7 +52,8 @@ STATUS_NOTES = {
     "duplicate": "与其他案件合并处理",
 }
 KIND_PREFIX = {"event": "E", "component": "C"}
-LIST_LIMIT = 1000  # bounded: a client pages with start_date/end_date
+LIST_LIMIT = 1000  # GeoReport v2's most: a client pages with start_date/end_date
+PAGE_SIZE = 100  # the default (``page_size``, as Chicago's Open311 extends it)
 
 
 class SpecError(Exception):
@@ -301,11 +302,15 @@ def list_requests(
     status: Annotated[str | None, Query(max_length=20)] = None,
     start_date: dt.datetime | None = None,
     end_date: dt.datetime | None = None,
+    page_size: Annotated[int, Query(ge=1, le=LIST_LIMIT)] = PAGE_SIZE,
 ) -> Response:
+    """The newest requests first, ``page_size`` of them (default 100, at most 1000); the
+    next page: ``end_date`` just before the last one's ``requested_datetime``."""
+
     def make() -> Response:
         query = _filtered(service_request_id, service_code, status, start_date, end_date)
         names = _Lookups(session)
-        cases = session.scalars(query.limit(LIST_LIMIT)).all()
+        cases = session.scalars(query.limit(page_size)).all()
         return _render([_request_item(c, names) for c in cases], fmt, "service_requests", "request")
 
     return _answer(fmt, make)

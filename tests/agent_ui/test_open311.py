@@ -88,6 +88,12 @@ def test_post_then_read(api: Any) -> None:
     assert xml.findtext("request/service_request_id") == number
     listed = api.client.get("/open311/v2/requests.json", params={"status": "open"}).json()
     assert number in [r["service_request_id"] for r in listed]
+    # newest first, page_size of them; page on with end_date
+    (newest,) = api.client.get("/open311/v2/requests.json", params={"page_size": 1}).json()
+    assert newest["service_request_id"] == again.json()[0]["service_request_id"]
+    for wrong in ("0", "1001", "many"):
+        refused = api.client.get("/open311/v2/requests.json", params={"page_size": wrong})
+        assert refused.status_code == 400 and "page_size" in refused.json()[0]["description"]
 
 
 def test_post_errors(api: Any) -> None:
