@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import os
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -27,8 +28,10 @@ from agent_ui.pages.workspace_export import export_rows, write_csv, write_xlsx
 from agent_ui.web.auth import Current, SignedIn
 from agent_ui.web.deps import DbSession
 from agent_ui.web.errors import error_page
-from agent_ui.web.i18n import translator
+from agent_ui.web.i18n import language, translator
+from agent_ui.web.names import TTL as NAMES_TTL
 from agent_ui.web.names import Names, names_for
+from agent_ui.web.shared_cache import SharedCache
 from agent_ui.web.templating import city_zone, local_time, render
 from hotline.cases.queries import (
     SORTS,
@@ -194,7 +197,7 @@ def _render(
         "export_query": urlencode(kept),
         "everywhere_url": _everywhere(actor, form, view, shown),
         "filtered": any(k not in ("view", "sort", "after", "limit", "q") for k, _ in params),
-        "choices": _choices(session, actor, names),
+        "choices": _choices(request, session, actor, names),
         "phone_search": actor.role in PLATFORM_STAFF,
         "error": _error(t, error),
         "export_max": EXPORT_MAX_ROWS,
@@ -236,6 +239,7 @@ def _error(t: Any, error: FilterError | None) -> dict[str, str] | None:
 
 @dataclass(frozen=True)
 class _Choices:
+    stamp: tuple[object, ...]  # which options these are: the key of their cached page pieces
     districts: list[tuple[str, str]]
     streets: list[tuple[str, str, str]]  # code, name, district
     units: list[tuple[str, str]]
@@ -244,8 +248,19 @@ class _Choices:
     sources: tuple[str, ...]
 
 
-def _choices(session: Session, actor: Actor, names: Names) -> _Choices:
-    """The filter form's options, by name, within the actor's scope."""
+def _choices(request: Request, session: Session, actor: Actor, names: Names) -> _Choices:
+    """The filter form's options, by name, within the actor's scope: reference data, read
+    once a minute per process for everyone of the same scope, as the names are."""
+    city = actor.is_city or actor.role not in PLATFORM_STAFF
+    everything = actor.is_city or actor.role == "unit"  # _offered_classes
+    key = ("ws-choices", city, everything, actor.scope_code, language(request))
+    cache: SharedCache = request.app.state.shared_cache
+    return cache.get(key, NAMES_TTL, lambda: _read_choices(session, actor, names, key))
+
+
+def _read_choices(
+    session: Session, actor: Actor, names: Names, key: tuple[object, ...]
+) -> _Choices:
     city = actor.is_city or actor.role not in PLATFORM_STAFF
     districts = sorted(names.districts().items()) if city else [(actor.scope_code, "")]
     districts = [(code, names.area(code)) for code, _ in districts]
@@ -276,7 +291,10 @@ def _choices(session: Session, actor: Actor, names: Names) -> _Choices:
     ):
         label = f"{code} {names.klass(kind, code)}"
         classes.setdefault(kind, []).append((f"{kind}:{code}", label, minor is None))
-    return _Choices(districts, streets, units, sorted(classes.items()), CASE_STATES, CASE_SOURCES)
+    stamp = (*key, time.monotonic())  # a new read, new pieces
+    return _Choices(
+        stamp, districts, streets, units, sorted(classes.items()), CASE_STATES, CASE_SOURCES
+    )
 
 
 def _offered_classes(actor: Actor) -> list[ColumnElement[bool]]:

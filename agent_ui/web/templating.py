@@ -5,6 +5,9 @@ navigation, the CSRF token for its forms."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -13,6 +16,7 @@ from zoneinfo import ZoneInfo
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from agent_ui.web.i18n import language, translator
@@ -117,5 +121,32 @@ def render(
     )
 
 
+class FragmentCache:
+    """Pieces of a page many loads render alike, rendered once: a city dispatcher's filter
+    form holds hundreds of options (streets, units, classes), which were most of the
+    workspace list's rendering time. ``{% call fragment(key...) %}…{% endcall %}`` renders
+    the block once per key; the key names everything the block shows (the language, the
+    options' version, the value selected). Bounded: the least recently used go first."""
+
+    def __init__(self, max_entries: int = 512) -> None:
+        self._entries: OrderedDict[tuple[Any, ...], Markup] = OrderedDict()
+        self._guard = threading.Lock()
+        self._max = max_entries
+
+    def __call__(self, *key: Any, caller: Callable[[], str]) -> Markup:
+        with self._guard:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+                return found
+        made = Markup(caller())
+        with self._guard:
+            self._entries[key] = made
+            while len(self._entries) > self._max:
+                self._entries.popitem(last=False)
+        return made
+
+
 TEMPLATES.env.filters["iso"] = iso
 TEMPLATES.env.globals["local_time"] = local_time
+TEMPLATES.env.globals["fragment"] = FragmentCache()

@@ -154,8 +154,16 @@ def test_views_filters_and_search(api: Any, loaded_engine: Engine) -> None:
     assert shown(f"q={cases['xicheng']}") == set()
     kept = api.client.get("/cases?q=路灯&urgency=normal").text
     assert 'value="路灯"' in kept and '<option value="normal" selected>' in kept
+    # the options are rendered once per scope and language (agent_ui.web.templating
+    # FragmentCache): each load still shows its own choice selected, in its language
+    for unit in ("dongcheng.sanitation", "dongcheng.greening", ""):
+        page = api.client.get(f"/cases?unit={unit}").text
+        selected = re.findall(r'<option value="([^"]*)" selected>', page)
+        assert selected == ([unit] if unit else []), selected
     narrow = api.client.get("/cases?view=returned&q=路灯").text
     assert "在全部案件中搜索" in narrow and "/cases?view=all&amp;q=" in narrow
+    english = api.client.get("/cases?lang=en").text
+    assert "东城区环境卫生服务中心" in page and "Dongcheng Sanitation" in english
 
 
 BAD = [
