@@ -16,7 +16,7 @@ from agent_ui.web.deps import DbSession
 from agent_ui.web.errors import refusal_text
 from agent_ui.web.templating import render
 from hotline.cases.calendar import load_calendar
-from hotline.cases.service import CaseError, decide_extension, waiting_extension_request
+from hotline.cases.service import CaseError, decide_extension, waiting_extension_requests
 from hotline.models import Case, Notification, utcnow
 from hotline.roles import PLATFORM_STAFF
 
@@ -30,22 +30,31 @@ def supervisor_only(current: SignedIn) -> None:
         raise HTTPException(403, "for the platforms' staff")
 
 
+NOTES_PAGE = 50  # notifications a page, newest first; older ones a link away
+EXTENSIONS_SHOWN = 200  # requests waiting, soonest deadline first
+
+
 def _waiting_extensions(session: Session, current: SignedIn) -> list[dict[str, Any]]:
     query = (
         select(Case)
         .where(Case.pending_extension_hours.is_not(None), Case.state.in_(ACTIVE))
         .order_by(Case.due_at)
-        .limit(500)
+        .limit(EXTENSIONS_SHOWN)
     )
     if not current.actor.is_city:
         query = query.where(Case.district_code == current.user.scope_code)
-    waiting = []
-    for case in session.scalars(query):
-        asked = waiting_extension_request(session, case)
-        if asked is not None:
-            hours = asked.data.get("hours")
-            waiting.append({"case": case, "hours": hours, "reason": asked.note, "by": asked.actor})
-    return waiting
+    cases = list(session.scalars(query))
+    asked = waiting_extension_requests(session, [case.id for case in cases])
+    return [
+        {
+            "case": case,
+            "hours": asked[case.id].data.get("hours"),
+            "reason": asked[case.id].note,
+            "by": asked[case.id].actor,
+        }
+        for case in cases
+        if case.id in asked
+    ]
 
 
 @router.get("/inbox", response_class=HTMLResponse)
@@ -58,18 +67,27 @@ def inbox(
 ) -> Response:
     """The page; after a refused decision, with the reason and a 4xx status."""
     supervisor_only(current)
-    notes = session.execute(
+    before = request.query_params.get("before", "")
+    if before and not (before.isdigit() and len(before) < 19):
+        raise HTTPException(400, "before: the number of a notification")
+    query = (
         select(Notification, Case.number)
         .join(Case, Case.id == Notification.case_id)
         .where(Notification.scope_code == current.user.scope_code)
         .order_by(Notification.id.desc())
-        .limit(200)
-    ).all()
+        .limit(NOTES_PAGE + 1)
+    )
+    if before:
+        query = query.where(Notification.id < int(before))
+    notes = session.execute(query).all()
+    older = notes[NOTES_PAGE - 1][0].id if len(notes) > NOTES_PAGE else None
     return render(
         request,
         "supervisor/inbox.html",
         {
-            "notes": notes,
+            "notes": notes[:NOTES_PAGE],
+            "older_url": f"/supervisor/inbox?before={older}" if older else "",
+            "newest_url": "/supervisor/inbox" if before else "",
             "extensions": _waiting_extensions(session, current),
             "error": error,
         },

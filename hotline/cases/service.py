@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -810,18 +810,34 @@ def pending_extension(session: Session, case: Case) -> int | None:
     return int(request.data.get("hours", 0)) or None
 
 
+EXTENSION_STEPS = ("request_extension", "approve_extension", "refuse_extension")
+
+
 def waiting_extension_request(session: Session, case: Case) -> CaseHistory | None:
     """The history row of the extension request waiting for a decision, if any."""
     last = session.scalars(
         select(CaseHistory)
-        .where(
-            CaseHistory.case_id == case.id,
-            CaseHistory.action.in_(("request_extension", "approve_extension", "refuse_extension")),
-        )
+        .where(CaseHistory.case_id == case.id, CaseHistory.action.in_(EXTENSION_STEPS))
         .order_by(CaseHistory.id.desc())
         .limit(1)
     ).first()
     return last if last is not None and last.action == "request_extension" else None
+
+
+def waiting_extension_requests(session: Session, case_ids: list[int]) -> dict[int, CaseHistory]:
+    """``waiting_extension_request`` of many cases in one query: case id → its request."""
+    if not case_ids:
+        return {}
+    latest = (
+        select(func.max(CaseHistory.id))
+        .where(CaseHistory.case_id.in_(case_ids), CaseHistory.action.in_(EXTENSION_STEPS))
+        .group_by(CaseHistory.case_id)
+    )
+    return {
+        row.case_id: row
+        for row in session.scalars(select(CaseHistory).where(CaseHistory.id.in_(latest)))
+        if row.action == "request_extension"
+    }
 
 
 def touch_case(session: Session, case: Case, version: int, now: dt.datetime) -> None:

@@ -146,6 +146,27 @@ def test_notifications_are_read_in_scope(api: Any, loaded_engine: Engine) -> Non
     assert f"案件 {waiting} 已超过处置期限" in api.client.get("/unit").text
 
 
+def test_the_inbox_pages_its_notifications(api: Any, loaded_engine: Engine) -> None:
+    """50 a page, newest first; the older ones a link away; a bad link is a 400."""
+    world(loaded_engine)
+    with transaction(loaded_engine) as session:
+        case_id = session.scalar(select(Case.id).where(Case.district_code == "110101"))
+        assert case_id is not None
+        session.add_all(
+            Notification(case_id=case_id, scope_code="110101", kind="overdue", text=f"第{n}条")
+            for n in range(60)
+        )
+    sign_in(api.client, "dc_super")
+    first = api.client.get("/supervisor/inbox").text
+    assert "第59条" in first and "第10条" in first and "第9条<" not in first
+    older = re.search(r'href="(/supervisor/inbox\?before=\d+)"', first)
+    assert older is not None and "较早的通知" in first
+    second = api.client.get(older.group(1)).text
+    assert "第9条<" in second and "第0条" in second and "第10条" not in second
+    assert "第一页" in second
+    assert api.client.get("/supervisor/inbox?before=abc").status_code == 400
+
+
 def test_ledger_page_and_csv(api: Any, loaded_engine: Engine) -> None:
     _, on_ledger = world(loaded_engine)
     sign_in(api.client, "dc_super")
