@@ -69,6 +69,7 @@ CASE_STATES = (
 
 
 OPEN_CASE = "state NOT IN ('closed', 'invalid', 'duplicate')"  # lifecycle.FINAL_STATES
+UNIT_JOB = "state IN ('dispatched', 'in_progress', 'rework')"  # a unit's open jobs
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:
@@ -378,6 +379,15 @@ class Case(Base):
             sqlite_where=sql_text(OPEN_CASE),
             postgresql_where=sql_text(OPEN_CASE),
         ),
+        # A unit's open jobs by deadline (the unit portal's list and count).
+        Index(
+            "ix_cases_unit_jobs",
+            "unit_code",
+            "due_at",
+            "id",
+            sqlite_where=sql_text(UNIT_JOB),
+            postgresql_where=sql_text(UNIT_JOB),
+        ),
         Index(
             "ix_cases_pending_extension",
             "pending_extension_hours",
@@ -502,11 +512,15 @@ class Notification(Base):
     """A message for a unit or a platform's supervisors (overdue jobs, escalations)."""
 
     __tablename__ = "notifications"
+    __table_args__ = (  # the newest of a platform (the inbox) or of a unit (its portal)
+        Index("ix_notifications_scope_id", "scope_code", "id"),
+        Index("ix_notifications_unit_id", "unit_code", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
-    unit_code: Mapped[str | None] = mapped_column(ForeignKey("units.code"), index=True)
-    scope_code: Mapped[str | None] = mapped_column(ForeignKey("areas.code"), index=True)
+    unit_code: Mapped[str | None] = mapped_column(ForeignKey("units.code"))
+    scope_code: Mapped[str | None] = mapped_column(ForeignKey("areas.code"))
     kind: Mapped[str] = mapped_column(String(32))
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -28,7 +28,7 @@ from hotline.cases.service import CaseError, get_case, request_extension, transi
 from hotline.models import Case, CaseHistory, Notification, utcnow
 
 router = APIRouter(prefix="/unit", tags=["unit portal"], include_in_schema=False)
-OPEN = ("dispatched", "in_progress", "rework")
+OPEN = ("dispatched", "in_progress", "rework")  # models.UNIT_JOB: ix_cases_unit_jobs
 PAGE = 50
 # What a unit reads in its job's timeline: how the job reached it and came back to it.
 UNIT_TIMELINE = (
@@ -82,7 +82,7 @@ def _page_of_jobs(session: Session, unit: str, after: str) -> tuple[list[Case], 
                 )
             )
     rows = list(
-        session.scalars(query.order_by(Case.due_at.is_(None), Case.due_at, Case.id).limit(PAGE + 1))
+        session.scalars(query.order_by(Case.due_at.asc().nulls_last(), Case.id).limit(PAGE + 1))
     )
     more = len(rows) > PAGE
     rows = rows[:PAGE]
