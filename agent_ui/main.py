@@ -77,6 +77,7 @@ def create_app(
     app.state.queues = queues
     app.state.metrics = metrics.registry_for(app.state)
     app.state.shared_cache = SharedCache()
+    app.state.map_cache = SharedCache(max_entries=512)  # agent_ui.pages.case_map
     app.state.refresher = Refresher()
     app.mount(
         "/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static"
