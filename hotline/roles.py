@@ -8,7 +8,9 @@
   or hands down (the city), puts cases on the ledger, marks invalid and duplicate cases;
   reads the ledger, the evaluation and the case report of their platform's scope.
 * supervisor (值班长): all a dispatcher does, plus the call centre: the wallboard, the
-  calls report and control over the agents' phones.
+  calls report and control over the agents' phones; and recomputes a past period's kept
+  figures (evaluation, case report, ledger, monthly report) of their platform's scope
+  after a case was corrected (``RECOMPUTE``).
 * unit (责任单位): handles the jobs dispatched to it and reports back.
 * inspector (城管监督员): files field reports from the street.
 * admin: user accounts and queue memberships.
@@ -23,3 +25,7 @@ ROLES = ("agent", "dispatcher", "supervisor", "unit", "admin", "inspector")
 PLATFORM_STAFF = frozenset({"dispatcher", "supervisor"})  # work cases after registration
 DESK = frozenset({"agent", "dispatcher", "supervisor"})  # register cases at the desk
 TOKEN_ROLES = ("unit", "agent", "dispatcher", "supervisor")
+# Recompute a past period's kept figures: the figures a page shows them are their scope's
+# (a district's supervisor their district's), so the role alone decides. Not the admin, who
+# sees no cases and no figures.
+RECOMPUTE = frozenset({"supervisor"})

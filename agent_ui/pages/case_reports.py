@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 import xlsxwriter
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
@@ -24,18 +24,24 @@ from agent_ui.pages.workspace_export import _inert
 from agent_ui.web.auth import Current, SignedIn
 from agent_ui.web.deps import DbSession
 from agent_ui.web.i18n import Texts, language, translator
-from agent_ui.web.kept import kept_for_page
+from agent_ui.web.kept import (
+    kept_for_page,
+    recompute_for_page,
+    recompute_offer,
+    require_recompute_role,
+)
 from agent_ui.web.names import Names, names_for
 from agent_ui.web.templating import render
 from hotline.cases import case_reports as reports
 from hotline.cases import kept_figures
 from hotline.cases.case_reports import FIGURES, NONE, CaseFigures
 from hotline.cases.indicators import CITY
-from hotline.periods import KINDS, Period
+from hotline.periods import KINDS, PATTERN, Period
 
 router = APIRouter(include_in_schema=False)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-Group = Annotated[Literal["district", "street", "unit", "class", "source"] | None, Query()]
+GroupName = Literal["district", "street", "unit", "class", "source"]
+Group = Annotated[GroupName | None, Query()]
 CHART_KEYS = 20  # the chart of a grouping shows the busiest keys; the table shows all
 
 
@@ -52,6 +58,7 @@ def _data(request: Request, session: Session, current: SignedIn, period: Period)
     return {
         "period": period,
         "running": period.running(moment),
+        "kept": found,
         "cut": found.cut,
         "before": period.previous(),
         "district": figures.district,
@@ -162,10 +169,36 @@ def case_report_page(
             "key_name": lambda g, key: key_name(names, t, g, key),
             "charts": charts(data, group, names, t, lang),
             "calls_tab": current.user.role == "supervisor",  # the calls report is theirs
+            "kept_offer": recompute_offer(
+                request,
+                current,
+                data["kept"],
+                "/reports/cases/recompute",
+                {"period": chosen.label, "by": group},
+            ),
         },
         session=session,
         current=current,
     )
+
+
+@router.post("/reports/cases/recompute")
+def case_report_recompute(
+    request: Request,
+    current: Current,
+    session: DbSession,
+    period: Annotated[str, Form(pattern=PATTERN)],
+    by: Annotated[GroupName, Form()] = "district",
+    csrf_token: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    """A past period's case report of the reader's scope computed again from the cases as
+    they are now (every grouping is one kept figure); back to the page with a notice."""
+    require_recompute_role(current)
+    platform_staff_only(current)
+    chosen = period_of(request, period, None)
+    view = (*kept_figures.case_report(chosen, _district(current)), chosen)
+    back = ("/reports/cases", {"period": chosen.label, "by": by})
+    return recompute_for_page(request, session, current, csrf_token, [view], evaluation.now(), back)
 
 
 def _rows(data: dict[str, Any], names: Names, t: Texts, lang: str) -> list[list[Any]]:

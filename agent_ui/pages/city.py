@@ -9,22 +9,28 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import io
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import xlsxwriter
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from agent_ui.pages import evaluation
-from agent_ui.pages.evaluation import Month
+from agent_ui.pages.evaluation import MONTH, Month
 from agent_ui.pages.ledger_pages import XLSX
 from agent_ui.pages.workspace_export import _inert, _local
 from agent_ui.web.auth import Current, SignedIn
 from agent_ui.web.deps import DbSession
 from agent_ui.web.i18n import Texts, translator
-from agent_ui.web.kept import kept_for_page
+from agent_ui.web.kept import (
+    View,
+    kept_for_page,
+    recompute_for_page,
+    recompute_offer,
+    require_recompute_role,
+)
 from agent_ui.web.names import names_for
 from agent_ui.web.templating import render
 from hotline import oversight
@@ -32,7 +38,7 @@ from hotline.cases import ledger_stock
 from hotline.cases.kept_figures import Kind
 from hotline.cases.ledger_stock import Carried
 from hotline.models import utcnow
-from hotline.periods import current
+from hotline.periods import Period, current
 from hotline.roles import PLATFORM_STAFF
 
 router = APIRouter(prefix="/supervisor", include_in_schema=False)
@@ -96,17 +102,26 @@ MAJOR_LIMIT = 2000  # the longest on the ledger that the report reads (and its w
 MAJOR_SHOWN = 50  # of those, the longest on the printed page
 
 
-def _report(request: Request, session: DbSession, month: str | None) -> dict[str, Any]:
+REPORT_SCOPES = ("city", "district", "unit")  # the report's evaluation figures
+
+
+def _month(request: Request, month: str | None) -> Period:
     period = evaluation.period_of(request, None, month)
     if period.kind != "month":  # the route's pattern allows months only; kept for safety
         raise HTTPException(422, "a month")
-    city = evaluation.build(request, session, period, "city", None)
-    districts = evaluation.build(request, session, period, "district", None)
-    units = evaluation.build(request, session, period, "unit", None)
-    carried = kept_for_page(
-        request, session, f"major|{period.label}", MAJOR_KIND, period, utcnow()
-    ).value
+    return period
+
+
+def _report(request: Request, session: DbSession, month: str | None) -> dict[str, Any]:
+    period = _month(request, month)
+    city, districts, units = (
+        evaluation.build(request, session, period, scope, None) for scope in REPORT_SCOPES
+    )
+    key, kind, _ = _major(period)
+    found = kept_for_page(request, session, key, kind, period, utcnow())
+    carried = found.value
     return {
+        "kept": found,
         "period": period.label,
         "running": city["running"],
         "previous_period": city["previous_period"],
@@ -118,6 +133,18 @@ def _report(request: Request, session: DbSession, month: str | None) -> dict[str
         ),
         "figures": evaluation.FIGURES,
     }
+
+
+def _major(period: Period) -> View:
+    return f"major|{period.label}", MAJOR_KIND, period
+
+
+def _views(period: Period) -> list[View]:
+    """Every kept figure the report reads: the city's evaluation by each of its scopes, this
+    month's and the one before's, and the cases longest on the ledger."""
+    months = (period, period.previous())
+    evaluated = [evaluation.view(p, scope, None) for scope in REPORT_SCOPES for p in months]
+    return [*evaluated, _major(period)]
 
 
 def _carried(session: Session, _start: dt.datetime, cut: dt.datetime) -> list[Carried]:
@@ -147,12 +174,39 @@ def report_page(
     request: Request, current: Current, session: DbSession, month: Month = None
 ) -> Response:
     _city_staff(current)
+    data = _report(request, session, month)
+    offer = recompute_offer(
+        request,
+        current,
+        data["kept"],
+        "/supervisor/city/report/recompute",
+        {"month": data["period"]},
+    )
     return render(
         request,
         "supervisor/city_report.html",
-        {**_report(request, session, month), "major_days": MAJOR_DAYS, "major_shown": MAJOR_SHOWN},
+        {**data, "major_days": MAJOR_DAYS, "major_shown": MAJOR_SHOWN, "kept_offer": offer},
         session=session,
         current=current,
+    )
+
+
+@router.post("/city/report/recompute")
+def report_recompute(
+    request: Request,
+    current: Current,
+    session: DbSession,
+    month: Annotated[str, Form(pattern=MONTH)],
+    csrf_token: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    """A past month's report computed again from the cases as they are now (``_views``);
+    back to the page with a notice."""
+    require_recompute_role(current)
+    _city_staff(current)
+    period = _month(request, month)
+    back = ("/supervisor/city/report", {"month": period.label})
+    return recompute_for_page(
+        request, session, current, csrf_token, _views(period), evaluation.now(), back
     )
 
 

@@ -9,14 +9,20 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from agent_ui.web.auth import Current, SignedIn
 from agent_ui.web.deps import DbSession
 from agent_ui.web.i18n import language, translator
-from agent_ui.web.kept import kept_for_page
+from agent_ui.web.kept import (
+    View,
+    kept_for_page,
+    recompute_for_page,
+    recompute_offer,
+    require_recompute_role,
+)
 from agent_ui.web.names import names_for
 from agent_ui.web.templating import render
 from hotline.cases import kept_figures
@@ -27,8 +33,10 @@ from hotline.roles import PLATFORM_STAFF
 
 router = APIRouter(include_in_schema=False)
 PeriodText = Annotated[str | None, Query(pattern=PATTERN)]
-Month = Annotated[str | None, Query(pattern=r"^(19|20)\d{2}-(0[1-9]|1[0-2])$")]
-Scope = Annotated[Literal["city", "district", "street", "unit", "class"], Query()]
+MONTH = r"^(19|20)\d{2}-(0[1-9]|1[0-2])$"
+Month = Annotated[str | None, Query(pattern=MONTH)]
+ScopeName = Literal["city", "district", "street", "unit", "class"]
+Scope = Annotated[ScopeName, Query()]
 # The figures of a card, in order, and the formula of each (texts ev_<name>, evf_<name>).
 FIGURES = (
     ("registered", "count"),
@@ -117,9 +125,21 @@ def period_figures(
     due_only: bool = False,
 ) -> kept_figures.Figures:
     """The period's figures as kept (``agent_ui.web.kept``)."""
-    key = kept_figures.snapshot_key(scope, period.start, period.end, district, due_only)
-    kind = kept_figures.evaluation(scope, district, due_only)
+    key, kind, _ = view(period, scope, district, due_only)
     return kept_for_page(request, session, key, kind, period, moment)
+
+
+def view(period: Period, scope: str, district: str | None, due_only: bool = False) -> View:
+    """The key and kind the period's figures are kept under."""
+    key = kept_figures.snapshot_key(scope, period.start, period.end, district, due_only)
+    return key, kept_figures.evaluation(scope, district, due_only), period
+
+
+def views(period: Period, scope: str, district: str | None) -> list[View]:
+    """Every kept figure the page reads: the period's, the one before's, and the due jobs'
+    of each period of the trend."""
+    trend = [view(p, scope, district, due_only=True) for p in trend_periods(period)]
+    return [view(period, scope, district), view(period.previous(), scope, district), *trend]
 
 
 def _empty() -> Indicators:
@@ -143,7 +163,9 @@ def page(
     data: dict[str, Any],
     base: str,
     current: Any = None,
+    offer: dict[str, Any] | None = None,
 ) -> HTMLResponse:
+    """The page; ``offer``: a past period's "computed at" line and recompute button."""
     zone = ZoneInfo(request.app.state.settings.timezone)
     period = parse_period(data["period"], zone)
     links = {kind: current_period(kind, zone) for kind in KINDS}
@@ -166,6 +188,7 @@ def page(
             "chart": _chart(data["rows"], translator(request)),
             "ranking": _ranking(data["rows"], translator(request)),
             "trend": _trend(request, session, data, period, translator(request), language(request)),
+            "kept_offer": offer,
         },
         session=session,
         current=current,
@@ -233,9 +256,7 @@ def _trend(
     ]
     if not keys:
         return None
-    periods = [period]
-    for _ in range(TREND_PERIODS - 1):
-        periods.insert(0, periods[0].previous())
+    periods = trend_periods(period)
     moment = now()
     figures = [
         period_figures(
@@ -257,6 +278,14 @@ def _trend(
             for r in keys
         ],
     }
+
+
+def trend_periods(period: Period) -> list[Period]:
+    """The trend's periods: the ``TREND_PERIODS`` up to ``period``, oldest first."""
+    periods = [period]
+    for _ in range(TREND_PERIODS - 1):
+        periods.insert(0, periods[0].previous())
+    return periods
 
 
 def period_name(label: str, lang: str) -> str:
@@ -283,13 +312,17 @@ def _next(period: Period) -> str | None:
     return following.label if following.start <= now() else None
 
 
-def _staff_figures(
-    request: Request, current: SignedIn, session: Session, period: str | None, scope: str
-) -> dict[str, Any]:
+def _staff_district(current: SignedIn) -> str | None:
     """A platform's own evaluation: a district's staff see their district only."""
     if current.user.role not in PLATFORM_STAFF:
         raise HTTPException(403, "for the platforms' staff")
-    district = None if current.actor.is_city else current.user.scope_code
+    return None if current.actor.is_city else current.user.scope_code
+
+
+def _staff_figures(
+    request: Request, current: SignedIn, session: Session, period: str | None, scope: str
+) -> dict[str, Any]:
+    district = _staff_district(current)
     return build(request, session, period_of(request, period, None), scope, district)
 
 
@@ -301,8 +334,33 @@ def staff_page(
     period: PeriodText = None,
     scope: Scope = "district",
 ) -> Response:
-    data = _staff_figures(request, current, session, period, scope)
-    return page(request, session, data, "/supervisor/evaluation", current)
+    district = _staff_district(current)
+    chosen = period_of(request, period, None)
+    data = build(request, session, chosen, scope, district)
+    found = period_figures(request, session, chosen, scope, district, now())
+    fields = {"period": chosen.label, "scope": scope}
+    offer = recompute_offer(request, current, found, "/supervisor/evaluation/recompute", fields)
+    return page(request, session, data, "/supervisor/evaluation", current, offer)
+
+
+@router.post("/supervisor/evaluation/recompute")
+def staff_recompute(
+    request: Request,
+    current: Current,
+    session: DbSession,
+    period: Annotated[str, Form(pattern=PATTERN)],
+    scope: Annotated[ScopeName, Form()] = "district",
+    csrf_token: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    """A past period's figures of the page (``views``) computed again from the cases as they
+    are now; back to the page with a notice."""
+    require_recompute_role(current)
+    district = _staff_district(current)
+    chosen = period_of(request, period, None)
+    back = ("/supervisor/evaluation", {"period": chosen.label, "scope": scope})
+    return recompute_for_page(
+        request, session, current, csrf_token, views(chosen, scope, district), now(), back
+    )
 
 
 @router.get("/supervisor/evaluation.json")

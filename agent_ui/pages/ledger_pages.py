@@ -16,17 +16,23 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import xlsxwriter
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
-from agent_ui.pages.evaluation import Month
+from agent_ui.pages.evaluation import MONTH, Month
 from agent_ui.pages.inbox import supervisor_only
 from agent_ui.pages.workspace_export import _inert, _local
 from agent_ui.web.auth import Current, SignedIn
 from agent_ui.web.deps import DbSession
 from agent_ui.web.i18n import Texts, translator
-from agent_ui.web.kept import kept_for_page
+from agent_ui.web.kept import (
+    View,
+    kept_for_page,
+    recompute_for_page,
+    recompute_offer,
+    require_recompute_role,
+)
 from agent_ui.web.names import Names, names_for
 from agent_ui.web.shared_cache import SharedCache
 from agent_ui.web.templating import render
@@ -56,13 +62,13 @@ def _stock(request: Request, session: Session, current: SignedIn, period: Period
     (``agent_ui.web.kept``: a past month's computed once, a running one's renewed behind
     the page): two SQL aggregates, which at a city's volume take a fraction of a second,
     for every supervisor opening the page."""
-    district = None if current.actor.is_city else current.user.scope_code
-    key = "|".join(("ledger", period.label, district or "*"))
-    kind = Kind(lambda s, start, cut: _computed(s, period, district, start, cut), _encode, _decode)
+    district = _district(current)
+    key, kind, _ = _view(period, district)
     found = kept_for_page(request, session, key, kind, period, utcnow())
     stock, trend = found.value
     return {
         "district": district,
+        "kept": found,
         "cut": found.cut,
         "month": period.label,
         "running": period.running(utcnow()),
@@ -70,6 +76,17 @@ def _stock(request: Request, session: Session, current: SignedIn, period: Period
         "total": ledger_stock.total(stock["district"]),
         "trend": trend,
     }
+
+
+def _district(current: SignedIn) -> str | None:
+    return None if current.actor.is_city else current.user.scope_code
+
+
+def _view(period: Period, district: str | None) -> View:
+    """The key and kind the month's stock and trend are kept under."""
+    key = "|".join(("ledger", period.label, district or "*"))
+    kind = Kind(lambda s, start, cut: _computed(s, period, district, start, cut), _encode, _decode)
+    return key, kind, period
 
 
 Stocks = dict[str, dict[str, Stock]]
@@ -232,6 +249,13 @@ def ledger_page(
             **lists,
             "printable": printable,
             "trend": trend,
+            "kept_offer": recompute_offer(
+                request,
+                current,
+                figures["kept"],
+                "/supervisor/ledger/recompute",
+                {"month": period.label},
+            ),
             "zone": zone,
             "key_name": lambda group, key: key_name(names, group, key, t),
             "chart": {
@@ -248,6 +272,24 @@ def ledger_page(
         session=session,
         current=current,
     )
+
+
+@router.post("/ledger/recompute")
+def ledger_recompute(
+    request: Request,
+    current: Current,
+    session: DbSession,
+    month: Annotated[str, Form(pattern=MONTH)],
+    csrf_token: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    """A past month's stock and trend of the reader's scope computed again from the ledger's
+    history as it is now; back to the page with a notice. (The lists are read live.)"""
+    require_recompute_role(current)
+    supervisor_only(current)
+    period = _month(request, month)
+    back = ("/supervisor/ledger", {"month": period.label})
+    view = _view(period, _district(current))
+    return recompute_for_page(request, session, current, csrf_token, [view], utcnow(), back)
 
 
 @router.get("/ledger.csv")

@@ -24,6 +24,7 @@ class SharedCache:
     def __init__(self, max_entries: int = 256) -> None:
         self._entries: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
         self._locks: dict[Hashable, threading.Lock] = {}
+        self._renewals: dict[Hashable, int] = {}  # renewals done per key
         self._guard = threading.Lock()
         self._max = max_entries
 
@@ -41,12 +42,37 @@ class SharedCache:
                 return found[1]  # type: ignore[no-any-return]
             value = compute()
             with self._guard:
-                self._entries[key] = (time.monotonic() + ttl, value)
-                self._entries.move_to_end(key)
-                while len(self._entries) > self._max:
-                    old, _ = self._entries.popitem(last=False)
-                    self._locks.pop(old, None)
+                self._store(key, ttl, value)
             return value
+
+    def renew(self, key: Hashable, ttl: float, compute: Callable[[], T]) -> T:
+        """``key``'s value computed again now, whatever is cached (it is known to be wrong),
+        under the key's lock: a reader asking meanwhile waits for the new value. A renewal
+        asked for while another of the same key runs waits for it and takes its result:
+        two at once never compute twice."""
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+            seen = self._renewals.get(key, 0)
+            self._entries.pop(key, None)  # readers from now on wait for the new value
+        with lock:
+            with self._guard:
+                entry = self._entries.get(key)
+                if self._renewals.get(key, 0) != seen and entry is not None:
+                    return entry[1]  # type: ignore[no-any-return]
+            value = compute()
+            with self._guard:
+                self._renewals[key] = self._renewals.get(key, 0) + 1
+                self._store(key, ttl, value)
+            return value
+
+    def _store(self, key: Hashable, ttl: float, value: Any) -> None:
+        """Under ``_guard``: the newest entry; the oldest dropped beyond the bound."""
+        self._entries[key] = (time.monotonic() + ttl, value)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._max:
+            old, _ = self._entries.popitem(last=False)
+            self._locks.pop(old, None)
+            self._renewals.pop(old, None)
 
     def _fresh(self, key: Hashable) -> tuple[float, Any] | None:
         with self._guard:

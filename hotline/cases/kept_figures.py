@@ -15,7 +15,9 @@ monthly report for three scopes of two. So:
   the first page of the morning does not wait either.
 
 A past period's figures use the cases as they were when computed (a unit renamed, a case
-moved to another unit afterwards): the seed's assessment is published once, as here.
+moved to another unit afterwards): the seed's assessment is published once, as here. A
+supervisor who corrected a case after its period ended may ``recompute`` that period's
+figures: they are dropped and computed again from the cases as they are now.
 """
 
 from __future__ import annotations
@@ -62,7 +64,8 @@ class Kind(Generic[T]):
 class Kept(Generic[T]):
     value: T
     cut: dt.datetime  # where they stop: the period's end, or the moment they were computed
-    final: bool  # the period is over: these figures will not change
+    final: bool  # the period is over: these figures will not change (unless recomputed)
+    computed_at: dt.datetime
 
 
 Figures = Kept[dict[str, Indicators]]  # the evaluation's: per scope key
@@ -87,10 +90,11 @@ def kept(
     found = session.get(IndicatorSnapshot, key)
     final = end <= now
     if found is not None and (cut := _aware(found.cut)) <= now:
+        computed_at = _aware(found.computed_at)
         if final and cut >= end:
-            return Kept(kind.decode(found.figures), cut, True)
+            return Kept(kind.decode(found.figures), cut, True, computed_at)
         if not final and now - cut <= fresh:
-            return Kept(kind.decode(found.figures), cut, False)
+            return Kept(kind.decode(found.figures), cut, False, computed_at)
         if not final and now - cut <= stale and behind is not None and refresh is not None:
             make = refresh
 
@@ -100,7 +104,29 @@ def kept(
                     _compute_and_keep(other, key, kind, start, end, utcnow())
 
             behind(key, renew)
-            return Kept(kind.decode(found.figures), cut, False)
+            return Kept(kind.decode(found.figures), cut, False, computed_at)
+    return _compute_and_keep(session, key, kind, start, end, now)
+
+
+class StillRunning(ValueError):
+    """A running period's figures renew themselves: there is nothing to recompute."""
+
+
+def recompute(
+    session: Session,
+    key: str,
+    kind: Kind[T],
+    start: dt.datetime,
+    end: dt.datetime,
+    now: dt.datetime,
+) -> Kept[T]:
+    """A past period's figures kept under ``key`` dropped and computed again from the cases
+    as they are now (a case corrected after the period ended). On PostgreSQL the drop
+    holds the row until the caller commits: a second recompute of the same key elsewhere
+    waits for this one instead of computing beside it."""
+    if end > now:
+        raise StillRunning(f"{key}: the period runs to {end.isoformat()}")
+    session.execute(delete(IndicatorSnapshot).where(IndicatorSnapshot.key == key))
     return _compute_and_keep(session, key, kind, start, end, now)
 
 
@@ -257,7 +283,7 @@ def _compute_and_keep(
             set_={name: statement.excluded[name] for name in ("cut", "computed_at", "figures")},
         )
     )
-    return Kept(value, cut, end <= now)
+    return Kept(value, cut, end <= now, now)
 
 
 def _aware(moment: dt.datetime) -> dt.datetime:

@@ -72,3 +72,36 @@ def test_a_refresh_behind_the_pages_runs_once_per_key() -> None:
     again = threading.Event()
     refresher("broken", again.set)
     assert again.wait(5)
+
+
+def test_a_renewal_computes_again_once_however_many_ask() -> None:
+    """A recompute replaces a value still fresh; twenty asking at once compute it once, and
+    a reader meanwhile waits for the new value instead of being served the old."""
+    cache = SharedCache()
+    assert cache.get("k", 60, lambda: "old") == "old"
+    calls: list[int] = []
+    started = threading.Event()
+
+    def slow() -> str:
+        calls.append(1)
+        started.set()
+        time.sleep(0.2)
+        return "new"
+
+    results: list[str] = []
+    first = threading.Thread(target=lambda: results.append(cache.renew("k", 60, slow)))
+    first.start()
+    assert started.wait(5)
+    others = [
+        threading.Thread(target=lambda: results.append(cache.renew("k", 60, slow)))
+        for _ in range(19)
+    ]
+    reader: list[str] = []
+    others.append(threading.Thread(target=lambda: reader.append(cache.get("k", 60, slow))))
+    for thread in others:
+        thread.start()
+    for thread in [first, *others]:
+        thread.join()
+    assert results == ["new"] * 20 and reader == ["new"] and len(calls) == 1
+    assert cache.get("k", 60, lambda: "computed") == "new"
+    assert cache.renew("k", 60, lambda: "newer") == "newer"  # a later one computes again

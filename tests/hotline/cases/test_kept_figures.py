@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from hotline.cases import case_reports, kept_figures
 from hotline.cases.indicators import compute
 from hotline.db import session_factory, transaction
-from hotline.models import Area, IndicatorSnapshot
+from hotline.models import Area, Case, IndicatorSnapshot
 from hotline.periods import current
 from tests.hotline.cases.test_indicators import END, START, Script, at, month
 
@@ -48,6 +48,42 @@ def test_a_past_period_is_computed_once_and_kept(
         kept_figures.forget(session)
     with transaction(loaded_engine) as session:
         assert session.scalar(select(func.count()).select_from(IndicatorSnapshot)) == 0
+
+
+def test_a_past_period_is_recomputed_from_the_cases_as_they_are_now(
+    loaded_engine: Engine,
+) -> None:
+    """A case corrected after its month ended does not move the kept figures; a recompute
+    drops them and computes them from the cases as they are now. A running period's renew
+    themselves: nothing to recompute."""
+    with transaction(loaded_engine) as session:
+        month(session)
+    now = at(2, 12, month=12)
+    with transaction(loaded_engine) as session:
+        first = kept_figures.figures(session, "district", START, END, None, now)
+    assert set(first.value) == {"110101"} and first.computed_at == now
+    with transaction(loaded_engine) as session:  # filed in the wrong district: corrected
+        case = session.scalar(select(Case).where(Case.created_at < END).order_by(Case.id))
+        assert case is not None
+        case.district_code = "110102"
+    later = now + dt.timedelta(days=3)
+    with transaction(loaded_engine) as session:
+        kept = kept_figures.figures(session, "district", START, END, None, later)
+    assert kept.value == first.value and kept.computed_at == now
+    key = kept_figures.snapshot_key("district", START, END, None, False)
+    kind = kept_figures.evaluation("district", None)
+    with transaction(loaded_engine) as session:
+        again = kept_figures.recompute(session, key, kind, START, END, later)
+        assert again.value == compute(session, "district", START, END)
+    assert set(again.value) == {"110101", "110102"} and again.final
+    assert again.value["110102"].registered == 1 and again.computed_at == later
+    with transaction(loaded_engine) as session:
+        assert kept_figures.figures(session, "district", START, END, None, later).value == (
+            again.value
+        )
+        assert session.scalar(select(func.count()).select_from(IndicatorSnapshot)) == 1
+        with pytest.raises(kept_figures.StillRunning):
+            kept_figures.recompute(session, key, kind, START, END, at(30, 12))
 
 
 def test_each_scope_district_and_kind_is_kept_apart(loaded_engine: Engine) -> None:
