@@ -157,6 +157,25 @@ def test_case_map_follows_the_list(api: Any, loaded_engine: Engine) -> None:
     assert api.client.get("/cases/map.geojson").json()["features"] == []
 
 
+def test_a_map_answer_is_shared_only_by_the_same_scope(api: Any, loaded_engine: Engine) -> None:
+    """Answers are kept 15 s (``case_map.MAP_TTL``) for whoever asks the same of the same
+    cases: another role or scope asking the same URL gets its own answer."""
+    late, _ = _cases(loaded_engine)
+    url = "/cases/map.geojson?view=all&by=street"
+    sign_in(api.client, "dc_super")
+    first = api.client.get(url).json()
+    with transaction(loaded_engine) as session:  # a change inside the 15 s
+        session.execute(update(Case).where(Case.number == late).values(grid_code=None))
+    assert api.client.get(url).json() == first  # the kept answer
+    assert first["features"]
+    api.client.cookies.clear()
+    sign_in(api.client, "xc_agent")  # another district's agent: their own cases, none
+    assert api.client.get(url.replace("view=all&", "")).json()["features"] == []
+    api.client.cookies.clear()
+    sign_in(api.client, "city_super")  # the city: its own answer, read now
+    assert api.client.get(url).json()["features"] == []  # the case has no cell any more
+
+
 def test_case_page_shows_point_and_cell(api: Any, loaded_engine: Engine) -> None:
     late, _ = _cases(loaded_engine)
     sign_in(api.client, "dc_super")
