@@ -391,7 +391,9 @@ async def _serve(settings: Settings, shutdown: Shutdown) -> None:
         "for the GC)",
         settings.web.host,
         settings.web.port,
-        f"{workers} process{'es' if workers > 1 else ''} of their own" if split else "this loop",
+        (f"{workers} processes of their own" if workers > 1 else "a process of its own")
+        if split
+        else "this loop",
         settings.fastagi.host,
         settings.fastagi.port,
         type(asyncio.get_running_loop()).__module__.split(".")[0],
