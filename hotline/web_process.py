@@ -205,7 +205,10 @@ def bind_web_socket(host: str, port: int) -> socket.socket:
     """The web port, bound once by ``hotline serve`` for every web process to accept on
     (a port already taken fails here, at start, with the reason)."""
     family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
-    sock = socket.create_server((host, port), family=family, backlog=2048)
+    try:
+        sock = socket.create_server((host, port), family=family, backlog=2048)
+    except OSError as exc:
+        raise OSError(exc.errno, f"the web port {host}:{port}: {exc.strerror}") from None
     sock.set_inheritable(True)
     return sock
 
