@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Callers come first: the IVR's step latency while the heaviest pages load, with the pages
-in a process of their own (``web_process = true``, the default) against one process and
-one event loop for both (``web_process = false``), in the same run on the same database.
+in processes of their own (``web_process = true``, the default; one web process, and
+``web_workers`` at its default of one per core at a lower CPU priority) against one process
+and one event loop for both (``web_process = false``), in the same run on the same database.
 
 ``hotline serve`` runs as a user runs it (a subprocess with a config file) on a database
 with the demo history (``hotline demo history``). A FastAGI client that speaks as Asterisk
@@ -11,7 +12,7 @@ Meanwhile ``--loaders`` clients load the public evaluation and the city's case l
 loop. Each mode is measured idle and under the page load. Exits non-zero when the pages
 delay the split IVR's p95 step by more than the goal.
 
-    python bench/pages_vs_ivr.py [--days 90] [--per-day 40] [--seconds 20] [--loaders 2]
+    python bench/pages_vs_ivr.py [--days 90] [--per-day 40] [--seconds 20] [--loaders 4]
 """
 
 from __future__ import annotations
@@ -52,11 +53,13 @@ def prepare(directory: Path, days: int, per_day: int) -> str:
     return url
 
 
-def start(url: str, directory: Path, split: bool) -> tuple[subprocess.Popen[bytes], int, int]:
+def start(
+    url: str, directory: Path, split: bool, workers: int = 0
+) -> tuple[subprocess.Popen[bytes], int, int]:
     web, agi = free_port(), free_port()
-    config = directory / f"hotline-{split}.toml"
+    config = directory / f"hotline-{split}-{workers}.toml"
     config.write_text(
-        f'database_url = "{url}"\nweb_process = {str(split).lower()}\n'
+        f'database_url = "{url}"\nweb_process = {str(split).lower()}\nweb_workers = {workers}\n'
         f"[web]\nport = {web}\n[fastagi]\nport = {agi}\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
@@ -150,25 +153,32 @@ def row(name: str, steps: list[float]) -> str:
     )
 
 
+MODES = (  # label, web_process, web_workers (0: hotline serve's default)
+    ("one process", False, 1),
+    ("pages in one process of their own", True, 1),
+    ("pages in web_workers processes (default)", True, 0),
+)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--per-day", type=int, default=40)
     parser.add_argument("--seconds", type=float, default=20)
-    parser.add_argument("--loaders", type=int, default=2)
+    parser.add_argument("--loaders", type=int, default=4)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         url = prepare(directory, args.days, args.per_day)
         results = {}
-        for split in (False, True):
-            server, web, agi = start(url, directory, split)
+        for label, split, workers in MODES:
+            server, web, agi = start(url, directory, split, workers)
             try:
                 before = rss_mb(server.pid)
-                results[split] = asyncio.run(
-                    measure(web, agi, args.seconds, args.loaders, f"split{split}")
+                results[label] = asyncio.run(
+                    measure(web, agi, args.seconds, args.loaders, f"{split}{workers}")
                 )
-                results[split]["rss"] = (before, rss_mb(server.pid))
+                results[label]["rss"] = (before, rss_mb(server.pid))
             finally:
                 server.terminate()
                 server.wait(timeout=60)
@@ -177,20 +187,29 @@ def main() -> int:
     print("page loaders (public evaluation, city case list) in a loop\n")
     print("| IVR step latency (ms) | steps | p50 | p95 | max |")
     print("| --- | ---: | ---: | ---: | ---: |")
-    for split, label in ((False, "one process"), (True, "pages in their own process")):
-        r = results[split]
+    for label, _, _ in MODES:
+        r = results[label]
         print(row(f"{label}, idle", r["idle"]))
         print(row(f"{label}, pages loading ({r['loads']} loads)", r["busy"]))
-    for split, label in ((False, "one process"), (True, "pages in their own process")):
-        before, after = results[split]["rss"]
+    for label, _, _ in MODES:
+        before, after = results[label]["rss"]
         print(
             f"\nhotline serve RSS, {label}: {before:.0f} MB before the load, {after:.0f} MB after"
         )
-    added = percentile(results[True]["busy"], 0.95) - percentile(results[True]["idle"], 0.95)
-    verdict = "met" if added <= GOAL_MS else "missed"
-    print(f"\ngoal: the pages add at most {GOAL_MS:.0f} ms to the split IVR's p95 step: {verdict}")
-    print(f"(added {added:.1f} ms)")
-    return 0 if added <= GOAL_MS else 1
+    missed = []
+    for label, split, _ in MODES:
+        if not split:
+            continue
+        r = results[label]
+        added = percentile(r["busy"], 0.95) - percentile(r["idle"], 0.95)
+        print(f"\n{label}: the pages added {added:.1f} ms to the IVR's p95 step")
+        if added > GOAL_MS:
+            missed.append(label)
+    print(
+        f"goal: the pages add at most {GOAL_MS:.0f} ms to the IVR's p95 step with the pages "
+        f"apart: {'missed (' + ', '.join(missed) + ')' if missed else 'met'}"
+    )
+    return 1 if missed else 0
 
 
 if __name__ == "__main__":

@@ -47,6 +47,10 @@ log = logging.getLogger("hotline.web_process")
 RESTART_DELAY = 1.0
 STOP_WAIT = 35.0  # the web finishes its requests for up to 30 s
 BACKLOG = 1000  # events kept while the web process is (re)starting
+# The web processes run at a lower CPU priority than the telephony: with one per core, pages
+# loading on every core would otherwise take CPU from the IVR's next step (a nice of 5 gives
+# the telephony about three times a web process's share of a contended core).
+WEB_NICE = 5
 
 
 class EventLink:
@@ -292,6 +296,8 @@ def web_main(
     (overdue scheduler, webhooks), in a loop of their own, until SIGTERM/SIGINT or the
     parent's end."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    with contextlib.suppress(OSError):  # callers first: the telephony wins a busy CPU
+        os.nice(WEB_NICE)
     from hotline.service import logging_off_the_loop, new_event_loop, serve_web_part
 
     with (

@@ -104,6 +104,10 @@ def _web_answers(web: int) -> bool:
         return False
 
 
+def _nice(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+
+
 def _web_children(pid: int) -> list[int]:
     return [
         c
@@ -123,6 +127,8 @@ def test_pages_run_in_processes_of_their_own(
     web, agi, process = served
     web_pids = _web_children(process.pid)
     assert len(web_pids) == 2, _children(process.pid)
+    # callers first: the pages run at a lower CPU priority than the telephony
+    assert [_nice(pid) for pid in web_pids] == [_nice(process.pid) + 5] * 2
     # /metrics (a web process) counts the calls in the IVR (telephony process)
     with socket.create_connection(("127.0.0.1", agi), timeout=5) as call:
         call.sendall(b"agi_network: yes\nagi_network_script: ivr\nagi_uniqueid: t-2\n\n")
