@@ -5,12 +5,16 @@ holding it."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy import Engine, delete, insert, or_, update
 from sqlalchemy.exc import IntegrityError
 
-from hotline.models import Lease
+from hotline.faults import FaultLog
+from hotline.models import Lease, utcnow
 
 
 def acquire(engine: Engine, name: str, holder: str, ttl: dt.timedelta, now: dt.datetime) -> bool:
@@ -35,3 +39,33 @@ def release(engine: Engine, name: str, holder: str) -> None:
     """Give the lease up at once (a clean shutdown), so another instance takes over now."""
     with engine.begin() as connection:
         connection.execute(delete(Lease).where(Lease.name == name, Lease.holder == holder))
+
+
+async def every_while_holding(
+    engine: Engine,
+    name: str,
+    holder: str | None,
+    interval: float,
+    ttl: dt.timedelta,
+    job: Callable[[], Awaitable[None]],
+    faults: FaultLog,
+) -> None:
+    """Run ``job`` every ``interval`` seconds while ``holder`` holds the lease ``name``
+    (None: no lease, a single instance). A failed pass is logged once per outage through
+    ``faults`` and the next pass tries again. Stopped (cancelled), it gives the lease up, so
+    the instance started next takes the job over at once instead of after ``ttl``."""
+    try:
+        while True:
+            try:
+                if holder is None or await asyncio.to_thread(
+                    acquire, engine, name, holder, ttl, utcnow()
+                ):
+                    await job()
+                faults.ok("pass", f"{name} passes work again")
+            except Exception:  # the database away, say: once in the log, not each pass
+                faults.fault("pass", f"{name} pass failed", exc_info=True)
+            await asyncio.sleep(interval)
+    finally:
+        if holder is not None:
+            with contextlib.suppress(Exception):  # the database away: the lease expires
+                await asyncio.to_thread(release, engine, name, holder)

@@ -17,8 +17,8 @@ What the two halves share:
   through :class:`EventLink`, a Unix socket from the telephony to the web process.
 
 With ``web_workers`` above one, several such children serve the pages: the telephony
-process binds the web port once and every child accepts on it, so the pages use every core
-(20 people loading pages at once on 2 cores wait about half as long). Each child has its
+process binds the web port once and every child accepts on it, so the pages use more than
+one core (``hotline.service.web_workers``: one per two cores by default). Each child has its
 own pool, AMI sessions and live-event socket; the jobs that are not the callers' (overdue
 scheduler, renewal of the kept figures, webhooks) run in the first child only.
 

@@ -40,7 +40,7 @@ from hotline.cases import case_reports
 from hotline.cases.indicators import SCOPES, Indicators, compute
 from hotline.db import transaction
 from hotline.faults import FaultLog
-from hotline.lease import acquire
+from hotline.lease import every_while_holding
 from hotline.models import Area, IndicatorSnapshot, utcnow
 from hotline.periods import Period, current
 
@@ -227,19 +227,15 @@ def renew_running(engine: Engine, zone: ZoneInfo, now: dt.datetime) -> int:
 async def keep_renewing(engine: Engine, holder: str, zone: ZoneInfo, interval: float) -> None:
     """Renew the default views' figures every ``interval`` seconds, on the one instance
     that holds the lease, so that even the first page of the morning finds them kept."""
+
+    async def renew_once() -> None:
+        began = time.monotonic()
+        done = await asyncio.to_thread(renew_running, engine, zone, utcnow())
+        log.info("renewed %d kept figures in %.1f s", done, time.monotonic() - began)
+
+    ttl = dt.timedelta(seconds=interval * 3)
     faults = FaultLog(log, level=logging.WARNING)
-    while True:
-        try:
-            now = utcnow()
-            ttl = dt.timedelta(seconds=interval * 3)
-            if await asyncio.to_thread(acquire, engine, "figures-renewal", holder, ttl, now):
-                began = time.monotonic()
-                done = await asyncio.to_thread(renew_running, engine, zone, now)
-                log.info("renewed %d kept figures in %.1f s", done, time.monotonic() - began)
-            faults.ok("pass", "figures are renewed again")
-        except Exception:
-            faults.fault("pass", "renewing the kept figures failed", exc_info=True)
-        await asyncio.sleep(interval)
+    await every_while_holding(engine, "figures-renewal", holder, interval, ttl, renew_once, faults)
 
 
 def _gently(session: Session) -> None:

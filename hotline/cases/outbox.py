@@ -22,7 +22,7 @@ import httpx
 from sqlalchemy import Engine, select, update
 
 from hotline.faults import FaultLog
-from hotline.lease import acquire
+from hotline.lease import every_while_holding
 from hotline.models import OutboxEvent, utcnow
 
 log = logging.getLogger("hotline.outbox")
@@ -91,16 +91,13 @@ class OutboxDeliverer:
         the instance holding the outbox lease delivers, so rows go out once and in order."""
         ttl = dt.timedelta(seconds=max(60.0, interval * 3, self._timeout * self._batch / 10))
         async with httpx.AsyncClient(timeout=self._timeout) as client:
-            while True:
-                try:
-                    if holder is None or await asyncio.to_thread(
-                        acquire, self._engine, LEASE, holder, ttl, utcnow()
-                    ):
-                        await self.deliver_once(client)
-                    self._faults.ok("pass", "outbox passes work again")
-                except Exception:  # the database away, say: once in the log, not each pass
-                    self._faults.fault("pass", "outbox pass failed", exc_info=True)
-                await asyncio.sleep(interval)
+
+            async def deliver() -> None:
+                await self.deliver_once(client)
+
+            await every_while_holding(
+                self._engine, LEASE, holder, interval, ttl, deliver, self._faults
+            )
 
     async def _post(self, client: httpx.AsyncClient, row: Pending) -> str | None:
         headers = {

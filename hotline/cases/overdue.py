@@ -21,7 +21,7 @@ from hotline.cases.lifecycle import check_transition
 from hotline.cases.service import record_change
 from hotline.db import transaction
 from hotline.faults import FaultLog
-from hotline.lease import acquire
+from hotline.lease import every_while_holding
 from hotline.models import Case, Notification, utcnow
 
 log = logging.getLogger("hotline.scheduler")
@@ -104,19 +104,17 @@ async def run_scheduler(
     engine: Engine, holder: str, grace: dt.timedelta, interval: float = 60.0
 ) -> None:
     """Sweep every ``interval`` seconds on the one instance that holds the lease."""
+
+    async def sweep_once() -> None:
+        result = await asyncio.to_thread(_sweep, engine, utcnow(), grace)
+        if result.overdue or result.escalated:
+            log.info("overdue: %s; escalated: %s", result.overdue, result.escalated)
+
+    ttl = dt.timedelta(seconds=interval * 3)
     faults = FaultLog(log, level=logging.ERROR)
-    while True:
-        try:
-            now = utcnow()
-            ttl = dt.timedelta(seconds=interval * 3)
-            if await asyncio.to_thread(acquire, engine, "overdue-scheduler", holder, ttl, now):
-                result = await asyncio.to_thread(_sweep, engine, now, grace)
-                if result.overdue or result.escalated:
-                    log.info("overdue: %s; escalated: %s", result.overdue, result.escalated)
-            faults.ok("pass", "scheduler passes work again")
-        except Exception:
-            faults.fault("pass", "scheduler pass failed", exc_info=True)
-        await asyncio.sleep(interval)
+    await every_while_holding(
+        engine, "overdue-scheduler", holder, interval, ttl, sweep_once, faults
+    )
 
 
 def _sweep(engine: Engine, now: dt.datetime, grace: dt.timedelta) -> Sweep:

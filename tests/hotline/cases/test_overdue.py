@@ -3,16 +3,21 @@ keeps the scheduler on one instance."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
+import logging
 
+import pytest
 from sqlalchemy import Engine, func, select
 
 from hotline.cases.calendar import load_calendar
 from hotline.cases.overdue import sweep
 from hotline.cases.service import Actor, NewCase, create_case, transition
 from hotline.db import transaction
-from hotline.lease import acquire
-from hotline.models import Case, CaseHistory, Notification, OutboxEvent
+from hotline.faults import FaultLog
+from hotline.lease import acquire, every_while_holding
+from hotline.models import Case, CaseHistory, Notification, OutboxEvent, utcnow
 
 AGENT = Actor("dc_dispatcher", "dispatcher", "110101")
 UNIT = Actor("unit_dc_sanitation", "unit", "110101", "dongcheng.sanitation")
@@ -96,6 +101,37 @@ def test_lease(engine: Engine) -> None:
     assert not acquire(engine, "job", "app-2", ttl, now + dt.timedelta(minutes=4))
     assert acquire(engine, "job", "app-2", ttl, now + dt.timedelta(minutes=6))  # expired
     assert acquire(engine, "other", "app-1", ttl, now)
+
+
+def test_a_stopped_job_gives_its_lease_up(engine: Engine, caplog: pytest.LogCaptureFixture) -> None:
+    """The overdue scheduler, the renewal of kept figures and the webhook outbox
+    (``every_while_holding``): a pass that fails is logged once and tried again; stopped,
+    the job gives its lease up, so the next instance (or the same one restarted) takes over
+    at once, not when the lease runs out."""
+    passes: list[int] = []
+
+    async def job() -> None:
+        passes.append(len(passes))
+        if len(passes) <= 2:
+            raise RuntimeError("the database is away")
+
+    async def main() -> None:
+        faults = FaultLog(logging.getLogger("test.lease"))
+        ttl = dt.timedelta(minutes=15)
+        running = asyncio.create_task(
+            every_while_holding(engine, "job", "app-1", 0.01, ttl, job, faults)
+        )
+        while len(passes) < 4:
+            await asyncio.sleep(0.01)
+        assert not acquire(engine, "job", "app-2", ttl, utcnow())  # held meanwhile
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+        assert acquire(engine, "job", "app-2", ttl, utcnow())  # given up: taken at once
+
+    with caplog.at_level(logging.WARNING):
+        asyncio.run(main())
+    assert caplog.text.count("job pass failed") == 1  # twice failed, logged once
 
 
 def test_a_city_level_units_overdue_job_is_reported_to_the_city(loaded_engine: Engine) -> None:
