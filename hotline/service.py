@@ -292,11 +292,9 @@ async def run(settings: Settings) -> None:
 
 
 def web_workers(settings: Settings) -> int:
-    """How many processes serve the pages: ``web_workers``, or one per two cores (at most
-    4): the other half is the telephony's and the database's. On 2 cores shared with the
-    database and the clients a second web process did not make pages faster
-    (docs/benchmarks.md)."""
-    return settings.web_workers or max(1, min(4, (os.cpu_count() or 1) // 2))
+    """How many processes serve the pages: ``web_workers``, or one per core (at most 4).
+    They run at a lower CPU priority than the telephony (``web_process.WEB_NICE``)."""
+    return settings.web_workers or max(1, min(4, os.cpu_count() or 1))
 
 
 async def _serve(settings: Settings, shutdown: Shutdown) -> None:

@@ -231,7 +231,7 @@ class Settings(BaseSettings):
         ge=0,
         le=32,
         description="With web_process: how many processes serve the pages, all on the one "
-        "web port; 0 = one per two CPU cores, at most 4 (docs/production.md).",
+        "web port; 0 = one per CPU core, at most 4 (docs/production.md).",
     )
     event_loop: Literal["uvloop", "asyncio"] = Field(
         default="uvloop",

@@ -18,7 +18,7 @@ What the two halves share:
 
 With ``web_workers`` above one, several such children serve the pages: the telephony
 process binds the web port once and every child accepts on it, so the pages use more than
-one core (``hotline.service.web_workers``: one per two cores by default). Each child has its
+one core (``hotline.service.web_workers``: one per core by default). Each child has its
 own pool, AMI sessions and live-event socket; the jobs that are not the callers' (overdue
 scheduler, renewal of the kept figures, webhooks) run in the first child only.
 

@@ -160,7 +160,7 @@ def test_one_instance_on_sqlite_pops_across_its_two_processes(
             shown = client.get(f"/calls/{pop['call_id']}/pop")
             assert shown.status_code == 200 and CALLER in shown.text, shown.text[:300]
             client.post("/agent/state", json={"state": "logged_out"}, headers=headers)
-        log = one.log()  # web_workers: one per two cores
+        log = one.log()  # web_workers: one per core
         assert "processes of their own" in log or "a process of its own" in log
     finally:
         one.stop()
