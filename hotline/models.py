@@ -618,6 +618,19 @@ class Attachment(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class SignInFailure(Base):
+    """A failed sign-in: counted per account and address, and per address, in a sliding
+    window (``agent_ui.web.auth.LoginLimiter``) by every web process and instance."""
+
+    __tablename__ = "sign_in_failures"
+    __table_args__ = (Index("ix_sign_in_failures_address_at", "address", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    address: Mapped[str] = mapped_column(String(64))
+    account: Mapped[str] = mapped_column(String(64))
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
 class WebSession(Base):
     """A signed-in browser. The cookie holds a random token; only its SHA-256 is stored.
     Each session has its own CSRF token for the forms it is shown."""

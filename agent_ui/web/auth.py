@@ -8,29 +8,27 @@ every POST. The sign-in form, shown before any session exists, uses a double-sub
 
 from __future__ import annotations
 
-import collections
 import datetime as dt
 import functools
 import hashlib
 import hmac
 import logging
 import secrets
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, func, select
+from sqlalchemy.orm import Session
 
 from agent_ui.web.deps import DbSession
 from agent_ui.web.i18n import translator
 from agent_ui.web.templating import render
 from hotline.cases.service import Actor
 from hotline.db import session_factory
-from hotline.models import User, WebSession, utcnow
+from hotline.models import SignInFailure, User, WebSession, utcnow
 from hotline.users import hash_password, verify_password
 
 log = logging.getLogger("hotline.auth")
@@ -58,13 +56,12 @@ class LoginLimiter:
     address is the client's as the web server sees it, which believes X-Forwarded-For only
     from the proxies ``forwarded_allow_ips`` names (``hotline.service.web_config``).
 
-    Memory is bounded: at most ``max_keys`` keys. When a new key finds it full, keys whose
-    failures have all left the window go first, then the least recently failed keys that
-    are not blocked. A blocked key is never forgotten before its window is over (a flood
-    of failures from rotating addresses once unlocked a locked account by emptying the
-    table). Should every key be blocked, new failures are not recorded, which is logged:
-    that takes ``max_keys`` × ``limit`` failures inside the window, each paying for a
-    password hash, far beyond what the server can check.
+    The failures are rows in the database (``sign_in_failures``), so every web process of
+    ``hotline serve`` and every app instance counts the same ones: a limit kept in each
+    process's memory let an attacker try ``limit`` passwords per process. Each failure
+    deletes the rows that left the window; the rows inside it are bounded by the failures
+    the server can check (each one pays for a password hash), and a blocked key is not
+    recorded again, so no flood can push a blocked key out before its window is over.
     """
 
     def __init__(
@@ -72,79 +69,41 @@ class LoginLimiter:
         limit: int = 5,
         address_limit: int = 50,
         window: float = 300.0,
-        max_keys: int = 50_000,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
-        self.limit, self.address_limit, self.window = limit, address_limit, window
-        self.max_keys, self._clock = max_keys, clock
-        # key → failure times, least recently failed first
-        self._failures: collections.OrderedDict[_Key, collections.deque[float]] = (
-            collections.OrderedDict()
-        )
-        self._full_logged = False
-        self._lock = threading.Lock()  # the sign-in handler runs in the thread pool
+        self.limit, self.address_limit = limit, address_limit
+        self.window, self._clock = dt.timedelta(seconds=window), clock
 
-    def __len__(self) -> int:
-        return len(self._failures)
-
-    def blocked(self, username: str, address: str) -> bool:
-        with self._lock:
-            now = self._clock()
-            return any(
-                self._count(key, now) >= self._limit_of(key) for key in _keys(username, address)
+    def blocked(self, session: Session, username: str, address: str) -> bool:
+        since = self._clock() - self.window
+        recent = and_(SignInFailure.address == address[:64], SignInFailure.at > since)
+        mine = and_(recent, SignInFailure.account == _account(username))
+        by_account, by_address = session.execute(
+            select(
+                select(func.count()).where(mine).scalar_subquery(),
+                select(func.count()).where(recent).scalar_subquery(),
             )
+        ).one()
+        return int(by_account) >= self.limit or int(by_address) >= self.address_limit
 
-    def failed(self, username: str, address: str) -> None:
-        with self._lock:
-            self._failed(_keys(username, address), self._clock())
+    def failed(self, session: Session, username: str, address: str) -> None:
+        now = self._clock()
+        session.execute(delete(SignInFailure).where(SignInFailure.at <= now - self.window))
+        session.add(SignInFailure(address=address[:64], account=_account(username), at=now))
+        session.flush()
 
-    def _failed(self, keys: tuple[_Key, _Key], now: float) -> None:
-        for key in keys:
-            failures = self._failures.get(key)
-            if failures is None:
-                if not self._make_room(now):
-                    if not self._full_logged:
-                        log.error("sign-in limiter full of blocked keys: failures not recorded")
-                        self._full_logged = True
-                    return
-                failures = self._failures[key] = collections.deque(maxlen=self._limit_of(key))
-            failures.append(now)
-            self._failures.move_to_end(key)
-
-    def succeeded(self, username: str, address: str) -> None:
+    def succeeded(self, session: Session, username: str, address: str) -> None:
         """The account's failures from this address are forgiven (not the address's)."""
-        with self._lock:
-            self._failures.pop(_keys(username, address)[0], None)
-
-    def _limit_of(self, key: _Key) -> int:
-        return self.limit if key[1] is not None else self.address_limit
-
-    def _count(self, key: _Key, now: float) -> int:
-        failures = self._failures.get(key)
-        if failures is None:
-            return 0
-        return sum(1 for moment in failures if moment > now - self.window)
-
-    def _make_room(self, now: float) -> bool:
-        """Room for one more key; False if every key is blocked."""
-        if len(self._failures) < self.max_keys:
-            return True
-        least_recent = next(iter(self._failures.values()))
-        if least_recent[-1] <= now - self.window:  # all its failures are out of the window
-            self._failures.popitem(last=False)
-            return True
-        for key in self._failures:
-            if self._count(key, now) < self._limit_of(key):
-                del self._failures[key]
-                return True
-        return False
+        session.execute(
+            delete(SignInFailure).where(
+                SignInFailure.address == address[:64],
+                SignInFailure.account == _account(username),
+            )
+        )
 
 
-_Key = tuple[str, str | None]  # (address, account) or (address, None)
-
-
-def _keys(username: str, address: str) -> tuple[_Key, _Key]:
-    return (address, username.strip().lower()), (address, None)
+def _account(username: str) -> str:
+    return username.strip().lower()[:64]
 
 
 @functools.cache
@@ -236,16 +195,16 @@ def login(
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not cookie or not _same(cookie, csrf_token):
         raise HTTPException(403, "CSRF token missing or wrong: reload the sign-in page")
-    if limiter.blocked(username, address):
+    if limiter.blocked(session, username, address):
         log.warning("sign-in blocked for %r from %s: too many failures", username, address)
         return _login_again(request, t["too_many"], next, 429)
     user = session.scalar(select(User).where(User.username == username, User.active.is_(True)))
     stored = user.password_hash if user is not None else _dummy_hash()
     if not verify_password(stored, password) or user is None:
-        limiter.failed(username, address)
+        limiter.failed(session, username, address)
         log.warning("failed sign-in for %r from %s", username, address)
         return _login_again(request, t["bad_login"], next, 401)
-    limiter.succeeded(username, address)
+    limiter.succeeded(session, username, address)
     token = secrets.token_urlsafe(32)
     now = utcnow()
     session.execute(delete(WebSession).where(WebSession.expires_at < now))

@@ -1,10 +1,11 @@
-"""Sign-in limits: per account and address and per address, bounded memory that never
-forgets a blocked key, forwarded addresses believed only from configured proxies, and an
-unknown account refused as slowly as a wrong password."""
+"""Sign-in limits: per account and address and per address, counted in the database by every
+web process alike and never forgetting a blocked key, forwarded addresses believed only from
+configured proxies, and an unknown account refused as slowly as a wrong password."""
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -12,12 +13,14 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
 
 from agent_ui.main import create_app
 from agent_ui.web import auth
 from agent_ui.web.auth import LoginLimiter
-from hotline.db import make_engine
+from hotline.db import make_engine, transaction
+from hotline.models import SignInFailure
 from hotline.service import EmbeddedWebServer, web_config
 from hotline.settings import Settings, WebBind
 from hotline.testing.pbx import free_port
@@ -28,68 +31,84 @@ BOSS = "city_super"
 
 class Clock:
     def __init__(self) -> None:
-        self.now = 1000.0
+        self.now = dt.datetime(2026, 12, 3, 9, tzinfo=dt.UTC)
 
-    def __call__(self) -> float:
+    def __call__(self) -> dt.datetime:
         return self.now
 
-
-def test_a_strangers_failures_do_not_lock_the_account_elsewhere() -> None:
-    limiter = LoginLimiter(clock=Clock())
-    for _ in range(5):
-        limiter.failed(BOSS, "203.0.113.9")
-    assert limiter.blocked(BOSS, "203.0.113.9") and limiter.blocked(BOSS.upper(), "203.0.113.9")
-    assert not limiter.blocked(BOSS, "10.1.2.3")  # the supervisor at their own desk
+    def advance(self, seconds: float) -> None:
+        self.now += dt.timedelta(seconds=seconds)
 
 
-def test_one_address_cannot_go_through_the_accounts() -> None:
-    limiter = LoginLimiter(clock=Clock())
-    for n in range(49):
-        limiter.failed(f"user{n}", "203.0.113.9")
-    assert not limiter.blocked("user99", "203.0.113.9")
-    limiter.failed("user49", "203.0.113.9")
-    assert limiter.blocked("user99", "203.0.113.9") and not limiter.blocked("user99", "10.1.2.3")
-
-
-def test_the_window_slides_and_a_success_forgives_the_account() -> None:
+@pytest.fixture
+def limited(engine: Engine) -> Iterator[tuple[LoginLimiter, Session, Clock]]:
+    """The limiter on a real database (the failures are rows every process counts)."""
     clock = Clock()
-    limiter = LoginLimiter(clock=clock)
-    for _ in range(5):
-        limiter.failed(BOSS, "a")
-    clock.now += 299
-    assert limiter.blocked(BOSS, "a")
-    clock.now += 2
-    assert not limiter.blocked(BOSS, "a")
-    for _ in range(4):
-        limiter.failed(BOSS, "a")
-    limiter.succeeded(BOSS, "a")
-    limiter.failed(BOSS, "a")
-    assert not limiter.blocked(BOSS, "a")
+    with transaction(engine) as session:
+        yield LoginLimiter(clock=clock), session, clock
 
 
-def test_memory_is_bounded_and_a_blocked_key_is_never_forgotten(
-    caplog: pytest.LogCaptureFixture,
+def test_a_strangers_failures_do_not_lock_the_account_elsewhere(
+    limited: tuple[LoginLimiter, Session, Clock],
 ) -> None:
-    """The review's attack: a supervisor locked, then thousands of failures from rotating
-    addresses (which once emptied the table at 10,000 keys). Here the table stays within
-    its bound and the supervisor stays blocked for the whole window."""
-    clock = Clock()
-    limiter = LoginLimiter(max_keys=100, clock=clock)
+    limiter, db, _ = limited
     for _ in range(5):
-        limiter.failed(BOSS, "203.0.113.9")
-    for n in range(5000):
-        limiter.failed(f"user{n}", f"198.51.{n // 250}.{n % 250}")
-        assert len(limiter) <= 100
-    assert limiter.blocked(BOSS, "203.0.113.9")
-    clock.now += 301  # its window over, it may go like any other
-    limiter.failed("someone", "192.0.2.1")
-    assert not limiter.blocked(BOSS, "203.0.113.9") and len(limiter) <= 100
-    # A table of blocked keys only: new failures are not recorded, and that is logged once.
-    full = LoginLimiter(limit=1, address_limit=1, max_keys=4, clock=clock)
-    for n in range(10):
-        full.failed(f"u{n}", f"192.0.2.{n}")
-    assert len(full) == 4 and full.blocked("u0", "192.0.2.0")
-    assert caplog.text.count("limiter full of blocked keys") == 1
+        limiter.failed(db, BOSS, "203.0.113.9")
+    assert limiter.blocked(db, BOSS, "203.0.113.9")
+    assert limiter.blocked(db, BOSS.upper(), "203.0.113.9")
+    assert not limiter.blocked(db, BOSS, "10.1.2.3")  # the supervisor at their own desk
+
+
+def test_one_address_cannot_go_through_the_accounts(
+    limited: tuple[LoginLimiter, Session, Clock],
+) -> None:
+    limiter, db, _ = limited
+    for n in range(49):
+        limiter.failed(db, f"user{n}", "203.0.113.9")
+    assert not limiter.blocked(db, "user99", "203.0.113.9")
+    limiter.failed(db, "user49", "203.0.113.9")
+    assert limiter.blocked(db, "user99", "203.0.113.9")
+    assert not limiter.blocked(db, "user99", "10.1.2.3")
+
+
+def test_the_window_slides_and_a_success_forgives_the_account(
+    limited: tuple[LoginLimiter, Session, Clock],
+) -> None:
+    limiter, db, clock = limited
+    for _ in range(5):
+        limiter.failed(db, BOSS, "a")
+    clock.advance(299)
+    assert limiter.blocked(db, BOSS, "a")
+    clock.advance(2)
+    assert not limiter.blocked(db, BOSS, "a")
+    for _ in range(4):
+        limiter.failed(db, BOSS, "a")
+    limiter.succeeded(db, BOSS, "a")
+    limiter.failed(db, BOSS, "a")
+    assert not limiter.blocked(db, BOSS, "a")
+
+
+def test_the_failures_are_shared_and_bounded(
+    limited: tuple[LoginLimiter, Session, Clock],
+) -> None:
+    """Two web processes (two limiters on one database) count the same failures: three
+    here and two there block the account. Old failures are deleted as new ones come, and a
+    flood from rotating addresses cannot unblock a blocked account (the review's attack on
+    the memory-bound table this replaced)."""
+    limiter, db, clock = limited
+    other = LoginLimiter(clock=clock)
+    for _ in range(3):
+        limiter.failed(db, BOSS, "203.0.113.9")
+    for _ in range(2):
+        other.failed(db, BOSS, "203.0.113.9")
+    assert limiter.blocked(db, BOSS, "203.0.113.9") and other.blocked(db, BOSS, "203.0.113.9")
+    for n in range(300):
+        other.failed(db, f"user{n}", f"198.51.{n // 250}.{n % 250}")
+    assert limiter.blocked(db, BOSS, "203.0.113.9")
+    clock.advance(301)
+    limiter.failed(db, "someone", "192.0.2.1")
+    assert not limiter.blocked(db, BOSS, "203.0.113.9")
+    assert db.scalar(select(func.count()).select_from(SignInFailure)) == 1
 
 
 @pytest.fixture
