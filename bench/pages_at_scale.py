@@ -22,8 +22,9 @@ alone takes over 5 s is loaded once more alone; if that too takes over 5 s, it i
 (20 at once would take minutes). ``--only TEXT`` measures the pages whose name holds TEXT;
 ``--after-renewal`` waits until the server has renewed its kept figures once (the steady
 state; without it the renewal's first pass loads the database while the first pages load).
-The RSS of ``hotline serve`` (and its web process) before and after. Exits non-zero when a
-page's p95 on the large history is over the goal (200 ms).
+The RSS of ``hotline serve`` (and its web processes) before and after. Exits non-zero when a
+page's p95 on the large history is over the goal (200 ms, issue 21), or a supervision page's
+(the evaluation, ledger and reports pages) over 500 ms (issue 19).
 """
 
 from __future__ import annotations
@@ -55,7 +56,10 @@ from hotline.db import make_engine, transaction  # noqa: E402
 from hotline.models import Case  # noqa: E402
 from hotline.testing.web import log_in  # noqa: E402
 
-GOAL_MS = 200.0
+GOAL_MS = 200.0  # issue 21: every page
+SUPERVISION_GOAL_MS = 500.0  # issue 19: the evaluation, ledger and reports pages
+SUPERVISION = ("ledger (month)", "reports", "case report", "evaluation", "city overview",
+               "monthly report")  # fmt: skip
 SLOW_MS = 5000.0  # a page slower than this twice alone is not loaded by 20 users at once
 PASSWORDS = {
     "dc_agent": "agent-demo-123",
@@ -289,7 +293,17 @@ def main() -> int:
         )
     for label, (_, _, before, after) in runs.items():
         print(f"\nhotline serve RSS, {label}: {before:.0f} MB before, {after:.0f} MB after")
-    return verdict(missed, f"every page's p95 at most {GOAL_MS:.0f} ms, no errors")
+    supervision = [
+        f"{what} {percentile(times, 0.95):.0f} ms"
+        for what, (times, bad, _) in large[1].items()
+        if what.startswith(SUPERVISION) and (percentile(times, 0.95) > SUPERVISION_GOAL_MS or bad)
+    ]
+    pages_19 = verdict(
+        supervision,
+        f"the supervision pages' p95 at most {SUPERVISION_GOAL_MS:.0f} ms at the large history",
+    )
+    pages_21 = verdict(missed, f"every page's p95 at most {GOAL_MS:.0f} ms, no errors")
+    return pages_19 or pages_21
 
 
 if __name__ == "__main__":
