@@ -8,9 +8,9 @@ their own process). The databases are made beforehand with the project's own com
 history the services write copied in bulk to a city's volume (``hotline.demo_bulk``):
 
     createdb city_10k && HOTLINE_DATABASE_URL=postgresql+psycopg://…/city_10k \\
-        hotline demo history --cases 10000 --calls-per-case 3
+        hotline demo history --days 365 --cases 10000 --calls-per-case 3
     createdb city_1m && HOTLINE_DATABASE_URL=postgresql+psycopg://…/city_1m \\
-        hotline demo history --cases 1000000 --calls-per-case 3
+        hotline demo history --days 365 --cases 1000000 --calls-per-case 3
     python bench/pages_at_scale.py --small URL --large URL [--users 20] [--rounds 3]
 
 For each page: a first load alone (reported beside: the evaluation's figures are computed
