@@ -36,6 +36,7 @@ from hotline.roles import PLATFORM_STAFF
 router = APIRouter(include_in_schema=False)
 MAP_ROLES = PLATFORM_STAFF | {"agent"}  # who has a case list
 MAX_POINTS = 2000
+By = Literal["points", "cell", "community", "street"]
 MAP_TTL = 15.0  # seconds an answer serves: the map is at most this far behind the list
 
 
@@ -44,7 +45,7 @@ def cases_map(
     request: Request,
     current: Current,
     session: DbSession,
-    by: Annotated[Literal["points", "cell", "community", "street"], Query()] = "points",
+    by: Annotated[By, Query()] = "points",
     bbox: Annotated[str | None, Query(max_length=100)] = None,
 ) -> Response:
     """The list's cases as points, or counted per street, community or cell (``by``); the
@@ -74,26 +75,19 @@ def cases_map(
         language(request),
     )
     cache: SharedCache = request.app.state.map_cache
-    body = cache.get(key, MAP_TTL, lambda: _answer(request, session, where, by, bbox, now))
+    body = cache.get(
+        key,
+        MAP_TTL,
+        lambda: bytes(JSONResponse(_features(request, session, where, by, bbox, now)).body),
+    )
     return Response(body, media_type="application/json")
-
-
-def _answer(
-    request: Request,
-    session: DbSession,
-    where: list[Any],
-    by: Literal["points", "cell", "community", "street"],
-    bbox: str | None,
-    now: dt.datetime,
-) -> bytes:
-    return bytes(JSONResponse(_features(request, session, where, by, bbox, now)).body)
 
 
 def _features(
     request: Request,
     session: DbSession,
     where: list[Any],
-    by: Literal["points", "cell", "community", "street"],
+    by: By,
     bbox: str | None,
     now: dt.datetime,
 ) -> dict[str, Any]:

@@ -5,8 +5,6 @@ navigation, the CSRF token for its forms."""
 from __future__ import annotations
 
 import datetime as dt
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from agent_ui.web.i18n import language, translator
 from agent_ui.web.names import names_for
+from agent_ui.web.shared_cache import SharedCache
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent.parent / "templates"))
 
@@ -121,32 +120,19 @@ def render(
     )
 
 
-class FragmentCache:
+FRAGMENTS = SharedCache(max_entries=512)
+FRAGMENT_TTL = 3600.0  # the key names the options' version: a new read, new pieces
+
+
+def fragment(*key: Any, caller: Callable[[], str]) -> Markup:
     """Pieces of a page many loads render alike, rendered once: a city dispatcher's filter
     form holds hundreds of options (streets, units, classes), which were most of the
     workspace list's rendering time. ``{% call fragment(key...) %}…{% endcall %}`` renders
     the block once per key; the key names everything the block shows (the language, the
-    options' version, the value selected). Bounded: the least recently used go first."""
-
-    def __init__(self, max_entries: int = 512) -> None:
-        self._entries: OrderedDict[tuple[Any, ...], Markup] = OrderedDict()
-        self._guard = threading.Lock()
-        self._max = max_entries
-
-    def __call__(self, *key: Any, caller: Callable[[], str]) -> Markup:
-        with self._guard:
-            found = self._entries.get(key)
-            if found is not None:
-                self._entries.move_to_end(key)
-                return found
-        made = Markup(caller())
-        with self._guard:
-            self._entries[key] = made
-            while len(self._entries) > self._max:
-                self._entries.popitem(last=False)
-        return made
+    options' version, the value selected)."""
+    return FRAGMENTS.get(key, FRAGMENT_TTL, lambda: Markup(caller()))
 
 
 TEMPLATES.env.filters["iso"] = iso
 TEMPLATES.env.globals["local_time"] = local_time
-TEMPLATES.env.globals["fragment"] = FragmentCache()
+TEMPLATES.env.globals["fragment"] = fragment
