@@ -17,9 +17,11 @@ apt_install() {
     done
     if [ "${#missing[@]}" -gt 0 ]; then
         echo "==> installing Debian packages: ${missing[*]}"
-        as_root apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends \
-            "${missing[@]}"
+        # Another install on this machine (a second checkout's tests) holds dpkg's lock for a
+        # while: wait for it rather than fail.
+        as_root apt-get -o DPkg::Lock::Timeout=900 update -qq
+        DEBIAN_FRONTEND=noninteractive as_root apt-get -o DPkg::Lock::Timeout=900 install \
+            -y -qq --no-install-recommends "${missing[@]}"
     fi
 }
 
