@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Select, and_, exists, false, func, literal, or_, select
 from sqlalchemy import tuple_ as row
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from hotline.cases.lifecycle import ACTIVE_JOBS, FINAL_STATES
 from hotline.cases.service import Actor, CaseError
@@ -40,6 +40,7 @@ from hotline.models import (
     URGENCIES,
     Case,
     CaseAssist,
+    CaseHistory,
     utcnow,
 )
 from hotline.roles import PLATFORM_STAFF
@@ -414,14 +415,26 @@ def _read(
     indexes and sorted afterwards. Left to itself, PostgreSQL walked the age index from
     the oldest case and filtered for the state, expecting open cases spread evenly over
     three years when they are all in the last weeks: 850 ms for the city's 待派遣 at a
-    million cases instead of 20 (docs/benchmarks.md). A MATERIALIZED CTE keeps it apart."""
-    source: Any = Case
-    if fence:
-        inner = query.cte("listed").prefix_with("MATERIALIZED", dialect="postgresql")
-        source = aliased(Case, inner)
-        query = select(source)
-    order = [getattr(source, key).desc() if desc else getattr(source, key) for key in keys]
-    return list(session.scalars(query.order_by(*order).limit(limit)))
+    million cases instead of 20 (docs/benchmarks.md). A MATERIALIZED CTE of the rows' ids
+    and sort keys keeps it apart; the page's rows are then read by id. (The CTE holds
+    those few columns, not the whole case: an ORM entity aliased to a CTE of every column
+    cost 3 ms of Python a page to adapt, more than the database's work.)"""
+    columns = [getattr(Case, key) for key in keys]
+    if not fence:
+        order = [column.desc() if desc else column for column in columns]
+        return list(session.scalars(query.order_by(*order).limit(limit)))
+    wanted = [Case.id, *(getattr(Case, key) for key in keys if key != "id")]
+    listed = (
+        query.with_only_columns(*wanted, maintain_column_froms=True)
+        .cte("listed")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
+    )
+    ordered = [listed.c[key].desc() if desc else listed.c[key] for key in keys]
+    return list(
+        session.scalars(
+            select(Case).join(listed, Case.id == listed.c.id).order_by(*ordered).limit(limit)
+        )
+    )
 
 
 def iter_cases(
@@ -490,11 +503,14 @@ def view_counts(
     now: dt.datetime | None = None,
     due_soon: dt.timedelta = DUE_SOON,
     cap: int = COUNT_CAP,
+    only: Iterable[str] | None = None,
 ) -> dict[str, Count]:
-    """How many cases each of the actor's views holds, up to ``cap`` each; one statement."""
+    """How many cases each of the actor's views (or those of them in ``only``) holds, up to
+    ``cap`` each; one statement."""
     now = now or utcnow()
     counts = []
-    views = views_for(actor)
+    wanted = None if only is None else set(only)
+    views = [view for view in views_for(actor) if wanted is None or view in wanted]
     if not views:
         scope_clause(actor)  # refused
         return {}
@@ -504,6 +520,15 @@ def view_counts(
         counts.append(select(func.count()).select_from(capped).scalar_subquery().label(view))
     values = session.execute(select(*counts)).one()
     return {view: Count(min(n, cap), n > cap) for view, n in zip(views, values, strict=True)}
+
+
+def change_mark(session: Session) -> int:
+    """A number that moves whenever a case changes: the newest history row's id (every
+    change writes one). What was counted under one mark may be kept until the next.
+
+    Two writers committing out of their ids' order can leave one change unseen until the
+    next change or the keeper's time limit: keep no count longer than a user may wait."""
+    return session.scalar(select(func.max(CaseHistory.id))) or 0
 
 
 # --- query parameters -----------------------------------------------------------------------

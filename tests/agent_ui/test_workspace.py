@@ -108,7 +108,7 @@ def test_the_dispatchers_workspace(api: Any, loaded_engine: Engine) -> None:
     html = page.text
     assert "工作台" in html and 'lang="zh-CN"' in html
     assert numbers_in(html) == {cases["lamp"], cases["dispatched"], cases["urgent"]}
-    tabs = dict(re.findall(r'data-view="(\w+)">[^<]*<span class="count">([^<]+)<', html))
+    tabs = tabs_of(html)
     assert tabs["all"] == "3" and tabs["to_dispatch"] == "2" and tabs["mine"] == "1"
     assert set(tabs) == {
         "to_dispatch",
@@ -131,6 +131,31 @@ def test_the_dispatchers_workspace(api: Any, loaded_engine: Engine) -> None:
     assert "0118 路灯" in html  # the class's code beside its name, where staff use it
     english = api.client.get("/cases?lang=en").text
     assert "Workspace" in english and "To dispatch" in english
+
+
+def tabs_of(page: str) -> dict[str, str]:
+    return dict(re.findall(r'data-view="(\w+)">[^<]*<span class="count">([^<]+)<', page))
+
+
+def test_the_counts_are_kept_per_scope_until_a_case_changes(
+    api: Any, loaded_engine: Engine
+) -> None:
+    """The tabs' counts are kept (agent_ui.pages.workspace._counts): a new case shows in
+    them on the next load, and a count kept for one platform is never another's."""
+    world(loaded_engine)
+    sign_in(api.client, "dc_dispatcher")
+    before = tabs_of(api.client.get("/cases").text)
+    assert before["all"] == "3" and before["to_dispatch"] == "2" and before["mine"] == "1"
+    assert tabs_of(api.client.get("/cases").text) == before  # kept: the same answer
+    with transaction(loaded_engine) as session:
+        create_case(session, DC_AGENT, LAMP, "another", calendar=load_calendar(session))
+    after = tabs_of(api.client.get("/cases?view=all").text)
+    assert after["all"] == "4" and after["to_dispatch"] == "3" and after["mine"] == "1"
+    sign_in(api.client, "city_dispatcher")
+    city = tabs_of(api.client.get("/cases").text)
+    assert city["all"] == "5" and city["mine"] == "0"  # the city's own count, its own mine
+    sign_in(api.client, "dc_agent")
+    assert tabs_of(api.client.get("/cases").text) == {"mine": "3"}
 
 
 def test_views_filters_and_search(api: Any, loaded_engine: Engine) -> None:
