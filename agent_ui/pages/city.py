@@ -30,6 +30,7 @@ from agent_ui.web.kept import (
     recompute_for_page,
     recompute_offer,
     require_recompute_role,
+    while_unchanged,
 )
 from agent_ui.web.names import names_for
 from agent_ui.web.templating import render
@@ -54,7 +55,10 @@ def _city_staff(current: SignedIn) -> None:
 def _rows(request: Request, session: DbSession) -> list[dict[str, Any]]:
     now = utcnow()
     today = current("day", ZoneInfo(request.app.state.settings.timezone), now)
-    state = oversight.overview(session, now, today.start)
+    cases = while_unchanged(  # every open case of the city, grouped
+        request, session, ("city-cases",), lambda: oversight.case_overview(session, now)
+    )
+    state = oversight.overview(session, now, today.start, cases)
     names = names_for(request, session)
     keys = [*sorted(names.districts()), oversight.CITY]
     keys += sorted(k for k in state if k not in keys)

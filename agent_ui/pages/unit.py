@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from agent_ui.web.auth import Current, SignedIn, check_csrf
 from agent_ui.web.deps import DbSession
 from agent_ui.web.errors import refusal_text
+from agent_ui.web.kept import while_unchanged
 from agent_ui.web.templating import render
 from hotline.cases.calendar import load_calendar
 from hotline.cases.joint import assist_done, assisting_jobs
@@ -94,8 +95,15 @@ def jobs(request: Request, current: Current, session: DbSession, after: str = ""
     _unit_only(current)
     unit = current.user.unit_code or ""
     cases, next_cursor = _page_of_jobs(session, unit, after[:64])
-    total = session.scalar(
-        select(func.count()).select_from(Case).where(Case.unit_code == unit, Case.state.in_(OPEN))
+    total = while_unchanged(  # tens of thousands of open jobs at a city's volume
+        request,
+        session,
+        ("unit-open", unit),
+        lambda: session.scalar(
+            select(func.count())
+            .select_from(Case)
+            .where(Case.unit_code == unit, Case.state.in_(OPEN))
+        ),
     )
     notes = session.execute(  # what the platform told this unit in the last 14 days
         select(Notification.text, Notification.created_at)

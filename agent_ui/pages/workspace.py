@@ -29,6 +29,7 @@ from agent_ui.web.auth import Current, SignedIn
 from agent_ui.web.deps import DbSession
 from agent_ui.web.errors import error_page
 from agent_ui.web.i18n import language, translator
+from agent_ui.web.kept import while_unchanged
 from agent_ui.web.names import TTL as NAMES_TTL
 from agent_ui.web.names import Names, names_for
 from agent_ui.web.shared_cache import SharedCache
@@ -39,7 +40,6 @@ from hotline.cases.queries import (
     Count,
     FilterError,
     ListQuery,
-    change_mark,
     default_view,
     iter_cases,
     list_cases,
@@ -215,31 +215,29 @@ def _render(
     )
 
 
-COUNTS_TTL = 30  # seconds a view's count is kept: 即将超期 and 已超期 move with the clock
-
-
 def _counts(request: Request, session: Session, actor: Actor, now: dt.datetime) -> dict[str, Count]:
-    """The tabs' counts, kept while no case changes (:func:`change_mark`) for at most half a
-    minute. Everyone of a platform's scope counts the same cases, so a count serves them
-    all; 我登记的 is each person's own. At a million cases the ten capped counts cost more
-    than the rest of the page (each reads up to 10,000 index entries)."""
+    """The tabs' counts, kept while no case changes. Everyone of a platform's scope counts
+    the same cases, so a count serves them all; 我登记的 is each person's own. At a million
+    cases the ten capped counts cost more than the rest of the page (each reads up to
+    10,000 index entries)."""
     due_soon = _due_soon(request)
-    cache: SharedCache = request.app.state.shared_cache
-    mark = change_mark(session)
-    tick = int(now.timestamp()) // COUNTS_TTL
     views = views_for(actor)
     shared = [v for v in views if v != "mine"]
     counts: dict[str, Count] = {}
     if shared:
-        scope = ("ws-counts", actor.is_city, actor.scope_code, due_soon, mark, tick)
-        counts |= cache.get(
-            scope,
-            COUNTS_TTL,
+        counts |= while_unchanged(
+            request,
+            session,
+            ("ws-counts", actor.is_city, actor.scope_code, due_soon),
             lambda: view_counts(session, actor, now=now, due_soon=due_soon, only=shared),
         )
     if "mine" in views:
-        own = ("ws-mine", actor.username, mark)
-        counts |= cache.get(own, COUNTS_TTL, lambda: view_counts(session, actor, only=["mine"]))
+        counts |= while_unchanged(
+            request,
+            session,
+            ("ws-mine", actor.username),
+            lambda: view_counts(session, actor, only=["mine"]),
+        )
     return {view: counts[view] for view in views}
 
 

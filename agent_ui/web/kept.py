@@ -2,6 +2,9 @@
 running period's renewed behind the page when older than ``figures_refresh_seconds``. Pages
 asking for the same figures at once wait for one computation (``SharedCache``).
 
+Live counts (the workspace's tabs, a unit's open jobs, the city's overview) are kept while
+no case changes (``while_unchanged``).
+
 A past period's figures do not follow a case corrected afterwards: a supervisor may
 recompute the figures a page shows (``recompute_for_page``; the page's "重新计算" button,
 ``recompute_offer``)."""
@@ -10,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
@@ -21,6 +24,7 @@ from sqlalchemy.orm import Session
 from agent_ui.web.auth import SignedIn, check_csrf
 from agent_ui.web.shared_cache import SharedCache
 from hotline.cases.kept_figures import Kept, Kind, kept, recompute
+from hotline.cases.queries import change_mark
 from hotline.cases.service import CaseError
 from hotline.db import session_factory
 from hotline.models import utcnow
@@ -60,6 +64,21 @@ def kept_for_page(
 
     cache: SharedCache = request.app.state.shared_cache
     return cache.get(("figures", key), _ttl(request), get)
+
+
+UNCHANGED_TTL = 30  # seconds a live count is kept at most (some move with the clock)
+
+
+def while_unchanged(
+    request: Request, session: Session, key: tuple[Hashable, ...], compute: Callable[[], T]
+) -> T:
+    """``compute()``'s answer for ``key``, kept while no case changes (the newest history
+    id, :func:`hotline.cases.queries.change_mark`) and at most :data:`UNCHANGED_TTL`
+    seconds: the counts read by everyone of a scope, computed once for all of them. A
+    count that depends on the clock (overdue, due soon) is at most that much behind it."""
+    cache: SharedCache = request.app.state.shared_cache
+    tick = int(utcnow().timestamp()) // UNCHANGED_TTL
+    return cache.get((*key, change_mark(session), tick), UNCHANGED_TTL, compute)
 
 
 def require_recompute_role(current: SignedIn) -> None:

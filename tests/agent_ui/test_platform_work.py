@@ -19,7 +19,7 @@ from hotline.cases.joint import assign_joint
 from hotline.cases.service import Actor, NewCase, create_case, request_extension, transition
 from hotline.db import transaction
 from hotline.demo import load_demo_users
-from hotline.models import Case, CaseHistory, Notification
+from hotline.models import Call, Case, CaseHistory, Notification
 from hotline.testing.cases import ledger_month
 
 AGENT = Actor("dc_dispatcher", "dispatcher", "110101")
@@ -390,6 +390,21 @@ def test_the_city_sees_every_district(api: Any, loaded_engine: Engine) -> None:
     dongcheng = rows["110101"]
     assert (dongcheng["open"], dongcheng["overdue"], dongcheng["ledger"]) == (2, 1, 1)
     assert rows["110102"]["open"] == 0
+    # The case figures are kept while no case changes; a new case moves them, and the calls
+    # are read on every load.
+    with transaction(loaded_engine) as session:
+        create_case(
+            session,
+            AGENT,
+            NewCase(source="phone", kind="event", class_code="0102", district_code="110101"),
+            "one more",
+            calendar=load_calendar(session),
+        )
+        now = dt.datetime.now(dt.UTC)
+        session.add(Call(uniqueid="w-1", linkedid="w-1", queue="hotline-110101",
+                         queue_joined_at=now, created_at=now))  # fmt: skip
+    rows = {r["code"]: r for r in api.client.get("/supervisor/city.json").json()}
+    assert (rows["110101"]["open"], rows["110101"]["waiting"]) == (3, 1)
     api.client.cookies.clear()
     sign_in(api.client, "dc_super")
     assert api.client.get("/supervisor/city").status_code == 403
