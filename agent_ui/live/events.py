@@ -12,7 +12,7 @@ import asyncio
 import json
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import Any, Protocol
 
 from hotline.calls.tracker import CallConnected, CallLost, CallNotice
@@ -49,7 +49,7 @@ class EventHub:
 
     def deliver(self, user: str, kind: str, data: dict[str, Any]) -> int:
         """Queue an event for this instance's pages of ``user``; the number reached."""
-        message = f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+        message = _message(kind, data)
         reached = 0
         for queue in list(self._pages.get(user, ())):
             try:
@@ -70,12 +70,17 @@ class EventHub:
             lost = isinstance(event, CallLost)
             self.publish(event.agent, "ended", {"call_id": event.call_id, "lost": lost})
 
-    async def stream(self, user: str, disconnected: Any) -> AsyncIterator[str]:
-        """SSE text for one page until the client goes away or is dropped."""
+    async def stream(
+        self, user: str, disconnected: Any, first: Iterable[tuple[str, dict[str, Any]]] = ()
+    ) -> AsyncIterator[str]:
+        """SSE text for one page until the client goes away or is dropped; ``first``: the
+        events the page missed while it was not connected (the call in progress)."""
         queue: asyncio.Queue[object] = asyncio.Queue(QUEUE_SIZE)
         self._pages[user].add(queue)
         try:
             yield "retry: 2000\n\n"
+            for kind, data in first:
+                yield _message(kind, data)
             while True:
                 try:
                     item = await asyncio.wait_for(queue.get(), HEARTBEAT_SECONDS)
@@ -89,3 +94,7 @@ class EventHub:
                 yield str(item)
         finally:
             self._pages[user].discard(queue)
+
+
+def _message(kind: str, data: dict[str, Any]) -> str:
+    return f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"

@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
+import json
 
 import httpx
-from sqlalchemy import Engine
+import pytest
+from sqlalchemy import Engine, update
 
 from agent_ui.live.events import EventHub
 from agent_ui.main import create_app
+from hotline.db import transaction
+from hotline.models import Call
 from hotline.settings import Settings
 from hotline.testing.web import serving, sign_in
 
@@ -46,5 +51,43 @@ def test_many_streams_leave_the_pool_free(loaded_engine: Engine, loaded_db_url: 
                 ) as other:
                     places = await other.get("/desk/places", params={"q": "dhm"})
                     assert places.status_code == 200 and places.json()[0]["name"] == "东华门街道"
+
+    asyncio.run(main())
+
+
+def test_a_page_that_connects_mid_call_gets_its_pop(
+    loaded_engine: Engine, loaded_db_url: str
+) -> None:
+    """A pop published while the desk was not connected (loading, reloading, its stream
+    reconnecting) is not lost: the stream opens with the call the agent is on."""
+    now = dt.datetime.now(dt.UTC)
+    with transaction(loaded_engine) as session:
+        ended = Call(uniqueid="e-1", linkedid="e-1", queue="hotline-110101", agent="dc_agent",
+                     queue_joined_at=now, connected_at=now, ended_at=now)  # fmt: skip
+        talking = Call(uniqueid="t-1", linkedid="t-1", queue="hotline-110101", agent="dc_agent",
+                       queue_joined_at=now, connected_at=now)  # fmt: skip
+        someone_elses = Call(uniqueid="o-1", linkedid="o-1", queue="hotline-110101",
+                             agent="xc_agent", queue_joined_at=now, connected_at=now)  # fmt: skip
+        session.add_all([talking, ended, someone_elses])
+        session.flush()
+        call_id = talking.id
+
+    async def first_event(client: httpx.AsyncClient) -> str:
+        async with client.stream("GET", "/events") as response:
+            assert response.status_code == 200
+            lines = response.aiter_lines()
+            while not (line := await asyncio.wait_for(anext(lines), 5)).startswith("data:"):
+                pass
+            return line
+
+    async def main() -> None:
+        app = create_app(Settings(database_url=loaded_db_url), loaded_engine, hub=EventHub())
+        async with serving(app) as base, httpx.AsyncClient(base_url=base, timeout=10) as client:
+            await sign_in(client, "dc_agent", "agent-demo-123")
+            assert json.loads((await first_event(client))[5:]) == {"call_id": call_id}
+            with transaction(loaded_engine) as session:
+                session.execute(update(Call).where(Call.id == call_id).values(ended_at=now))
+            with pytest.raises(TimeoutError):  # the call ended: nothing to show on connect
+                await first_event(client)
 
     asyncio.run(main())

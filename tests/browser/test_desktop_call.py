@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Any
 
 import pytest
 import uvicorn
@@ -18,7 +19,7 @@ from agi.queues import QueueMonitor
 from agi.server import FastAgiServer
 from hotline.calls.tracker import CallTracker
 from hotline.db import transaction
-from hotline.models import Case
+from hotline.models import Call, Case
 from hotline.service import EmbeddedWebServer
 from hotline.settings import WebBind
 from hotline.testing.browser import ARTIFACTS, FLAGS, signed_in_page
@@ -32,6 +33,7 @@ pytestmark = pytest.mark.browser
 
 
 def test_real_call_pops_and_becomes_a_case(pbx: Pbx, chromium: str) -> None:
+    from playwright.async_api import TimeoutError as PlaywrightTimeout
     from playwright.async_api import async_playwright
 
     web_port = free_port()
@@ -84,7 +86,13 @@ def test_real_call_pops_and_becomes_a_case(pbx: Pbx, chromium: str) -> None:
                 await place_call(
                     ami, CALLER, channel=hotline_channel("65120001"), script="silent", HOLD=40
                 )
-                await page.wait_for_selector("#pop-caller", timeout=45_000)
+                try:
+                    await page.wait_for_selector("#pop-caller", timeout=45_000)
+                except PlaywrightTimeout:  # say where the call stopped
+                    raise AssertionError(
+                        f"no pop; pages connected: {hub.subscribers('dc_agent')}; "
+                        f"calls: {calls_seen(pbx.engine)}"
+                    ) from None
                 assert await page.inner_text("#pop-caller") == CALLER
                 await page.screenshot(path=str(ARTIFACTS / "desktop-pop.png"))
 
@@ -190,3 +198,14 @@ def test_wallboard_shows_a_waiting_call(pbx: Pbx, chromium: str) -> None:
             await ami.close()
 
     asyncio.run(main())
+
+
+def calls_seen(engine: Any) -> list[tuple[object, ...]]:
+    """The calls table as the tracker wrote it (a failed pop's message)."""
+    with transaction(engine) as session:
+        return [
+            tuple(row)
+            for row in session.execute(
+                select(Call.id, Call.queue, Call.agent, Call.connected_at, Call.outcome)
+            )
+        ]
