@@ -63,6 +63,18 @@ def _navigation(user: Any) -> tuple[tuple[str, str], ...]:
     )
 
 
+def _here(nav: tuple[tuple[str, str], ...], path: str) -> str:
+    """The link of ``nav`` a page belongs to: the longest whose path is the page's or an
+    ancestor of it (``/`` only itself). The wallboard (``/supervisor``) is not underlined on
+    the ledger (``/supervisor/ledger``), which has its own link."""
+    found, length = "", -1
+    for _, href in nav:
+        link = href.split("?")[0]
+        if (path == link or (link != "/" and path.startswith(link + "/"))) and len(link) > length:
+            found, length = href, len(link)
+    return found
+
+
 def city_zone(request: Request) -> ZoneInfo:
     return ZoneInfo(request.app.state.settings.timezone)
 
@@ -101,6 +113,7 @@ def render(
     needs; ``session`` lets the page look names up (else codes show)."""
     zone = city_zone(request)
     user = getattr(current, "user", None)
+    nav = _navigation(user)
     base: dict[str, Any] = {
         "t": translator(request),
         "lang": language(request),
@@ -108,8 +121,8 @@ def render(
         "zone_label": request.app.state.settings.timezone,
         "user": user,
         "csrf": current.session.csrf_token if current is not None else "",
-        "nav": _navigation(user),
-        "here": request.url.path,
+        "nav": nav,
+        "nav_here": _here(nav, request.url.path),
         "switch_url": switch_language_url(request),
         "now": dt.datetime.now(dt.UTC),
     }
