@@ -78,7 +78,10 @@ def while_unchanged(
     count that depends on the clock (overdue, due soon) is at most that much behind it."""
     cache: SharedCache = request.app.state.shared_cache
     tick = int(utcnow().timestamp()) // UNCHANGED_TTL
-    return cache.get((*key, change_mark(session), tick), UNCHANGED_TTL, compute)
+    mark = getattr(request.state, "change_mark", None)
+    if mark is None:  # read once a request, whatever it keeps
+        mark = request.state.change_mark = change_mark(session)
+    return cache.get((*key, mark, tick), UNCHANGED_TTL, compute)
 
 
 def require_recompute_role(current: SignedIn) -> None:

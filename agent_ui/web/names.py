@@ -4,7 +4,8 @@ it), looked up in the page's language, the code itself where nothing is known.""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 from fastapi import Request
 from sqlalchemy import select
@@ -24,6 +25,7 @@ class _Catalogue:
     classes: dict[tuple[str, str], tuple[str, str]]
     queues: dict[str, tuple[str, str]]
     people: dict[str, str]
+    stamp: float = field(default_factory=time.monotonic)  # which read: pieces rendered with it
 
 
 def _load(session: Session) -> _Catalogue:
@@ -59,6 +61,12 @@ class Names:
 
     def __init__(self, catalogue: _Catalogue, lang: str) -> None:
         self._c, self._i = catalogue, 1 if lang == "en" else 0
+
+    @property
+    def version(self) -> tuple[float, int]:
+        """Which names these are (the read and the language): the key of what a page renders
+        with them and keeps (``agent_ui.web.templating.cached_row``)."""
+        return self._c.stamp, self._i
 
     def area(self, code: str | None) -> str:
         return self._c.areas[code][self._i] if code in self._c.areas else (code or "")

@@ -18,10 +18,13 @@ from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from agent_ui.web.i18n import language, translator
-from agent_ui.web.names import names_for
+from agent_ui.web.names import Names, names_for
 from agent_ui.web.shared_cache import SharedCache
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent.parent / "templates"))
+# The templates ship inside the package and change with it: no file check on every page
+# (Jinja's default stats every template a page uses, each time it renders).
+TEMPLATES.env.auto_reload = False
 
 # Each role's pages (the catalogue key of the label, the path), in the order of its work.
 NAVIGATION: dict[str, tuple[tuple[str, str], ...]] = {
@@ -146,6 +149,34 @@ def fragment(*key: Any, caller: Callable[[], str]) -> Markup:
     return FRAGMENTS.get(key, FRAGMENT_TTL, lambda: Markup(caller()))
 
 
+ROWS = SharedCache(max_entries=5000)  # a few pages of every view of every platform
+
+
+def cached_row(names: Names, case: Any, zone: ZoneInfo, *, caller: Callable[[], str]) -> Markup:
+    """A case's row of the workspace list, rendered once while nothing it shows changes: the
+    key holds every field the row shows, the names' version and language, and the zone. The
+    rows were a third of the list's rendering (50 µs each); a dispatcher's views show the same
+    open cases load after load."""
+    key = (
+        names.version,
+        str(zone),
+        case.id,
+        case.number,
+        case.kind,
+        case.class_code,
+        case.district_code,
+        case.address,
+        case.state,
+        case.urgency,
+        case.unit_code,
+        case.created_at,
+        case.due_at,
+        case.overdue_at,
+    )
+    return ROWS.get(key, FRAGMENT_TTL, lambda: Markup(caller()))
+
+
 TEMPLATES.env.filters["iso"] = iso
 TEMPLATES.env.globals["local_time"] = local_time
 TEMPLATES.env.globals["fragment"] = fragment
+TEMPLATES.env.globals["cached_row"] = cached_row

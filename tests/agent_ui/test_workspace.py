@@ -10,11 +10,12 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import openpyxl
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from hotline.cases.calendar import load_calendar
-from hotline.cases.service import Actor, NewCase, create_case
+from hotline.cases.service import Actor, NewCase, create_case, transition
 from hotline.db import transaction
+from hotline.models import Case
 from hotline.tokens import make_token
 
 PASSWORDS = {
@@ -156,6 +157,27 @@ def test_the_counts_are_kept_per_scope_until_a_case_changes(
     assert city["all"] == "5" and city["mine"] == "0"  # the city's own count, its own mine
     sign_in(api.client, "dc_agent")
     assert tabs_of(api.client.get("/cases").text) == {"mine": "3"}
+
+
+def test_a_row_follows_its_case(api: Any, loaded_engine: Engine) -> None:
+    """The list's rows are kept once rendered (agent_ui.web.templating.cached_row): a case
+    that changes shows its new state on the next load, in each language."""
+    cases = world(loaded_engine)
+    sign_in(api.client, "dc_dispatcher")
+
+    def row(lang: str) -> str:
+        page = api.client.get(f"/cases?view=all&lang={lang}").text
+        found = re.search(rf'<tr[^>]*>\s*<td><a href="/cases/{cases["lamp"]}">.*?</tr>', page, re.S)
+        assert found is not None
+        return found[0]
+
+    assert "已立案" in row("zh") and "Registered" in row("en")
+    with transaction(loaded_engine) as session:
+        case = session.scalar(select(Case).where(Case.number == cases["lamp"]))
+        assert case is not None
+        transition(session, DC_DISPATCHER, case.number, "mark_invalid", case.version,
+                   {"note": "重复来电"})  # fmt: skip
+    assert "不予受理" in row("zh") and "Invalid" in row("en")
 
 
 def test_views_filters_and_search(api: Any, loaded_engine: Engine) -> None:
