@@ -65,7 +65,7 @@ class Names:
     @property
     def version(self) -> tuple[float, int]:
         """Which names these are (the read and the language): the key of what a page renders
-        with them and keeps (``agent_ui.web.templating.cached_row``)."""
+        with them and keeps (``agent_ui.web.templating.cached_case``)."""
         return self._c.stamp, self._i
 
     def area(self, code: str | None) -> str:

@@ -152,12 +152,16 @@ def fragment(*key: Any, caller: Callable[[], str]) -> Markup:
 ROWS = SharedCache(max_entries=5000)  # a few pages of every view of every platform
 
 
-def cached_row(names: Names, case: Any, zone: ZoneInfo, *, caller: Callable[[], str]) -> Markup:
-    """A case's row of the workspace list, rendered once while nothing it shows changes: the
-    key holds every field the row shows, the names' version and language, and the zone. The
-    rows were a third of the list's rendering (50 µs each); a dispatcher's views show the same
+def cached_case(
+    what: str, names: Names, case: Any, zone: ZoneInfo, *, caller: Callable[[], str]
+) -> Markup:
+    """A case's piece of a list (``what``: the workspace's row, the unit's card), rendered
+    once while nothing it shows changes: the key holds every field those pieces show, the
+    names' version and language, and the zone. The rows were a third of the workspace
+    list's rendering (50 µs each); a dispatcher's views and a unit's job list show the same
     open cases load after load."""
     key = (
+        what,
         names.version,
         str(zone),
         case.id,
@@ -172,6 +176,7 @@ def cached_row(names: Names, case: Any, zone: ZoneInfo, *, caller: Callable[[], 
         case.created_at,
         case.due_at,
         case.overdue_at,
+        case.urge_count,
     )
     return ROWS.get(key, FRAGMENT_TTL, lambda: Markup(caller()))
 
@@ -179,4 +184,4 @@ def cached_row(names: Names, case: Any, zone: ZoneInfo, *, caller: Callable[[], 
 TEMPLATES.env.filters["iso"] = iso
 TEMPLATES.env.globals["local_time"] = local_time
 TEMPLATES.env.globals["fragment"] = fragment
-TEMPLATES.env.globals["cached_row"] = cached_row
+TEMPLATES.env.globals["cached_case"] = cached_case

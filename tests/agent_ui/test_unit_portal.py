@@ -236,3 +236,17 @@ def test_a_page_of_jobs_at_a_time(api: Any, loaded_engine: Engine) -> None:
     assert len(rest) == 3 and not set(rest) & set(numbers)
     assert rest[1:] == undated
     assert api.client.get("/unit", params={"after": "junk"}).status_code == 400
+
+
+def test_a_job_card_follows_its_case(api: Any, loaded_engine: Engine) -> None:
+    """The job list's cards are kept once rendered (agent_ui.web.templating.cached_case): an
+    urge shows on the next load."""
+    number = a_job(loaded_engine)
+    sign_in(api.client, "unit_dc_sanitation")
+    before = api.client.get("/unit").text
+    assert number in before and "已督办" not in before and "未办结 1 件" in before
+    dispatcher = Actor("dc_dispatcher", "dispatcher", "110101")
+    with transaction(loaded_engine) as session:
+        transition(session, dispatcher, number, "urge", 2, {"note": "尽快处理"})
+    after = api.client.get("/unit").text
+    assert "已督办 1 次" in after and "未办结 1 件" in after

@@ -160,7 +160,7 @@ def test_the_counts_are_kept_per_scope_until_a_case_changes(
 
 
 def test_a_row_follows_its_case(api: Any, loaded_engine: Engine) -> None:
-    """The list's rows are kept once rendered (agent_ui.web.templating.cached_row): a case
+    """The list's rows are kept once rendered (agent_ui.web.templating.cached_case): a case
     that changes shows its new state on the next load, in each language."""
     cases = world(loaded_engine)
     sign_in(api.client, "dc_dispatcher")
