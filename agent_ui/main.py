@@ -36,6 +36,7 @@ from agent_ui.pages import field as field_form
 from agent_ui.pages import inbox as platform_work
 from agent_ui.pages import unit as unit_portal
 from agent_ui.web import auth, errors
+from agent_ui.web.i18n import RememberLanguage
 from agent_ui.web.shared_cache import Refresher, SharedCache
 from agent_ui.web.templating import render
 from agi.ami import AmiClient
@@ -105,14 +106,7 @@ def create_app(
     app.include_router(case_map.router)
     app.state.login_limiter = auth.LoginLimiter()
 
-    @app.middleware("http")
-    async def remember_language(request: Request, call_next: Any) -> Any:
-        response = await call_next(request)
-        chosen = request.query_params.get("lang")
-        if chosen in ("zh", "en"):
-            response.set_cookie("lang", chosen, samesite="lax", max_age=365 * 86400)
-        return response
-
+    app.add_middleware(RememberLanguage)
     errors.install(app)
 
     sessions = session_factory(engine)

@@ -12,6 +12,9 @@ import tomllib
 from pathlib import Path
 
 from fastapi import Request
+from starlette.datastructures import MutableHeaders, QueryParams
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CATALOGUE = Path(__file__).with_name("texts.toml")
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
@@ -75,3 +78,30 @@ def translator(request: Request) -> Texts:
 
 def texts_for(lang: str) -> Texts:
     return _BY_LANGUAGE["en" if lang == "en" else "zh"]
+
+
+class RememberLanguage:
+    """A ``?lang=zh|en`` chosen on any page is kept in the ``lang`` cookie for the next ones.
+
+    A plain ASGI middleware: Starlette's ``@app.middleware("http")`` ran every request
+    through a task group and a stream of its body, for a header one request in hundreds
+    carries."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        chosen = QueryParams(scope["query_string"]).get("lang") if scope["type"] == "http" else None
+        if chosen not in ("zh", "en"):
+            await self.app(scope, receive, send)
+            return
+        cookie = Response()
+        cookie.set_cookie("lang", chosen, samesite="lax", max_age=365 * 86400)
+        header = cookie.headers["set-cookie"]
+
+        async def with_cookie(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).append("set-cookie", header)
+            await send(message)
+
+        await self.app(scope, receive, with_cookie)

@@ -1,4 +1,5 @@
-"""The navigation bar marks the one link the page belongs to."""
+"""What every page has: the navigation bar, which marks the one link the page belongs to, and
+the language, which a ``?lang=`` keeps for the next pages."""
 
 from __future__ import annotations
 
@@ -37,3 +38,15 @@ def test_a_supervisor_page_marks_only_its_own_link(api: Any, loaded_engine: Engi
     assert page.status_code == 200
     marked = re.findall(r'<a href="([^"]+)" aria-current="page">', page.text)
     assert marked == ["/supervisor/ledger"]
+
+
+def test_a_chosen_language_is_kept(api: Any, loaded_engine: Engine) -> None:
+    assert 'lang="zh-CN"' in api.client.get("/login").text
+    chosen = api.client.get("/login?lang=en")
+    assert 'lang="en"' in chosen.text and "lang=en" in chosen.headers["set-cookie"]
+    assert 'lang="en"' in api.client.get("/login").text  # the cookie, no parameter
+    other = api.client.get("/login?lang=fr").headers.get_list("set-cookie")
+    assert not [c for c in other if c.startswith("lang=")]  # not a language: nothing kept
+    assert 'lang="en"' in api.client.get("/login").text
+    api.client.get("/login?lang=zh")
+    assert 'lang="zh-CN"' in api.client.get("/login").text
