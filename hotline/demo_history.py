@@ -251,7 +251,7 @@ class HistorySummary:
     calls: int = 0  # the citizens' calls and the desk's callbacks
     callback_requests: int = 0
     steps: int = 0
-    refused: int = 0  # steps the services refused (a case escalated by the sweep meanwhile)
+    refused: int = 0  # steps refused (a case the sweep escalated meanwhile: the city redoes it)
     actions: Counter[str] = field(default_factory=Counter)
     refusals: Counter[str] = field(default_factory=Counter)
 
@@ -421,6 +421,24 @@ class _World:
         t += self.minutes(5, 90)
         yield from self._work(snap, t, request.district, kind, code)
 
+    def after_escalation(self, at: dt.datetime) -> Life:
+        """A job the overdue sweep escalated to the city meanwhile (its unit's next step was
+        refused): the city dispatches it again, and it is worked to the end. Before, such a
+        case stayed escalated for good, and the city's 待派遣 held a year of them."""
+        staff = self.dispatcher(CITY)
+        t = at + self.minutes(30, 240)
+        snap = yield Step(t, staff, "dispatch", {"unit_code": "auto"})
+        unit = self.unit(snap.unit_code or "")
+        t += self.minutes(5, 180)
+        snap = yield Step(t, unit, "accept")
+        t = self._report_time(t, snap.due_at, False)
+        yield Step(t, unit, "report_handled", {"note": "已处置完毕"})
+        t += self.minutes(30, 8 * 60)
+        score = self.pick(self.mix.satisfaction)
+        yield Step(t, staff, "verify", {"solved": True, "satisfaction": score, "note": "回访"})
+        t += self.minutes(5, 240)
+        yield Step(t, staff, "close", {"note": ""})
+
     def _callback_time(self, asked: dt.datetime) -> dt.datetime:
         """Later the same day while the desk works; a request after hours the next
         morning."""
@@ -584,7 +602,11 @@ def generate_history(
                     summary.refused += 1
                     summary.refusals[f"{step.action}: {exc.error_id}"] += 1
                     life.close()
-                    numbers.pop(id(life), None)
+                    number = numbers.pop(id(life), None)
+                    if number and _state(session, number) == "escalated":  # by the sweep
+                        again = world.after_escalation(at)
+                        numbers[id(again)] = number
+                        push(again, next(again))
                     continue
                 numbers[id(life)] = snap.number
                 summary.steps += 1
@@ -599,6 +621,10 @@ def generate_history(
     track_callbacks(engine, world.placed)
     summary.calls = len(calls) + len(world.placed)
     return summary
+
+
+def _state(session: Session, number: str) -> str | None:
+    return session.scalar(select(Case.state).where(Case.number == number))
 
 
 def _apply(session: Session, world: _World, step: Step, number: str, calendar: Any) -> Snap:
