@@ -12,8 +12,9 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -24,6 +25,7 @@ class SharedCache:
     def __init__(self, max_entries: int = 256) -> None:
         self._entries: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
         self._locks: dict[Hashable, threading.Lock] = {}
+        self._users: dict[Hashable, int] = {}  # threads holding or awaiting a key's lock
         self._renewals: dict[Hashable, int] = {}  # renewals done per key
         self._guard = threading.Lock()
         self._max = max_entries
@@ -34,9 +36,7 @@ class SharedCache:
         found = self._fresh(key)
         if found is not None:
             return found[1]  # type: ignore[no-any-return]
-        with self._guard:
-            lock = self._locks.setdefault(key, threading.Lock())
-        with lock:
+        with self._locked(key) as lock, lock:
             found = self._fresh(key)
             if found is not None:  # computed by the thread we waited for
                 return found[1]  # type: ignore[no-any-return]
@@ -51,10 +51,9 @@ class SharedCache:
         asked for while another of the same key runs waits for it and takes its result:
         two at once never compute twice."""
         with self._guard:
-            lock = self._locks.setdefault(key, threading.Lock())
             seen = self._renewals.get(key, 0)
             self._entries.pop(key, None)  # readers from now on wait for the new value
-        with lock:
+        with self._locked(key) as lock, lock:
             with self._guard:
                 entry = self._entries.get(key)
                 if self._renewals.get(key, 0) != seen and entry is not None:
@@ -65,13 +64,32 @@ class SharedCache:
                 self._store(key, ttl, value)
             return value
 
+    @contextmanager
+    def _locked(self, key: Hashable) -> Iterator[threading.Lock]:
+        """``key``'s lock, kept while any thread holds or awaits it: an entry pushed out
+        meanwhile does not take it along (a second lock would let two threads compute the
+        same key at once), and a key whose computation failed leaves no lock behind."""
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+            self._users[key] = self._users.get(key, 0) + 1
+        try:
+            yield lock
+        finally:
+            with self._guard:
+                self._users[key] -= 1
+                if not self._users[key]:
+                    del self._users[key]
+                    if key not in self._entries:
+                        self._locks.pop(key, None)
+
     def _store(self, key: Hashable, ttl: float, value: Any) -> None:
         """Under ``_guard``: the newest entry; the oldest dropped beyond the bound."""
         self._entries[key] = (time.monotonic() + ttl, value)
         self._entries.move_to_end(key)
         while len(self._entries) > self._max:
             old, _ = self._entries.popitem(last=False)
-            self._locks.pop(old, None)
+            if old not in self._users:  # else its last user drops it (_locked)
+                self._locks.pop(old, None)
             self._renewals.pop(old, None)
 
     def _fresh(self, key: Hashable) -> tuple[float, Any] | None:

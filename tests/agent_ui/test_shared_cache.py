@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 from agent_ui.web.shared_cache import Refresher, SharedCache
 
 
@@ -105,3 +107,45 @@ def test_a_renewal_computes_again_once_however_many_ask() -> None:
     assert results == ["new"] * 20 and reader == ["new"] and len(calls) == 1
     assert cache.get("k", 60, lambda: "computed") == "new"
     assert cache.renew("k", 60, lambda: "newer") == "newer"  # a later one computes again
+
+
+def test_a_key_pushed_out_while_it_is_computed_is_still_computed_once() -> None:
+    """The entries are bounded; a key's lock is not. Before, pushing a key's expired entry
+    out took its lock along while a thread computed it, and the next asker made a new lock
+    and computed the same key at once."""
+    cache = SharedCache(max_entries=1)
+    cache.get("k", 0, lambda: 0)  # an entry, expired at once
+    started, release = threading.Event(), threading.Event()
+    calls: list[int] = []
+
+    def slow() -> int:
+        calls.append(1)
+        started.set()
+        release.wait(5)
+        return 1
+
+    first = threading.Thread(target=lambda: cache.get("k", 60, slow))
+    first.start()
+    assert started.wait(5)
+    cache.get("other", 60, lambda: 2)  # pushes "k" out while it is computed
+    second: list[int] = []
+    waiting = threading.Thread(target=lambda: second.append(cache.get("k", 60, slow)))
+    waiting.start()
+    time.sleep(0.1)
+    release.set()
+    first.join(5)
+    waiting.join(5)
+    assert second == [1] and len(calls) == 1
+
+
+def test_a_failed_computation_leaves_nothing_behind() -> None:
+    cache = SharedCache()
+
+    def broken() -> int:
+        raise RuntimeError("the database went away")
+
+    for _ in range(3):
+        with pytest.raises(RuntimeError):
+            cache.get(("page", 1), 60, broken)
+    assert cache.get(("page", 1), 60, lambda: 7) == 7
+    assert not cache._users and set(cache._locks) == {("page", 1)}
