@@ -166,7 +166,8 @@ def test_the_pages_default_figures_are_renewed_ahead_of_them(
     loaded_engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The renewal job keeps this month's figures of every view a page opens on, and the
-    month before's once: the first page of the morning computes nothing."""
+    month before's once, and the year's case report once an hour: the first page of the
+    morning computes nothing."""
     with transaction(loaded_engine) as session:
         month(session)
     zone = ZoneInfo("UTC")  # month bounds as the hand count's
@@ -183,10 +184,11 @@ def test_the_pages_default_figures_are_renewed_ahead_of_them(
     months = sum(1 for kind, *_ in views if kind == "month")
     years = len(views) - months
     reports = 1 + len(districts)  # this month's case report, the city's and each district's
-    assert kept_figures.renew_running(loaded_engine, zone, now) == 2 * months + years + reports
+    first = kept_figures.renew_running(loaded_engine, zone, now)
+    assert first == 2 * months + years + 2 * reports  # the month's reports and the year's
     later = now + dt.timedelta(minutes=5)
     renewed = kept_figures.renew_running(loaded_engine, zone, later)
-    assert renewed == len(views) + reports  # November's are kept for good
+    assert renewed == len(views) + reports  # November's are kept for good, the year's an hour
     _no_computing(monkeypatch)
     year = (dt.datetime(2026, 1, 1, tzinfo=dt.UTC), DECEMBER_END)
     december = (at(1, 0, month=12), DECEMBER_END)
@@ -204,3 +206,8 @@ def test_the_pages_default_figures_are_renewed_ahead_of_them(
             report = kept_figures.kept(session, key, kind, *december, later)
             assert report.cut == later
             assert report.value == case_reports.report(session, december_period, later, district)
+            key, kind = kept_figures.case_report(current("year", zone, later), district)
+            assert kept_figures.kept(session, key, kind, *year, later).cut == now
+    monkeypatch.undo()
+    an_hour = now + kept_figures.YEAR_REPORT_EVERY
+    assert kept_figures.renew_running(loaded_engine, zone, an_hour) == len(views) + 2 * reports
