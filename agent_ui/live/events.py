@@ -11,14 +11,16 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
 from hotline.calls.tracker import CallConnected, CallLost, CallNotice
 
 log = logging.getLogger("hotline.events")
 QUEUE_SIZE = 32
+ON_CALL_AT_MOST = 4 * 3600.0  # seconds: a pop older than this without its end is forgotten
 HEARTBEAT_SECONDS = 15.0
 _CLOSE = object()
 
@@ -32,6 +34,7 @@ class Carrier(Protocol):
 class EventHub:
     def __init__(self) -> None:
         self._pages: dict[str, set[asyncio.Queue[object]]] = defaultdict(set)
+        self._on_call: dict[str, tuple[dict[str, Any], float]] = {}  # the pop not yet ended
         self.dropped = 0
         self.carrier: Carrier | None = None
 
@@ -50,6 +53,11 @@ class EventHub:
     def deliver(self, user: str, kind: str, data: dict[str, Any]) -> int:
         """Queue an event for this instance's pages of ``user``; the number reached."""
         message = _message(kind, data)
+        shown, _ = self._on_call.get(user, ({}, 0.0))
+        if kind == "pop":
+            self._on_call[user] = (data, time.monotonic())
+        elif kind == "ended" and shown and shown.get("call_id") == data.get("call_id"):
+            del self._on_call[user]
         reached = 0
         for queue in list(self._pages.get(user, ())):
             try:
@@ -70,17 +78,25 @@ class EventHub:
             lost = isinstance(event, CallLost)
             self.publish(event.agent, "ended", {"call_id": event.call_id, "lost": lost})
 
-    async def stream(
-        self, user: str, disconnected: Any, first: Iterable[tuple[str, dict[str, Any]]] = ()
-    ) -> AsyncIterator[str]:
-        """SSE text for one page until the client goes away or is dropped; ``first``: the
-        events the page missed while it was not connected (the call in progress)."""
+    def call_in_progress(self, user: str) -> dict[str, Any] | None:
+        """The last pop sent to ``user``'s pages whose call has not ended (None: no such
+        call, or it began more than :data:`ON_CALL_AT_MOST` ago and lost its end)."""
+        found = self._on_call.get(user)
+        if found is None or time.monotonic() - found[1] > ON_CALL_AT_MOST:
+            return None
+        return found[0]
+
+    async def stream(self, user: str, disconnected: Any) -> AsyncIterator[str]:
+        """SSE text for one page until the client goes away or is dropped. A page that
+        connects while its user is on a call gets that call's pop first: a pop sent while
+        the page was away (loading, reloading, its stream reconnecting) is not lost."""
         queue: asyncio.Queue[object] = asyncio.Queue(QUEUE_SIZE)
         self._pages[user].add(queue)
+        on_call = self.call_in_progress(user)  # with the queue: every later event comes by it
         try:
             yield "retry: 2000\n\n"
-            for kind, data in first:
-                yield _message(kind, data)
+            if on_call is not None:
+                yield _message("pop", on_call)
             while True:
                 try:
                     item = await asyncio.wait_for(queue.get(), HEARTBEAT_SECONDS)

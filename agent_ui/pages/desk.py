@@ -13,7 +13,7 @@ from fastapi import APIRouter, Header, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field, model_validator
 from pypinyin import Style, lazy_pinyin
-from sqlalchemy import Engine, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -29,7 +29,6 @@ from dialplan.render import CONSULT_EMERGENCY
 from hotline.agent_states import state_of
 from hotline.cases.calendar import load_calendar
 from hotline.cases.service import NewCase, create_case
-from hotline.db import session_factory
 from hotline.gazetteer import search
 from hotline.models import Call, CallEvent, CallPlatform, Case, CatalogueClass, utcnow
 from hotline.roles import DESK, PLATFORM_STAFF
@@ -71,39 +70,13 @@ def desktop(request: Request, current: Current, session: DbSession) -> Response:
 
 @router.get("/events")
 async def events(request: Request, current: StreamUser) -> StreamingResponse:
-    """The desk's live events. A page that connects while its agent is on a call is sent
-    that call's pop first: a pop published while the page was away (loading, reloading,
-    its stream reconnecting) is not lost."""
+    """The desk's live events (``EventHub.stream``: the call in progress first)."""
     hub = request.app.state.hub
-    username = current.user.username
-    on_call = await run_in_threadpool(_call_in_progress, request.app.state.engine, username)
-    first = [("pop", {"call_id": on_call})] if on_call is not None else []
     return StreamingResponse(
-        hub.stream(username, request.is_disconnected, first),
+        hub.stream(current.user.username, request.is_disconnected),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
-
-
-IN_PROGRESS_WITHIN = dt.timedelta(hours=2)  # a connected call older than this lost its end
-
-
-def _call_in_progress(engine: Engine, agent: str) -> int | None:
-    """The call ``agent`` is connected to now, if any (its own short session: a stream must
-    not hold a connection)."""
-    since = utcnow() - IN_PROGRESS_WITHIN
-    with session_factory(engine)() as session:
-        return session.scalar(
-            select(Call.id)
-            .where(
-                Call.queue_joined_at >= since,  # an index on recent calls, then the agent's
-                Call.agent == agent,
-                Call.connected_at.is_not(None),
-                Call.ended_at.is_(None),
-            )
-            .order_by(Call.id.desc())
-            .limit(1)
-        )
 
 
 def _aware(moment: dt.datetime | None) -> dt.datetime | None:

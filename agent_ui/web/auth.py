@@ -131,15 +131,18 @@ class SignedIn:
 def signed_in(request: Request, session: DbSession) -> SignedIn:
     """The signed-in user, or a redirect to the sign-in page."""
     token = request.cookies.get(SESSION_COOKIE, "")
-    row = (
-        session.scalar(select(WebSession).where(WebSession.token_hash == _hash(token)))
+    found = (
+        session.execute(  # one round trip for the session and its user, on every page
+            select(WebSession, User)
+            .join(User, User.id == WebSession.user_id)
+            .where(WebSession.token_hash == _hash(token))
+        ).first()
         if token
         else None
     )
-    now = utcnow()
-    if row is not None and _aware(row.expires_at) > now:
-        user = session.get(User, row.user_id)
-        if user is not None and user.active:
+    if found is not None:
+        row, user = found
+        if _aware(row.expires_at) > utcnow() and user.active:
             return SignedIn(user, row)
     raise HTTPException(303, headers={"Location": f"/login?next={request.url.path}"})
 

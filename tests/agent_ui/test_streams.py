@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import json
 
 import httpx
 import pytest
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine
 
 from agent_ui.live.events import EventHub
 from agent_ui.main import create_app
-from hotline.db import transaction
-from hotline.models import Call
 from hotline.settings import Settings
 from hotline.testing.web import serving, sign_in
 
@@ -58,19 +55,9 @@ def test_many_streams_leave_the_pool_free(loaded_engine: Engine, loaded_db_url: 
 def test_a_page_that_connects_mid_call_gets_its_pop(
     loaded_engine: Engine, loaded_db_url: str
 ) -> None:
-    """A pop published while the desk was not connected (loading, reloading, its stream
-    reconnecting) is not lost: the stream opens with the call the agent is on."""
-    now = dt.datetime.now(dt.UTC)
-    with transaction(loaded_engine) as session:
-        ended = Call(uniqueid="e-1", linkedid="e-1", queue="hotline-110101", agent="dc_agent",
-                     queue_joined_at=now, connected_at=now, ended_at=now)  # fmt: skip
-        talking = Call(uniqueid="t-1", linkedid="t-1", queue="hotline-110101", agent="dc_agent",
-                       queue_joined_at=now, connected_at=now)  # fmt: skip
-        someone_elses = Call(uniqueid="o-1", linkedid="o-1", queue="hotline-110101",
-                             agent="xc_agent", queue_joined_at=now, connected_at=now)  # fmt: skip
-        session.add_all([talking, ended, someone_elses])
-        session.flush()
-        call_id = talking.id
+    """A pop sent while the desk was not connected (loading, reloading, its stream
+    reconnecting) is not lost: the stream opens with the call the agent is on, until that
+    call's end is sent. Another agent's call is not shown."""
 
     async def first_event(client: httpx.AsyncClient) -> str:
         async with client.stream("GET", "/events") as response:
@@ -81,12 +68,17 @@ def test_a_page_that_connects_mid_call_gets_its_pop(
             return line
 
     async def main() -> None:
-        app = create_app(Settings(database_url=loaded_db_url), loaded_engine, hub=EventHub())
+        hub = EventHub()
+        app = create_app(Settings(database_url=loaded_db_url), loaded_engine, hub=hub)
         async with serving(app) as base, httpx.AsyncClient(base_url=base, timeout=10) as client:
             await sign_in(client, "dc_agent", "agent-demo-123")
-            assert json.loads((await first_event(client))[5:]) == {"call_id": call_id}
-            with transaction(loaded_engine) as session:
-                session.execute(update(Call).where(Call.id == call_id).values(ended_at=now))
+            hub.publish("dc_agent", "pop", {"call_id": 41})
+            hub.publish("dc_agent", "ended", {"call_id": 41, "lost": False})
+            hub.publish("dc_agent", "pop", {"call_id": 42})  # no page open: sent to none
+            hub.publish("xc_agent", "pop", {"call_id": 43})
+            assert json.loads((await first_event(client))[5:]) == {"call_id": 42}
+            assert json.loads((await first_event(client))[5:]) == {"call_id": 42}  # a reload
+            hub.publish("dc_agent", "ended", {"call_id": 42, "lost": False})
             with pytest.raises(TimeoutError):  # the call ended: nothing to show on connect
                 await first_event(client)
 
