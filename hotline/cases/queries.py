@@ -424,18 +424,22 @@ def _read(
     if not fence:
         order = [column.desc() if desc else column for column in columns]
         return list(session.scalars(query.order_by(*order).limit(limit)))
-    wanted = [Case.id, *(getattr(Case, key) for key in keys if key != "id")]
     listed = (
-        query.with_only_columns(*wanted, maintain_column_froms=True)
+        query.with_only_columns(
+            Case.id, *(c for c in columns if c is not Case.id), maintain_column_froms=True
+        )
         .cte("listed")
         .prefix_with("MATERIALIZED", dialect="postgresql")
     )
-    ordered = [listed.c[key].desc() if desc else listed.c[key] for key in keys]
-    page = select(listed).order_by(*ordered).limit(limit).subquery("page")
-    again = [page.c[key].desc() if desc else page.c[key] for key in keys]
+
+    def sorted_by(of: Any) -> list[Any]:
+        return [of.c[key].desc() if desc else of.c[key] for key in keys]
+
+    page = select(listed).order_by(*sorted_by(listed)).limit(limit).subquery("page")
     # The page's ids first, then their cases: joined before the limit, PostgreSQL read
     # every listed case (910 on the ledger) to keep 51.
-    return list(session.scalars(select(Case).join(page, Case.id == page.c.id).order_by(*again)))
+    found = select(Case).join(page, Case.id == page.c.id).order_by(*sorted_by(page))
+    return list(session.scalars(found))
 
 
 def iter_cases(

@@ -74,6 +74,12 @@ def world(engine: Engine) -> tuple[str, str]:
     return numbers[0], numbers[1]
 
 
+def a_phone_case(session: Any, key: str) -> None:
+    """One more Dongcheng case, registered by the district's dispatcher."""
+    new = NewCase(source="phone", kind="event", class_code="0102", district_code="110101")
+    create_case(session, AGENT, new, key, calendar=load_calendar(session))
+
+
 def sign_in(client: Any, user: str) -> str:
     page = client.get("/login")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
@@ -355,12 +361,7 @@ def test_evaluation_figures_are_kept_and_renewed_behind_the_page(
     first = api.client.get("/supervisor/evaluation.json").json()
     registered = first["rows"][0]["registered"]
     with transaction(loaded_engine) as session:
-        create_case(
-            session,
-            AGENT,
-            NewCase(source="phone", kind="event", class_code="0102", district_code="110101"),
-            "later",
-        )
+        a_phone_case(session, "later")
     monkeypatch.setattr(evaluation, "now", lambda: moment + dt.timedelta(minutes=4))
     kept = api.client.get("/supervisor/evaluation.json").json()
     assert kept["rows"][0]["registered"] == registered and kept["to"] == first["to"]
@@ -393,13 +394,7 @@ def test_the_city_sees_every_district(api: Any, loaded_engine: Engine) -> None:
     # The case figures are kept while no case changes; a new case moves them, and the calls
     # are read on every load.
     with transaction(loaded_engine) as session:
-        create_case(
-            session,
-            AGENT,
-            NewCase(source="phone", kind="event", class_code="0102", district_code="110101"),
-            "one more",
-            calendar=load_calendar(session),
-        )
+        a_phone_case(session, "one more")
         now = dt.datetime.now(dt.UTC)
         session.add(Call(uniqueid="w-1", linkedid="w-1", queue="hotline-110101",
                          queue_joined_at=now, created_at=now))  # fmt: skip
