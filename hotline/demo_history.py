@@ -75,6 +75,7 @@ RATES = (
     "urge",
     "ledger",
     "late",
+    "drags",
     "rework",
     "unsolved",
 )
@@ -252,7 +253,7 @@ class HistorySummary:
     callback_requests: int = 0
     steps: int = 0
     refused: int = 0  # steps refused (a case the sweep escalated meanwhile: the city redoes it)
-    actions: Counter[str] = field(default_factory=Counter)
+    actions: Counter[str] = field(default_factory=Counter)  # with the sweep's escalations
     refusals: Counter[str] = field(default_factory=Counter)
 
 
@@ -431,7 +432,7 @@ class _World:
         unit = self.unit(snap.unit_code or "")
         t += self.minutes(5, 180)
         snap = yield Step(t, unit, "accept")
-        t = self._report_time(t, snap.due_at, False)
+        t = self._report_time(t, snap.due_at, "")
         yield Step(t, unit, "report_handled", {"note": "已处置完毕"})
         t += self.minutes(30, 8 * 60)
         score = self.pick(self.mix.satisfaction)
@@ -487,12 +488,12 @@ class _World:
             yield Step(t, staff, "to_ledger", {"note": "涉及历史遗留问题，暂无法处置"})
             t += dt.timedelta(days=rng.uniform(5, 40))
             snap = yield Step(t, staff, "resume", {"note": "具备处置条件"})
-        late = self.chance("late")
+        lateness = "drags" if self.chance("drags") else "late" if self.chance("late") else ""
         if self.chance("urge") and snap.due_at is not None:
             t = max(t, snap.due_at - (snap.due_at - t) / 3)
             snap = yield Step(t, staff, "urge", {"note": "请抓紧处置"})
         for attempt in (1, 2):
-            t = self._report_time(t, snap.due_at, late and attempt == 1)
+            t = self._report_time(t, snap.due_at, lateness if attempt == 1 else "")
             yield Step(t, unit, "report_handled", {"note": "已处置完毕"})
             t += self.minutes(30, 8 * 60)
             if attempt == 1 and self.chance("rework"):
@@ -507,12 +508,19 @@ class _World:
         t += self.minutes(5, 240)
         yield Step(t, staff, "close", {"note": ""})
 
-    def _report_time(self, after: dt.datetime, due: dt.datetime | None, late: bool) -> dt.datetime:
+    def _report_time(
+        self, after: dt.datetime, due: dt.datetime | None, lateness: str
+    ) -> dt.datetime:
+        """When the unit reports the job handled: before its deadline, or ``late`` (hours
+        after it: the sweep has marked it overdue), or it ``drags`` on for days (a district's
+        job is escalated by the sweep meanwhile; a city unit's stays on the city's 已超期)."""
         if due is None:
             return after + self.minutes(60, 8 * 60)
         due = _aware(due)
-        if late:
-            return max(after, due) + self.minutes(40, 180)  # the sweep has marked it
+        if lateness == "drags":
+            return max(after, due) + self.minutes(6 * 60, 4 * 24 * 60)
+        if lateness == "late":
+            return max(after, due) + self.minutes(40, 180)
         if due <= after:
             return after + self.minutes(5, 30)
         return after + (due - after) * self.rng.uniform(0.15, 0.9)
@@ -587,6 +595,19 @@ def generate_history(
         push(life, next(life))
     summary.cases = index + summary.callback_requests
     clock = start
+    superseded: set[int] = set()  # lives whose case the sweep escalated: the city goes on
+
+    def city_takes_over(escalated: list[str], at: dt.datetime) -> None:
+        lives = {number: life_id for life_id, number in numbers.items()}
+        summary.actions["escalate"] += len(escalated)
+        for number in escalated:
+            if (life_id := lives.get(number)) is not None:
+                superseded.add(life_id)
+                del numbers[life_id]
+            again = world.after_escalation(at)
+            numbers[id(again)] = number
+            push(again, next(again))
+
     while heap:
         with transaction(engine) as session:
             for _ in range(BATCH):
@@ -595,7 +616,12 @@ def generate_history(
                 at, _, life, step = heapq.heappop(heap)
                 while clock + SWEEP_EVERY <= at:
                     clock += SWEEP_EVERY
-                    sweep(session, clock, GRACE)
+                    if escalated := sweep(session, clock, GRACE).escalated:
+                        city_takes_over(escalated, clock)
+                if id(life) in superseded:
+                    superseded.discard(id(life))
+                    life.close()
+                    continue
                 try:
                     snap = _apply(session, world, step, numbers.get(id(life), ""), calendar)
                 except CaseError as exc:

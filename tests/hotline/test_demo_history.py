@@ -34,6 +34,7 @@ from tests.conftest import _clone
 
 END = dt.datetime(2026, 11, 30, 10, 0, tzinfo=dt.UTC)
 DAYS = 14
+RE_DISPATCH = dt.timedelta(hours=4)  # the city dispatches a swept case again within this
 
 
 def test_a_fortnight_through_the_services(loaded_engine: Engine) -> None:
@@ -69,6 +70,21 @@ def test_a_fortnight_through_the_services(loaded_engine: Engine) -> None:
             else:
                 assert written[action] == count, action
         assert written["overdue"] > 0  # the sweep ran on the simulated clock
+        # A job that drags on is escalated by the sweep, and the city dispatches it again
+        # within hours (before, such a case stayed in the city's 待派遣 for good).
+        swept = session.execute(
+            select(CaseHistory.case_id, CaseHistory.at).where(
+                CaseHistory.actor == "system", CaseHistory.action == "escalate"
+            )
+        ).all()
+        assert swept
+        for case_id, at in swept:
+            after = session.scalars(
+                select(CaseHistory.action)
+                .where(CaseHistory.case_id == case_id, CaseHistory.at > at)
+                .order_by(CaseHistory.id)
+            ).all()
+            assert after[:1] == ["dispatch"] or at.replace(tzinfo=dt.UTC) > END - RE_DISPATCH, after
         # Everyone the history names is an account with a name to show on the pages.
         actors = set(
             session.scalars(
