@@ -145,8 +145,9 @@ class Settings(BaseSettings):
         ge=0,
         le=3600,
         description=(
-            "The evaluation's figures of a running period are kept this long (the page says "
-            "to when they run); a past period's are kept for good."
+            "The evaluation's figures of a running period are renewed this often, a year's "
+            "once an hour (the page says to when they run); a page renews them itself when "
+            "the renewal is an interval late. A past period's are kept for good."
         ),
     )
     due_soon_hours: float = Field(

@@ -211,6 +211,31 @@ def compute(
     return _collect(session, queries, district)
 
 
+def due_part(rows: dict[str, Indicators], scope: str) -> dict[str, Indicators]:
+    """``compute(..., due_only=True)`` out of the full figures of the same period and scope:
+    the due jobs' counts are the same query's in both, so the renewal of the kept figures
+    need not read the period twice. A key without due jobs is not in the due figures, except
+    the city's (one row, as an aggregate without groups always is)."""
+    return {
+        key: derive(
+            Counts(
+                due=row.due,
+                due_handled=row.due - row.overdue_open,
+                due_on_time=row.handled_on_time,
+                extended=row.extended,
+            )
+        )
+        for key, row in rows.items()
+        if row.due or scope == "city"
+    }
+
+
+def of_district(rows: dict[str, Indicators], district: str) -> dict[str, Indicators]:
+    """``compute("district", ..., district)`` out of the figures by district of the whole
+    city: a district's staff see their district's row, the same as the city's row for it."""
+    return {district: rows[district]} if district in rows else {}
+
+
 def _collect(session: Session, queries: list[Rows], district: str | None) -> dict[str, Indicators]:
     counts: dict[str, dict[str, Any]] = {}
     without_jit(session)  # compiling the aggregates took longer than running them

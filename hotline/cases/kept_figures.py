@@ -37,7 +37,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from hotline.cases import case_reports
-from hotline.cases.indicators import SCOPES, Indicators, compute
+from hotline.cases.indicators import SCOPES, Indicators, compute, due_part, of_district
 from hotline.db import transaction
 from hotline.faults import FaultLog
 from hotline.lease import every_while_holding
@@ -194,45 +194,100 @@ def default_views(districts: list[str]) -> list[tuple[str, str, str | None, bool
     return views
 
 
-YEAR_REPORT_EVERY = dt.timedelta(hours=1)  # its computation: 18 s at a million cases
+YEAR_EVERY = dt.timedelta(hours=1)  # a running year's: its case report takes 18 s at 1M cases
 
 
-def renew_running(engine: Engine, zone: ZoneInfo, now: dt.datetime) -> int:
-    """Compute and keep the default views' figures of the running month and year (and the
-    month before's, once), and the case report of this month and, once an hour, of this
-    year, for the city and each district; each in a transaction of its own. Returns how many
-    were computed."""
-    with transaction(engine) as session:
-        districts = list(
-            session.scalars(select(Area.code).where(Area.level == "district").order_by(Area.code))
-        )
-    always = dt.timedelta(0)
-    jobs: list[tuple[str, Kind[Any], Period, dt.timedelta]] = []
+def fresh_for(period: Period, fresh: dt.timedelta) -> dt.timedelta:
+    """How long a running period's figures are served as they are: a year's for an hour
+    (folding a year of a million cases takes tens of seconds of the database), any other
+    ``fresh`` (``figures_refresh_seconds``)."""
+    return max(fresh, YEAR_EVERY) if period.kind == "year" else fresh
+
+
+Derive = Callable[[Any], Any]
+
+
+@dataclass
+class _Renewal:
+    """One computation of the renewal and the kept figures derived from its answer."""
+
+    key: str
+    kind: Kind[Any]
+    period: Period
+    derived: list[tuple[str, Derive]] = dataclasses.field(default_factory=list)
+
+
+def _from_city(scope: str, district: str | None, due_only: bool) -> Derive:
+    def derive(rows: dict[str, Indicators]) -> dict[str, Indicators]:
+        if district is not None:
+            rows = of_district(rows, district)
+        return due_part(rows, scope) if due_only else rows
+
+    return derive
+
+
+def _renewals(districts: list[str], zone: ZoneInfo, now: dt.datetime) -> list[_Renewal]:
+    """The default views' figures of the running month and year and of the month before,
+    as computations: one per period and scope, the city's full figures; the due jobs'
+    figures and each district's are derived from them (``due_part``, ``of_district``:
+    42 computations of a month were 5). Then the case reports (city and each district)."""
+    renewals: dict[str, _Renewal] = {}
     for period_kind, scope, district, due_only in default_views(districts):
         period = current(period_kind, zone, now)
         for chosen in (period, period.previous()) if period_kind == "month" else (period,):
             key = snapshot_key(scope, chosen.start, chosen.end, district, due_only)
-            jobs.append((key, evaluation(scope, district, due_only), chosen, always))
+            if district is not None and scope != "district":  # not in the city's figures
+                renewals[key] = _Renewal(key, evaluation(scope, district, due_only), chosen)
+                continue
+            base = snapshot_key(scope, chosen.start, chosen.end, None, False)
+            renewal = renewals.setdefault(base, _Renewal(base, evaluation(scope, None), chosen))
+            if key != base:
+                renewal.derived.append((key, _from_city(scope, district, due_only)))
     month, year = current("month", zone, now), current("year", zone, now)
-    for district in (None, *districts):
-        jobs.append((*case_report(month, district), month, always))
-    # The year's case report: a first load found nothing kept after a restart or a new
-    # year and took 18 s at a million cases (33 s on a slower day).
-    for district in (None, *districts):
-        jobs.append((*case_report(year, district), year, YEAR_REPORT_EVERY))
+    reports = [_Renewal(*case_report(p, d), p) for p in (month, year) for d in (None, *districts)]
+    return [*renewals.values(), *reports]
+
+
+def renew_running(engine: Engine, zone: ZoneInfo, now: dt.datetime) -> int:
+    """Compute and keep the default views' figures of the running month and year (and the
+    month before's, once), and the case report of this month and year, for the city and
+    each district; a running year's once an hour (``fresh_for``). Each computation in a
+    transaction of its own, with what is derived from it. Returns how many kept figures
+    were written."""
+    with transaction(engine) as session:
+        districts = list(
+            session.scalars(select(Area.code).where(Area.level == "district").order_by(Area.code))
+        )
     done = 0
-    for key, kind, chosen, every in jobs:
+    for renewal in _renewals(districts, zone, now):
+        period = renewal.period
         with transaction(engine) as session:
             _gently(session)
-            before = session.get(IndicatorSnapshot, key)
-            final = chosen.end <= now
-            if before is not None and final and _aware(before.cut) >= chosen.end:
-                continue  # a past month's figures are kept for good
-            if before is not None and not final and now - _aware(before.cut) < every:
+            before = session.get(IndicatorSnapshot, renewal.key)
+            if _due_for_renewal(before, period, now):
+                computed = _compute_and_keep(
+                    session, renewal.key, renewal.kind, period.start, period.end, now
+                )
+                value, cut = computed.value, computed.cut
+                done += 1
+            elif before is not None and renewal.derived:
+                value, cut = renewal.kind.decode(before.figures), _aware(before.cut)
+            else:
                 continue
-            kept(session, key, kind, chosen.start, chosen.end, now, fresh=always)
-            done += 1
+            for key, derive in renewal.derived:
+                kept_before = session.get(IndicatorSnapshot, key)
+                if kept_before is None or _aware(kept_before.cut) < cut:
+                    _keep(session, key, renewal.kind.encode(derive(value)), cut, now)
+                    done += 1
     return done
+
+
+def _due_for_renewal(before: IndicatorSnapshot | None, period: Period, now: dt.datetime) -> bool:
+    if before is None:
+        return True
+    if period.end <= now:  # a past month's figures are kept for good
+        return _aware(before.cut) < period.end
+    return now - _aware(before.cut) >= fresh_for(period, dt.timedelta(0))
 
 
 async def keep_renewing(engine: Engine, holder: str, zone: ZoneInfo, interval: float) -> None:
@@ -281,7 +336,12 @@ def _compute_and_keep(
 ) -> Kept[T]:
     cut = min(end, max(now, start))
     value = kind.compute(session, start, cut)
-    values = {"key": key, "cut": cut, "computed_at": now, "figures": kind.encode(value)}
+    _keep(session, key, kind.encode(value), cut, now)
+    return Kept(value, cut, end <= now, now)
+
+
+def _keep(session: Session, key: str, encoded: Any, cut: dt.datetime, now: dt.datetime) -> None:
+    values = {"key": key, "cut": cut, "computed_at": now, "figures": encoded}
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     statement = dialect.insert(IndicatorSnapshot).values(**values)
     session.execute(
@@ -290,7 +350,6 @@ def _compute_and_keep(
             set_={name: statement.excluded[name] for name in ("cut", "computed_at", "figures")},
         )
     )
-    return Kept(value, cut, end <= now, now)
 
 
 def _aware(moment: dt.datetime) -> dt.datetime:

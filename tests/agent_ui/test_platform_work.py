@@ -352,8 +352,9 @@ def test_evaluation_in_scope(api: Any, loaded_engine: Engine) -> None:
 def test_evaluation_figures_are_kept_and_renewed_behind_the_page(
     api: Any, loaded_engine: Engine, monkeypatch: Any
 ) -> None:
-    """A running month's figures are kept for the refresh time (the page says to when they
-    run); older, the page is served them at once while one refresh renews them behind it."""
+    """A running month's figures are kept for the refresh time and one more (the renewal
+    job renews them; the page says to when they run); older, the page is served them at
+    once while one refresh renews them behind it."""
     world(loaded_engine)
     sign_in(api.client, "dc_super")
     moment = evaluation.now()
@@ -362,10 +363,10 @@ def test_evaluation_figures_are_kept_and_renewed_behind_the_page(
     registered = first["rows"][0]["registered"]
     with transaction(loaded_engine) as session:
         a_phone_case(session, "later")
-    monkeypatch.setattr(evaluation, "now", lambda: moment + dt.timedelta(minutes=4))
+    monkeypatch.setattr(evaluation, "now", lambda: moment + dt.timedelta(minutes=9))
     kept = api.client.get("/supervisor/evaluation.json").json()
     assert kept["rows"][0]["registered"] == registered and kept["to"] == first["to"]
-    monkeypatch.setattr(evaluation, "now", lambda: moment + dt.timedelta(minutes=10))
+    monkeypatch.setattr(evaluation, "now", lambda: moment + dt.timedelta(minutes=11))
     renewed = kept
     for _ in range(100):  # served at once, renewed behind the page: bounded wait for it
         renewed = api.client.get("/supervisor/evaluation.json").json()

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, func, select
 
 from hotline.calls import report_sql, reports
 from hotline.cases import case_reports
-from hotline.cases.indicators import compute
+from hotline.cases.indicators import SCOPES, compute, due_part, of_district
 from hotline.cases.service import BEIJING
 from hotline.db import make_engine, transaction
 from hotline.demo_history import (
@@ -124,6 +124,16 @@ def test_a_fortnight_through_the_services(loaded_engine: Engine) -> None:
         assert sum(row.registered for row in city.values()) == len(registered)
         assert done.cases - done.callback_requests <= len(registered) < done.cases
         districts = compute(session, "district", start, END)
+        # The kept figures' renewal reads a period once per scope and derives the rest: the
+        # due jobs' figures, and each district's own (the same as computed on their own).
+        for scope in SCOPES:
+            full = compute(session, scope, start, END)
+            assert due_part(full, scope) == compute(session, scope, start, END, due_only=True)
+        for code in {c.district_code for c in cases if c.district_code} | {"110119"}:
+            alone = compute(session, "district", start, END, code)
+            assert of_district(districts, code) == alone
+            due = compute(session, "district", start, END, code, due_only=True)
+            assert due_part(of_district(districts, code), "district") == due
         by_district = Counter(c.district_code for c in cases if c.id in registered)
         assert {k: v.registered for k, v in districts.items() if v.registered} == dict(by_district)
         closed = sum(1 for c in cases if c.state == "closed")

@@ -166,8 +166,8 @@ def test_the_pages_default_figures_are_renewed_ahead_of_them(
     loaded_engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The renewal job keeps this month's figures of every view a page opens on, and the
-    month before's once, and the year's case report once an hour: the first page of the
-    morning computes nothing."""
+    month before's once, and the year's figures and case report once an hour: the first page
+    of the morning computes nothing."""
     with transaction(loaded_engine) as session:
         month(session)
     zone = ZoneInfo("UTC")  # month bounds as the hand count's
@@ -188,7 +188,7 @@ def test_the_pages_default_figures_are_renewed_ahead_of_them(
     assert first == 2 * months + years + 2 * reports  # the month's reports and the year's
     later = now + dt.timedelta(minutes=5)
     renewed = kept_figures.renew_running(loaded_engine, zone, later)
-    assert renewed == len(views) + reports  # November's are kept for good, the year's an hour
+    assert renewed == months + reports  # November's are kept for good, the year's an hour
     _no_computing(monkeypatch)
     year = (dt.datetime(2026, 1, 1, tzinfo=dt.UTC), DECEMBER_END)
     december = (at(1, 0, month=12), DECEMBER_END)
@@ -197,9 +197,12 @@ def test_the_pages_default_figures_are_renewed_ahead_of_them(
             for start, end in ((START, END), december) if kind == "month" else (year,):
                 got = kept_figures.figures(
                     session, scope, start, end, district, later + dt.timedelta(minutes=1),
-                    due_only=due_only,
+                    due_only=due_only, fresh=kept_figures.YEAR_EVERY,
                 )  # fmt: skip
-                assert got.cut == (END if end == END else later)
+                assert got.cut == (END if end == END else later if kind == "month" else now)
+                # Derived from the city's figures by scope, the same as computed alone.
+                alone = compute(session, scope, start, got.cut, district, due_only=due_only)
+                assert got.value == alone, (kind, scope, district, due_only)
         december_period = current("month", zone, later)
         for district in (None, *districts):
             key, kind = kept_figures.case_report(december_period, district)
@@ -209,5 +212,5 @@ def test_the_pages_default_figures_are_renewed_ahead_of_them(
             key, kind = kept_figures.case_report(current("year", zone, later), district)
             assert kept_figures.kept(session, key, kind, *year, later).cut == now
     monkeypatch.undo()
-    an_hour = now + kept_figures.YEAR_REPORT_EVERY
+    an_hour = now + kept_figures.YEAR_EVERY
     assert kept_figures.renew_running(loaded_engine, zone, an_hour) == len(views) + 2 * reports
