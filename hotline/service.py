@@ -49,7 +49,7 @@ from hotline.web_process import (
     EventFanOut,
     EventLink,
     WebProcess,
-    bind_web_socket,
+    check_web_port,
     link_paths,
     new_agi_stats,
     receive_events,
@@ -368,11 +368,10 @@ async def _serve(settings: Settings, shutdown: Shutdown) -> None:
     await agi.start(settings.fastagi.host, settings.fastagi.port)
     shutdown.add("FastAGI", agi.stop)
     if split:
-        sock = bind_web_socket(settings.web.host, settings.web.port)
-        shutdown.add("web port", sock.close)
+        check_web_port(settings.web.host, settings.web.port)
         stats = new_agi_stats()
         children = [
-            WebProcess(settings, links[number], number=number, sock=sock, agi_stats=stats)
+            WebProcess(settings, links[number], number=number, agi_stats=stats)
             for number in range(workers)
         ]
         sharing = asyncio.create_task(share_agi_stats(stats, agi), name="FastAGI figures")
@@ -465,8 +464,8 @@ async def serve_web_part(
 ) -> None:
     """A web process (``hotline.web_process``): the pages, the agents' AMI controls and
     queue state and, with ``jobs``, the overdue scheduler, the renewal of kept figures and
-    webhooks; until a signal or the parent's end. ``sock``: the web port, bound by the
-    parent for every web process."""
+    webhooks; until a signal or the parent's end. ``sock``: this web process's socket on
+    the web port (``hotline.web_process.bind_web_socket``)."""
     shutdown = Shutdown()
     try:
         await _serve_web_part(settings, link, parent, agi, shutdown, sock, jobs)

@@ -3,6 +3,7 @@ the ports the file names."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -51,6 +52,8 @@ def served(tmp_path: Path) -> Iterator[tuple[int, int, subprocess.Popen[str]]]:
     finally:
         process.terminate()
         process.wait(timeout=20)
+        if process.stdout is not None:
+            process.stdout.close()
 
 
 def test_serve_demo(served: tuple[int, int, subprocess.Popen[str]]) -> None:
@@ -157,3 +160,42 @@ def test_pages_run_in_processes_of_their_own(
     assert process.returncode == 0
     for pid in again:
         _wait_for(lambda pid=pid: not Path(f"/proc/{pid}").exists(), 10)
+
+
+def test_a_burst_of_connections_is_spread_over_the_web_processes(
+    served: tuple[int, int, subprocess.Popen[str]],
+) -> None:
+    """Twenty browsers opening their connection at once (a shift starting): both web
+    processes get some. With one listening socket shared by both, the process that woke
+    first accepted all twenty, and each browser keeps its connection."""
+    web, _, process = served
+    web_pids = _web_children(process.pid)
+    assert len(web_pids) == 2
+    connections = [socket.create_connection(("127.0.0.1", web), timeout=5) for _ in range(20)]
+    try:
+        for connection in connections:
+            connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        for connection in connections:
+            assert connection.recv(4096).startswith(b"HTTP/1.1 200")  # kept open
+        held = {pid: _connections_on(pid, web) for pid in web_pids}
+        assert sum(held.values()) == 20 and min(held.values()) >= 3, held
+    finally:
+        for connection in connections:
+            connection.close()
+
+
+def _connections_on(pid: int, port: int) -> int:
+    """How many established TCP connections to ``port`` the process ``pid`` holds."""
+    established = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            local_port = int(fields[1].rsplit(":", 1)[1], 16)
+            if local_port == port and fields[3] == "01":  # 01: ESTABLISHED
+                established.add(fields[9])  # the socket's inode
+    held = 0
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            held += target.startswith("socket:[") and target[8:-1] in established
+    return held
