@@ -40,7 +40,7 @@ from hotline.calls.tracker import CallTracker, track_while_leader
 from hotline.cases import kept_figures
 from hotline.cases.outbox import OutboxDeliverer
 from hotline.cases.overdue import run_scheduler
-from hotline.db import make_engine
+from hotline.db import serving_engine
 from hotline.settings import Settings
 from hotline.tasks import Shutdown, supervise
 from hotline.tasks import stop as stop_task
@@ -299,7 +299,7 @@ def web_workers(settings: Settings) -> int:
 
 async def _serve(settings: Settings, shutdown: Shutdown) -> None:
     split = settings.web_process
-    engine = make_engine(settings.database_url)
+    engine = serving_engine(settings.database_url)
     shutdown.add("database pool", engine.dispose)
     serving: list[asyncio.Task[None]] = []  # the web server (or process), once it runs
     shutdown.add("web requests", partial(_finish_web, serving))  # near the end: pages stay
@@ -482,7 +482,7 @@ async def _serve_web_part(
     sock: socket.socket | None,
     jobs: bool,
 ) -> None:
-    engine = make_engine(settings.database_url)
+    engine = serving_engine(settings.database_url)
     shutdown.add("database pool", engine.dispose)
     serving: list[asyncio.Task[None]] = []
     shutdown.add("web requests", partial(_finish_web, serving))
