@@ -13,8 +13,11 @@ Only what ``hotline serve`` answers is read: a status line, headers, then a body
 from __future__ import annotations
 
 import asyncio
+from urllib.parse import quote
 
 import httpx
+
+URL_SAFE = "/?&=%:+,;@!$'()*~"  # a path and query as written: only the rest is escaped
 
 
 class KeepAlive:
@@ -31,7 +34,8 @@ class KeepAlive:
         if self.writer is None or self.writer.is_closing():
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         assert self.reader is not None
-        self.writer.write(b"GET " + path.encode() + b" HTTP/1.1\r\n" + self.head)
+        target = quote(path, safe=URL_SAFE).encode("ascii")  # 重复上报 → %E9%87%8D…
+        self.writer.write(b"GET " + target + b" HTTP/1.1\r\n" + self.head)
         head = await self.reader.readuntil(b"\r\n\r\n")
         lines = head.decode("latin-1").split("\r\n")
         status = int(lines[0].split(" ", 2)[1])

@@ -460,10 +460,10 @@ def iter_cases(
             session, actor, case_filter, sort, after=after, limit=batch, now=now, due_soon=due_soon
         )
         yield from page.rows
-        for case in page.rows:  # a page already read need not stay in the session
-            session.expunge(case)
         if page.next_cursor is None:
             return
+        for case in page.rows:  # a page already read need not stay in the session
+            session.expunge(case)
         after = page.next_cursor
 
 
