@@ -268,16 +268,17 @@ def renew_running(engine: Engine, zone: ZoneInfo, now: dt.datetime) -> int:
                 computed = _compute_and_keep(
                     session, renewal.key, renewal.kind, period.start, period.end, now
                 )
-                value, cut = computed.value, computed.cut
+                value, cut, computed_at = computed.value, computed.cut, now
                 done += 1
             elif before is not None and renewal.derived:
                 value, cut = renewal.kind.decode(before.figures), _aware(before.cut)
+                computed_at = _aware(before.computed_at)
             else:
                 continue
             for key, derive in renewal.derived:
                 kept_before = session.get(IndicatorSnapshot, key)
                 if kept_before is None or _aware(kept_before.cut) < cut:
-                    _keep(session, key, renewal.kind.encode(derive(value)), cut, now)
+                    _keep(session, key, renewal.kind.encode(derive(value)), cut, computed_at)
                     done += 1
     return done
 
