@@ -31,12 +31,24 @@ class KeepAlive:
         self.writer: asyncio.StreamWriter | None = None
 
     async def get(self, path: str) -> tuple[int, int]:
-        if self.writer is None or self.writer.is_closing():
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        assert self.reader is not None
         target = quote(path, safe=URL_SAFE).encode("ascii")  # 重复上报 → %E9%87%8D…
-        self.writer.write(b"GET " + target + b" HTTP/1.1\r\n" + self.head)
-        head = await self.reader.readuntil(b"\r\n\r\n")
+        request = b"GET " + target + b" HTTP/1.1\r\n" + self.head
+        fresh = self.writer is None or self.writer.is_closing()
+        if fresh:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None and self.writer is not None
+        try:
+            self.writer.write(request)
+            head = await self.reader.readuntil(b"\r\n\r\n")
+        except (asyncio.IncompleteReadError, ConnectionError):
+            if fresh:
+                raise
+            # The server closed the idle connection (uvicorn: after 5 s), as a browser
+            # finds: once more on a new one.
+            self.writer.close()
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+            self.writer.write(request)
+            head = await self.reader.readuntil(b"\r\n\r\n")
         lines = head.decode("latin-1").split("\r\n")
         status = int(lines[0].split(" ", 2)[1])
         headers = {}
