@@ -33,22 +33,7 @@ class KeepAlive:
     async def get(self, path: str) -> tuple[int, int]:
         target = quote(path, safe=URL_SAFE).encode("ascii")  # 重复上报 → %E9%87%8D…
         request = b"GET " + target + b" HTTP/1.1\r\n" + self.head
-        fresh = self.writer is None or self.writer.is_closing()
-        if fresh:
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        assert self.reader is not None and self.writer is not None
-        try:
-            self.writer.write(request)
-            head = await self.reader.readuntil(b"\r\n\r\n")
-        except (asyncio.IncompleteReadError, ConnectionError):
-            if fresh:
-                raise
-            # The server closed the idle connection (uvicorn: after 5 s), as a browser
-            # finds: once more on a new one.
-            self.writer.close()
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-            self.writer.write(request)
-            head = await self.reader.readuntil(b"\r\n\r\n")
+        head = await self._send(request, reused=True)
         lines = head.decode("latin-1").split("\r\n")
         status = int(lines[0].split(" ", 2)[1])
         headers = {}
@@ -69,6 +54,22 @@ class KeepAlive:
         if headers.get("connection") == "close":
             self.writer.close()
         return status, size
+
+    async def _send(self, request: bytes, reused: bool) -> bytes:
+        """``request`` sent, the answer's head read; on a kept connection the server closed
+        while idle (uvicorn: after 5 s), once more on a new one, as a browser does."""
+        if self.writer is None or self.writer.is_closing():
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+            reused = False
+        assert self.reader is not None
+        try:
+            self.writer.write(request)
+            return await self.reader.readuntil(b"\r\n\r\n")
+        except (asyncio.IncompleteReadError, ConnectionError):
+            if not reused:
+                raise
+            self.writer.close()
+            return await self._send(request, reused=False)
 
     async def aclose(self) -> None:
         if self.writer is not None:
